@@ -1,0 +1,83 @@
+"""The `mailbot` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mailbot import config as configmod
+from mailbot.classify import classify_bytes
+from mailbot.errors import ConfigError, MailbotError
+from mailbot.sources import Incoming
+from mailbot.sources.maildir import iter_paths
+
+log = logging.getLogger("mailbot")
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+
+
+def default_config_path() -> Path:
+    """The example deployment shipped with the package."""
+    return Path(__file__).resolve().parent / "demo_data" / "config.example.toml"
+
+
+def _load(path: str | None) -> configmod.Config:
+    return configmod.load(path or default_config_path())
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    status = EXIT_OK
+    for item in iter_paths(args.paths):
+        if not isinstance(item, Incoming):
+            path, error = item
+            print(f"mailbot: {path}: {error}", file=sys.stderr)
+            status = EXIT_FAIL
+            continue
+        env = classify_bytes(item.raw, config, source=item.source_id, received=item.delivered)
+        print(json.dumps({
+            "file": item.source_id,
+            "message_id": env.parsed.message_id,
+            "organization": env.organization,
+            "documents": env.documents,
+            "disposition": env.disposition,
+            "reasons": env.reasons,
+        }, ensure_ascii=False), flush=True)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mailbot", description="Hộp thư tự động của Sở Thông tin và Truyền thông.")
+    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("classify", help="classify .eml files or Maildir folders; print one JSON line per message")
+    p.add_argument("--config", help="configuration file (default: the example deployment)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_classify)
+
+    from mailbot import commands  # the commands that keep state
+
+    commands.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except MailbotError as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,360 @@
+"""Configuration: a TOML file loaded with tomllib and validated strictly.
+
+Every problem is a ConfigError naming the file, the dotted key and what is
+wrong; unknown keys are rejected so that a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mailbot.errors import ConfigError
+
+T = TypeVar("T")
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+SECURITY = ("none", "starttls", "tls")
+BACKENDS = ("maildir", "imap", "ews")
+KINDS = ("telecom", "postal", "other")
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    name: str
+    kind: str
+    domains: tuple[str, ...]
+    addresses: tuple[str, ...] = ()
+    contacts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    name: str
+    keywords: tuple[str, ...]
+    deadline: dt.datetime  # aware; the last instant that is on time
+    organizations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    title: str
+    reference: str
+    receipt_prefix: str
+    documents: tuple[Document, ...]
+    event_date: dt.date | None = None
+    event_name: str = ""
+    opens: dt.date | None = None
+
+    def document(self, doc_id: str) -> Document | None:
+        return next((d for d in self.documents if d.id == doc_id), None)
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    backend: str
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str
+    username: str
+    password_env: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    own_addresses: tuple[str, ...]
+    timezone: ZoneInfo
+    state_dir: Path
+    trusted_authserv_ids: tuple[str, ...]
+    department: str
+    signature: str
+    contact: str
+    auto_reply_cap: int
+    dry_run: bool
+    max_attachment_bytes: int
+    poll_interval: float
+    templates_dir: Path | None
+    mailbox: MailboxConfig
+    smtp: SmtpConfig
+    organizations: tuple[Organization, ...]
+    campaigns: tuple[Campaign, ...] = field(default_factory=tuple)
+
+    def organization(self, org_id: str) -> Organization | None:
+        return next((o for o in self.organizations if o.id == org_id), None)
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        return next((c for c in self.campaigns if c.id == campaign_id), None)
+
+    @property
+    def reply_from(self) -> str:
+        return self.own_addresses[0]
+
+    def secret(self, env_name: str) -> str | None:
+        """A secret from the environment or a systemd credential file."""
+        return read_secret(env_name)
+
+
+def read_secret(env_name: str) -> str | None:
+    if not env_name:
+        return None
+    value = os.environ.get(env_name)
+    if value:
+        return value
+    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    if cred_dir:
+        path = Path(cred_dir) / env_name
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    return None
+
+
+class _Section:
+    """Reads keys out of one table, remembering which were used."""
+
+    def __init__(self, file: str, prefix: str, data: Any) -> None:
+        self.file = file
+        self.prefix = prefix
+        if not isinstance(data, dict):
+            raise ConfigError(file, prefix or "(top level)", "must be a table")
+        self.data = data
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name), problem)
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., what: str = "") -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if default is ...:
+                raise self.fail(name, "is required")
+            return default
+        value = self.data[name]
+        # bool is an int subclass: never accept it where a number is meant.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.fail(name, f"must be {what or _kind_name(kind)}, not {value!r}")
+        if not isinstance(value, kind):
+            raise self.fail(name, f"must be {what or _kind_name(kind)}, not {type(value).__name__} {value!r}")
+        return value
+
+    def text(self, name: str, default: Any = ...) -> str:
+        return self.get(name, str, default, "a string")
+
+    def strings(self, name: str, default: Any = ..., check: Callable[[str], bool] | None = None,
+                what: str = "") -> tuple[str, ...]:
+        value = self.get(name, list, default, "a list of strings")
+        for item in value:
+            if not isinstance(item, str):
+                raise self.fail(name, f"must be a list of strings, found {item!r}")
+            if check is not None and not check(item):
+                raise self.fail(name, f"{item!r} is not {what}")
+        return tuple(value)
+
+    def choice(self, name: str, choices: tuple[str, ...], default: Any = ...) -> str:
+        value = self.text(name, default)
+        if value not in choices:
+            raise self.fail(name, f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    def table(self, name: str, default: Any = ...) -> _Section:
+        value = self.get(name, dict, default, "a table")
+        return _Section(self.file, self.key(name), value)
+
+    def tables(self, name: str) -> list[_Section]:
+        value = self.get(name, list, [], "an array of tables")
+        out = []
+        for index, item in enumerate(value):
+            out.append(_Section(self.file, f"{self.key(name)}[{index}]", item))
+        return out
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key (check the spelling; see config.example.toml)")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+             list: "a list", dict: "a table", dt.date: "a date", dt.datetime: "a date-time"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _is_address(value: str) -> bool:
+    return bool(ADDRESS_RE.match(value))
+
+
+def _is_domain(value: str) -> bool:
+    return bool(DOMAIN_RE.match(value))
+
+
+def _deadline(sec: _Section, name: str, tz: ZoneInfo) -> dt.datetime:
+    """A TOML date means 'by the end of that day' in the configured zone."""
+    value = sec.get(name, (dt.datetime, dt.date), what="a date (2021-04-01) or an offset date-time")
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise sec.fail(name, "a date-time needs an offset, e.g. 2021-04-01T23:59:59+07:00")
+        return value
+    return dt.datetime.combine(value, dt.time(23, 59, 59), tzinfo=tz)
+
+
+def _date(sec: _Section, name: str) -> dt.date | None:
+    value = sec.get(name, dt.date, None, "a date such as 2021-05-23")
+    if isinstance(value, dt.datetime):
+        raise sec.fail(name, "must be a date without time, such as 2021-05-23")
+    return value
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def load(path: str | Path) -> Config:
+    """Load and validate a configuration file; raise ConfigError on any problem."""
+    path = Path(path)
+    file = str(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(file, "(file)", "not found") from None
+    except OSError as exc:
+        raise ConfigError(file, "(file)", f"cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "(syntax)", str(exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(file, "(file)", "is not UTF-8 text") from None
+    return parse(data, path)
+
+
+def parse(data: dict[str, Any], path: Path) -> Config:
+    file = str(path)
+    base = path.resolve().parent
+    top = _Section(file, "", data)
+
+    main = top.table("mailbot")
+    tz_name = main.text("timezone", "Asia/Ho_Chi_Minh")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise main.fail("timezone", f"unknown time zone {tz_name!r}") from None
+    own = tuple(a.lower() for a in main.strings("own_addresses", check=_is_address, what="an e-mail address"))
+    if not own:
+        raise main.fail("own_addresses", "must name at least one address")
+    state_dir = _resolve(base, main.text("state_dir", "state"))
+    trusted = tuple(a.lower() for a in main.strings("trusted_authserv_ids", ()))
+    department = main.text("department", "Sở Thông tin và Truyền thông tỉnh Đồng Tháp")
+    signature = main.text("signature", "Phòng Bưu chính, Viễn thông")
+    contact = main.text("contact", "")
+    cap = main.get("auto_reply_cap_per_day", int, 10, "an integer")
+    if cap < 1:
+        raise main.fail("auto_reply_cap_per_day", "must be at least 1")
+    dry_run = main.get("dry_run", bool, False)
+    max_att = main.get("max_attachment_mb", int, 30, "an integer") * 1024 * 1024
+    poll = main.get("poll_interval", (int, float), 10, "a number of seconds")
+    if poll <= 0:
+        raise main.fail("poll_interval", "must be positive")
+    tdir = main.text("templates_dir", "")
+    main.done()
+
+    mb = top.table("mailbox", {})
+    backend = mb.choice("backend", BACKENDS, "maildir")
+    mb_path = mb.text("path", "")
+    if backend == "maildir" and not mb_path:
+        raise mb.fail("path", "is required for the maildir backend")
+    mb.done()
+    mailbox = MailboxConfig(backend, _resolve(base, mb_path) if mb_path else None)
+
+    sm = top.table("smtp", {})
+    security = sm.choice("security", SECURITY, "starttls")
+    port = sm.get("port", int, {"none": 25, "starttls": 587, "tls": 465}[security], "an integer")
+    if not 0 < port < 65536:
+        raise sm.fail("port", f"{port} is not a TCP port")
+    smtp = SmtpConfig(host=sm.text("host", "localhost"), port=port, security=security,
+                      username=sm.text("username", ""), password_env=sm.text("password_env", ""),
+                      timeout=float(sm.get("timeout", (int, float), 30, "a number of seconds")))
+    sm.done()
+
+    orgs: list[Organization] = []
+    for sec in top.tables("organizations"):
+        org_id = sec.text("id")
+        if not ID_RE.match(org_id):
+            raise sec.fail("id", f"{org_id!r} must be lower-case letters, digits and dashes")
+        if any(o.id == org_id for o in orgs):
+            raise sec.fail("id", f"duplicate organization id {org_id!r}")
+        orgs.append(Organization(
+            id=org_id, name=sec.text("name"), kind=sec.choice("kind", KINDS),
+            domains=tuple(d.lower() for d in sec.strings("domains", (), _is_domain, "a domain name")),
+            addresses=tuple(a.lower() for a in sec.strings("addresses", (), _is_address, "an e-mail address")),
+            contacts=tuple(a.lower() for a in sec.strings("contacts", (), _is_address, "an e-mail address")),
+        ))
+        if not orgs[-1].domains and not orgs[-1].addresses:
+            raise sec.fail("domains", "an organization needs domains or addresses")
+        sec.done()
+    org_ids = {o.id for o in orgs}
+
+    campaigns: list[Campaign] = []
+    for sec in top.tables("campaigns"):
+        cid = sec.text("id")
+        if not ID_RE.match(cid):
+            raise sec.fail("id", f"{cid!r} must be lower-case letters, digits and dashes")
+        if any(c.id == cid for c in campaigns):
+            raise sec.fail("id", f"duplicate campaign id {cid!r}")
+        prefix = sec.text("receipt_prefix")
+        if not re.match(r"^[A-Z0-9]{1,12}$", prefix):
+            raise sec.fail("receipt_prefix", f"{prefix!r} must be 1-12 capital letters or digits, e.g. BC2021")
+        docs: list[Document] = []
+        for dsec in sec.tables("documents"):
+            did = dsec.text("id")
+            if not ID_RE.match(did):
+                raise dsec.fail("id", f"{did!r} must be lower-case letters, digits and dashes")
+            if any(d.id == did for d in docs):
+                raise dsec.fail("id", f"duplicate document id {did!r}")
+            keywords = dsec.strings("keywords")
+            if not keywords:
+                raise dsec.fail("keywords", "must list at least one keyword")
+            members = dsec.strings("organizations", tuple(o.id for o in orgs))
+            for member in members:
+                if member not in org_ids:
+                    raise dsec.fail("organizations", f"unknown organization id {member!r}")
+            docs.append(Document(id=did, name=dsec.text("name"), keywords=keywords,
+                                 deadline=_deadline(dsec, "deadline", tz), organizations=members))
+            dsec.done()
+        if not docs:
+            raise sec.fail("documents", "a campaign needs at least one document")
+        campaigns.append(Campaign(
+            id=cid, title=sec.text("title"), reference=sec.text("reference", ""), receipt_prefix=prefix,
+            documents=tuple(docs), event_date=_date(sec, "event_date"),
+            event_name=sec.text("event_name", ""), opens=_date(sec, "opens")))
+        sec.done()
+    if len({c.receipt_prefix for c in campaigns}) != len(campaigns):
+        raise ConfigError(file, "campaigns", "each campaign needs its own receipt_prefix")
+    top.done()
+
+    return Config(
+        path=path, own_addresses=own, timezone=tz, state_dir=state_dir, trusted_authserv_ids=trusted,
+        department=department, signature=signature, contact=contact, auto_reply_cap=cap, dry_run=dry_run,
+        max_attachment_bytes=max_att, poll_interval=float(poll),
+        templates_dir=_resolve(base, tdir) if tdir else None,
+        mailbox=mailbox, smtp=smtp, organizations=tuple(orgs), campaigns=tuple(campaigns))

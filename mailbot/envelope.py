@@ -1,0 +1,132 @@
+"""The objects that carry one message through the pipeline.
+
+source -> parse (ParsedMessage) -> classify (Envelope.decision) -> store -> reply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+DOCUMENT_EXTENSIONS = frozenset({"doc", "docx", "odt", "pdf", "xls", "xlsx", "ods", "csv", "zip", "rar", "7z", "rtf"})
+ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z"})
+
+
+@dataclass
+class Attachment:
+    """A file carried by the message, or a member of an archive it carries."""
+
+    filename: str  # decoded, NFC; never used as a path
+    content_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str = ""
+    container: str = ""  # name of the archive it came out of, "" for a mail part
+    text: str = ""  # extracted text, bounded
+    defects: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def extension(self) -> str:
+        name = self.filename.rsplit("/", 1)[-1]
+        return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+    @property
+    def is_signature(self) -> bool:
+        ct = self.content_type.lower()
+        return ct in ("application/pkcs7-signature", "application/x-pkcs7-signature") or self.extension == "p7s"
+
+    @property
+    def is_document_file(self) -> bool:
+        """A file that can be a required document (not an image, not a signature)."""
+        if self.is_signature:
+            return False
+        return self.extension in DOCUMENT_EXTENSIONS
+
+    @property
+    def is_archive(self) -> bool:
+        return self.extension in ARCHIVE_EXTENSIONS
+
+
+@dataclass
+class ParsedMessage:
+    """What parsing learnt from the raw bytes; never raises, records defects instead."""
+
+    message_id: str | None
+    subject: str
+    from_address: str | None  # lower-case addr-spec of the first From address
+    from_display: str
+    reply_to: list[str]
+    sender_header: str | None
+    return_path: str | None  # None when absent, "" for the null path <>
+    date: dt.datetime | None
+    received_at: dt.datetime | None  # from the topmost Received header
+    headers: list[tuple[str, str]]  # (name, decoded value) in order, top first
+    content_type: str
+    body_text: str  # the message's own text (not that of attached messages)
+    body_html: str
+    attachments: list[Attachment]
+    nested_subjects: list[str]
+    references: list[str]
+    defects: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        return next((v for n, v in self.headers if n.lower() == lname), None)
+
+    def header_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [v for n, v in self.headers if n.lower() == lname]
+
+
+@dataclass(frozen=True)
+class AuthVerdict:
+    """The receiving server's word on the sender (Authentication-Results)."""
+
+    trusted: bool  # a header from a trusted authserv-id was found
+    dmarc: str | None = None
+    spf: str | None = None
+    dkim: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        if not self.trusted:
+            return False
+        if self.dmarc in ("pass", "fail"):
+            return self.dmarc == "fail"
+        return self.spf in ("fail", "softfail") and self.dkim in ("fail", "permerror")
+
+    @property
+    def passed(self) -> bool:
+        return self.trusted and (self.dmarc == "pass" or self.spf == "pass" or self.dkim == "pass")
+
+
+@dataclass
+class Envelope:
+    """One message and everything decided about it, handed from stage to stage."""
+
+    raw: bytes
+    parsed: ParsedMessage
+    source: str = ""  # file path, IMAP UID... for logs and classify output
+    organization: str | None = None
+    auth: AuthVerdict = AuthVerdict(trusted=False)
+    campaign: str | None = None
+    documents: list[str] = field(default_factory=list)
+    document_files: dict[str, list[str]] = field(default_factory=dict)  # doc id -> file names
+    disposition: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """Identity for deduplication: the Message-ID, else a hash of the raw bytes."""
+        if self.parsed.message_id:
+            return "mid:" + self.parsed.message_id
+        return "sha256:" + hashlib.sha256(self.raw).hexdigest()

@@ -1,0 +1,36 @@
+"""One error hierarchy for everything mailbot raises on purpose."""
+
+
+class MailbotError(Exception):
+    """Base of every error mailbot raises deliberately."""
+
+
+class ConfigError(MailbotError):
+    """The configuration is invalid; the message names file, key and problem."""
+
+    def __init__(self, path: str, key: str, problem: str) -> None:
+        self.path = path
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{path}: {key}: {problem}")
+
+
+class TemplateError(MailbotError):
+    """A template is missing or does not render."""
+
+
+class StoreError(MailbotError):
+    """The state folder cannot be read or written safely."""
+
+
+class SendError(MailbotError):
+    """An outgoing mail could not be handed to the SMTP server."""
+
+    def __init__(self, message: str, permanent: bool, code: int | None = None) -> None:
+        self.permanent = permanent
+        self.code = code
+        super().__init__(message)
+
+
+class SourceError(MailbotError):
+    """The mailbox cannot be read."""

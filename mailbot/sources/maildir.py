@@ -1,0 +1,88 @@
+"""A local Maildir: new messages are read from new/ and moved to cur/ once recorded.
+
+Nothing is moved before the record is written, so a crash in between only
+means the message is read again, and deduplication makes that harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from mailbot.errors import SourceError
+from mailbot.sources import Incoming
+
+log = logging.getLogger(__name__)
+
+
+def is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+def _mtime(path: Path) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    except OSError:
+        return None
+
+
+def _read(path: Path) -> Incoming:
+    return Incoming(source_id=str(path), raw=path.read_bytes(), delivered=_mtime(path))
+
+
+def iter_paths(paths: Iterable[str | Path]) -> Iterator[Incoming | tuple[str, str]]:
+    """Messages from .eml files and Maildir folders; (path, error) for what cannot be read."""
+    for item in paths:
+        path = Path(item)
+        try:
+            if path.is_dir():
+                if not is_maildir(path):
+                    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".eml")
+                else:
+                    files = sorted(p for sub in ("cur", "new") for p in (path / sub).iterdir() if p.is_file())
+                for file in files:
+                    yield _read(file)
+            else:
+                yield _read(path)
+        except OSError as exc:
+            yield (str(path), exc.strerror or str(exc))
+
+
+class MaildirSource:
+    """The Department's inbox as a Maildir (the embedded default)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def ensure(self) -> None:
+        for sub in ("tmp", "new", "cur"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    def pending(self) -> Iterator[Incoming]:
+        """Messages in new/, oldest first; read lazily, one at a time."""
+        try:
+            names = sorted(os.listdir(self.root / "new"))
+        except OSError as exc:
+            raise SourceError(f"cannot read Maildir {self.root}: {exc.strerror}") from exc
+        for name in names:
+            path = self.root / "new" / name
+            try:
+                yield _read(path)
+            except FileNotFoundError:
+                continue  # taken by another reader
+            except OSError as exc:
+                log.error("cannot read %s: %s", path, exc.strerror)
+
+    def done(self, item: Incoming) -> None:
+        """Mark as seen: new/NAME -> cur/NAME:2,S."""
+        src = Path(item.source_id)
+        if src.parent.name != "new":
+            return
+        base = src.name.split(":", 1)[0]
+        try:
+            os.rename(src, self.root / "cur" / f"{base}:2,S")
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,139 @@
+"""Parsing: names decoded, parts walked, archives bounded, defects instead of exceptions."""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+import zipfile
+
+from mailbot import extract
+from mailbot.parse import parse_message
+from tests.conftest import FIXTURES, build
+
+
+def names(raw: bytes) -> list[str]:
+    return [a.filename for a in parse_message(raw).attachments]
+
+
+def test_rfc2231_split_name() -> None:
+    assert names((FIXTURES / "06-rfc2231-split-filename.eml").read_bytes()) == [
+        "Danh sách trực lãnh đạo ngày bầu cử.xlsx"]
+
+
+def test_encoded_word_inside_quotes() -> None:
+    assert names((FIXTURES / "05-viettelpost-outlook-encoded-word-filename.eml").read_bytes()) == [
+        "Phương án bầu cử.docx"]
+
+
+def test_nfd_name_becomes_nfc() -> None:
+    [name] = names((FIXTURES / "08-nfd-filename.eml").read_bytes())
+    assert name == unicodedata.normalize("NFC", "Danh sách trực.xlsx")
+
+
+def test_windows_1258_subject_and_body() -> None:
+    msg = parse_message((FIXTURES / "07-windows-1258-subject-types-generic-file.eml").read_bytes())
+    assert msg.subject == "Phương án bảo đảm thông tin"
+    assert "Kính gửi Sở, gửi kèm phương án." in msg.body_text
+
+
+def test_attached_message_body_is_not_the_own_body() -> None:
+    msg = parse_message((FIXTURES / "23-forwarded-as-attachment.eml").read_bytes())
+    assert "Chuyển tiếp" in msg.body_text
+    assert "Phương án đính kèm" not in msg.body_text
+    assert msg.nested_subjects == ["Phuong an"]
+    assert "PA.docx" in [a.filename for a in msg.attachments]
+
+
+def test_docx_text_is_extracted() -> None:
+    msg = parse_message((FIXTURES / "01-vnpt-plan-docx.eml").read_bytes())
+    assert "PHƯƠNG ÁN" in msg.attachments[0].text
+
+
+def test_pdf_text_is_extracted() -> None:
+    msg = parse_message((FIXTURES / "02-viettel-plan-pdf-by-content.eml").read_bytes())
+    assert "Bảo đảm thông tin liên lạc" in msg.attachments[0].text
+
+
+def test_broken_base64_is_a_defect_of_the_attachment() -> None:
+    msg = parse_message((FIXTURES / "45-broken-base64.eml").read_bytes())
+    [att] = msg.attachments
+    assert any("base64" in d for d in att.defects)
+
+
+def test_no_message_id_no_subject() -> None:
+    msg = parse_message((FIXTURES / "46-no-message-id-no-subject.eml").read_bytes())
+    assert msg.message_id is None and msg.subject == ""
+
+
+def test_nul_bytes_and_unknown_charset() -> None:
+    msg = parse_message((FIXTURES / "47-nul-bytes-unknown-charset.eml").read_bytes())
+    assert "\x00" not in msg.subject and "\x00" not in msg.body_text
+    assert "Nội dung" in msg.body_text
+    assert any("NUL" in d for d in msg.defects)
+
+
+def test_truncated_message_still_parses() -> None:
+    msg = parse_message((FIXTURES / "44-truncated-mime.eml").read_bytes())
+    assert msg.message_id == "44.20210329091500@vnpt.vn"
+    assert msg.defects
+
+
+def test_thousand_level_nesting_gives_a_defect_not_an_exception() -> None:
+    nested = b"Content-Type: text/plain\r\n\r\nx\r\n"
+    for level in range(1000):
+        nested = (f'Content-Type: multipart/mixed; boundary="n{level}"\r\n\r\n--n{level}\r\n'.encode()
+                  + nested + f"--n{level}--\r\n".encode())
+    msg = parse_message(b"From: kt@vnpt.vn\r\nSubject: deep\r\nMessage-ID: <deep@x>\r\n" + nested)
+    assert msg.message_id == "deep@x"
+    assert msg.subject == "deep"
+    assert msg.defects
+
+
+def test_long_header_is_cut() -> None:
+    raw = b"From: kt@vnpt.vn\r\nSubject: x\r\nX-Junk: " + b"a;" * 200_000 + b"\r\n\r\nbody\r\n"
+    msg = parse_message(raw)
+    assert msg.from_address == "kt@vnpt.vn"
+    assert any("X-Junk" in d for d in msg.defects)
+
+
+def test_display_name_never_supplies_the_address() -> None:
+    msg = parse_message((FIXTURES / "43-encoded-display-name-with-address.eml").read_bytes())
+    assert msg.from_address == "kt@evil.example"
+    assert "kt@vnpt.vn" in msg.from_display
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_zip_bomb_is_not_unpacked() -> None:
+    bomb = zip_of({"PA.docx": b"\0" * (50 * 1024 * 1024)})
+    msg = parse_message(build(files=(("hoso.zip", bomb),)))
+    archive = msg.attachments[0]
+    assert any("bom" in d for d in archive.defects)
+    assert [a.filename for a in msg.attachments] == ["hoso.zip"]
+
+
+def test_nested_zips_are_bounded() -> None:
+    inner = zip_of({"PA.docx": b"x"})
+    for _ in range(4):
+        inner = zip_of({"inner.zip": inner})
+    msg = parse_message(build(files=(("a.zip", inner),)))
+    assert len(msg.attachments) <= extract.MAX_ARCHIVE_DEPTH + 1
+    assert any("lồng" in d for a in msg.attachments for d in a.defects)
+
+
+def test_member_count_is_capped() -> None:
+    many = zip_of({f"f{i}.txt": b"x" for i in range(extract.MAX_MEMBERS + 50)})
+    msg = parse_message(build(files=(("many.zip", many),)))
+    assert len(msg.attachments) == extract.MAX_MEMBERS + 1
+
+
+def test_unreadable_document_is_a_defect_of_the_attachment() -> None:
+    msg = parse_message(build(files=(("PA.docx", b"PK\x03\x04 not really"),)))
+    assert msg.attachments[0].defects
+    assert not msg.defects or all("tệp" not in d for d in msg.defects)
