@@ -81,3 +81,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mailbot ... | head`
+        sys.stderr.close()
+        return 0

@@ -1,9 +1,165 @@
-"""Commands that keep state: run, demo, status (filled in by the record issue)."""
+"""Commands that keep state: run, demo, status."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mailbot import config as configmod
+from mailbot import demo, status
+from mailbot.errors import MailbotError, StoreError
+from mailbot.outbox import DirectoryTransport, SmtpTransport, Transport
+from mailbot.pipeline import PassResult, Runner
+from mailbot.reply import Templates
+from mailbot.sources.maildir import MaildirSource
+from mailbot.store import Store
+
+log = logging.getLogger("mailbot")
+
+
+def _default_config() -> Path:
+    return Path(__file__).resolve().parent / "demo_data" / "config.example.toml"
+
+
+@contextmanager
+def state_lock(state_dir: Path) -> Iterator[None]:
+    """One mailbot per state folder: the store assumes it is the only writer."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "mailbot.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+            raise MailbotError(f"another mailbot (pid {holder}) is using {state_dir}; stop it first") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def transport_for(config: configmod.Config) -> Transport:
+    if config.dry_run:
+        return DirectoryTransport(config.state_dir / "outbox")
+    return SmtpTransport(config.smtp)
+
+
+def source_for(config: configmod.Config) -> MaildirSource:
+    if config.mailbox.backend != "maildir" or config.mailbox.path is None:
+        raise MailbotError(f"mailbox backend {config.mailbox.backend!r} is not available in this version")
+    source = MaildirSource(config.mailbox.path)
+    source.ensure()
+    return source
+
+
+def summary(result: PassResult, sent: int, deferred: int, failed: int, dry_run: bool) -> str:
+    done = f"ghi ra tệp {sent} (chạy thử, không gửi)" if dry_run else f"đã gửi {sent}"
+    return (f"Đã ghi nhận {result.recorded} thư mới, bỏ qua {result.duplicates} thư đã ghi nhận trước đó, "
+            f"{result.errors} thư lỗi; thư trả lời: {done}, chờ gửi lại {deferred}, gửi lỗi {failed}.")
+
+
+def run_once(config: configmod.Config) -> str:
+    templates = Templates(config.templates_dir)
+    with state_lock(config.state_dir):
+        store = Store(config.state_dir)
+        try:
+            runner = Runner(config, store, templates, transport_for(config))
+            result = runner.run_pass(source_for(config))
+            flushed = runner.flush(ignore_backoff=True)
+        finally:
+            store.close()
+    return summary(result, flushed.sent, flushed.deferred, flushed.failed, config.dry_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = configmod.load(args.config)
+    if args.dry_run:
+        config = dataclasses.replace(config, dry_run=True)
+    if args.once:
+        print(run_once(config))
+        return 0
+    templates = Templates(config.templates_dir)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with state_lock(config.state_dir):
+        store = Store(config.state_dir)
+        try:
+            runner = Runner(config, store, templates, transport_for(config))
+            log.warning("mailbot started: watching %s every %s s", config.mailbox.path, config.poll_interval)
+            runner.run_forever(source_for(config), stop)
+        finally:
+            store.close()
+    log.warning("mailbot stopped")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    folder = Path(args.dir).resolve()
+    config_path = demo.prepare(folder, _default_config())
+    config = configmod.load(config_path)
+    print(f"Hộp thư mẫu: {len(demo.messages())} thư trong {config.mailbox.path}/new")
+    print(run_once(config))
+    with state_lock(config.state_dir):
+        store = Store(config.state_dir)
+        try:
+            print()
+            print(status.render_table(config, store))
+        finally:
+            store.close()
+    print()
+    print(f"Thư trả lời (tệp .eml, chưa gửi đi): {config.state_dir / 'outbox'}")
+    print(f"Sổ ghi nhận (TinyDB) và thư gốc:      {config.state_dir}")
+    print(f"Cấu hình của bản chạy thử:            {config_path}")
+    print(f"Xem lại bảng: mailbot status --config {config_path}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = configmod.load(args.config)
+    if args.campaign and config.campaign(args.campaign) is None:
+        raise MailbotError(f"no campaign {args.campaign!r} in {config.path}")
+    if not (config.state_dir / "db").is_dir():
+        raise StoreError(f"no state in {config.state_dir} yet: run `mailbot run --config {config.path}` first")
+    store = Store(config.state_dir)
+    try:
+        if args.json:
+            data = {"campaigns": status.campaign_rows(config, store, args.campaign), **status.counts(store)}
+            print(json.dumps(data, ensure_ascii=False, indent=1))
+        else:
+            print(status.render_table(config, store, args.campaign))
+    finally:
+        store.close()
+    return 0
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    return None
+    p = sub.add_parser("run", help="record new mail, acknowledge submissions, send the outbox")
+    p.add_argument("--config", required=True)
+    p.add_argument("--once", action="store_true", help="process everything waiting, flush the outbox and exit")
+    p.add_argument("--dry-run", action="store_true", help="write replies under state_dir/outbox, send nothing")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="the main job on an embedded demo mailbox, with no server")
+    p.add_argument("--dir", default="mailbot-demo", help="demo folder (recreated each time; default ./mailbot-demo)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("status", help="organizations x documents: on time, late or missing")
+    p.add_argument("--config", required=True)
+    p.add_argument("--campaign")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+
+__all__ = ["add_parsers", "run_once", "state_lock"]

@@ -126,7 +126,11 @@ class Envelope:
 
     @property
     def key(self) -> str:
-        """Identity for deduplication: the Message-ID, else a hash of the raw bytes."""
-        if self.parsed.message_id:
-            return "mid:" + self.parsed.message_id
-        return "sha256:" + hashlib.sha256(self.raw).hexdigest()
+        return message_key(self.parsed.message_id, self.raw)
+
+
+def message_key(message_id: str | None, raw: bytes) -> str:
+    """Identity for deduplication: the Message-ID, else a hash of the raw bytes."""
+    if message_id:
+        return "mid:" + message_id
+    return "sha256:" + hashlib.sha256(raw).hexdigest()

@@ -37,6 +37,7 @@ MAX_DEPTH = 64  # MIME nesting walked for the body
 MAX_BODY_CHARS = 200_000
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FOLD_RE = re.compile(r"\r?\n[ \t]+")
+_INVENTED_NAME = re.compile(r"^[a-z]{10}\.(?:txt|rtf)$")  # mail-parser's random_string() names
 
 
 def parse_message(raw: bytes, max_attachment_bytes: int = 30 * 1024 * 1024) -> ParsedMessage:
@@ -95,6 +96,14 @@ def parse_message(raw: bytes, max_attachment_bytes: int = 30 * 1024 * 1024) -> P
         references=_references(raw_headers.get("in-reply-to"), raw_headers.get("references")),
         defects=defects,
     )
+
+
+def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID from the header block alone, as parse_message() reads it."""
+    head = _sanitize_headers(raw, [])
+    end = min((p for p in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if p >= 0), default=len(head))
+    msg = _headers_only(head[: end + 4])
+    return _message_id(msg.get("message-id"))
 
 
 def _sanitize_headers(raw: bytes, defects: list[str]) -> bytes:
@@ -309,6 +318,10 @@ def _attachments(mp: mailparser.MailParser, defects: list[str], max_bytes: int) 
     for item in items:
         att_defects: list[str] = []
         name = decode_value(item.get("filename") or "") or "(không tên)"
+        ctype = str(item.get("mail_content_type") or "").lower()
+        if _INVENTED_NAME.match(name) and name not in str(item.get("content-disposition") or ""):
+            # mail-parser names an unnamed part with random letters: give it a stable name
+            name = "thư đính kèm.eml" if ctype == "message/rfc822" else f"(không tên).{name.rsplit('.', 1)[1]}"
         payload = item.get("payload") or ""
         if item.get("binary"):
             data, broken = _b64decode(str(payload))

@@ -45,3 +45,83 @@ def build(sender: str = "kt@vnpt.vn", subject: str | None = "Gửi tài liệu",
 
 def classify(raw: bytes, cfg: configmod.Config) -> Envelope:
     return classify_bytes(raw, cfg)
+
+
+# -- a real SMTP server on loopback (aiosmtpd) and configurations that point at it ----------
+
+import re
+import socket
+import threading
+
+from aiosmtpd.controller import Controller
+
+
+class Recorder:
+    """An aiosmtpd handler that keeps every mail and can be told to refuse."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.answer: str | None = None  # e.g. "451 4.3.0 try again later"
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001
+        with self.lock:
+            if self.answer:
+                return self.answer
+            self.messages.append(envelope.original_content or envelope.content)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 2.0.0 OK"
+
+    def parsed(self) -> list:
+        from email import message_from_bytes
+        from email.policy import default
+
+        with self.lock:
+            return [message_from_bytes(m, policy=default) for m in self.messages]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield recorder, controller.port
+    finally:
+        controller.stop()
+
+
+def write_config(tmp_path: Path, smtp_port: int = 25, extra: dict[str, str] | None = None) -> Path:
+    """The example deployment pointed at tmp_path and an SMTP server on loopback."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    changes = {
+        r'(?m)^state_dir = .*$': 'state_dir = "state"',
+        r'(?m)^path = .*$': 'path = "maildir"',
+        r'(?m)^host = .*$': 'host = "127.0.0.1"',
+        r'(?m)^port = .*$': f"port = {smtp_port}",
+        r'(?m)^security = .*$': 'security = "none"',
+        r'(?m)^username = .*$': 'username = ""',
+        r'(?m)^poll_interval = .*$': "poll_interval = 0.2",
+        **(extra or {}),
+    }
+    for pattern, new in changes.items():
+        text, count = re.subn(pattern, new, text, count=1)
+        assert count == 1, pattern
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    for sub in ("tmp", "new", "cur"):
+        (tmp_path / "maildir" / sub).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def deliver(tmp_path: Path, raw: bytes, name: str) -> Path:
+    path = tmp_path / "maildir" / "new" / name
+    path.write_bytes(raw)
+    return path

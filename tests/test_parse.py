@@ -137,3 +137,10 @@ def test_unreadable_document_is_a_defect_of_the_attachment() -> None:
     msg = parse_message(build(files=(("PA.docx", b"PK\x03\x04 not really"),)))
     assert msg.attachments[0].defects
     assert not msg.defects or all("tệp" not in d for d in msg.defects)
+
+
+def test_parsing_is_deterministic() -> None:
+    raw = (FIXTURES / "23-forwarded-as-attachment.eml").read_bytes()
+    first, second = parse_message(raw), parse_message(raw)
+    assert [(a.filename, a.sha256) for a in first.attachments] == [(a.filename, a.sha256) for a in second.attachments]
+    assert "thư đính kèm.eml" in [a.filename for a in first.attachments]

@@ -1,0 +1,169 @@
+"""Sending what the outbox holds: SMTP (none, STARTTLS, TLS) or a folder for dry runs.
+
+A mail is stored before it is sent and marked sent once the server accepted
+it. Temporary failures (4xx, refused connection, timeout) are retried with
+backoff; permanent ones (5xx) are marked failed with the server's answer.
+A kill between acceptance and marking means one resend of the same stored
+bytes, with the same Message-ID, so the recipient can recognise it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from mailbot.config import SmtpConfig, read_secret
+from mailbot.errors import SendError
+from mailbot.storage import atomic_write
+from mailbot.store import Store, parse_iso, utc_iso
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 30  # about two days of retries with the backoff below
+BACKOFF_FIRST = 60.0
+BACKOFF_MAX = 3600.0
+
+
+class Transport(Protocol):
+    def send(self, sender: str, to: list[str], raw: bytes) -> str:
+        """Hand one mail over; return the server's answer. Raise SendError."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SmtpTransport:
+    """One connection reused for a flush pass."""
+
+    def __init__(self, cfg: SmtpConfig) -> None:
+        self.cfg = cfg
+        self.conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.cfg
+        context = ssl.create_default_context()
+        try:
+            if cfg.security == "tls":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
+            else:
+                conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+            conn.ehlo()
+            if cfg.security == "starttls":
+                conn.starttls(context=context)
+                conn.ehlo()
+            if cfg.username:
+                password = read_secret(cfg.password_env)
+                if password is None:
+                    raise SendError(f"no SMTP password: set {cfg.password_env or 'smtp.password_env'}", permanent=False)
+                conn.login(cfg.username, password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise SendError(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise SendError(f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code) from exc
+        except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+            raise SendError(f"cannot reach SMTP server {cfg.host}:{cfg.port}: {exc}", permanent=False) from exc
+        return conn
+
+    def send(self, sender: str, to: list[str], raw: bytes) -> str:
+        if self.conn is None:
+            self.conn = self._connect()
+        try:
+            refused = self.conn.sendmail(sender, to, raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            answer = "; ".join(f"{r}: {c} {_text(m)}" for r, (c, m) in exc.recipients.items())
+            raise SendError(answer, permanent=all(c >= 500 for c in codes), code=max(codes)) from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            raise SendError(f"{exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code >= 500, exc.smtp_code) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise SendError(f"connection lost: {exc}", permanent=False) from exc
+        if refused:
+            return "accepted for some recipients: " + "; ".join(f"{r}: {c}" for r, (c, _) in refused.items())
+        return "250 accepted"
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.conn = None
+
+
+class DirectoryTransport:
+    """Dry run: each mail becomes an .eml file in a folder; nothing is sent."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, sender: str, to: list[str], raw: bytes) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = raw.split(b"Message-ID: <", 1)[-1].split(b">", 1)[0].decode("ascii", "replace")
+        path = self.folder / f"{''.join(c if c.isalnum() or c in '.-' else '_' for c in name)[:120]}.eml"
+        atomic_write(path, raw)
+        return f"written to {path}"
+
+    def close(self) -> None:
+        return None
+
+
+def _text(answer: bytes | str) -> str:
+    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+
+
+@dataclass
+class FlushResult:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX))
+
+
+def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry_run: bool,
+          ignore_backoff: bool = False) -> FlushResult:
+    """Try every pending mail whose message is recorded and whose retry time has come."""
+    result = FlushResult()
+    try:
+        for mail in store.pending_mail():
+            if mail.get("message_key") and not store.has_message(mail["message_key"]):
+                continue  # its message is not committed yet (a crash in between): wait for the redo
+            if not ignore_backoff and mail.get("next_attempt") and parse_iso(mail["next_attempt"]) > now:
+                result.deferred += 1
+                continue
+            raw = store.blob_path(mail["raw_sha256"], "raw").read_bytes()
+            attempts = mail.get("attempts", 0) + 1
+            try:
+                answer = transport.send(sender, mail["to"], raw)
+            except SendError as exc:
+                if exc.permanent or attempts >= MAX_ATTEMPTS:
+                    store.update_mail(mail["key"], {"status": "failed", "attempts": attempts, "last_error": str(exc),
+                                                    "failed_at": utc_iso(now)})
+                    result.failed += 1
+                    log.error("mail %s to %s failed for good: %s", mail["key"], ", ".join(mail["to"]), exc)
+                else:
+                    store.update_mail(mail["key"], {"attempts": attempts, "last_error": str(exc),
+                                                    "next_attempt": utc_iso(now + backoff(attempts))})
+                    result.deferred += 1
+                    log.warning("mail %s to %s deferred: %s", mail["key"], ", ".join(mail["to"]), exc)
+                result.errors.append(str(exc))
+                if exc.code is None and not exc.permanent:
+                    break  # the server is unreachable: leave the rest for the next pass
+                continue
+            store.update_mail(mail["key"], {"status": "dry-run" if dry_run else "sent", "attempts": attempts,
+                                            "sent_at": utc_iso(now), "server_answer": answer})
+            result.sent += 1
+            log.info("mail %s to %s: %s", mail["key"], ", ".join(mail["to"]), answer)
+    finally:
+        transport.close()
+    return result

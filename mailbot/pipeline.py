@@ -1,0 +1,227 @@
+"""One message from the mailbox to the reply: source -> parse -> classify -> store -> outbox.
+
+The order of writes makes a crash anywhere harmless:
+  1. raw message and files (content-addressed, idempotent);
+  2. submissions (keyed by message and document; a redo reuses them and their receipt);
+  3. the reply in the outbox (keyed by its fixed Message-ID; a redo finds it);
+  4. the message record: the commit point;
+  5. the source marks the message done.
+The outbox sends only mails whose message is committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mailbot.classify import classify, message_time
+from mailbot.config import Campaign, Config
+from mailbot.envelope import Envelope, message_key
+from mailbot.errors import StoreError
+from mailbot.outbox import FlushResult, Transport, flush
+from mailbot.parse import header_message_id, parse_message
+from mailbot.reply import Templates, compose
+from mailbot.sources import Incoming
+from mailbot.store import Store, utc_iso
+from mailbot.timefmt import deadline_text, size_text, time_and_date
+
+log = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    def pending(self) -> Any: ...
+
+    def done(self, item: Incoming) -> None: ...
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class PassResult:
+    recorded: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    dispositions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Runner:
+    config: Config
+    store: Store
+    templates: Templates
+    transport: Transport
+    clock: Callable[[], dt.datetime] = utc_now
+    _set_aside: set[str] = field(default_factory=set)
+
+    # -- one message ---------------------------------------------------------------------
+    def process(self, item: Incoming) -> Envelope | None:
+        """Record one message and queue its reply; None when it was seen before."""
+        key = message_key(header_message_id(item.raw), item.raw)
+        if self.store.has_message(key):
+            log.info("duplicate %s from %s: already recorded, nothing to do", key, item.source_id)
+            return None
+        envelope = Envelope(raw=item.raw, parsed=parse_message(item.raw, self.config.max_attachment_bytes),
+                            source=item.source_id)
+        classify(envelope, self.config, received=item.delivered)
+        now = self.clock()
+        received = message_time(envelope, item.delivered) or now
+        raw_sha = self.store.put_blob(item.raw, "raw")
+        for att in envelope.parsed.attachments:
+            if not att.container:
+                self.store.put_blob(att.data, "file")
+        receipt, subs = None, []
+        campaign = self.config.campaign(envelope.campaign) if envelope.campaign else None
+        if envelope.disposition == "submission" and campaign is not None:
+            receipt, subs = self._submissions(envelope, campaign, received)
+        reply_key, note = None, None
+        if envelope.disposition == "submission" and campaign is not None:
+            reply_key, note = self._acknowledge(envelope, campaign, receipt or "", subs, received, now)
+        else:
+            note = "không trả lời tự động" if envelope.disposition == "automated" else "chờ cán bộ xem xét"
+        self.store.record_message(self._record(envelope, raw_sha, received, now, receipt, reply_key, note))
+        log.info("recorded %s from %s: organization=%s disposition=%s receipt=%s action=%s",
+                 key, envelope.parsed.from_address, envelope.organization, envelope.disposition, receipt,
+                 "acknowledgement queued" if reply_key and note is None else note)
+        return envelope
+
+    def _submissions(self, envelope: Envelope, campaign: Campaign, received: dt.datetime
+                     ) -> tuple[str, list[dict[str, Any]]]:
+        receipt = self.store.receipt_for(envelope.key, campaign.id, campaign.receipt_prefix)
+        subs = []
+        for doc_id in [d.id for d in campaign.documents if d.id in envelope.documents]:
+            doc = campaign.document(doc_id)
+            if doc is None or envelope.organization not in doc.organizations:
+                continue
+            subs.append(self.store.add_submission({
+                "key": f"{envelope.key}#{campaign.id}#{doc_id}", "receipt": receipt, "campaign": campaign.id,
+                "organization": envelope.organization, "document": doc_id, "message_key": envelope.key,
+                "received_at": utc_iso(received), "on_time": received <= doc.deadline,
+                "files": envelope.document_files.get(doc_id, []),
+            }))
+        return receipt, subs
+
+    def _acknowledge(self, envelope: Envelope, campaign: Campaign, receipt: str, subs: list[dict[str, Any]],
+                     received: dt.datetime, now: dt.datetime) -> tuple[str | None, str | None]:
+        tz = self.config.timezone
+        org = self.config.organization(envelope.organization or "")
+        kinds = {name: campaign.document(doc).name  # type: ignore[union-attr]
+                 for doc, names in envelope.document_files.items() if campaign.document(doc) for name in names}
+        files = [{"name": a.filename if not a.container else f"{a.container} › {a.filename}",
+                  "size": size_text(a.size),
+                  "kind": kinds.get(a.filename) or ("tệp nén" if a.is_archive else "tài liệu kèm theo")}
+                 for a in envelope.parsed.attachments if not a.inline and not a.is_signature]
+        received_docs = [{"name": campaign.document(s["document"]).name,  # type: ignore[union-attr]
+                          "on_time": s["on_time"], "version": s["version"],
+                          "deadline": deadline_text(campaign.document(s["document"]).deadline, tz)}  # type: ignore[union-attr]
+                         for s in subs]
+        owed = [{"name": d.name, "deadline": deadline_text(d.deadline, tz), "overdue": received > d.deadline}
+                for d in campaign.documents
+                if org and org.id in d.organizations and self.store.latest_submission(campaign.id, org.id, d.id) is None]
+        context = {
+            "organization": org.name if org else "", "department": self.config.department,
+            "mailbox": self.config.reply_from, "receipt": receipt, "received": time_and_date(received, tz),
+            "campaign": campaign.title, "files": files, "received_documents": received_docs, "owed": owed,
+            "contact": self.config.contact, "signature": self.config.signature,
+        }
+        reply = compose(envelope, self.config, self.templates, context, now)
+        if not reply.to:
+            return None, "không có địa chỉ để trả lời"
+        since = now - dt.timedelta(days=1)
+        capped = [r for r in reply.to if self.store.mails_to(r, since) >= self.config.auto_reply_cap]
+        status = "suppressed" if capped else "pending"
+        self.store.enqueue({
+            "key": reply.key, "kind": "ack", "to": reply.to, "subject": reply.subject, "message_key": envelope.key,
+            "raw_sha256": self.store.put_blob(reply.raw, "raw"), "created_at": utc_iso(now), "status": status,
+            "attempts": 0, "receipt": receipt,
+            **({"last_error": f"vượt giới hạn {self.config.auto_reply_cap} thư tự động/ngày cho {', '.join(capped)}"}
+               if capped else {}),
+        })
+        if capped:
+            return reply.key, f"không gửi: đã đủ {self.config.auto_reply_cap} thư tự động trong 24 giờ cho {', '.join(capped)}"
+        return reply.key, None
+
+    def _record(self, envelope: Envelope, raw_sha: str, received: dt.datetime, now: dt.datetime,
+                receipt: str | None, reply_key: str | None, note: str | None) -> dict[str, Any]:
+        parsed = envelope.parsed
+        doc_of = {name: doc for doc, names in envelope.document_files.items() for name in names}
+        return {
+            "key": envelope.key, "message_id": parsed.message_id, "raw_sha256": raw_sha, "size": len(envelope.raw),
+            "source": envelope.source, "from": parsed.from_address, "from_display": parsed.from_display,
+            "reply_to": parsed.reply_to, "organization": envelope.organization, "subject": parsed.subject,
+            "date": utc_iso(parsed.date) if parsed.date else None, "received_at": utc_iso(received),
+            "recorded_at": utc_iso(now), "campaign": envelope.campaign, "disposition": envelope.disposition,
+            "reasons": envelope.reasons, "documents": envelope.documents, "defects": parsed.defects,
+            "auth": {"trusted": envelope.auth.trusted, "dmarc": envelope.auth.dmarc, "spf": envelope.auth.spf,
+                     "dkim": envelope.auth.dkim},
+            "attachments": [{"filename": a.filename, "size": a.size, "sha256": a.sha256, "content_type": a.content_type,
+                             "container": a.container, "inline": a.inline, "document": doc_of.get(a.filename),
+                             "defects": a.defects} for a in parsed.attachments],
+            "receipt": receipt, "reply": reply_key, "reply_note": note,
+        }
+
+    def _set_aside_record(self, item: Incoming, exc: BaseException) -> None:
+        """A message that broke a stage: kept with the error, so the runner goes on."""
+        key = message_key(header_message_id(item.raw), item.raw)
+        if self.store.has_message(key):
+            return
+        self.store.record_message({
+            "key": key, "message_id": None, "raw_sha256": self.store.put_blob(item.raw, "raw"),
+            "size": len(item.raw), "source": item.source_id, "recorded_at": utc_iso(self.clock()),
+            "disposition": "error", "reasons": [f"lỗi khi xử lý thư: {type(exc).__name__}: {exc}"],
+            "defects": traceback.format_exception_only(type(exc), exc), "documents": [], "attachments": [],
+            "organization": None, "receipt": None, "reply": None, "reply_note": "chờ cán bộ xem xét",
+        })
+
+    # -- passes --------------------------------------------------------------------------
+    def run_pass(self, source: Source, stop: threading.Event | None = None) -> PassResult:
+        result = PassResult()
+        for item in source.pending():
+            if stop is not None and stop.is_set():
+                break
+            if item.source_id in self._set_aside:
+                continue
+            try:
+                envelope = self.process(item)
+            except (OSError, StoreError) as exc:
+                result.errors += 1
+                log.error("cannot record %s, will retry on the next pass: %s", item.source_id, exc)
+                break  # the disk or the state is in trouble: stop this pass, keep the message
+            except Exception as exc:  # a bug must not stop the runner: set the message aside
+                result.errors += 1
+                log.exception("message %s set aside after an unexpected error", item.source_id)
+                self._set_aside.add(item.source_id)
+                try:
+                    self._set_aside_record(item, exc)
+                except Exception:
+                    log.exception("could not record the set-aside message %s", item.source_id)
+                    continue
+                source.done(item)
+                continue
+            if envelope is None:
+                result.duplicates += 1
+            else:
+                result.recorded += 1
+                result.dispositions[envelope.disposition or "?"] = result.dispositions.get(envelope.disposition or "?", 0) + 1
+            source.done(item)
+        return result
+
+    def flush(self, ignore_backoff: bool = False) -> FlushResult:
+        return flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
+                     ignore_backoff=ignore_backoff)
+
+    def run_forever(self, source: Source, stop: threading.Event) -> None:
+        """Poll the source until `stop` is set (SIGTERM, Ctrl-C)."""
+        while not stop.is_set():
+            try:
+                self.run_pass(source, stop)
+                self.flush()
+            except Exception:
+                log.exception("pass failed; trying again in %s s", self.config.poll_interval)
+            stop.wait(self.config.poll_interval)

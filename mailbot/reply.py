@@ -1,0 +1,136 @@
+"""Acknowledgements: rendered from jinja2 templates, threaded, marked auto-replied."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import email.utils
+import hashlib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from mailbot.classify import organization_of
+from mailbot.config import Config
+from mailbot.envelope import Envelope
+from mailbot.errors import TemplateError
+
+TEMPLATES = ("ack.txt.j2", "ack.html.j2")
+
+SAMPLE_ACK: dict[str, Any] = {
+    "organization": "Viễn thông Đồng Tháp", "department": "Sở Thông tin và Truyền thông tỉnh Đồng Tháp",
+    "mailbox": "pbcvt@dongthap.gov.vn", "receipt": "BC2021-0001",
+    "received": "09 giờ 15 phút, ngày 29 tháng 3 năm 2021", "campaign": "Bảo đảm thông tin liên lạc",
+    "files": [{"name": "PA.docx", "size": "12,0 KB", "kind": "Phương án"}],
+    "received_documents": [{"name": "Phương án", "on_time": True, "deadline": "hết ngày 01 tháng 4 năm 2021",
+                            "version": 2}],
+    "owed": [{"name": "Danh sách trực", "deadline": "hết ngày 21 tháng 5 năm 2021", "overdue": False}],
+    "contact": "Liên hệ: 0277.3873996.", "signature": "Phòng Bưu chính, Viễn thông",
+}
+
+
+def default_templates_dir() -> Path:
+    return Path(__file__).resolve().parent / "templates"
+
+
+class Templates:
+    """The jinja2 templates, checked at start: a template that fails is an error now, not at send time."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or default_templates_dir()
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self.directory)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+            keep_trailing_newline=True,
+        )
+        for name in TEMPLATES:
+            self.render(name, SAMPLE_ACK)
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"template {name} not found in {self.directory}") from None
+        except jinja2.TemplateError as exc:
+            where = f"{name}, line {exc.lineno}" if getattr(exc, "lineno", None) else name
+            raise TemplateError(f"template {where} in {self.directory}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Reply:
+    key: str  # the Message-ID, fixed for this reply
+    to: list[str]
+    subject: str
+    raw: bytes
+
+
+def reply_message_id(kind: str, message_key: str, domain: str) -> str:
+    digest = hashlib.sha256(f"{kind}\0{message_key}".encode()).hexdigest()[:32]
+    return f"{kind}.{digest}@{domain}"
+
+
+def recipients(envelope: Envelope, config: Config) -> list[str]:
+    """The sender, or its Reply-To when that belongs to the same organization."""
+    parsed = envelope.parsed
+    for addr in parsed.reply_to:
+        if envelope.organization and organization_of(addr, config) == envelope.organization:
+            return [addr]
+    return [parsed.from_address] if parsed.from_address else []
+
+
+def reply_subject(original: str, fallback: str) -> str:
+    subject = " ".join(original.split())
+    if not subject:
+        return fallback
+    return subject if subject.lower().startswith(("re:", "tl:", "trả lời:")) else f"Re: {subject}"
+
+
+def compose(envelope: Envelope, config: Config, templates: Templates, context: dict[str, Any],
+            now: dt.datetime, kind: str = "ack") -> Reply:
+    parsed = envelope.parsed
+    domain = config.reply_from.rsplit("@", 1)[1]
+    msgid = reply_message_id(kind, envelope.key, domain)
+    to = recipients(envelope, config)
+    subject = reply_subject(parsed.subject, f"Xác nhận đã nhận tài liệu – số biên nhận {context['receipt']}")
+
+    msg = EmailMessage(policy=SMTP)
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.format_datetime(now.astimezone(config.timezone))
+    msg["Message-ID"] = f"<{msgid}>"
+    if parsed.message_id:
+        msg["In-Reply-To"] = f"<{parsed.message_id}>"
+        refs = [r for r in parsed.references if r != parsed.message_id][-20:] + [parsed.message_id]
+        msg["References"] = " ".join(f"<{r}>" for r in refs)
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Content-Language"] = "vi"
+    msg.set_content(templates.render(f"{kind}.txt.j2", context), cte="quoted-printable")
+    msg.add_alternative(templates.render(f"{kind}.html.j2", context), subtype="html", cte="quoted-printable")
+    raw = f"From: {encode_phrase(config.department)} <{config.reply_from}>\r\n".encode("ascii") + msg.as_bytes()
+    return Reply(key=msgid, to=to, subject=subject, raw=raw)
+
+
+def encode_phrase(text: str) -> str:
+    """A display name as RFC 2047 encoded words split between words, never inside one.
+
+    The stdlib folder splits encoded words mid-word ("Đ" | "ồng"), which some
+    readers, the stdlib's own among them, show with a space inside the word.
+    """
+    if text.isascii():
+        return email.utils.quote(text) if not text.replace(" ", "").isalnum() else text
+    chunks: list[str] = []
+    for word in text.split(" "):
+        candidate = f"{chunks[-1]} {word}" if chunks else word
+        if chunks and len(candidate.encode()) + 1 <= 45:
+            chunks[-1] = candidate
+        else:
+            chunks.append(word)
+    encoded = [base64.b64encode((c + (" " if i < len(chunks) - 1 else "")).encode()).decode()
+               for i, c in enumerate(chunks)]
+    return "\r\n ".join(f"=?utf-8?b?{e}?=" for e in encoded)

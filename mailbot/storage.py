@@ -1,0 +1,188 @@
+"""TinyDB storage that survives kill -9, and tables whose write cost does not grow.
+
+TinyDB's JSONStorage rewrites its file in place, so a kill mid-write leaves it
+unreadable, and every insert rewrites every record. TinyDB ships nothing
+better, hence these two small pieces:
+
+- AtomicJSONStorage writes a temporary file, fsyncs it, renames it over the
+  old one and fsyncs the folder: the file on disk is always a complete
+  version, the old or the new.
+- SegmentedTable keeps a table as numbered TinyDB files of at most
+  `segment_size` records each; an insert rewrites only the newest segment,
+  an update only the segment holding the record, whatever the table's size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from mailbot.errors import StoreError
+
+TABLE = "records"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write all of `data` to `path` or nothing: temp file, fsync, rename, fsync folder."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    fsync_dir(path.parent)
+
+
+class AtomicJSONStorage(Storage):
+    """A TinyDB storage written atomically, with the last good data kept in memory.
+
+    mailbot is the only writer of its state folder (one instance per folder),
+    so the in-memory copy is the file's content.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._data: dict[str, Any] | None = None
+
+    def read(self) -> dict[str, Any] | None:
+        if self._data is None:
+            try:
+                raw = self.path.read_bytes()
+            except FileNotFoundError:
+                return None
+            try:
+                self._data = json.loads(raw)
+            except ValueError as exc:
+                raise StoreError(
+                    f"{self.path} is damaged ({exc}); mailbot will not overwrite it. Restore it from a backup, "
+                    f"or move it aside to start that table afresh") from None
+        return self._data
+
+    def write(self, data: dict[str, Any]) -> None:
+        try:
+            atomic_write(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        except BaseException:
+            self._data = None  # TinyDB changed our copy in place: reload the file next time
+            raise
+        self._data = data
+
+    def evict(self) -> None:
+        """Forget the in-memory copy (it is read again when needed)."""
+        self._data = None
+
+    def close(self) -> None:
+        self._data = None
+
+
+_SEGMENT_RE = re.compile(r"^(\d{6})\.json$")
+
+
+class SegmentedTable:
+    """A keyed table stored as numbered TinyDB files of bounded size."""
+
+    def __init__(self, folder: Path, segment_size: int = 200) -> None:
+        self.folder = folder
+        self.segment_size = segment_size
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(".*.tmp"):  # left by a kill during a write
+            stale.unlink(missing_ok=True)
+        self._dbs: dict[int, TinyDB] = {}
+        self._index: dict[str, int] = {}
+        self._counts: dict[int, int] = {}
+        numbers = sorted(int(m.group(1)) for p in folder.iterdir() if (m := _SEGMENT_RE.match(p.name)))
+        for number in numbers:
+            count = 0
+            for doc in self._table(number).all():
+                self._index[doc["key"]] = number
+                count += 1
+            self._counts[number] = count
+            if number != numbers[-1]:
+                self._evict(number)
+        self._last = numbers[-1] if numbers else 1
+
+    def _db(self, number: int) -> TinyDB:
+        db = self._dbs.get(number)
+        if db is None:
+            db = TinyDB(self.folder / f"{number:06d}.json", storage=AtomicJSONStorage)
+            self._dbs[number] = db
+        return db
+
+    def _table(self, number: int):  # type: ignore[no-untyped-def]
+        return self._db(number).table(TABLE, cache_size=0)
+
+    def _evict(self, number: int) -> None:
+        db = self._dbs.get(number)
+        if db is not None:
+            db.storage.evict()  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        number = self._index.get(key)
+        if number is None:
+            return None
+        doc = self._table(number).get(Query().key == key)
+        if number != self._last:
+            self._evict(number)
+        return dict(doc) if doc is not None else None
+
+    def insert(self, doc: dict[str, Any]) -> bool:
+        """Insert a record with a new `key`; False (and nothing written) if the key exists."""
+        key = doc["key"]
+        if key in self._index:
+            return False
+        if self._counts.get(self._last, 0) >= self.segment_size:
+            self._evict(self._last)
+            self._last += 1
+        self._table(self._last).insert(doc)
+        self._index[key] = self._last
+        self._counts[self._last] = self._counts.get(self._last, 0) + 1
+        return True
+
+    def update(self, key: str, fields: dict[str, Any]) -> None:
+        number = self._index[key]
+        self._table(number).update(fields, Query().key == key)
+        if number != self._last:
+            self._evict(number)
+
+    def all(self) -> Iterator[dict[str, Any]]:
+        """Every record, oldest segment first, one segment in memory at a time."""
+        for number in sorted(self._counts):
+            docs = [dict(d) for d in self._table(number).all()]
+            if number != self._last:
+                self._evict(number)
+            yield from docs
+
+    def close(self) -> None:
+        for db in self._dbs.values():
+            db.close()
+        self._dbs.clear()

@@ -1,0 +1,157 @@
+"""The register under state_dir: messages, submissions, the outbox, and files by content hash.
+
+Layout:
+    state_dir/db/messages/NNNNNN.json     one record per message (the commit point)
+    state_dir/db/submissions/NNNNNN.json  one record per document received
+    state_dir/db/outbox/NNNNNN.json       one record per automatic mail
+    state_dir/raw/ab/<sha256>.eml         each raw message
+    state_dir/files/ab/<sha256>           each attachment (its name is only in the record)
+Times are stored as ISO 8601 in UTC with their offset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from mailbot.errors import StoreError
+from mailbot.storage import SegmentedTable, atomic_write
+
+_RECEIPT_RE = re.compile(r"^([A-Z0-9]+)-(\d+)$")
+SENT_STATES = ("pending", "sent", "dry-run")  # mails that count against the per-recipient cap
+
+
+def utc_iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_iso(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+class Store:
+    def __init__(self, state_dir: Path, segment_size: int = 200) -> None:
+        self.root = state_dir
+        try:
+            for sub in ("db", "raw", "files"):
+                (state_dir / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the state folder {state_dir}: {exc.strerror}") from exc
+        self.messages = SegmentedTable(state_dir / "db" / "messages", segment_size)
+        self.submissions = SegmentedTable(state_dir / "db" / "submissions", segment_size)
+        self.outbox = SegmentedTable(state_dir / "db" / "outbox", segment_size)
+        # Derived in memory at open, so that no lookup needs to read old segments.
+        self._receipts: dict[str, int] = defaultdict(int)  # prefix -> highest number
+        self._versions: dict[tuple[str, str, str], int] = defaultdict(int)
+        self._latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._first: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._message_receipts: dict[tuple[str, str], str] = {}  # (message key, campaign) -> receipt
+        self._mail_times: dict[str, list[dt.datetime]] = defaultdict(list)
+        self._pending: set[str] = set()
+        for sub in self.submissions.all():
+            self._note_submission(sub)
+        for mail in self.outbox.all():
+            self._note_mail(mail)
+
+    # -- files ---------------------------------------------------------------------------
+    def put_blob(self, data: bytes, kind: str) -> str:
+        """Store bytes under their SHA-256 (kind 'raw' adds .eml); return the hash."""
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.blob_path(digest, kind)
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            atomic_write(path, data)
+        return digest
+
+    def blob_path(self, digest: str, kind: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ValueError("not a SHA-256 digest")
+        folder = self.root / ("raw" if kind == "raw" else "files") / digest[:2]
+        return folder / (f"{digest}.eml" if kind == "raw" else digest)
+
+    # -- messages ------------------------------------------------------------------------
+    def has_message(self, key: str) -> bool:
+        return key in self.messages
+
+    def record_message(self, doc: dict[str, Any]) -> bool:
+        return self.messages.insert(doc)
+
+    # -- submissions ---------------------------------------------------------------------
+    def _note_submission(self, sub: dict[str, Any]) -> None:
+        match = _RECEIPT_RE.match(sub["receipt"])
+        if match:
+            self._receipts[match.group(1)] = max(self._receipts[match.group(1)], int(match.group(2)))
+        self._message_receipts[(sub["message_key"], sub["campaign"])] = sub["receipt"]
+        slot = (sub["campaign"], sub["organization"], sub["document"])
+        self._versions[slot] = max(self._versions[slot], sub["version"])
+        if sub["version"] >= self._latest.get(slot, {}).get("version", 0):
+            self._latest[slot] = sub
+        if sub["version"] <= self._first.get(slot, {}).get("version", sub["version"]):
+            self._first[slot] = sub
+
+    def receipt_for(self, message_key: str, campaign: str, prefix: str) -> str:
+        """The message's receipt number in a campaign: reused after a crash, else the next."""
+        existing = self._message_receipts.get((message_key, campaign))
+        return existing or f"{prefix}-{self._receipts[prefix] + 1:04d}"
+
+    def add_submission(self, sub: dict[str, Any]) -> dict[str, Any]:
+        """Insert unless present (a redo after a crash); return the stored record."""
+        existing = self.submissions.get(sub["key"])
+        if existing is not None:
+            return existing
+        slot = (sub["campaign"], sub["organization"], sub["document"])
+        sub = {**sub, "version": self._versions[slot] + 1}
+        self.submissions.insert(sub)
+        self._note_submission(sub)
+        return sub
+
+    def latest_submission(self, campaign: str, organization: str, document: str) -> dict[str, Any] | None:
+        return self._latest.get((campaign, organization, document))
+
+    def first_submission(self, campaign: str, organization: str, document: str) -> dict[str, Any] | None:
+        return self._first.get((campaign, organization, document))
+
+    def versions(self, campaign: str, organization: str, document: str) -> int:
+        return self._versions[(campaign, organization, document)]
+
+    # -- outbox --------------------------------------------------------------------------
+    def _note_mail(self, mail: dict[str, Any]) -> None:
+        if mail["status"] in SENT_STATES:
+            when = parse_iso(mail["created_at"])
+            for rcpt in mail["to"]:
+                self._mail_times[rcpt.lower()].append(when)
+        if mail["status"] == "pending":
+            self._pending.add(mail["key"])
+        else:
+            self._pending.discard(mail["key"])
+
+    def mails_to(self, recipient: str, since: dt.datetime) -> int:
+        """Automatic mails created for a recipient since a moment (for the per-recipient cap)."""
+        times = self._mail_times.get(recipient.lower(), [])
+        times[:] = [t for t in times if t >= since - dt.timedelta(days=1)]  # keep the list short
+        return sum(1 for t in times if t >= since)
+
+    def enqueue(self, mail: dict[str, Any]) -> dict[str, Any]:
+        existing = self.outbox.get(mail["key"])
+        if existing is not None:
+            return existing
+        self.outbox.insert(mail)
+        self._note_mail(mail)
+        return mail
+
+    def pending_mail(self) -> list[dict[str, Any]]:
+        mails = [m for key in sorted(self._pending) if (m := self.outbox.get(key)) is not None]
+        return sorted(mails, key=lambda m: m["created_at"])
+
+    def update_mail(self, key: str, fields: dict[str, Any]) -> None:
+        self.outbox.update(key, fields)
+        if fields.get("status", "pending") != "pending":
+            self._pending.discard(key)
+
+    def close(self) -> None:
+        for table in (self.messages, self.submissions, self.outbox):
+            table.close()

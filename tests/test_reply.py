@@ -1,0 +1,68 @@
+"""Templates: checked at start, escaped in HTML, Vietnamese in NFC."""
+
+from __future__ import annotations
+
+import shutil
+import unicodedata
+
+import pytest
+
+from mailbot.classify import classify_bytes
+from mailbot.errors import TemplateError
+from mailbot.reply import SAMPLE_ACK, Templates, compose, default_templates_dir, encode_phrase, reply_subject
+from mailbot.parse import decode_value
+
+
+def test_shipped_templates_render_in_nfc() -> None:
+    templates = Templates()
+    for name in ("ack.txt.j2", "ack.html.j2"):
+        text = templates.render(name, SAMPLE_ACK)
+        assert text == unicodedata.normalize("NFC", text)
+        assert "Số biên nhận" in text
+
+
+def test_a_broken_template_fails_at_start(tmp_path) -> None:
+    shutil.copytree(default_templates_dir(), tmp_path / "t")
+    path = tmp_path / "t" / "ack.txt.j2"
+    path.write_text(path.read_text(encoding="utf-8") + "{{ receipt_number }}", encoding="utf-8")
+    with pytest.raises(TemplateError, match="ack.txt.j2"):
+        Templates(tmp_path / "t")
+    path.write_text("{% for x in %}", encoding="utf-8")
+    with pytest.raises(TemplateError, match="ack.txt.j2"):
+        Templates(tmp_path / "t")
+
+
+def test_html_is_escaped_and_never_evaluated(config) -> None:
+    templates = Templates()
+    context = {**SAMPLE_ACK, "files": [{"name": "<script>alert(1)</script>{{ 7*7 }}.docx", "size": "1 KB",
+                                        "kind": "Phương án"}]}
+    html = templates.render("ack.html.j2", context)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "{{ 7*7 }}" in html and "49" not in html
+    text = templates.render("ack.txt.j2", context)
+    assert "<script>alert(1)</script>{{ 7*7 }}.docx" in text
+
+
+def test_subjects() -> None:
+    assert reply_subject("Phương án", "x") == "Re: Phương án"
+    assert reply_subject("RE: Phương án", "x") == "RE: Phương án"
+    assert reply_subject("  ", "Xác nhận") == "Xác nhận"
+
+
+def test_display_name_encoding_splits_between_words() -> None:
+    encoded = encode_phrase("Sở Thông tin và Truyền thông tỉnh Đồng Tháp")
+    assert all(len(word) <= 75 for word in encoded.split())
+    assert decode_value(encoded) == "Sở Thông tin và Truyền thông tỉnh Đồng Tháp"
+
+
+def test_reply_message_id_is_fixed(config) -> None:
+    from tests.conftest import build
+
+    env = classify_bytes(build(files=(("PA.docx", b"x"),)), config)
+    import datetime as dt
+
+    now = dt.datetime(2021, 3, 29, 3, 0, tzinfo=dt.timezone.utc)
+    first = compose(env, config, Templates(), SAMPLE_ACK, now)
+    later = compose(env, config, Templates(), SAMPLE_ACK, now + dt.timedelta(hours=5))
+    assert first.key == later.key and first.to == ["kt@vnpt.vn"]
+    assert b"Date: Mon, 29 Mar 2021 10:00:00 +0700" in first.raw
