@@ -22,6 +22,7 @@ from mailbot.pipeline import PassResult, Runner
 from mailbot.reply import Templates
 from mailbot.sources.maildir import MaildirSource
 from mailbot.store import Store
+from mailbot.workers import Analyser, default_workers
 
 log = logging.getLogger("mailbot")
 
@@ -73,11 +74,13 @@ def run_once(config: configmod.Config) -> str:
     templates = Templates(config.templates_dir)
     with state_lock(config.state_dir):
         store = Store(config.state_dir)
+        analyser = Analyser(config, config.workers or default_workers())
         try:
-            runner = Runner(config, store, templates, transport_for(config))
+            runner = Runner(config, store, templates, transport_for(config), analyser=analyser)
             result = runner.run_pass(source_for(config))
             flushed = runner.flush(ignore_backoff=True)
         finally:
+            analyser.close()
             store.close()
     return summary(result, flushed.sent, flushed.deferred, flushed.failed, config.dry_run)
 

@@ -91,6 +91,7 @@ class Config:
     dry_run: bool
     max_attachment_bytes: int
     poll_interval: float
+    workers: int
     templates_dir: Path | None
     mailbox: MailboxConfig
     smtp: SmtpConfig
@@ -275,6 +276,9 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     poll = main.get("poll_interval", (int, float), 10, "a number of seconds")
     if poll <= 0:
         raise main.fail("poll_interval", "must be positive")
+    workers = main.get("workers", int, 0, "an integer")
+    if not 0 <= workers <= 64:
+        raise main.fail("workers", "must be between 0 (one per core, at most 4) and 64")
     tdir = main.text("templates_dir", "")
     main.done()
 
@@ -355,6 +359,6 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     return Config(
         path=path, own_addresses=own, timezone=tz, state_dir=state_dir, trusted_authserv_ids=trusted,
         department=department, signature=signature, contact=contact, auto_reply_cap=cap, dry_run=dry_run,
-        max_attachment_bytes=max_att, poll_interval=float(poll),
+        max_attachment_bytes=max_att, poll_interval=float(poll), workers=workers,
         templates_dir=_resolve(base, tdir) if tdir else None,
         mailbox=mailbox, smtp=smtp, organizations=tuple(orgs), campaigns=tuple(campaigns))

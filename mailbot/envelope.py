@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 DOCUMENT_EXTENSIONS = frozenset({"doc", "docx", "odt", "pdf", "xls", "xlsx", "ods", "csv", "zip", "rar", "7z", "rtf"})
@@ -23,16 +24,44 @@ class Attachment:
     inline: bool = False
     content_id: str = ""
     container: str = ""  # name of the archive it came out of, "" for a mail part
-    text: str = ""  # extracted text, bounded
     defects: list[str] = field(default_factory=list)
+    reader: Callable[[bytes], str] | None = field(default=None, repr=False)  # set by extract.examine
+    _text: str | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        """Extracted text, bounded; read on first use (most files are typed by their name alone)."""
+        if self._text is None:
+            self._text = ""
+            if self.reader is not None:
+                try:
+                    self._text = self.reader(self.data)
+                except Exception as exc:  # every library raises its own errors on broken files
+                    self.defects.append(f"không đọc được nội dung tệp ({type(exc).__name__})")
+        return self._text
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._text = value
+
+    _size: int | None = field(default=None, repr=False)
+    _sha256: str | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return len(self.data) if self._size is None else self._size
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        if self._sha256 is None:
+            self._sha256 = hashlib.sha256(self.data).hexdigest()
+        return self._sha256
+
+    def release(self) -> None:
+        """Drop the bytes once they are kept on disk; size and hash stay."""
+        self._size, _ = self.size, self.sha256
+        self.data = b""
+        self.reader = None
 
     @property
     def extension(self) -> str:
@@ -123,6 +152,7 @@ class Envelope:
     document_files: dict[str, list[str]] = field(default_factory=dict)  # doc id -> file names
     disposition: str | None = None
     reasons: list[str] = field(default_factory=list)
+    blobs_written: bool = False  # raw message and files already kept (by a worker process)
 
     @property
     def key(self) -> str:

@@ -36,19 +36,16 @@ class Budget:
 
 
 def examine(att: Attachment, budget: Budget, depth: int = 0) -> list[Attachment]:
-    """Fill att.text; return att followed by the members of an archive."""
+    """Check att and give it a text reader (run on first use); return att and an archive's members."""
     kind = _kind(att)
     if kind == "zip" and att.extension not in ("docx", "xlsx", "odt", "ods"):
         return [att, *_zip_members(att, budget, depth)]
     reader = _READERS.get(kind)
     if reader is None:
         return [att]
-    if kind in ("docx", "xlsx", "odt", "ods") and not _zip_is_sane(att):
+    if kind in ("docx", "xlsx", "odt", "ods") and not _zip_is_sane(att, _MAIN_PART[kind]):
         return [att]
-    try:
-        att.text = nfc(reader(att.data))[:MAX_TEXT]
-    except Exception as exc:  # every library raises its own errors on broken files
-        att.defects.append(f"không đọc được nội dung tệp ({type(exc).__name__})")
+    att.reader = lambda data: nfc(reader(data))[:MAX_TEXT]
     return [att]
 
 
@@ -70,13 +67,22 @@ def _kind(att: Attachment) -> str:
     return ext
 
 
-def _zip_is_sane(att: Attachment) -> bool:
+_MAIN_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "odt": "content.xml", "ods": "content.xml"}
+
+
+def _zip_is_sane(att: Attachment, main_part: str) -> bool:
+    """A cheap check done for every office file: a whole zip, its main part there, no bomb."""
     try:
         with zipfile.ZipFile(io.BytesIO(att.data)) as zf:
-            total = sum(i.file_size for i in zf.infolist())
-            packed = sum(i.compress_size for i in zf.infolist()) or 1
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            packed = sum(i.compress_size for i in infos) or 1
+            names = {i.filename for i in infos}
     except Exception as exc:
-        att.defects.append(f"tệp nén hỏng ({type(exc).__name__})")
+        att.defects.append(f"không đọc được nội dung tệp: tệp nén hỏng ({type(exc).__name__})")
+        return False
+    if main_part not in names:
+        att.defects.append(f"không đọc được nội dung tệp: thiếu phần {main_part}")
         return False
     if total > MAX_UNCOMPRESSED or (total > 1024 * 1024 and total / packed > MAX_RATIO):
         att.defects.append(f"tệp giải nén ra {total} byte (tỉ lệ nén {total // packed}): nghi là bom nén, không đọc")

@@ -162,8 +162,12 @@ def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry
                 continue
             store.update_mail(mail["key"], {"status": "dry-run" if dry_run else "sent", "attempts": attempts,
                                             "sent_at": utc_iso(now), "server_answer": answer})
+            # Marked at once, so a kill resends at most this one mail (with the same Message-ID).
+            # Not fsynced: a power cut that loses the mark costs one resend, nothing more.
+            store.commit(durable=False)
             result.sent += 1
             log.info("mail %s to %s: %s", mail["key"], ", ".join(mail["to"]), answer)
     finally:
         transport.close()
+        store.commit(durable=False)  # retry times and failures
     return result

@@ -37,6 +37,7 @@ MAX_DEPTH = 64  # MIME nesting walked for the body
 MAX_BODY_CHARS = 200_000
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FOLD_RE = re.compile(r"\r?\n[ \t]+")
+_BLANK_LINE_RE = re.compile(rb"\r?\n\r?\n")
 _INVENTED_NAME = re.compile(r"^[a-z]{10}\.(?:txt|rtf)$")  # mail-parser's random_string() names
 
 
@@ -100,23 +101,26 @@ def parse_message(raw: bytes, max_attachment_bytes: int = 30 * 1024 * 1024) -> P
 
 def header_message_id(raw: bytes) -> str | None:
     """The Message-ID from the header block alone, as parse_message() reads it."""
-    head = _sanitize_headers(raw, [])
-    end = min((p for p in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if p >= 0), default=len(head))
-    msg = _headers_only(head[: end + 4])
-    return _message_id(msg.get("message-id"))
+    end = _header_end(raw)
+    head = _sanitize_headers(raw[:end], [])
+    return _message_id(_headers_only(head).get("message-id"))
+
+
+def _header_end(raw: bytes) -> int:
+    match = _BLANK_LINE_RE.search(raw)
+    return match.end() if match else len(raw)
 
 
 def _sanitize_headers(raw: bytes, defects: list[str]) -> bytes:
-    """Drop NUL bytes from the header block and cut over-long header fields."""
-    end = len(raw)
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        pos = raw.find(sep)
-        if pos >= 0:
-            end = min(end, pos + len(sep))
-    head, body = raw[:end], raw[end:]
+    """Drop NUL bytes from the header block and cut over-long header fields (no copy when clean)."""
+    end = _header_end(raw)
+    head = raw[:end]
     if b"\x00" in head:
         defects.append("tiêu đề thư chứa byte NUL")
         head = head.replace(b"\x00", b"")
+    elif end <= MAX_HEADER_FIELD:
+        return raw
+    body = raw[end:]
     if len(head) <= MAX_HEADER_FIELD:
         return head + body
     fields: list[bytearray] = []

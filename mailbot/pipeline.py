@@ -12,25 +12,31 @@ The outbox sends only mails whose message is committed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mailbot.classify import classify, message_time
+from mailbot.classify import message_time
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Envelope, message_key
 from mailbot.errors import StoreError
 from mailbot.outbox import FlushResult, Transport, flush
-from mailbot.parse import header_message_id, parse_message
+from mailbot.parse import header_message_id
 from mailbot.reply import Templates, compose
 from mailbot.sources import Incoming
 from mailbot.store import Store, utc_iso
 from mailbot.timefmt import deadline_text, size_text, time_and_date
+from mailbot.workers import Analyser, analyse
 
 log = logging.getLogger(__name__)
+
+COMMIT_EVERY = 32  # messages recorded per group commit
+COMMIT_SECONDS = 0.5  # ... or after this long, whichever comes first
 
 
 class Source(Protocol):
@@ -58,24 +64,28 @@ class Runner:
     templates: Templates
     transport: Transport
     clock: Callable[[], dt.datetime] = utc_now
+    analyser: Analyser | None = None  # worker processes for a backlog; None: inline
     _set_aside: set[str] = field(default_factory=set)
 
     # -- one message ---------------------------------------------------------------------
-    def process(self, item: Incoming) -> Envelope | None:
-        """Record one message and queue its reply; None when it was seen before."""
-        key = message_key(header_message_id(item.raw), item.raw)
+    def is_new(self, item: Incoming) -> bool:
+        return not self.store.has_message(message_key(header_message_id(item.raw), item.raw))
+
+    def process(self, item: Incoming, envelope: Envelope | None = None) -> Envelope | None:
+        """Record one message and queue its reply; None when it was seen before.
+
+        `envelope` is the message already parsed and classified (by a worker process).
+        """
+        key = envelope.key if envelope is not None else message_key(header_message_id(item.raw), item.raw)
         if self.store.has_message(key):
             log.info("duplicate %s from %s: already recorded, nothing to do", key, item.source_id)
             return None
-        envelope = Envelope(raw=item.raw, parsed=parse_message(item.raw, self.config.max_attachment_bytes),
-                            source=item.source_id)
-        classify(envelope, self.config, received=item.delivered)
+        if envelope is None:
+            envelope = analyse(item.raw, item.source_id, item.delivered, self.config)
         now = self.clock()
         received = message_time(envelope, item.delivered) or now
-        raw_sha = self.store.put_blob(item.raw, "raw")
-        for att in envelope.parsed.attachments:
-            if not att.container:
-                self.store.put_blob(att.data, "file")
+        raw_sha = (hashlib.sha256(item.raw).hexdigest() if envelope.blobs_written
+                   else self.store.blobs.put_message(envelope))
         receipt, subs = None, []
         campaign = self.config.campaign(envelope.campaign) if envelope.campaign else None
         if envelope.disposition == "submission" and campaign is not None:
@@ -138,7 +148,8 @@ class Runner:
         status = "suppressed" if capped else "pending"
         self.store.enqueue({
             "key": reply.key, "kind": "ack", "to": reply.to, "subject": reply.subject, "message_key": envelope.key,
-            "raw_sha256": self.store.put_blob(reply.raw, "raw"), "created_at": utc_iso(now), "status": status,
+            "raw_sha256": self.store.put_blob(reply.raw, "raw", durable=False),  # synced by the commit
+            "created_at": utc_iso(now), "status": status,
             "attempts": 0, "receipt": receipt,
             **({"last_error": f"vượt giới hạn {self.config.auto_reply_cap} thư tự động/ngày cho {', '.join(capped)}"}
                if capped else {}),
@@ -181,36 +192,59 @@ class Runner:
 
     # -- passes --------------------------------------------------------------------------
     def run_pass(self, source: Source, stop: threading.Event | None = None) -> PassResult:
+        """Record what the source holds, committing in groups (one write per changed table file)."""
         result = PassResult()
-        for item in source.pending():
-            if stop is not None and stop.is_set():
-                break
-            if item.source_id in self._set_aside:
-                continue
-            try:
-                envelope = self.process(item)
-            except (OSError, StoreError) as exc:
-                result.errors += 1
-                log.error("cannot record %s, will retry on the next pass: %s", item.source_id, exc)
-                break  # the disk or the state is in trouble: stop this pass, keep the message
-            except Exception as exc:  # a bug must not stop the runner: set the message aside
-                result.errors += 1
-                log.exception("message %s set aside after an unexpected error", item.source_id)
-                self._set_aside.add(item.source_id)
-                try:
-                    self._set_aside_record(item, exc)
-                except Exception:
-                    log.exception("could not record the set-aside message %s", item.source_id)
+        analyser = self.analyser or Analyser(self.config, 1)
+        wanted = lambda item: item.source_id not in self._set_aside and self.is_new(item)  # noqa: E731
+        uncommitted: list[Incoming] = []
+        started = time.monotonic()
+        try:
+            for item, analysed in analyser.stream(source.pending(), wanted):
+                if stop is not None and stop.is_set():
+                    break
+                if item.source_id in self._set_aside:
                     continue
-                source.done(item)
-                continue
-            if envelope is None:
-                result.duplicates += 1
-            else:
-                result.recorded += 1
-                result.dispositions[envelope.disposition or "?"] = result.dispositions.get(envelope.disposition or "?", 0) + 1
-            source.done(item)
+                try:
+                    if isinstance(analysed, BaseException):
+                        raise analysed
+                    envelope = self.process(item, analysed)
+                except (OSError, StoreError) as exc:
+                    result.errors += 1
+                    log.error("cannot record %s, will retry on the next pass: %s", item.source_id, exc)
+                    self.store.rollback()
+                    uncommitted.clear()
+                    break  # the disk or the state is in trouble: stop this pass, keep the messages
+                except Exception as exc:  # a bug must not stop the runner: set the message aside
+                    result.errors += 1
+                    log.exception("message %s set aside after an unexpected error", item.source_id)
+                    self._set_aside.add(item.source_id)
+                    try:
+                        self._set_aside_record(item, exc)
+                    except Exception:
+                        log.exception("could not record the set-aside message %s", item.source_id)
+                        continue
+                    envelope = None
+                else:
+                    if envelope is None:
+                        result.duplicates += 1
+                    else:
+                        result.recorded += 1
+                        name = envelope.disposition or "?"
+                        result.dispositions[name] = result.dispositions.get(name, 0) + 1
+                uncommitted.append(item)
+                if len(uncommitted) >= COMMIT_EVERY or time.monotonic() - started > COMMIT_SECONDS:
+                    self._commit(source, uncommitted)
+                    started = time.monotonic()
+        finally:
+            self._commit(source, uncommitted)
         return result
+
+    def _commit(self, source: Source, items: list[Incoming]) -> None:
+        """Make the group durable, then let the source mark its messages done."""
+        self.store.commit()
+        for item in items:
+            source.done(item)
+        items.clear()
 
     def flush(self, ignore_backoff: bool = False) -> FlushResult:
         return flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,

@@ -10,10 +10,14 @@ better, hence these two small pieces:
 - SegmentedTable keeps a table as numbered TinyDB files of at most
   `segment_size` records each; an insert rewrites only the newest segment,
   an update only the segment holding the record, whatever the table's size.
+Writes are kept in memory until flush(), so that many records cost one
+write of each changed segment (group commit); the caller decides the order
+in which tables reach the disk.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -37,14 +41,19 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write all of `data` to `path` or nothing: temp file, fsync, rename, fsync folder."""
+def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write all of `data` to `path` or nothing: temp file, fsync, rename, fsync folder.
+
+    Without `durable` the fsyncs are left out: still whole after a kill -9 (the
+    page cache outlives the process), but not promised after a power cut.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -52,7 +61,35 @@ def atomic_write(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
+
+
+def sync_filesystem(folder: Path, files: list[Path]) -> None:
+    """Make files written without fsync durable: one syncfs(2) of their filesystem
+    (Linux), else an fsync of each file and folder."""
+    if not files:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        syncfs = None
+    if syncfs is not None:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            if syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for parent in {p.parent for p in files}:
+        fsync_dir(parent)
 
 
 class AtomicJSONStorage(Storage):
@@ -65,6 +102,7 @@ class AtomicJSONStorage(Storage):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._data: dict[str, Any] | None = None
+        self.dirty = False
 
     def read(self) -> dict[str, Any] | None:
         if self._data is None:
@@ -81,19 +119,25 @@ class AtomicJSONStorage(Storage):
         return self._data
 
     def write(self, data: dict[str, Any]) -> None:
-        try:
-            atomic_write(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-        except BaseException:
-            self._data = None  # TinyDB changed our copy in place: reload the file next time
-            raise
+        """Kept in memory until flush()."""
         self._data = data
+        self.dirty = True
+
+    def flush(self, durable: bool = True) -> None:
+        if not self.dirty or self._data is None:
+            return
+        atomic_write(self.path, json.dumps(self._data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                     durable)
+        self.dirty = False
 
     def evict(self) -> None:
-        """Forget the in-memory copy (it is read again when needed)."""
-        self._data = None
+        """Forget the in-memory copy (read again when needed); never unflushed changes."""
+        if not self.dirty:
+            self._data = None
 
     def close(self) -> None:
         self._data = None
+        self.dirty = False
 
 
 _SEGMENT_RE = re.compile(r"^(\d{6})\.json$")
@@ -173,6 +217,18 @@ class SegmentedTable:
         self._table(number).update(fields, Query().key == key)
         if number != self._last:
             self._evict(number)
+
+    def flush(self, durable: bool = True) -> None:
+        """Write every changed segment (one write each, however many records changed)."""
+        for number, db in sorted(self._dbs.items()):
+            storage = db.storage
+            storage.flush(durable)  # type: ignore[attr-defined]
+            if number != self._last:
+                storage.evict()  # type: ignore[attr-defined]
+
+    @property
+    def dirty(self) -> bool:
+        return any(db.storage.dirty for db in self._dbs.values())  # type: ignore[attr-defined]
 
     def all(self) -> Iterator[dict[str, Any]]:
         """Every record, oldest segment first, one segment in memory at a time."""

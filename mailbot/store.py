@@ -12,14 +12,14 @@ Times are stored as ISO 8601 in UTC with their offset.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from mailbot.errors import StoreError
-from mailbot.storage import SegmentedTable, atomic_write
+from mailbot.blobs import Blobs
+from mailbot.storage import SegmentedTable
 
 _RECEIPT_RE = re.compile(r"^([A-Z0-9]+)-(\d+)$")
 SENT_STATES = ("pending", "sent", "dry-run")  # mails that count against the per-recipient cap
@@ -34,16 +34,24 @@ def parse_iso(value: str) -> dt.datetime:
 
 
 class Store:
-    def __init__(self, state_dir: Path, segment_size: int = 200) -> None:
+    """The register. Changes stay in memory until commit(); rollback() forgets them."""
+
+    def __init__(self, state_dir: Path, segment_size: int = 50) -> None:
         self.root = state_dir
+        self.segment_size = segment_size
         try:
             for sub in ("db", "raw", "files"):
                 (state_dir / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the state folder {state_dir}: {exc.strerror}") from exc
-        self.messages = SegmentedTable(state_dir / "db" / "messages", segment_size)
-        self.submissions = SegmentedTable(state_dir / "db" / "submissions", segment_size)
-        self.outbox = SegmentedTable(state_dir / "db" / "outbox", segment_size)
+        self.blobs = Blobs(state_dir)
+        self._load()
+
+    def _load(self) -> None:
+        db = self.root / "db"
+        self.messages = SegmentedTable(db / "messages", self.segment_size)
+        self.submissions = SegmentedTable(db / "submissions", self.segment_size)
+        self.outbox = SegmentedTable(db / "outbox", self.segment_size)
         # Derived in memory at open, so that no lookup needs to read old segments.
         self._receipts: dict[str, int] = defaultdict(int)  # prefix -> highest number
         self._versions: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -57,21 +65,30 @@ class Store:
         for mail in self.outbox.all():
             self._note_mail(mail)
 
+    def commit(self, durable: bool = True) -> None:
+        """Write what changed, in the order that makes a crash in between harmless:
+        files, then submissions, then the outbox, then messages (the commit point)."""
+        try:
+            if durable:
+                self.blobs.sync()
+            for table in (self.submissions, self.outbox, self.messages):
+                table.flush(durable)
+        except OSError as exc:
+            self.rollback()
+            raise StoreError(f"cannot write the register in {self.root}: {exc.strerror or exc}") from exc
+
+    def rollback(self) -> None:
+        """Forget every change not committed; the state is read again from disk."""
+        self._close_tables()
+        self.blobs.unsynced.clear()
+        self._load()
+
     # -- files ---------------------------------------------------------------------------
-    def put_blob(self, data: bytes, kind: str) -> str:
-        """Store bytes under their SHA-256 (kind 'raw' adds .eml); return the hash."""
-        digest = hashlib.sha256(data).hexdigest()
-        path = self.blob_path(digest, kind)
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            atomic_write(path, data)
-        return digest
+    def put_blob(self, data: bytes, kind: str, durable: bool = True) -> str:
+        return self.blobs.put(data, kind, durable)
 
     def blob_path(self, digest: str, kind: str) -> Path:
-        if not re.fullmatch(r"[0-9a-f]{64}", digest):
-            raise ValueError("not a SHA-256 digest")
-        folder = self.root / ("raw" if kind == "raw" else "files") / digest[:2]
-        return folder / (f"{digest}.eml" if kind == "raw" else digest)
+        return self.blobs.path(digest, kind)
 
     # -- messages ------------------------------------------------------------------------
     def has_message(self, key: str) -> bool:
@@ -153,5 +170,12 @@ class Store:
             self._pending.discard(key)
 
     def close(self) -> None:
+        """Commit what is pending, then let go of the files."""
+        try:
+            self.commit()
+        finally:
+            self._close_tables()
+
+    def _close_tables(self) -> None:
         for table in (self.messages, self.submissions, self.outbox):
             table.close()

@@ -17,6 +17,8 @@ def test_segments_stay_bounded_and_reopen(tmp_path) -> None:
         assert table.insert({"key": f"k{i}", "n": i})
     assert not table.insert({"key": "k3", "n": 99})  # a key is recorded once
     table.update("k3", {"n": -3})
+    assert not (tmp_path / "t" / "000001.json").exists()  # nothing is written before flush()
+    table.flush()
     table.close()
     files = sorted(p.name for p in (tmp_path / "t").iterdir())
     assert files == ["000001.json", "000002.json", "000003.json", "000004.json"]
@@ -33,6 +35,7 @@ def test_segments_stay_bounded_and_reopen(tmp_path) -> None:
 def test_a_damaged_file_is_refused_and_never_overwritten(tmp_path) -> None:
     table = SegmentedTable(tmp_path / "t")
     table.insert({"key": "a"})
+    table.flush()
     table.close()
     segment = tmp_path / "t" / "000001.json"
     segment.write_bytes(b'{"records": {"1": {"key": "a"')  # a torn write, as JSONStorage can leave
@@ -52,6 +55,7 @@ def test_stale_temporary_files_are_removed(tmp_path) -> None:
 def test_failed_write_leaves_the_old_file_and_forgets_the_cache(tmp_path, monkeypatch) -> None:
     storage = AtomicJSONStorage(tmp_path / "x.json")
     storage.write({"a": 1})
+    storage.flush()
 
     def boom(*_a, **_k):
         raise OSError(28, "No space left on device")
@@ -59,11 +63,38 @@ def test_failed_write_leaves_the_old_file_and_forgets_the_cache(tmp_path, monkey
     monkeypatch.setattr("mailbot.storage.os.replace", boom)
     data = storage.read()
     data["b"] = 2
+    storage.write(data)
     with pytest.raises(OSError):
-        storage.write(data)
+        storage.flush()
     monkeypatch.undo()
-    assert storage.read() == {"a": 1}
+    assert json.loads((tmp_path / "x.json").read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_store_rollback_forgets_what_was_not_committed(tmp_path) -> None:
+    store = Store(tmp_path)
+    store.record_message({"key": "m1"})
+    store.commit()
+    store.record_message({"key": "m2"})
+    assert store.has_message("m2")
+    store.rollback()
+    assert store.has_message("m1") and not store.has_message("m2")
+    store.close()
+
+
+def test_a_failed_commit_rolls_back_and_says_so(tmp_path, monkeypatch) -> None:
+    store = Store(tmp_path)
+    store.record_message({"key": "m1"})
+
+    def full(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("mailbot.storage.os.replace", full)
+    with pytest.raises(StoreError, match="No space left"):
+        store.commit()
+    monkeypatch.undo()
+    assert not store.has_message("m1")
+    store.close()
 
 
 def test_blobs_are_named_by_hash_only(tmp_path) -> None:
@@ -88,7 +119,7 @@ def test_receipts_versions_and_redo(tmp_path) -> None:
     r2 = store.receipt_for("m2", "c", "BC2021")
     s2 = store.add_submission({**base, "key": "m2#c#plan", "receipt": r2, "message_key": "m2"})
     assert (r2, s2["version"]) == ("BC2021-0002", 2)
-    store.close()
+    store.close()  # commits
     again = Store(tmp_path)
     assert again.latest_submission("c", "o", "plan")["receipt"] == "BC2021-0002"
     assert again.first_submission("c", "o", "plan")["receipt"] == "BC2021-0001"

@@ -1,0 +1,107 @@
+"""Parse and classify, inline or in worker processes for a backlog.
+
+Parsing and classifying are pure (bytes and configuration in, an Envelope
+out), so a backlog can use every core; recording, numbering and replying stay
+in the main process, in the order the source gave the messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from mailbot.blobs import Blobs
+from mailbot.classify import classify
+from mailbot.config import Config
+from mailbot.envelope import Envelope
+from mailbot.parse import parse_message
+from mailbot.sources import Incoming
+
+log = logging.getLogger(__name__)
+
+Result = Envelope | BaseException | None  # None: not analysed (a duplicate or set aside)
+
+
+def analyse(raw: bytes, source_id: str, delivered: object, config: Config) -> Envelope:
+    """Parse and classify one message; never touches the state."""
+    envelope = Envelope(raw=raw, parsed=parse_message(raw, config.max_attachment_bytes), source=source_id)
+    classify(envelope, config, received=delivered)  # type: ignore[arg-type]
+    return envelope
+
+
+def _analyse_remote(raw: bytes, source_id: str, delivered: object, config: Config) -> Envelope:
+    envelope = analyse(raw, source_id, delivered, config)
+    Blobs(config.state_dir).put_message(envelope)  # idempotent: safe before the record exists
+    envelope.blobs_written = True
+    envelope.raw = b""  # the main process has the bytes already
+    for att in envelope.parsed.attachments:
+        att.release()  # kept on disk; text read during classification stays, a reader does not pickle
+    return envelope
+
+
+def default_workers() -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, 4))
+
+
+class Analyser:
+    """Yields (item, envelope) in source order, analysing up to `workers` messages at once."""
+
+    def __init__(self, config: Config, workers: int) -> None:
+        self.config = config
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _inline(self, item: Incoming) -> Result:
+        try:
+            return analyse(item.raw, item.source_id, item.delivered, self.config)
+        except Exception as exc:
+            return exc
+
+    def stream(self, items: Iterable[Incoming], wanted: Callable[[Incoming], bool]) -> Iterator[tuple[Incoming, Result]]:
+        it = iter(items)
+        if self.workers <= 1:
+            for item in it:
+                yield item, (self._inline(item) if wanted(item) else None)
+            return
+        window: deque[tuple[Incoming, Future[Envelope] | None]] = deque()
+        for item in it:
+            window.append((item, self._submit(item) if wanted(item) else None))
+            if len(window) >= 2 * self.workers:
+                yield self._resolve(*window.popleft())
+        while window:
+            yield self._resolve(*window.popleft())
+
+    def _submit(self, item: Incoming) -> Future[Envelope] | None:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")  # safe beside threads, unlike fork
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        try:
+            return self._pool.submit(_analyse_remote, item.raw, item.source_id, item.delivered, self.config)
+        except (BrokenProcessPool, RuntimeError):
+            log.error("worker processes failed; analysing in the main process")
+            self.workers = 1
+            return None
+
+    def _resolve(self, item: Incoming, future: Future[Envelope] | None) -> tuple[Incoming, Result]:
+        if future is None:
+            return item, (self._inline(item) if self.workers <= 1 else None)
+        try:
+            envelope = future.result()
+        except BrokenProcessPool:
+            log.error("a worker process died; analysing %s in the main process", item.source_id)
+            return item, self._inline(item)
+        except Exception as exc:
+            return item, exc
+        envelope.raw = item.raw
+        return item, envelope
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
