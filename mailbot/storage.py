@@ -153,6 +153,7 @@ class SegmentedTable:
         for stale in folder.glob(".*.tmp"):  # left by a kill during a write
             stale.unlink(missing_ok=True)
         self._dbs: dict[int, TinyDB] = {}
+        self._dirty: set[int] = set()  # segments changed since the last flush
         self._index: dict[str, int] = {}
         self._counts: dict[int, int] = {}
         numbers = sorted(int(m.group(1)) for p in folder.iterdir() if (m := _SEGMENT_RE.match(p.name)))
@@ -163,7 +164,7 @@ class SegmentedTable:
                 count += 1
             self._counts[number] = count
             if number != numbers[-1]:
-                self._evict(number)
+                self._dbs.pop(number).close()  # reopened on demand
         self._last = numbers[-1] if numbers else 1
 
     def _db(self, number: int) -> TinyDB:
@@ -208,6 +209,7 @@ class SegmentedTable:
             self._evict(self._last)
             self._last += 1
         self._table(self._last).insert(doc)
+        self._dirty.add(self._last)
         self._index[key] = self._last
         self._counts[self._last] = self._counts.get(self._last, 0) + 1
         return True
@@ -215,20 +217,22 @@ class SegmentedTable:
     def update(self, key: str, fields: dict[str, Any]) -> None:
         number = self._index[key]
         self._table(number).update(fields, Query().key == key)
+        self._dirty.add(number)
         if number != self._last:
             self._evict(number)
 
     def flush(self, durable: bool = True) -> None:
         """Write every changed segment (one write each, however many records changed)."""
-        for number, db in sorted(self._dbs.items()):
-            storage = db.storage
+        for number in sorted(self._dirty):
+            storage = self._dbs[number].storage
             storage.flush(durable)  # type: ignore[attr-defined]
             if number != self._last:
                 storage.evict()  # type: ignore[attr-defined]
+            self._dirty.discard(number)
 
     @property
     def dirty(self) -> bool:
-        return any(db.storage.dirty for db in self._dbs.values())  # type: ignore[attr-defined]
+        return bool(self._dirty)
 
     def all(self) -> Iterator[dict[str, Any]]:
         """Every record, oldest segment first, one segment in memory at a time."""
@@ -242,3 +246,4 @@ class SegmentedTable:
         for db in self._dbs.values():
             db.close()
         self._dbs.clear()
+        self._dirty.clear()
