@@ -188,6 +188,15 @@ class _Section:
             out.append(_Section(self.file, f"{self.key(name)}[{index}]", item))
         return out
 
+    def ident(self, name: str, taken: set[str] | list[str], what: str) -> str:
+        """An id: lower-case letters, digits and dashes, not yet used among its siblings."""
+        value = self.text(name)
+        if not ID_RE.match(value):
+            raise self.fail(name, f"{value!r} must be lower-case letters, digits and dashes")
+        if value in taken:
+            raise self.fail(name, f"duplicate {what} id {value!r}")
+        return value
+
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
@@ -302,11 +311,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
 
     orgs: list[Organization] = []
     for sec in top.tables("organizations"):
-        org_id = sec.text("id")
-        if not ID_RE.match(org_id):
-            raise sec.fail("id", f"{org_id!r} must be lower-case letters, digits and dashes")
-        if any(o.id == org_id for o in orgs):
-            raise sec.fail("id", f"duplicate organization id {org_id!r}")
+        org_id = sec.ident("id", [o.id for o in orgs], "organization")
         orgs.append(Organization(
             id=org_id, name=sec.text("name"), kind=sec.choice("kind", KINDS),
             domains=tuple(d.lower() for d in sec.strings("domains", (), _is_domain, "a domain name")),
@@ -320,21 +325,13 @@ def parse(data: dict[str, Any], path: Path) -> Config:
 
     campaigns: list[Campaign] = []
     for sec in top.tables("campaigns"):
-        cid = sec.text("id")
-        if not ID_RE.match(cid):
-            raise sec.fail("id", f"{cid!r} must be lower-case letters, digits and dashes")
-        if any(c.id == cid for c in campaigns):
-            raise sec.fail("id", f"duplicate campaign id {cid!r}")
+        cid = sec.ident("id", [c.id for c in campaigns], "campaign")
         prefix = sec.text("receipt_prefix")
         if not re.match(r"^[A-Z0-9]{1,12}$", prefix):
             raise sec.fail("receipt_prefix", f"{prefix!r} must be 1-12 capital letters or digits, e.g. BC2021")
         docs: list[Document] = []
         for dsec in sec.tables("documents"):
-            did = dsec.text("id")
-            if not ID_RE.match(did):
-                raise dsec.fail("id", f"{did!r} must be lower-case letters, digits and dashes")
-            if any(d.id == did for d in docs):
-                raise dsec.fail("id", f"duplicate document id {did!r}")
+            did = dsec.ident("id", [d.id for d in docs], "document")
             keywords = dsec.strings("keywords")
             if not keywords:
                 raise dsec.fail("keywords", "must list at least one keyword")

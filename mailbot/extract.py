@@ -11,6 +11,7 @@ import io
 import logging
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from mailbot.envelope import Attachment
@@ -167,34 +168,37 @@ def _read_xlsx(data: bytes) -> str:
     import openpyxl
 
     wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    lines: list[str] = []
     try:
-        for ws in wb.worksheets:
-            for index, row in enumerate(ws.iter_rows(values_only=True)):
-                if index >= MAX_ROWS:
-                    break
-                cells = [str(v).strip() for v in row if v is not None and str(v).strip()]
-                if cells:
-                    lines.append(" | ".join(cells))
+        return "\n".join(line for ws in wb.worksheets for line in _row_lines(ws.iter_rows(values_only=True)))
     finally:
         wb.close()
-    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a number typed into a spreadsheet: 913123456.0 -> 913123456
+    return "" if value is None else str(value).strip()
+
+
+def _row_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
+    """Spreadsheet rows as lines of non-empty cells joined by " | ", at most MAX_ROWS per sheet."""
+    for index, row in enumerate(rows):
+        if index >= MAX_ROWS:
+            break
+        cells = [c for c in map(_cell, row) if c]
+        if cells:
+            yield " | ".join(cells)
 
 
 def _read_xls(data: bytes) -> str:
     import xlrd
 
     book = xlrd.open_workbook(file_contents=data, on_demand=True)
-    lines: list[str] = []
     try:
-        for sheet in book.sheets():
-            for r in range(min(sheet.nrows, MAX_ROWS)):
-                cells = [str(v).strip() for v in sheet.row_values(r) if str(v).strip()]
-                if cells:
-                    lines.append(" | ".join(cells))
+        return "\n".join(line for sheet in book.sheets()
+                         for line in _row_lines(sheet.row_values(r) for r in range(sheet.nrows)))
     finally:
         book.release_resources()
-    return "\n".join(lines)
 
 
 def _read_pdf(data: bytes) -> str:
