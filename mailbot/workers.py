@@ -7,9 +7,11 @@ in the main process, in the order the source gave the messages.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -42,6 +44,17 @@ def _analyse_remote(raw: bytes, source_id: str, delivered: object, config: Confi
     for att in envelope.parsed.attachments:
         att.release()  # kept on disk; text read during classification stays, a reader does not pickle
     return envelope
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker ends when mailbot does, even after a kill -9 (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: idle workers end when the pool's pipes close
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def default_workers() -> int:
@@ -79,8 +92,11 @@ class Analyser:
 
     def _submit(self, item: Incoming) -> Future[Envelope] | None:
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")  # safe beside threads, unlike fork
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            # spawn: the workers are our own children (so they can die with us) and start clean
+            # beside threads, unlike fork; forkserver would leave its server behind after a kill -9.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                             initializer=_die_with_parent, initargs=(os.getpid(),))
         try:
             return self._pool.submit(_analyse_remote, item.raw, item.source_id, item.delivered, self.config)
         except (BrokenProcessPool, RuntimeError):

@@ -88,3 +88,21 @@ def test_random_sigkills_lose_nothing_and_double_nothing(tmp_path, smtp_server) 
     print(f"\n{kills} kills while working, {resent} acknowledgements resent after a kill")
     assert resent <= kills  # a resend happens only after a kill inside the SMTP window, same Message-ID
     assert not any((tmp_path / "maildir" / "new").iterdir())
+    # the worker processes died with each killed run: none is left behind
+    deadline = time.monotonic() + 5
+    while orphans() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert orphans() == []
+
+
+def orphans() -> list[int]:
+    found = []
+    for proc in os.listdir("/proc"):
+        if proc.isdigit():
+            try:
+                cmdline = open(f"/proc/{proc}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if b"multiprocessing" in cmdline and b"--multiprocessing-fork" in cmdline:
+                found.append(int(proc))
+    return found
