@@ -86,13 +86,11 @@ class Runner:
         received = message_time(envelope, item.delivered) or now
         raw_sha = (hashlib.sha256(item.raw).hexdigest() if envelope.blobs_written
                    else self.store.blobs.put_message(envelope))
-        receipt, subs = None, []
+        receipt, reply_key, note = None, None, None
         campaign = self.config.campaign(envelope.campaign) if envelope.campaign else None
         if envelope.disposition == "submission" and campaign is not None:
             receipt, subs = self._submissions(envelope, campaign, received)
-        reply_key, note = None, None
-        if envelope.disposition == "submission" and campaign is not None:
-            reply_key, note = self._acknowledge(envelope, campaign, receipt or "", subs, received, now)
+            reply_key, note = self._acknowledge(envelope, campaign, receipt, subs, received, now)
         else:
             note = "không trả lời tự động" if envelope.disposition == "automated" else "chờ cán bộ xem xét"
         self.store.record_message(self._record(envelope, raw_sha, received, now, receipt, reply_key, note))
