@@ -7,7 +7,6 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from mailbot import config as configmod
 from mailbot.classify import classify_bytes
@@ -20,13 +19,8 @@ log = logging.getLogger("mailbot")
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
 
-def default_config_path() -> Path:
-    """The example deployment shipped with the package."""
-    return Path(__file__).resolve().parent / "demo_data" / "config.example.toml"
-
-
 def _load(path: str | None) -> configmod.Config:
-    return configmod.load(path or default_config_path())
+    return configmod.load(path or configmod.example_path())
 
 
 def cmd_classify(args: argparse.Namespace) -> int:

@@ -27,10 +27,6 @@ from mailbot.workers import Analyser, default_workers
 log = logging.getLogger("mailbot")
 
 
-def _default_config() -> Path:
-    return Path(__file__).resolve().parent / "demo_data" / "config.example.toml"
-
-
 @contextmanager
 def state_lock(state_dir: Path) -> Iterator[None]:
     """One mailbot per state folder: the store assumes it is the only writer."""
@@ -70,18 +66,24 @@ def summary(result: PassResult, sent: int, deferred: int, failed: int, dry_run: 
             f"{result.errors} thư lỗi; thư trả lời: {done}, chờ gửi lại {deferred}, gửi lỗi {failed}.")
 
 
-def run_once(config: configmod.Config) -> str:
+@contextmanager
+def open_runner(config: configmod.Config, workers: int = 1) -> Iterator[Runner]:
+    """Templates checked, the state folder locked and opened; everything closed after."""
     templates = Templates(config.templates_dir)
     with state_lock(config.state_dir):
         store = Store(config.state_dir)
-        analyser = Analyser(config, config.workers or default_workers())
+        analyser = Analyser(config, workers)
         try:
-            runner = Runner(config, store, templates, transport_for(config), analyser=analyser)
-            result = runner.run_pass(source_for(config))
-            flushed = runner.flush(ignore_backoff=True)
+            yield Runner(config, store, templates, transport_for(config), analyser=analyser)
         finally:
             analyser.close()
             store.close()
+
+
+def run_once(config: configmod.Config) -> str:
+    with open_runner(config, config.workers or default_workers()) as runner:
+        result = runner.run_pass(source_for(config))
+        flushed = runner.flush(ignore_backoff=True)
     return summary(result, flushed.sent, flushed.deferred, flushed.failed, config.dry_run)
 
 
@@ -92,25 +94,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.once:
         print(run_once(config))
         return 0
-    templates = Templates(config.templates_dir)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with state_lock(config.state_dir):
-        store = Store(config.state_dir)
-        try:
-            runner = Runner(config, store, templates, transport_for(config))
-            log.warning("mailbot started: watching %s every %s s", config.mailbox.path, config.poll_interval)
-            runner.run_forever(source_for(config), stop)
-        finally:
-            store.close()
+    with open_runner(config) as runner:  # new mail comes a few at a time: parsed inline
+        log.warning("mailbot started: watching %s every %s s", config.mailbox.path, config.poll_interval)
+        runner.run_forever(source_for(config), stop)
     log.warning("mailbot stopped")
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     folder = Path(args.dir).resolve()
-    config_path = demo.prepare(folder, _default_config())
+    config_path = demo.prepare(folder, configmod.example_path())
     config = configmod.load(config_path)
     print(f"Hộp thư mẫu: {len(demo.messages())} thư trong {config.mailbox.path}/new")
     print(run_once(config))

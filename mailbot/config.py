@@ -113,6 +113,11 @@ class Config:
         return read_secret(env_name)
 
 
+def example_path() -> Path:
+    """The example deployment shipped with the package (config.example.toml)."""
+    return Path(__file__).resolve().parent / "demo_data" / "config.example.toml"
+
+
 def read_secret(env_name: str) -> str | None:
     if not env_name:
         return None
