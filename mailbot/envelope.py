@@ -40,10 +40,6 @@ class Attachment:
                     self.defects.append(f"không đọc được nội dung tệp ({type(exc).__name__})")
         return self._text
 
-    @text.setter
-    def text(self, value: str) -> None:
-        self._text = value
-
     _size: int | None = field(default=None, repr=False)
     _sha256: str | None = field(default=None, repr=False)
 

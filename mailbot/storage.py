@@ -188,9 +188,6 @@ class SegmentedTable:
     def __contains__(self, key: str) -> bool:
         return key in self._index
 
-    def keys(self) -> list[str]:
-        return list(self._index)
-
     def get(self, key: str) -> dict[str, Any] | None:
         number = self._index.get(key)
         if number is None:
@@ -229,10 +226,6 @@ class SegmentedTable:
             if number != self._last:
                 storage.evict()  # type: ignore[attr-defined]
             self._dirty.discard(number)
-
-    @property
-    def dirty(self) -> bool:
-        return bool(self._dirty)
 
     def all(self) -> Iterator[dict[str, Any]]:
         """Every record, oldest segment first, one segment in memory at a time."""

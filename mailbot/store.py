@@ -132,9 +132,6 @@ class Store:
     def first_submission(self, campaign: str, organization: str, document: str) -> dict[str, Any] | None:
         return self._first.get((campaign, organization, document))
 
-    def versions(self, campaign: str, organization: str, document: str) -> int:
-        return self._versions[(campaign, organization, document)]
-
     # -- outbox --------------------------------------------------------------------------
     def _note_mail(self, mail: dict[str, Any]) -> None:
         if mail["status"] in SENT_STATES:

@@ -16,10 +16,6 @@ def short_date(day: dt.date) -> str:
     return f"{day.day:02d}/{day.month:02d}/{day.year}"
 
 
-def local(when: dt.datetime, tz: ZoneInfo) -> dt.datetime:
-    return when.astimezone(tz)
-
-
 def time_and_date(when: dt.datetime, tz: ZoneInfo) -> str:
     """'09 giờ 15 phút, ngày 29 tháng 3 năm 2021' in the given zone."""
     t = when.astimezone(tz)
