@@ -119,16 +119,15 @@ class Runner:
                      received: dt.datetime, now: dt.datetime) -> tuple[str | None, str | None]:
         tz = self.config.timezone
         org = self.config.organization(envelope.organization or "")
-        kinds = {name: campaign.document(doc).name  # type: ignore[union-attr]
-                 for doc, names in envelope.document_files.items() if campaign.document(doc) for name in names}
+        docs = {d.id: d for d in campaign.documents}
+        kinds = {name: docs[doc].name for doc, names in envelope.document_files.items() if doc in docs
+                 for name in names}
         files = [{"name": a.filename if not a.container else f"{a.container} › {a.filename}",
                   "size": size_text(a.size),
                   "kind": kinds.get(a.filename) or ("tệp nén" if a.is_archive else "tài liệu kèm theo")}
                  for a in envelope.parsed.attachments if not a.inline and not a.is_signature]
-        received_docs = [{"name": campaign.document(s["document"]).name,  # type: ignore[union-attr]
-                          "on_time": s["on_time"], "version": s["version"],
-                          "deadline": deadline_text(campaign.document(s["document"]).deadline, tz)}  # type: ignore[union-attr]
-                         for s in subs]
+        received_docs = [{"name": docs[s["document"]].name, "on_time": s["on_time"], "version": s["version"],
+                          "deadline": deadline_text(docs[s["document"]].deadline, tz)} for s in subs]
         owed = [{"name": d.name, "deadline": deadline_text(d.deadline, tz), "overdue": received > d.deadline}
                 for d in campaign.documents
                 if org and org.id in d.organizations and self.store.latest_submission(campaign.id, org.id, d.id) is None]
@@ -144,7 +143,7 @@ class Runner:
         since = now - dt.timedelta(days=1)
         capped = [r for r in reply.to if self.store.mails_to(r, since) >= self.config.auto_reply_cap]
         status = "suppressed" if capped else "pending"
-        self.store.enqueue({
+        stored = self.store.enqueue({
             "key": reply.key, "kind": "ack", "to": reply.to, "subject": reply.subject, "message_key": envelope.key,
             "raw_sha256": self.store.put_blob(reply.raw, "raw", durable=False),  # synced by the commit
             "created_at": utc_iso(now), "status": status,
@@ -152,8 +151,8 @@ class Runner:
             **({"last_error": f"vượt giới hạn {self.config.auto_reply_cap} thư tự động/ngày cho {', '.join(capped)}"}
                if capped else {}),
         })
-        if capped:
-            return reply.key, f"không gửi: đã đủ {self.config.auto_reply_cap} thư tự động trong 24 giờ cho {', '.join(capped)}"
+        if stored["status"] == "suppressed":  # a redo after a crash finds the first decision
+            return reply.key, f"không gửi: {stored['last_error']}"
         return reply.key, None
 
     def _record(self, envelope: Envelope, raw_sha: str, received: dt.datetime, now: dt.datetime,
