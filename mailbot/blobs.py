@@ -44,9 +44,9 @@ class Blobs:
         sync_filesystem(self.root, self.unsynced)
         self.unsynced.clear()
 
-    def put_message(self, envelope: Envelope) -> str:
+    def put_message(self, envelope: Envelope, durable: bool = True) -> str:
         """The raw message and each of its attachments (archive members live inside their archive)."""
         for att in envelope.parsed.attachments:
             if not att.container:
-                self.put(att.data, "file")
-        return self.put(envelope.raw, "raw")
+                self.put(att.data, "file", durable)
+        return self.put(envelope.raw, "raw", durable)

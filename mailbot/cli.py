@@ -44,9 +44,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return status
 
 
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailbot", description="Hộp thư tự động của Sở Thông tin và Truyền thông.")
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("classify", help="classify .eml files or Maildir folders; print one JSON line per message")
@@ -57,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     from mailbot import commands  # the commands that keep state
 
     commands.add_parsers(sub)
+    for command in sub.choices.values():  # also accepted after the command: `mailbot run --log-level INFO`
+        command.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS)
     return parser
 
 

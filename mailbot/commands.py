@@ -82,9 +82,10 @@ def open_runner(config: configmod.Config, workers: int = 1) -> Iterator[Runner]:
 
 def run_once(config: configmod.Config) -> str:
     with open_runner(config, config.workers or default_workers()) as runner:
-        result = runner.run_pass(source_for(config))
+        result = runner.run_pass(source_for(config), send_alongside=True)
         flushed = runner.flush(ignore_backoff=True)
-    return summary(result, flushed.sent, flushed.deferred, flushed.failed, config.dry_run)
+    return summary(result, result.sent + flushed.sent, flushed.deferred, result.failed + flushed.failed,
+                   config.dry_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

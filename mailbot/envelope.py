@@ -148,7 +148,10 @@ class Envelope:
     document_files: dict[str, list[str]] = field(default_factory=dict)  # doc id -> file names
     disposition: str | None = None
     reasons: list[str] = field(default_factory=list)
-    blobs_written: bool = False  # raw message and files already kept (by a worker process)
+    # set when a worker process kept the raw message and files: its hash, and the files it
+    # wrote without fsync, for the main process's group commit to make durable
+    raw_sha256: str | None = None
+    unsynced_blobs: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> str:

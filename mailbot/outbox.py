@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import smtplib
 import ssl
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -131,43 +132,60 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry_run: bool,
-          ignore_backoff: bool = False) -> FlushResult:
-    """Try every pending mail whose message is recorded and whose retry time has come."""
+          ignore_backoff: bool = False, lock: AbstractContextManager[object] | None = None) -> FlushResult:
+    """Try every pending mail whose message is recorded and whose retry time has come.
+
+    `lock` guards the store when another thread records messages meanwhile; it is
+    never held while talking to the server.
+    """
+    guard = lock if lock is not None else nullcontext()
     result = FlushResult()
+    with guard:
+        # a mail whose message is not committed yet (a crash in between) waits for the redo
+        mails = [m for m in store.pending_mail() if not m.get("message_key") or store.has_message(m["message_key"])]
     try:
-        for mail in store.pending_mail():
-            if mail.get("message_key") and not store.has_message(mail["message_key"]):
-                continue  # its message is not committed yet (a crash in between): wait for the redo
+        for mail in mails:
             if not ignore_backoff and mail.get("next_attempt") and parse_iso(mail["next_attempt"]) > now:
                 result.deferred += 1
                 continue
-            raw = store.blob_path(mail["raw_sha256"], "raw").read_bytes()
             attempts = mail.get("attempts", 0) + 1
+            try:
+                raw = store.blob_path(mail["raw_sha256"], "raw").read_bytes()
+            except OSError as exc:
+                with guard:
+                    store.update_mail(mail["key"], {"status": "failed", "attempts": attempts, "failed_at": utc_iso(now),
+                                                    "last_error": f"không đọc được thư đã soạn: {exc}"})
+                    store.commit_outbox()
+                result.failed += 1
+                log.error("mail %s cannot be read from the store: %s", mail["key"], exc)
+                continue
             try:
                 answer = transport.send(sender, mail["to"], raw)
             except SendError as exc:
-                if exc.permanent or attempts >= MAX_ATTEMPTS:
-                    store.update_mail(mail["key"], {"status": "failed", "attempts": attempts, "last_error": str(exc),
-                                                    "failed_at": utc_iso(now)})
-                    result.failed += 1
-                    log.error("mail %s to %s failed for good: %s", mail["key"], ", ".join(mail["to"]), exc)
-                else:
-                    store.update_mail(mail["key"], {"attempts": attempts, "last_error": str(exc),
-                                                    "next_attempt": utc_iso(now + backoff(attempts))})
-                    result.deferred += 1
-                    log.warning("mail %s to %s deferred: %s", mail["key"], ", ".join(mail["to"]), exc)
+                with guard:
+                    if exc.permanent or attempts >= MAX_ATTEMPTS:
+                        store.update_mail(mail["key"], {"status": "failed", "attempts": attempts,
+                                                        "last_error": str(exc), "failed_at": utc_iso(now)})
+                        result.failed += 1
+                        log.error("mail %s to %s failed for good: %s", mail["key"], ", ".join(mail["to"]), exc)
+                    else:
+                        store.update_mail(mail["key"], {"attempts": attempts, "last_error": str(exc),
+                                                        "next_attempt": utc_iso(now + backoff(attempts))})
+                        result.deferred += 1
+                        log.warning("mail %s to %s deferred: %s", mail["key"], ", ".join(mail["to"]), exc)
+                    store.commit_outbox()
                 result.errors.append(str(exc))
                 if exc.code is None and not exc.permanent:
                     break  # the server is unreachable: leave the rest for the next pass
                 continue
-            store.update_mail(mail["key"], {"status": "dry-run" if dry_run else "sent", "attempts": attempts,
-                                            "sent_at": utc_iso(now), "server_answer": answer})
-            # Marked at once, so a kill resends at most this one mail (with the same Message-ID).
-            # Not fsynced: a power cut that loses the mark costs one resend, nothing more.
-            store.commit(durable=False)
+            with guard:
+                store.update_mail(mail["key"], {"status": "dry-run" if dry_run else "sent", "attempts": attempts,
+                                                "sent_at": utc_iso(now), "server_answer": answer})
+                # Marked at once, so a kill resends at most this one mail (with the same Message-ID).
+                # Not fsynced: a power cut that loses the mark costs one resend, nothing more.
+                store.commit_outbox()
             result.sent += 1
             log.info("mail %s to %s: %s", mail["key"], ", ".join(mail["to"]), answer)
     finally:
         transport.close()
-        store.commit(durable=False)  # retry times and failures
     return result

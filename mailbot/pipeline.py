@@ -12,13 +12,13 @@ The outbox sends only mails whose message is committed.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from mailbot.classify import message_time
@@ -55,6 +55,8 @@ class PassResult:
     duplicates: int = 0
     errors: int = 0
     dispositions: dict[str, int] = field(default_factory=dict)
+    sent: int = 0  # replies sent alongside the pass
+    failed: int = 0
 
 
 @dataclass
@@ -66,6 +68,8 @@ class Runner:
     clock: Callable[[], dt.datetime] = utc_now
     analyser: Analyser | None = None  # worker processes for a backlog; None: inline
     _set_aside: set[str] = field(default_factory=set)
+    # held while the store changes, so that a sending thread can mark mails sent meanwhile
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- one message ---------------------------------------------------------------------
     def is_new(self, item: Incoming) -> bool:
@@ -84,8 +88,11 @@ class Runner:
             envelope = analyse(item.raw, item.source_id, item.delivered, self.config)
         now = self.clock()
         received = message_time(envelope, item.delivered) or now
-        raw_sha = (hashlib.sha256(item.raw).hexdigest() if envelope.blobs_written
-                   else self.store.blobs.put_message(envelope))
+        if envelope.raw_sha256 is not None:  # kept by a worker; durable with the next commit
+            raw_sha = envelope.raw_sha256
+            self.store.blobs.unsynced.extend(Path(p) for p in envelope.unsynced_blobs)
+        else:
+            raw_sha = self.store.blobs.put_message(envelope, durable=False)  # durable with the next commit
         receipt, reply_key, note = None, None, None
         campaign = self.config.campaign(envelope.campaign) if envelope.campaign else None
         if envelope.disposition == "submission" and campaign is not None:
@@ -188,9 +195,15 @@ class Runner:
         })
 
     # -- passes --------------------------------------------------------------------------
-    def run_pass(self, source: Source, stop: threading.Event | None = None) -> PassResult:
-        """Record what the source holds, committing in groups (one write per changed table file)."""
+    def run_pass(self, source: Source, stop: threading.Event | None = None, send_alongside: bool = False
+                 ) -> PassResult:
+        """Record what the source holds, committing in groups (one write per changed table file).
+
+        With `send_alongside`, a thread sends the replies of each group once it is committed,
+        while the next group is analysed (for a backlog); else the caller flushes after.
+        """
         result = PassResult()
+        sender = _Sender(self.flush) if send_alongside else None
         analyser = self.analyser or Analyser(self.config, 1)
         wanted = lambda item: item.source_id not in self._set_aside and self.is_new(item)  # noqa: E731
         uncommitted: list[Incoming] = []
@@ -204,11 +217,13 @@ class Runner:
                 try:
                     if isinstance(analysed, BaseException):
                         raise analysed
-                    envelope = self.process(item, analysed)
+                    with self._lock:
+                        envelope = self.process(item, analysed)
                 except (OSError, StoreError) as exc:
                     result.errors += 1
                     log.error("cannot record %s, will retry on the next pass: %s", item.source_id, exc)
-                    self.store.rollback()
+                    with self._lock:
+                        self.store.rollback()
                     uncommitted.clear()
                     break  # the disk or the state is in trouble: stop this pass, keep the messages
                 except Exception as exc:  # a bug must not stop the runner: set the message aside
@@ -216,7 +231,8 @@ class Runner:
                     log.exception("message %s set aside after an unexpected error", item.source_id)
                     self._set_aside.add(item.source_id)
                     try:
-                        self._set_aside_record(item, exc)
+                        with self._lock:
+                            self._set_aside_record(item, exc)
                     except Exception:
                         log.exception("could not record the set-aside message %s", item.source_id)
                         continue
@@ -231,21 +247,29 @@ class Runner:
                 uncommitted.append(item)
                 if len(uncommitted) >= COMMIT_EVERY or time.monotonic() - started > COMMIT_SECONDS:
                     self._commit(source, uncommitted)
+                    if sender is not None:
+                        sender.wake()
                     started = time.monotonic()
         finally:
-            self._commit(source, uncommitted)
+            try:
+                self._commit(source, uncommitted)
+            finally:
+                if sender is not None:
+                    sender.stop()
+                    result.sent, result.failed = sender.sent, sender.failed
         return result
 
     def _commit(self, source: Source, items: list[Incoming]) -> None:
         """Make the group durable, then let the source mark its messages done."""
-        self.store.commit()
+        with self._lock:
+            self.store.commit()
         for item in items:
             source.done(item)
         items.clear()
 
     def flush(self, ignore_backoff: bool = False) -> FlushResult:
         return flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
-                     ignore_backoff=ignore_backoff)
+                     ignore_backoff=ignore_backoff, lock=self._lock)
 
     def run_forever(self, source: Source, stop: threading.Event) -> None:
         """Poll the source until `stop` is set (SIGTERM, Ctrl-C)."""
@@ -256,3 +280,38 @@ class Runner:
             except Exception:
                 log.exception("pass failed; trying again in %s s", self.config.poll_interval)
             stop.wait(self.config.poll_interval)
+
+
+class _Sender:
+    """A thread that runs `job` (the outbox flush) each time it is woken, one run at a time."""
+
+    def __init__(self, job: Callable[[], FlushResult]) -> None:
+        self._job = job
+        self.sent = 0
+        self.failed = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="mailbot-send", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Let a run in progress finish; the caller flushes what is left."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                done = self._job()
+                self.sent += done.sent
+                self.failed += done.failed
+            except Exception:  # logged; the caller's own flush tries again
+                log.exception("sending alongside the pass failed")

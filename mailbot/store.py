@@ -77,6 +77,13 @@ class Store:
             self.rollback()
             raise StoreError(f"cannot write the register in {self.root}: {exc.strerror or exc}") from exc
 
+    def commit_outbox(self) -> None:
+        """Write the outbox alone, without fsync: the sent marks of the sending thread."""
+        try:
+            self.outbox.flush(durable=False)
+        except OSError as exc:
+            raise StoreError(f"cannot write the outbox in {self.root}: {exc.strerror or exc}") from exc
+
     def rollback(self) -> None:
         """Forget every change not committed; the state is read again from disk."""
         self._close_tables()

@@ -38,6 +38,8 @@ def test_every_submission_gets_one_acknowledgement_and_nothing_else(tmp_path, sm
     wanted = expected_submissions()
     acks = recorder.parsed()
     assert len(acks) == len(wanted)
+    assert f"thư trả lời: đã gửi {len(wanted)}, chờ gửi lại 0, gửi lỗi 0" in proc.stdout
+    assert len({a["Message-ID"] for a in acks}) == len(acks)
     by_reply_to = {a["In-Reply-To"]: a for a in acks if a["In-Reply-To"]}
     for name, exp in wanted.items():
         parsed = exp["parsed"]
@@ -148,3 +150,21 @@ def test_daemon_answers_new_mail_and_stops_on_sigterm(tmp_path, smtp_server) -> 
     finally:
         if child.poll() is None:
             child.kill()
+
+
+def test_a_backlog_is_answered_while_it_is_recorded(tmp_path, smtp_server) -> None:
+    """Over several group commits, replies go out during the pass, each exactly once."""
+    recorder, port = smtp_server
+    config_path = write_config(tmp_path, port)
+    count = 90
+    for i in range(count):
+        deliver(tmp_path, build(sender=f"kt{i}@vnpt.vn", subject=f"Phương án {i}",
+                                files=((f"PA{i}.docx", bytes([i % 256]) * 10),)), f"{i:03d}.backlog")
+    proc = run_once(config_path, "--log-level", "INFO")
+    assert proc.returncode == 0, proc.stderr
+    assert f"thư trả lời: đã gửi {count}, chờ gửi lại 0, gửi lỗi 0" in proc.stdout
+    assert sorted(to for _, tos in recorder.envelopes for to in tos) == sorted(f"kt{i}@vnpt.vn" for i in range(count))
+    lines = proc.stderr.splitlines()
+    last_recorded = max(n for n, line in enumerate(lines) if "recorded mid:" in line)
+    first_sent = min(n for n, line in enumerate(lines) if "mail ack." in line and ": 250" in line)
+    assert first_sent < last_recorded

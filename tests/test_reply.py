@@ -66,3 +66,37 @@ def test_reply_message_id_is_fixed(config) -> None:
     later = compose(env, config, Templates(), SAMPLE_ACK, now + dt.timedelta(hours=5))
     assert first.key == later.key and first.to == ["kt@vnpt.vn"]
     assert b"Date: Mon, 29 Mar 2021 10:00:00 +0700" in first.raw
+
+
+def test_composed_reply_reads_back_in_a_standard_parser(config) -> None:
+    import datetime as dt
+    import email
+    from email.policy import default
+
+    from tests.conftest import build
+
+    env = classify_bytes(build(subject="Gửi phương án bảo đảm thông tin liên lạc bầu cử đại biểu Quốc hội và HĐND",
+                               files=(("PA.docx", b"x"),)), config)
+    reply = compose(env, config, Templates(), SAMPLE_ACK, dt.datetime(2021, 3, 29, 3, 0, tzinfo=dt.timezone.utc))
+    assert all(len(line) <= 998 for line in reply.raw.split(b"\r\n"))
+    assert b"\n" not in reply.raw.replace(b"\r\n", b"")
+    msg = email.message_from_bytes(reply.raw, policy=default)
+    # RFC 2047 readers drop the space between encoded words (the stdlib's phrase parser keeps it)
+    from_field = reply.raw.split(b"\r\nTo:")[0].removeprefix(b"From: ").decode("ascii")
+    assert decode_value(from_field) == f"{config.department} <{config.reply_from}>"
+    assert msg["From"].addresses[0].addr_spec == config.reply_from
+    assert str(msg["Subject"]) == decode_value(msg["Subject"]) == f"Re: {env.parsed.subject}"
+    assert len(env.parsed.subject) > 70
+    assert msg["Content-Language"] == "vi" and msg["Auto-Submitted"] == "auto-replied"
+    assert msg["In-Reply-To"] == f"<{env.parsed.message_id}>"
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    templates = Templates()
+    assert text.replace("\r\n", "\n") == templates.render("ack.txt.j2", SAMPLE_ACK)
+    assert html.replace("\r\n", "\n") == templates.render("ack.html.j2", SAMPLE_ACK)
+
+
+def test_ascii_display_names_are_quoted_when_needed() -> None:
+    assert encode_phrase("Department") == "Department"
+    assert encode_phrase("Dept. of Info, Dong Thap") == '"Dept. of Info, Dong Thap"'
