@@ -18,8 +18,9 @@ from mailbot import config as configmod
 from mailbot import demo, status
 from mailbot.errors import MailbotError, StoreError
 from mailbot.outbox import DirectoryTransport, SmtpTransport, Transport
-from mailbot.pipeline import PassResult, Runner
+from mailbot.pipeline import PassResult, Runner, Source
 from mailbot.reply import Templates
+from mailbot.sources.imap import ImapSource
 from mailbot.sources.maildir import MaildirSource
 from mailbot.store import Store
 from mailbot.workers import Analyser, default_workers
@@ -52,10 +53,12 @@ def transport_for(config: configmod.Config) -> Transport:
     return SmtpTransport(config.smtp)
 
 
-def source_for(config: configmod.Config) -> MaildirSource:
+def source_for(config: configmod.Config) -> Source:
+    if config.mailbox.backend == "imap":
+        return ImapSource(config.mailbox, config.state_dir, config.secret, config.poll_interval)
     if config.mailbox.backend != "maildir" or config.mailbox.path is None:
         raise MailbotError(f"mailbox backend {config.mailbox.backend!r} is not available in this version")
-    source = MaildirSource(config.mailbox.path)
+    source = MaildirSource(config.mailbox.path, config.poll_interval)
     source.ensure()
     return source
 
@@ -81,9 +84,13 @@ def open_runner(config: configmod.Config, workers: int = 1) -> Iterator[Runner]:
 
 
 def run_once(config: configmod.Config) -> str:
-    with open_runner(config, config.workers or default_workers()) as runner:
-        result = runner.run_pass(source_for(config), send_alongside=True)
-        flushed = runner.flush(ignore_backoff=True)
+    source = source_for(config)
+    try:
+        with open_runner(config, config.workers or default_workers()) as runner:
+            result = runner.run_pass(source, send_alongside=True)
+            flushed = runner.flush(ignore_backoff=True)
+    finally:
+        source.close()
     return summary(result, result.sent + flushed.sent, flushed.deferred, result.failed + flushed.failed,
                    config.dry_run)
 
@@ -96,11 +103,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(run_once(config))
         return 0
     stop = threading.Event()
+    source = source_for(config)
+
+    def on_signal(*_: object) -> None:
+        stop.set()
+        source.interrupt()  # an IDLE in progress returns at once
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    with open_runner(config) as runner:  # new mail comes a few at a time: parsed inline
-        log.warning("mailbot started: watching %s every %s s", config.mailbox.path, config.poll_interval)
-        runner.run_forever(source_for(config), stop)
+        signal.signal(signum, on_signal)
+    try:
+        with open_runner(config, config.workers or default_workers()) as runner:
+            log.warning("mailbot started: watching %s", source.describe())
+            runner.run_forever(source, stop)
+    finally:
+        source.close()
     log.warning("mailbot stopped")
     return 0
 

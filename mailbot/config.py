@@ -64,7 +64,21 @@ class Campaign:
 @dataclass(frozen=True)
 class MailboxConfig:
     backend: str
-    path: Path | None
+    path: Path | None = None  # maildir
+    host: str = ""  # imap
+    port: int = 993
+    security: str = "tls"
+    username: str = ""
+    password_env: str = ""
+    auth: str = "password"  # or "xoauth2": a token from oauth_token_command at every connection
+    oauth_token_command: tuple[str, ...] = ()
+    folder: str = "INBOX"
+    processed_folder: str = "Đã xử lý"
+    review_folder: str = "Cần xem xét"
+    max_message_bytes: int = 30 * 1024 * 1024  # larger messages are not downloaded
+    start_date: dt.date | None = None  # older messages are recorded, never answered
+    idle_seconds: float = 25 * 60  # IDLE re-issued at least this often
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -245,6 +259,47 @@ def _resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
+def _mailbox(mb: _Section, base: Path) -> MailboxConfig:
+    backend = mb.choice("backend", BACKENDS, "maildir")
+    mb_path = mb.text("path", "")
+    if backend == "maildir" and not mb_path:
+        raise mb.fail("path", "is required for the maildir backend")
+    security = mb.choice("security", SECURITY, "tls")
+    port = mb.get("port", int, {"none": 143, "starttls": 143, "tls": 993}[security], "an integer")
+    if not 0 < port < 65536:
+        raise mb.fail("port", f"{port} is not a TCP port")
+    host = mb.text("host", "")
+    username = mb.text("username", "")
+    if backend == "imap" and not (host and username):
+        raise mb.fail("host" if not host else "username", "is required for the imap backend")
+    auth = mb.choice("auth", ("password", "xoauth2"), "password")
+    command = mb.strings("oauth_token_command", ())
+    if auth == "xoauth2" and not command:
+        raise mb.fail("oauth_token_command", "is required with auth = \"xoauth2\" (a command printing a token)")
+    folders = {name: mb.text(name, default) for name, default in
+               (("folder", "INBOX"), ("processed_folder", "Đã xử lý"), ("review_folder", "Cần xem xét"))}
+    for name, value in folders.items():
+        if not value.strip() or any(c in value for c in "\r\n\"*%"):
+            raise mb.fail(name, f"{value!r} is not a usable folder name")
+    max_mb = mb.get("max_message_mb", int, 30, "an integer")
+    if max_mb < 1:
+        raise mb.fail("max_message_mb", "must be at least 1")
+    idle = mb.get("idle_minutes", (int, float), 25, "a number of minutes")
+    if not 1 <= idle <= 29:
+        raise mb.fail("idle_minutes", "must be between 1 and 29 (RFC 2177)")
+    timeout = mb.get("timeout", (int, float), 30, "a number of seconds")
+    if timeout <= 0:
+        raise mb.fail("timeout", "must be positive")
+    start = _date(mb, "start_date")
+    password_env = mb.text("password_env", "")
+    mb.done()
+    return MailboxConfig(
+        backend=backend, path=_resolve(base, mb_path) if mb_path else None, host=host, port=port,
+        security=security, username=username, password_env=password_env, auth=auth,
+        oauth_token_command=command, max_message_bytes=max_mb * 1024 * 1024, start_date=start,
+        idle_seconds=float(idle) * 60, timeout=float(timeout), **folders)
+
+
 def load(path: str | Path) -> Config:
     """Load and validate a configuration file; raise ConfigError on any problem."""
     path = Path(path)
@@ -296,13 +351,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     tdir = main.text("templates_dir", "")
     main.done()
 
-    mb = top.table("mailbox", {})
-    backend = mb.choice("backend", BACKENDS, "maildir")
-    mb_path = mb.text("path", "")
-    if backend == "maildir" and not mb_path:
-        raise mb.fail("path", "is required for the maildir backend")
-    mb.done()
-    mailbox = MailboxConfig(backend, _resolve(base, mb_path) if mb_path else None)
+    mailbox = _mailbox(top.table("mailbox", {}), base)
 
     sm = top.table("smtp", {})
     security = sm.choice("security", SECURITY, "starttls")

@@ -13,6 +13,8 @@ import datetime as dt
 import logging
 import smtplib
 import ssl
+import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,3 +191,38 @@ def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry
     finally:
         transport.close()
     return result
+
+
+class Sender:
+    """A thread that runs `job` (the outbox flush) each time it is woken, one run at a time."""
+
+    def __init__(self, job: Callable[[], FlushResult]) -> None:
+        self._job = job
+        self.sent = 0
+        self.failed = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="mailbot-send", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Let a run in progress finish; the caller flushes what is left."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                done = self._job()
+                self.sent += done.sent
+                self.failed += done.failed
+            except Exception:  # logged; the caller's own flush tries again
+                log.exception("sending alongside the pass failed")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import threading
 import time
 import traceback
@@ -24,11 +25,11 @@ from typing import Any, Protocol
 from mailbot.classify import message_time
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Envelope, message_key
-from mailbot.errors import StoreError
-from mailbot.outbox import FlushResult, Transport, flush
+from mailbot.errors import SourceError, StoreError
+from mailbot.outbox import FlushResult, Sender, Transport, flush
 from mailbot.parse import header_message_id
-from mailbot.reply import Templates, compose
-from mailbot.sources import Incoming
+from mailbot.reply import Reply, Templates, compose
+from mailbot.sources import Incoming, suggested_backoff
 from mailbot.store import Store, utc_iso
 from mailbot.timefmt import deadline_text, size_text, time_and_date
 from mailbot.workers import Analyser, analyse
@@ -37,12 +38,31 @@ log = logging.getLogger(__name__)
 
 COMMIT_EVERY = 32  # messages recorded per group commit
 COMMIT_SECONDS = 0.5  # ... or after this long, whichever comes first
+IDLE_FOREVER = 3600.0  # no job scheduled: the source bounds its own wait (IDLE, poll interval)
+RECONNECT_FIRST = 1.0  # seconds before the first reconnection attempt, doubled up to
+RECONNECT_MAX = 120.0
+
+
+def reconnect_delay(failures: int, suggested: float | None = None) -> float:
+    """Exponential backoff with full jitter; a server's own suggestion (throttling) wins."""
+    if suggested is not None:
+        return min(suggested, RECONNECT_MAX)
+    ceiling = min(RECONNECT_MAX, RECONNECT_FIRST * 2 ** (failures - 1))
+    return random.uniform(ceiling / 2, ceiling)
 
 
 class Source(Protocol):
     def pending(self) -> Any: ...
 
-    def done(self, item: Incoming) -> None: ...
+    def done(self, item: Incoming, disposition: str | None) -> None: ...
+
+    def wait(self, stop: threading.Event, timeout: float) -> None: ...
+
+    def interrupt(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> str: ...
 
 
 def utc_now() -> dt.datetime:
@@ -88,6 +108,13 @@ class Runner:
             envelope = analyse(item.raw, item.source_id, item.delivered, self.config)
         now = self.clock()
         received = message_time(envelope, item.delivered) or now
+        # an oversized message is answered unless automated or forged (no backscatter)
+        answerable = envelope.disposition not in ("automated", "suspicious")
+        if item.oversize is not None:
+            self._mark_oversized(envelope, item.oversize)
+        start = self.config.mailbox.start_date
+        before_start = (start is not None and item.delivered is not None
+                        and item.delivered.astimezone(self.config.timezone).date() < start)
         if envelope.raw_sha256 is not None:  # kept by a worker; durable with the next commit
             raw_sha = envelope.raw_sha256
             self.store.blobs.unsynced.extend(Path(p) for p in envelope.unsynced_blobs)
@@ -97,10 +124,19 @@ class Runner:
         campaign = self.config.campaign(envelope.campaign) if envelope.campaign else None
         if envelope.disposition == "submission" and campaign is not None:
             receipt, subs = self._submissions(envelope, campaign, received)
-            reply_key, note = self._acknowledge(envelope, campaign, receipt, subs, received, now)
+            if before_start:
+                note = f"thư đến trước ngày bắt đầu ({start}): ghi nhận, không trả lời"
+            else:
+                reply_key, note = self._acknowledge(envelope, campaign, receipt, subs, received, now)
+        elif envelope.disposition == "oversized" and not before_start and answerable:
+            reply_key, note = self._notice_oversized(envelope, item.oversize or 0, received, now)
+            note = note or "đã báo người gửi; chờ cán bộ xem xét"
         else:
             note = "không trả lời tự động" if envelope.disposition == "automated" else "chờ cán bộ xem xét"
-        self.store.record_message(self._record(envelope, raw_sha, received, now, receipt, reply_key, note))
+        record = self._record(envelope, raw_sha, received, now, receipt, reply_key, note)
+        if item.oversize is not None:
+            record.update(size=item.oversize, oversize=True)
+        self.store.record_message(record)
         log.info("recorded %s from %s: organization=%s disposition=%s receipt=%s action=%s",
                  key, envelope.parsed.from_address, envelope.organization, envelope.disposition, receipt,
                  "acknowledgement queued" if reply_key and note is None else note)
@@ -144,14 +180,39 @@ class Runner:
             "campaign": campaign.title, "files": files, "received_documents": received_docs, "owed": owed,
             "contact": self.config.contact, "signature": self.config.signature,
         }
-        reply = compose(envelope, self.config, self.templates, context, now)
+        return self._queue(envelope, compose(envelope, self.config, self.templates, context, now), receipt, now)
+
+    def _mark_oversized(self, envelope: Envelope, size: int) -> None:
+        """Only the header block was fetched: the message goes to staff, never counted as a submission."""
+        envelope.disposition = "oversized"
+        envelope.documents, envelope.document_files = [], {}
+        envelope.reasons.append(f"thư dung lượng {size_text(size)} vượt giới hạn "
+                                f"{self.config.mailbox.max_message_bytes // (1024 * 1024)} MB: không tải về")
+
+    def _notice_oversized(self, envelope: Envelope, size: int, received: dt.datetime, now: dt.datetime
+                          ) -> tuple[str | None, str | None]:
+        org = self.config.organization(envelope.organization or "")
+        context = {
+            "organization": org.name if org else "", "department": self.config.department,
+            "mailbox": self.config.reply_from, "received": time_and_date(received, self.config.timezone),
+            "subject": envelope.parsed.subject or "(không có tiêu đề)", "size": size_text(size),
+            "limit": f"{self.config.mailbox.max_message_bytes // (1024 * 1024)} MB",
+            "contact": self.config.contact, "signature": self.config.signature,
+        }
+        reply = compose(envelope, self.config, self.templates, context, now, kind="oversize",
+                        fallback_subject="Thư vượt dung lượng tiếp nhận")
+        return self._queue(envelope, reply, None, now)
+
+    def _queue(self, envelope: Envelope, reply: Reply, receipt: str | None, now: dt.datetime
+               ) -> tuple[str | None, str | None]:
+        """Into the outbox, unless the per-recipient cap says no; (reply key, note)."""
         if not reply.to:
             return None, "không có địa chỉ để trả lời"
         since = now - dt.timedelta(days=1)
         capped = [r for r in reply.to if self.store.mails_to(r, since) >= self.config.auto_reply_cap]
         status = "suppressed" if capped else "pending"
         stored = self.store.enqueue({
-            "key": reply.key, "kind": "ack", "to": reply.to, "subject": reply.subject, "message_key": envelope.key,
+            "key": reply.key, "kind": reply.key.split(".", 1)[0], "to": reply.to, "subject": reply.subject, "message_key": envelope.key,
             "raw_sha256": self.store.put_blob(reply.raw, "raw", durable=False),  # synced by the commit
             "created_at": utc_iso(now), "status": status,
             "attempts": 0, "receipt": receipt,
@@ -203,10 +264,10 @@ class Runner:
         while the next group is analysed (for a backlog); else the caller flushes after.
         """
         result = PassResult()
-        sender = _Sender(self.flush) if send_alongside else None
+        sender = Sender(self.flush) if send_alongside else None
         analyser = self.analyser or Analyser(self.config, 1)
         wanted = lambda item: item.source_id not in self._set_aside and self.is_new(item)  # noqa: E731
-        uncommitted: list[Incoming] = []
+        uncommitted: list[tuple[Incoming, str | None]] = []
         started = time.monotonic()
         try:
             for item, analysed in analyser.stream(source.pending(), wanted):
@@ -237,14 +298,17 @@ class Runner:
                         log.exception("could not record the set-aside message %s", item.source_id)
                         continue
                     envelope = None
+                    disposition: str | None = "error"
                 else:
                     if envelope is None:
                         result.duplicates += 1
+                        disposition = self._recorded_disposition(item)
                     else:
                         result.recorded += 1
+                        disposition = envelope.disposition
                         name = envelope.disposition or "?"
                         result.dispositions[name] = result.dispositions.get(name, 0) + 1
-                uncommitted.append(item)
+                uncommitted.append((item, disposition))
                 if len(uncommitted) >= COMMIT_EVERY or time.monotonic() - started > COMMIT_SECONDS:
                     self._commit(source, uncommitted)
                     if sender is not None:
@@ -259,59 +323,52 @@ class Runner:
                     result.sent, result.failed = sender.sent, sender.failed
         return result
 
-    def _commit(self, source: Source, items: list[Incoming]) -> None:
-        """Make the group durable, then let the source mark its messages done."""
+    def _commit(self, source: Source, items: list[tuple[Incoming, str | None]]) -> None:
+        """Make the group durable, then let the source mark its messages done.
+
+        A message the source cannot mark (a lost connection) is found again by the next
+        scan, recognised as recorded, and marked then.
+        """
         with self._lock:
             self.store.commit()
-        for item in items:
-            source.done(item)
-        items.clear()
+        try:
+            for item, disposition in items:
+                source.done(item, disposition)
+        finally:
+            items.clear()
+
+    def _recorded_disposition(self, item: Incoming) -> str | None:
+        record = self.store.messages.get(message_key(header_message_id(item.raw), item.raw))
+        return record.get("disposition") if record else None
 
     def flush(self, ignore_backoff: bool = False) -> FlushResult:
         return flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
                      ignore_backoff=ignore_backoff, lock=self._lock)
 
-    def run_forever(self, source: Source, stop: threading.Event) -> None:
-        """Poll the source until `stop` is set (SIGTERM, Ctrl-C)."""
+    def run_forever(self, source: Source, stop: threading.Event,
+                    next_job: Callable[[], float] | None = None) -> None:
+        """Record, answer, wait for new mail; until `stop` is set (SIGTERM, Ctrl-C).
+
+        A lost mailbox is reconnected with exponential backoff and jitter, logged once per
+        incident. `next_job` gives the seconds until the next scheduled job: no wait is longer.
+        """
+        failures = 0
         while not stop.is_set():
             try:
-                self.run_pass(source, stop)
+                self.run_pass(source, stop, send_alongside=True)
                 self.flush()
+                if failures:
+                    log.warning("mailbox %s reachable again after %d failed attempts", source.describe(), failures)
+                    failures = 0
+                source.wait(stop, max(0.0, next_job() if next_job is not None else IDLE_FOREVER))
+            except SourceError as exc:
+                failures += 1
+                if failures == 1:
+                    log.error("mailbox %s unavailable, reconnecting with backoff: %s", source.describe(), exc)
+                else:
+                    log.debug("mailbox still unavailable (attempt %d): %s", failures, exc)
+                stop.wait(reconnect_delay(failures, suggested_backoff(exc)))
             except Exception:
                 log.exception("pass failed; trying again in %s s", self.config.poll_interval)
-            stop.wait(self.config.poll_interval)
+                stop.wait(self.config.poll_interval)
 
-
-class _Sender:
-    """A thread that runs `job` (the outbox flush) each time it is woken, one run at a time."""
-
-    def __init__(self, job: Callable[[], FlushResult]) -> None:
-        self._job = job
-        self.sent = 0
-        self.failed = 0
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._loop, name="mailbot-send", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Let a run in progress finish; the caller flushes what is left."""
-        self._stopping = True
-        self._wake.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            if self._stopping:
-                return
-            try:
-                done = self._job()
-                self.sent += done.sent
-                self.failed += done.failed
-            except Exception:  # logged; the caller's own flush tries again
-                log.exception("sending alongside the pass failed")

@@ -21,7 +21,7 @@ from mailbot.config import Config
 from mailbot.envelope import Envelope
 from mailbot.errors import TemplateError
 
-TEMPLATES = ("ack.txt.j2", "ack.html.j2")
+TEMPLATES = ("ack.txt.j2", "ack.html.j2", "oversize.txt.j2", "oversize.html.j2")
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = BASE64
 
@@ -35,6 +35,13 @@ SAMPLE_ACK: dict[str, Any] = {
     "owed": [{"name": "Danh sách trực", "deadline": "hết ngày 21 tháng 5 năm 2021", "overdue": False}],
     "contact": "Liên hệ: 0277.3873996.", "signature": "Phòng Bưu chính, Viễn thông",
 }
+
+SAMPLE_OVERSIZE: dict[str, Any] = {
+    "organization": "Viễn thông Đồng Tháp", "department": SAMPLE_ACK["department"], "mailbox": SAMPLE_ACK["mailbox"],
+    "received": SAMPLE_ACK["received"], "subject": "Gửi phương án", "size": "42,0 MB", "limit": "30 MB",
+    "contact": SAMPLE_ACK["contact"], "signature": SAMPLE_ACK["signature"],
+}
+SAMPLES = {"ack": SAMPLE_ACK, "oversize": SAMPLE_OVERSIZE}
 
 
 def default_templates_dir() -> Path:
@@ -53,7 +60,7 @@ class Templates:
             keep_trailing_newline=True,
         )
         for name in TEMPLATES:
-            self.render(name, SAMPLE_ACK)
+            self.render(name, SAMPLES[name.split(".", 1)[0]])
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         try:
@@ -95,12 +102,13 @@ def reply_subject(original: str, fallback: str) -> str:
 
 
 def compose(envelope: Envelope, config: Config, templates: Templates, context: dict[str, Any],
-            now: dt.datetime, kind: str = "ack") -> Reply:
+            now: dt.datetime, kind: str = "ack", fallback_subject: str = "") -> Reply:
     parsed = envelope.parsed
     domain = config.reply_from.rsplit("@", 1)[1]
     msgid = reply_message_id(kind, envelope.key, domain)
     to = recipients(envelope, config)
-    subject = reply_subject(parsed.subject, f"Xác nhận đã nhận tài liệu – số biên nhận {context['receipt']}")
+    subject = reply_subject(parsed.subject, fallback_subject
+                            or f"Xác nhận đã nhận tài liệu – số biên nhận {context['receipt']}")
 
     # compat32 classes: a fifth of the cost of EmailMessage with policy=SMTP, and the same bytes
     # on the wire (headers encoded by us, bodies in base64 UTF-8).

@@ -103,17 +103,17 @@ def write_config(tmp_path: Path, smtp_port: int = 25, extra: dict[str, str] | No
     text = EXAMPLE.read_text(encoding="utf-8")
     changes = {
         r'(?m)^state_dir = .*$': 'state_dir = "state"',
-        r'(?m)^path = .*$': 'path = "maildir"',
-        r'(?m)^host = .*$': 'host = "127.0.0.1"',
-        r'(?m)^port = .*$': f"port = {smtp_port}",
-        r'(?m)^security = .*$': 'security = "none"',
-        r'(?m)^username = .*$': 'username = ""',
         r'(?m)^poll_interval = .*$': "poll_interval = 0.2",
         **(extra or {}),
+        r'(?m)^path = "state/maildir"$': 'path = "maildir"',
+        r'(?ms)^(\[smtp\]\n)host = .*?$': '\\1host = "127.0.0.1"',
+        r'(?ms)^(\[smtp\]\n.*?)^port = .*?$': f"\\1port = {smtp_port}",
+        r'(?ms)^(\[smtp\]\n.*?)^security = .*?$': '\\1security = "none"',
+        r'(?ms)^(\[smtp\]\n.*?)^username = .*?$': '\\1username = ""',
     }
     for pattern, new in changes.items():
         text, count = re.subn(pattern, new, text, count=1)
-        assert count == 1, pattern
+        assert count == 1 or pattern.endswith('"state/maildir"$'), pattern
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
     for sub in ("tmp", "new", "cur"):
@@ -125,3 +125,46 @@ def deliver(tmp_path: Path, raw: bytes, name: str) -> Path:
     path = tmp_path / "maildir" / "new" / name
     path.write_bytes(raw)
     return path
+
+
+@pytest.fixture(scope="session")
+def dovecot_server():
+    """One private Dovecot for the session (it takes about 1 s to stop)."""
+    import os
+    import tempfile
+
+    from tests import dovecot as dc
+
+    if not dc.available():
+        reason = "Dovecot is not installed (apt-get install dovecot-imapd; .ci/run does it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = dc.Dovecot(Path(tempfile.mkdtemp(prefix="mailbot-dovecot-")))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        import shutil
+
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot(dovecot_server):
+    """The session's Dovecot, running, with an empty mailbox."""
+    if dovecot_server.proc is None or dovecot_server.proc.poll() is not None:
+        dovecot_server.start()
+    dovecot_server.reset()
+    return dovecot_server
+
+
+def imap_config(tmp_path: Path, smtp_port: int, imap_port: int, extra: dict[str, str] | None = None) -> Path:
+    """The example deployment reading the private Dovecot's INBOX."""
+    from tests import dovecot as dc
+
+    mailbox = (f'[mailbox]\nbackend = "imap"\nhost = "127.0.0.1"\nport = {imap_port}\nsecurity = "none"\n'
+               f'username = "{dc.USER}"\npassword_env = "MAILBOT_TEST_IMAP_PASSWORD"\ntimeout = 10\n')
+    changes = {r'(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])': mailbox + "\n", **(extra or {})}
+    return write_config(tmp_path, smtp_port, changes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -54,8 +55,9 @@ def iter_paths(paths: Iterable[str | Path]) -> Iterator[Incoming | tuple[str, st
 class MaildirSource:
     """The Department's inbox as a Maildir (the embedded default)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, poll_interval: float = 10.0) -> None:
         self.root = root
+        self.poll_interval = poll_interval
 
     def ensure(self) -> None:
         for sub in ("tmp", "new", "cur"):
@@ -76,7 +78,20 @@ class MaildirSource:
             except OSError as exc:
                 log.error("cannot read %s: %s", path, exc.strerror)
 
-    def done(self, item: Incoming) -> None:
+    def wait(self, stop: threading.Event, timeout: float) -> None:
+        """A Maildir is scanned again every poll interval (or sooner, for a scheduled job)."""
+        stop.wait(min(timeout, self.poll_interval))
+
+    def interrupt(self) -> None:
+        return None  # wait() is on the stop event itself
+
+    def close(self) -> None:
+        return None
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def done(self, item: Incoming, disposition: str | None = None) -> None:
         """Mark as seen: new/NAME -> cur/NAME:2,S."""
         src = Path(item.source_id)
         if src.parent.name != "new":

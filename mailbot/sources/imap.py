@@ -1,0 +1,293 @@
+"""An IMAP mailbox (imap-tools): IDLE for push, UIDs for catching up, MOVE once recorded.
+
+After every wake-up or reconnection the folder is searched for UIDs above the
+last one processed: IDLE alone is never trusted (imap-tools' IDLE can return
+quietly on a dropped connection). Bodies are fetched with BODY.PEEK, so \\Seen
+is set only once a message is recorded. Messages are then moved with UID MOVE
+(or UID COPY + UID EXPUNGE of that UID alone); never a bare EXPUNGE, which
+would also remove other messages someone flagged \\Deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import imaplib
+import json
+import logging
+import re
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
+from imap_tools.errors import ImapToolsError
+from imap_tools.utils import encode_folder
+
+from mailbot.config import MailboxConfig
+from mailbot.errors import SourceError
+from mailbot.sources import Incoming
+from mailbot.storage import atomic_write
+
+log = logging.getLogger(__name__)
+
+FETCH_CHUNK = 200  # UIDs per FETCH of sizes
+REVIEW = ("unknown-sender", "suspicious", "correspondence", "oversized", "error")
+_SIZE_RE = re.compile(rb"UID (\d+).*?RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+).*?UID (\d+)")
+_DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+# What a lost or refused connection raises, from the socket up through imaplib and imap-tools.
+CONNECTION_ERRORS = (OSError, imaplib.IMAP4.error, ImapToolsError, ssl.SSLError, EOFError)
+
+
+class FolderState:
+    """UIDVALIDITY and the last UID processed, per folder, in one small JSON file.
+
+    A hint, not a record: losing it means a rescan, which deduplication makes harmless.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.data: dict[str, dict[str, int]] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+
+    def get(self, folder: str) -> tuple[int, int]:
+        entry = self.data.get(folder, {})
+        return int(entry.get("uidvalidity", 0)), int(entry.get("last_uid", 0))
+
+    def set(self, folder: str, uidvalidity: int, last_uid: int) -> None:
+        if self.get(folder) == (uidvalidity, last_uid):
+            return
+        self.data[folder] = {"uidvalidity": uidvalidity, "last_uid": last_uid}
+        atomic_write(self.path, json.dumps(self.data, ensure_ascii=False).encode("utf-8"), durable=False)
+
+
+class ImapSource:
+    def __init__(self, config: MailboxConfig, state_dir: Path, secret: Callable[[str], str | None],
+                 poll_interval: float = 10.0) -> None:
+        self.config = config
+        self.poll_interval = poll_interval  # where the server offers no IDLE
+        self.secret = secret
+        self.state = FolderState(state_dir / "imap-state.json")
+        self.box: BaseMailBox | None = None
+        self.uidvalidity = 0
+        self.last_contact: dt.datetime | None = None
+        self._lock = threading.Lock()  # interrupt() comes from a signal handler or another thread
+
+    # -- connection --------------------------------------------------------------------
+    def _mailbox(self) -> BaseMailBox:
+        cfg = self.config
+        if cfg.security == "tls":
+            return MailBox(cfg.host, cfg.port, timeout=cfg.timeout)
+        if cfg.security == "starttls":
+            return MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout)
+        return MailBoxUnencrypted(cfg.host, cfg.port, timeout=cfg.timeout)
+
+    def _token(self) -> str:
+        """A fresh OAuth2 access token from the configured command (e.g. a script using msal)."""
+        try:
+            proc = subprocess.run(list(self.config.oauth_token_command), capture_output=True, text=True,
+                                  timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SourceError(f"oauth_token_command failed: {exc}") from None
+        token = proc.stdout.strip()
+        if proc.returncode != 0 or not token:
+            raise SourceError(f"oauth_token_command exited with {proc.returncode} and no token")
+        return token
+
+    def connect(self) -> BaseMailBox:
+        if self.box is not None:
+            return self.box
+        cfg = self.config
+        try:
+            box = self._mailbox()
+            if cfg.auth == "xoauth2":
+                box.xoauth2(cfg.username, self._token(), initial_folder=None)
+            else:
+                password = self.secret(cfg.password_env) if cfg.password_env else None
+                if password is None:
+                    raise SourceError(f"no IMAP password: set {cfg.password_env or '[mailbox] password_env'}")
+                if (cfg.username + password).isascii():
+                    box.login(cfg.username, password, initial_folder=None)
+                else:  # LOGIN is ASCII only: SASL PLAIN carries UTF-8 (RFC 4616)
+                    box.login_utf8(cfg.username, password, initial_folder=None)
+            # Servers (Dovecot among them) announce MOVE and UIDPLUS only after login.
+            typ, data = box.client.capability()
+            if typ == "OK" and data and data[-1]:
+                box.client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
+            for folder in (cfg.processed_folder, cfg.review_folder):
+                if not box.folder.exists(folder):
+                    box.folder.create(folder)
+                    log.warning("created IMAP folder %s", folder)
+            self._select(box)
+        except CONNECTION_ERRORS as exc:
+            raise SourceError(f"IMAP {cfg.host}:{cfg.port}: {exc}") from exc
+        self.box = box
+        self.last_contact = dt.datetime.now(dt.timezone.utc)
+        return box
+
+    def _select(self, box: BaseMailBox) -> None:
+        box.folder.set(self.config.folder)
+        values = box.client.untagged_responses.get("UIDVALIDITY") or [b"0"]
+        uidvalidity = int(values[-1])
+        saved, _ = self.state.get(self.config.folder)
+        if saved and saved != uidvalidity:
+            log.warning("UIDVALIDITY of %s changed (%s -> %s): scanning the whole folder again",
+                        self.config.folder, saved, uidvalidity)
+        if saved != uidvalidity:
+            self.state.set(self.config.folder, uidvalidity, 0)
+        self.uidvalidity = uidvalidity
+
+    def close(self) -> None:
+        with self._lock:
+            box, self.box = self.box, None
+        if box is not None:
+            try:
+                box.logout()
+            except (*CONNECTION_ERRORS, AttributeError):
+                pass
+
+    def interrupt(self) -> None:
+        """Wake a wait() at once (SIGTERM): the socket is shut, the next call reconnects."""
+        with self._lock:
+            box = self.box
+        sock = getattr(getattr(box, "client", None), "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _lost(self, exc: BaseException) -> SourceError:
+        with self._lock:
+            self.box = None
+        return SourceError(f"IMAP {self.config.host}:{self.config.port}: connection lost ({exc})")
+
+    # -- messages ----------------------------------------------------------------------
+    def pending(self) -> Iterator[Incoming]:
+        """New messages (UID above the last processed), oldest first, bodies one at a time."""
+        box = self.connect()
+        _, last = self.state.get(self.config.folder)
+        try:
+            uids = [int(u) for u in box.uids(f"UID {last + 1}:*")]
+            uids = sorted(u for u in uids if u > last)  # "n:*" always matches the highest UID
+            sizes = self._sizes(box, uids)
+        except CONNECTION_ERRORS as exc:
+            raise self._lost(exc) from exc
+        self.last_contact = dt.datetime.now(dt.timezone.utc)
+        for uid in uids:
+            if uid not in sizes:
+                continue  # expunged meanwhile
+            try:
+                item = self._fetch(box, uid, sizes[uid])
+            except CONNECTION_ERRORS as exc:
+                raise self._lost(exc) from exc
+            if item is not None:
+                yield item
+
+    def _sizes(self, box: BaseMailBox, uids: list[int]) -> dict[int, int]:
+        sizes: dict[int, int] = {}
+        for start in range(0, len(uids), FETCH_CHUNK):
+            chunk = ",".join(str(u) for u in uids[start:start + FETCH_CHUNK])
+            typ, data = box.client.uid("FETCH", chunk, "(UID RFC822.SIZE)")
+            if typ != "OK":
+                raise imaplib.IMAP4.error(f"FETCH sizes: {typ} {data!r}")
+            for line in data:
+                raw = line[0] if isinstance(line, tuple) else line
+                match = _SIZE_RE.search(raw or b"")
+                if match:
+                    uid, size = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
+                    sizes[int(uid)] = int(size)
+        return sizes
+
+    def _fetch(self, box: BaseMailBox, uid: int, size: int) -> Incoming | None:
+        # The raw bytes through imap-tools' client: its MailMessage would parse every message
+        # once more, and mailbot parses (in its own guarded way) later.
+        oversized = size > self.config.max_message_bytes
+        part = "BODY.PEEK[HEADER]" if oversized else "BODY.PEEK[]"
+        typ, data = box.client.uid("FETCH", str(uid), f"({part} INTERNALDATE)")
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"FETCH {uid}: {typ} {data!r}")
+        pieces = [d for d in data if isinstance(d, tuple)]
+        if not pieces:
+            return None
+        meta, raw = pieces[0][0], pieces[0][1]
+        delivered = None
+        match = _DATE_RE.search(meta)
+        if match:
+            try:
+                delivered = email.utils.parsedate_to_datetime(match.group(1).decode("ascii"))
+            except (TypeError, ValueError):
+                delivered = None
+        return Incoming(source_id=f"imap:{self.config.folder}:{self.uidvalidity}:{uid}", raw=raw,
+                        delivered=delivered, oversize=size if oversized else None)
+
+    def done(self, item: Incoming, disposition: str | None) -> None:
+        """Recorded: mark \\Seen, move to the processed or review folder, remember the UID."""
+        folder, uidvalidity, uid = _parse_source_id(item.source_id)
+        if folder != self.config.folder or uidvalidity != self.uidvalidity or self.box is None:
+            return  # from an earlier connection or folder state: the next scan finds it again
+        target = self.config.review_folder if disposition in REVIEW else self.config.processed_folder
+        box = self.box
+        try:
+            typ, data = box.client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen)")
+            if typ != "OK":
+                raise imaplib.IMAP4.error(f"STORE {uid}: {typ} {data!r}")
+            self._move(box, uid, target)
+        except CONNECTION_ERRORS as exc:
+            raise self._lost(exc) from exc
+        _, last = self.state.get(self.config.folder)
+        self.state.set(self.config.folder, self.uidvalidity, max(last, uid))
+
+    def _move(self, box: BaseMailBox, uid: int, folder: str) -> None:
+        caps = box.client.capabilities
+        target = encode_folder(folder)
+        if "MOVE" in caps:
+            typ, data = box.client.uid("MOVE", str(uid), target)
+        else:
+            typ, data = box.client.uid("COPY", str(uid), target)
+            if typ == "OK":
+                typ, data = box.client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Deleted)")
+            if typ == "OK" and "UIDPLUS" in caps:
+                typ, data = box.client.uid("EXPUNGE", str(uid))
+            elif typ == "OK":
+                log.warning("the server has neither MOVE nor UIDPLUS: UID %s left flagged \\Deleted in %s",
+                            uid, self.config.folder)
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"moving UID {uid} to {folder}: {typ} {data!r}")
+
+    # -- waiting -----------------------------------------------------------------------
+    def wait(self, stop: threading.Event, timeout: float) -> None:
+        """Until new mail may be there (IDLE, else a poll interval), `timeout`, or stop."""
+        box = self.box
+        if box is None or "IDLE" not in box.client.capabilities:
+            stop.wait(min(timeout, self.poll_interval))
+            return
+        timeout = min(timeout, self.config.idle_seconds)
+        try:
+            responses = box.idle.wait(timeout=timeout)
+        except CONNECTION_ERRORS as exc:
+            if not stop.is_set():
+                raise self._lost(exc) from exc
+            return
+        if any(b"BYE" in line for line in responses):
+            raise self._lost(EOFError("BYE"))
+        self.last_contact = dt.datetime.now(dt.timezone.utc)
+
+    def describe(self) -> str:
+        return f"imap://{self.config.username}@{self.config.host}:{self.config.port}/{self.config.folder}"
+
+
+def _parse_source_id(source_id: str) -> tuple[str, int, int]:
+    _, rest = source_id.split(":", 1)
+    folder, uidvalidity, uid = rest.rsplit(":", 2)
+    return folder, int(uidvalidity), int(uid)
+
+
+__all__ = ["ImapSource", "FolderState", "CONNECTION_ERRORS"]
+

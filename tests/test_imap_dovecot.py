@@ -1,0 +1,204 @@
+"""The daemon against a real Dovecot on loopback: IDLE, folders, \\Seen, faults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from mailbot import config as configmod
+from mailbot.store import Store
+from tests import dovecot as dc
+from tests.conftest import build, imap_config
+
+PROCESSED, REVIEW = "Đã xử lý", "Cần xem xét"
+ENV = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
+
+
+def plan(n: int, sender: str = "kt@vnpt.vn") -> bytes:
+    return build(sender=sender, subject=f"Phương án bảo đảm thông tin liên lạc {n}",
+                 files=((f"PA-{n}.docx", f"plan {n}".encode()),))
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def daemon(config_path: Path) -> Iterator[subprocess.Popen[str]]:
+    child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config_path),
+                              "--log-level", "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=ENV)
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.communicate()
+
+
+def stop(child: subprocess.Popen[str]) -> str:
+    child.terminate()
+    _, err = child.communicate(timeout=15)
+    assert child.returncode == 0, err
+    return err
+
+
+def run_once(config_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--once"],
+                          capture_output=True, text=True, env=ENV, timeout=120)
+
+
+def test_idle_answers_new_mail_and_files_it(tmp_path, smtp_server, dovecot) -> None:
+    recorder, port = smtp_server
+    config_path = imap_config(tmp_path, port, dovecot.port)
+    with daemon(config_path) as child:
+        wait_for(lambda: "watching imap://" in (child.stderr.readline() or ""), what="the daemon to start")
+        time.sleep(0.3)  # into IDLE
+        dovecot.append(plan(1))
+        dovecot.append(build(sender="someone@gmail.com", subject="Hỏi thăm"))  # unknown sender
+        dovecot.append(build(sender="kt@vnpt.vn", subject="Tự động trả lời: Phương án",
+                             headers={"Auto-Submitted": "auto-replied"}))
+        wait_for(lambda: len(recorder.messages) == 1, what="the acknowledgement")
+        wait_for(lambda: not dovecot.folder_uids("INBOX"), what="INBOX to be emptied")
+        assert len(dovecot.folder_uids(PROCESSED)) == 2  # the plan and the automated reply
+        assert len(dovecot.folder_uids(REVIEW)) == 1  # the unknown sender
+        assert all(dovecot.seen(PROCESSED)) and all(dovecot.seen(REVIEW))
+        err = stop(child)
+    ack = recorder.parsed()[0]
+    assert ack["To"] == "kt@vnpt.vn" and ack["Auto-Submitted"] == "auto-replied"
+    assert "PA-1.docx" in ack.get_body(("plain",)).get_content()
+    assert "mailbot stopped" in err
+    # a second start finds nothing new and sends nothing
+    assert run_once(config_path).returncode == 0
+    assert len(recorder.messages) == 1
+
+
+def test_fetching_leaves_mail_unread_until_it_is_done(tmp_path, dovecot) -> None:
+    """BODY.PEEK: \\Seen is set by done(), after the record is committed, never by the fetch."""
+    from mailbot.sources.imap import ImapSource
+
+    config = configmod.load(imap_config(tmp_path, 25, dovecot.port))
+    dovecot.append(plan(2))
+    dovecot.append(build(sender="x@gmail.com", subject="Hỏi"))
+    source = ImapSource(config.mailbox, tmp_path / "state", {"MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}.get)
+    (tmp_path / "state").mkdir(exist_ok=True)
+    try:
+        items = list(source.pending())
+        assert [len(i.raw) > 100 for i in items] == [True, True]
+        assert dovecot.seen("INBOX") == [False, False]
+        source.done(items[0], "submission")
+        assert dovecot.seen("INBOX") == [False] and dovecot.seen(PROCESSED) == [True]
+        assert list(source.pending()) != []  # the second is still new
+        source.done(items[1], "unknown-sender")
+        assert dovecot.seen(REVIEW) == [True] and list(source.pending()) == []
+    finally:
+        source.close()
+    # without MOVE: UID COPY + UID EXPUNGE of that UID alone, never a bare EXPUNGE
+    dovecot.append(plan(3))
+    with dovecot.client() as box:
+        box.folder.set("INBOX")
+        flagged = box.uids()[0]
+        box.client.uid("STORE", flagged, "+FLAGS.SILENT", r"(\Deleted)")  # by a person, meant for later
+    dovecot.append(plan(4))
+    source = ImapSource(config.mailbox, tmp_path / "state", {"MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}.get)
+    try:
+        box = source.connect()
+        box.client.capabilities = tuple(c for c in box.client.capabilities if c != "MOVE")
+        source.state.set("INBOX", source.uidvalidity, int(flagged))  # plan 3 counts as already processed
+        items = list(source.pending())
+        assert len(items) == 1 and b"PA-4.docx" in items[0].raw
+        source.done(items[0], "submission")
+    finally:
+        source.close()
+    assert dovecot.folder_uids("INBOX") == [flagged]
+    assert len(dovecot.folder_uids(PROCESSED)) == 2
+
+
+def test_old_mail_before_start_date_is_recorded_not_answered(tmp_path, smtp_server, dovecot) -> None:
+    recorder, port = smtp_server
+    config_path = imap_config(tmp_path, port, dovecot.port,
+                              {r'(?m)^timeout = 10$': 'timeout = 10\nstart_date = 2099-01-01'})
+    dovecot.append(plan(3))
+    proc = run_once(config_path)
+    assert proc.returncode == 0, proc.stderr
+    assert recorder.messages == []
+    assert len(dovecot.folder_uids(PROCESSED)) == 1
+    store = Store(configmod.load(config_path).state_dir)
+    [record] = list(store.messages.all())
+    [submission] = list(store.submissions.all())
+    store.close()
+    assert record["reply"] is None and "trước ngày bắt đầu" in record["reply_note"]
+    assert submission["document"] == "plan"
+
+
+def test_oversized_message_is_not_downloaded(tmp_path, smtp_server, dovecot) -> None:
+    recorder, port = smtp_server
+    config_path = imap_config(tmp_path, port, dovecot.port, {r'(?m)^timeout = 10$': 'timeout = 10\nmax_message_mb = 1'})
+    dovecot.append(build(subject="Phương án (bản chụp)", files=(("PA-scan.pdf", os.urandom(1_500_000)),)))
+    proc = run_once(config_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(dovecot.folder_uids(REVIEW)) == 1
+    store = Store(configmod.load(config_path).state_dir)
+    [record] = list(store.messages.all())
+    store.close()
+    assert record["disposition"] == "oversized" and record["oversize"] and record["size"] > 1_500_000
+    assert record["attachments"] == [] and record["subject"] == "Phương án (bản chụp)"
+    [notice] = recorder.parsed()
+    text = notice.get_body(("plain",)).get_content()
+    assert "vượt giới hạn 1 MB" in text and notice["Auto-Submitted"] == "auto-replied"
+
+
+def test_server_restart_cut_connection_and_mail_while_away(tmp_path, smtp_server, dovecot) -> None:
+    recorder, port = smtp_server
+    config_path = imap_config(tmp_path, port, dovecot.port)
+    with daemon(config_path) as child:
+        dovecot.append(plan(10))
+        wait_for(lambda: len(recorder.messages) == 1, what="the first acknowledgement")
+        time.sleep(0.3)
+        dovecot.restart()  # mid-IDLE
+        dovecot.append(plan(11))  # arrives while the daemon is away
+        wait_for(lambda: len(recorder.messages) == 2, timeout=30, what="the acknowledgement after a restart")
+        time.sleep(0.3)
+        dovecot.kick()  # the connection cut, the server up
+        dovecot.append(plan(12))
+        wait_for(lambda: len(recorder.messages) == 3, timeout=30, what="the acknowledgement after a cut")
+        err = stop(child)
+    assert err.count("unavailable, reconnecting") == 2, err  # once per incident, not per attempt
+    assert err.count("reachable again") == 2, err
+    assert len({m["In-Reply-To"] for m in recorder.parsed()}) == 3
+    assert len(dovecot.folder_uids(PROCESSED)) == 3 and not dovecot.folder_uids("INBOX")
+
+
+def test_uidvalidity_reset_rescans_without_answering_twice(tmp_path, smtp_server, dovecot) -> None:
+    recorder, port = smtp_server
+    config_path = imap_config(tmp_path, port, dovecot.port)
+    dovecot.append(plan(20))
+    assert run_once(config_path).returncode == 0
+    assert len(recorder.messages) == 1
+    # the same message back in INBOX (restored by someone), then the folder loses its UIDs
+    with dovecot.client() as box:
+        box.folder.set(PROCESSED)
+        box.copy(box.uids(), "INBOX")
+    dovecot.reset_uidvalidity()
+    dovecot.append(plan(21))
+    proc = run_once(config_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "bỏ qua 1 thư" in proc.stdout
+    assert len(recorder.messages) == 2
+    assert not dovecot.folder_uids("INBOX")
