@@ -54,7 +54,7 @@ def reconnect_delay(failures: int, suggested: float | None = None) -> float:
 class Source(Protocol):
     def pending(self) -> Any: ...
 
-    def done(self, item: Incoming, disposition: str | None) -> None: ...
+    def done(self, items: list[tuple[Incoming, str | None]]) -> None: ...
 
     def wait(self, stop: threading.Event, timeout: float) -> None: ...
 
@@ -332,8 +332,7 @@ class Runner:
         with self._lock:
             self.store.commit()
         try:
-            for item, disposition in items:
-                source.done(item, disposition)
+            source.done(items)
         finally:
             items.clear()
 

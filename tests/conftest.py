@@ -52,6 +52,7 @@ def classify(raw: bytes, cfg: configmod.Config) -> Envelope:
 import re
 import socket
 import threading
+import time
 
 from aiosmtpd.controller import Controller
 
@@ -63,6 +64,7 @@ class Recorder:
         self.messages: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.answer: str | None = None  # e.g. "451 4.3.0 try again later"
+        self.arrivals: list[float] = []  # time.monotonic() of each accepted mail
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001
@@ -71,6 +73,7 @@ class Recorder:
                 return self.answer
             self.messages.append(envelope.original_content or envelope.content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.arrivals.append(time.monotonic())
         return "250 2.0.0 OK"
 
     def parsed(self) -> list:

@@ -54,6 +54,19 @@ def test_example_describes_the_letter(config) -> None:
     ('kind = "telecom"', 'kind = 1', "organizations[0].kind", "must be a string"),
     ('dry_run = false', 'dry_run = "no"', "mailbot.dry_run", "true or false"),
     ('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hanoi_City"', "mailbot.timezone", "unknown time zone"),
+    ('backend = "maildir"', 'backend = "imap"', "mailbox.host", "is required for the imap backend"),
+    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nsecurity = "ssl"',
+     "mailbox.security", "must be one of none, starttls, tls"),
+    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nauth = "xoauth2"',
+     "mailbox.oauth_token_command", "is required"),
+    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nidle_minutes = 30',
+     "mailbox.idle_minutes", "between 1 and 29"),
+    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nreview_folder = "a*b"',
+     "mailbox.review_folder", "not a usable folder name"),
+    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nstart_date = "2021-03-01"',
+     "mailbox.start_date", "date"),
+    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nfolders = "INBOX"',
+     "mailbox.folders", "unknown key"),
 ])
 def test_invalid_config_is_one_clear_error(tmp_path, old, new, key, problem) -> None:
     path = variant(tmp_path, old, new)
@@ -99,3 +112,14 @@ def test_secret_from_environment_or_credentials_dir(tmp_path, monkeypatch) -> No
 def test_no_password_in_the_example() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     assert "password =" not in text and "password_env" in text
+
+
+def test_imap_mailbox_settings(tmp_path) -> None:
+    path = variant(tmp_path, 'backend = "maildir"', 'backend = "imap"\nhost = "imap.dongthap.gov.vn"\n'
+                   'username = "pbcvt@dongthap.gov.vn"\npassword_env = "MAILBOT_IMAP_PASSWORD"\n'
+                   'processed_folder = "INBOX/Đã xử lý"\nstart_date = 2021-03-15\nmax_message_mb = 25')
+    mailbox = configmod.load(path).mailbox
+    assert (mailbox.backend, mailbox.security, mailbox.port) == ("imap", "tls", 993)
+    assert mailbox.processed_folder == "INBOX/Đã xử lý" and mailbox.review_folder == "Cần xem xét"
+    assert mailbox.start_date == dt.date(2021, 3, 15) and mailbox.max_message_bytes == 25 * 1024 * 1024
+    assert mailbox.idle_seconds == 25 * 60

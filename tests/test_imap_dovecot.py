@@ -53,9 +53,12 @@ def daemon(config_path: Path) -> Iterator[subprocess.Popen[str]]:
 
 
 def stop(child: subprocess.Popen[str]) -> str:
+    """SIGTERM ends an IDLE at once (it would otherwise last up to 25 minutes)."""
+    started = time.monotonic()
     child.terminate()
     _, err = child.communicate(timeout=15)
     assert child.returncode == 0, err
+    assert time.monotonic() - started < 5, "SIGTERM did not end the IDLE promptly"
     return err
 
 
@@ -102,10 +105,10 @@ def test_fetching_leaves_mail_unread_until_it_is_done(tmp_path, dovecot) -> None
         items = list(source.pending())
         assert [len(i.raw) > 100 for i in items] == [True, True]
         assert dovecot.seen("INBOX") == [False, False]
-        source.done(items[0], "submission")
+        source.done([(items[0], "submission")])
         assert dovecot.seen("INBOX") == [False] and dovecot.seen(PROCESSED) == [True]
         assert list(source.pending()) != []  # the second is still new
-        source.done(items[1], "unknown-sender")
+        source.done([(items[1], "unknown-sender")])
         assert dovecot.seen(REVIEW) == [True] and list(source.pending()) == []
     finally:
         source.close()
@@ -123,7 +126,7 @@ def test_fetching_leaves_mail_unread_until_it_is_done(tmp_path, dovecot) -> None
         source.state.set("INBOX", source.uidvalidity, int(flagged))  # plan 3 counts as already processed
         items = list(source.pending())
         assert len(items) == 1 and b"PA-4.docx" in items[0].raw
-        source.done(items[0], "submission")
+        source.done([(items[0], "submission")])
     finally:
         source.close()
     assert dovecot.folder_uids("INBOX") == [flagged]

@@ -227,39 +227,49 @@ class ImapSource:
         return Incoming(source_id=f"imap:{self.config.folder}:{self.uidvalidity}:{uid}", raw=raw,
                         delivered=delivered, oversize=size if oversized else None)
 
-    def done(self, item: Incoming, disposition: str | None) -> None:
-        """Recorded: mark \\Seen, move to the processed or review folder, remember the UID."""
-        folder, uidvalidity, uid = _parse_source_id(item.source_id)
-        if folder != self.config.folder or uidvalidity != self.uidvalidity or self.box is None:
-            return  # from an earlier connection or folder state: the next scan finds it again
-        target = self.config.review_folder if disposition in REVIEW else self.config.processed_folder
+    def done(self, items: list[tuple[Incoming, str | None]]) -> None:
+        """Recorded: mark \\Seen, move to the processed or review folder, remember the UIDs.
+
+        One STORE and one MOVE per target folder for a whole group commit.
+        """
+        targets: dict[str, list[int]] = {}
+        for item, disposition in items:
+            folder, uidvalidity, uid = _parse_source_id(item.source_id)
+            if folder != self.config.folder or uidvalidity != self.uidvalidity:
+                continue  # from an earlier folder state: the next scan finds it again
+            target = self.config.review_folder if disposition in REVIEW else self.config.processed_folder
+            targets.setdefault(target, []).append(uid)
+        if not targets or self.box is None:
+            return
         box = self.box
         try:
-            typ, data = box.client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen)")
-            if typ != "OK":
-                raise imaplib.IMAP4.error(f"STORE {uid}: {typ} {data!r}")
-            self._move(box, uid, target)
+            for target, uids in targets.items():
+                uid_set = ",".join(str(u) for u in uids)
+                typ, data = box.client.uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Seen)")
+                if typ != "OK":
+                    raise imaplib.IMAP4.error(f"STORE {uid_set}: {typ} {data!r}")
+                self._move(box, uid_set, target)
         except CONNECTION_ERRORS as exc:
             raise self._lost(exc) from exc
         _, last = self.state.get(self.config.folder)
-        self.state.set(self.config.folder, self.uidvalidity, max(last, uid))
+        self.state.set(self.config.folder, self.uidvalidity, max([last, *(u for us in targets.values() for u in us)]))
 
-    def _move(self, box: BaseMailBox, uid: int, folder: str) -> None:
+    def _move(self, box: BaseMailBox, uid_set: str, folder: str) -> None:
         caps = box.client.capabilities
         target = encode_folder(folder)
         if "MOVE" in caps:
-            typ, data = box.client.uid("MOVE", str(uid), target)
+            typ, data = box.client.uid("MOVE", uid_set, target)
         else:
-            typ, data = box.client.uid("COPY", str(uid), target)
+            typ, data = box.client.uid("COPY", uid_set, target)
             if typ == "OK":
-                typ, data = box.client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Deleted)")
+                typ, data = box.client.uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Deleted)")
             if typ == "OK" and "UIDPLUS" in caps:
-                typ, data = box.client.uid("EXPUNGE", str(uid))
+                typ, data = box.client.uid("EXPUNGE", uid_set)  # these UIDs only (RFC 4315)
             elif typ == "OK":
-                log.warning("the server has neither MOVE nor UIDPLUS: UID %s left flagged \\Deleted in %s",
-                            uid, self.config.folder)
+                log.warning("the server has neither MOVE nor UIDPLUS: UIDs %s left flagged \\Deleted in %s",
+                            uid_set, self.config.folder)
         if typ != "OK":
-            raise imaplib.IMAP4.error(f"moving UID {uid} to {folder}: {typ} {data!r}")
+            raise imaplib.IMAP4.error(f"moving UIDs {uid_set} to {folder}: {typ} {data!r}")
 
     # -- waiting -----------------------------------------------------------------------
     def wait(self, stop: threading.Event, timeout: float) -> None:

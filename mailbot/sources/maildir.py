@@ -91,13 +91,14 @@ class MaildirSource:
     def describe(self) -> str:
         return str(self.root)
 
-    def done(self, item: Incoming, disposition: str | None = None) -> None:
-        """Mark as seen: new/NAME -> cur/NAME:2,S."""
-        src = Path(item.source_id)
-        if src.parent.name != "new":
-            return
-        base = src.name.split(":", 1)[0]
-        try:
-            os.rename(src, self.root / "cur" / f"{base}:2,S")
-        except FileNotFoundError:
-            pass
+    def done(self, items: list[tuple[Incoming, str | None]]) -> None:
+        """Recorded: mark as seen, new/NAME -> cur/NAME:2,S (whatever was decided)."""
+        for item, _ in items:
+            src = Path(item.source_id)
+            if src.parent.name != "new":
+                continue
+            base = src.name.split(":", 1)[0]
+            try:
+                os.rename(src, self.root / "cur" / f"{base}:2,S")
+            except FileNotFoundError:
+                pass
