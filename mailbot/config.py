@@ -25,6 +25,8 @@ from mailbot.errors import ConfigError
 
 SECURITY = ("none", "starttls", "tls")
 BACKENDS = ("maildir", "imap", "ews")
+EWS_VERSIONS = ("Exchange2013", "Exchange2016", "Exchange2019", "Office365")
+EWS_AUTH = ("ntlm", "basic", "oauth2")
 KINDS = ("telecom", "postal", "other")
 
 
@@ -80,6 +82,15 @@ class MailboxConfig:
     start_date: dt.date | None = None  # older messages are recorded, never answered
     idle_seconds: float = 25 * 60  # IDLE re-issued at least this often
     timeout: float = 30.0
+    # ews: an explicit endpoint and version (autodiscover is slow and fragile)
+    ews_url: str = ""
+    ews_version: str = "Exchange2016"
+    ews_auth: str = "ntlm"  # "ntlm" | "basic" (on-premises) | "oauth2" (Microsoft 365, client credentials)
+    mailbox_address: str = ""  # the mailbox read (impersonated with oauth2); default: username
+    client_id: str = ""
+    tenant_id: str = ""
+    client_secret_env: str = ""
+    autodiscover: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,21 @@ def _mailbox(mb: _Section, base: Path) -> MailboxConfig:
     username = mb.text("username", "")
     if backend == "imap" and not (host and username):
         raise mb.fail("host" if not host else "username", "is required for the imap backend")
+    ews = {
+        "ews_url": mb.text("ews_url", ""), "ews_version": mb.choice("ews_version", EWS_VERSIONS, "Exchange2016"),
+        "ews_auth": mb.choice("ews_auth", EWS_AUTH, "ntlm"), "mailbox_address": mb.text("mailbox_address", "").lower(),
+        "client_id": mb.text("client_id", ""), "tenant_id": mb.text("tenant_id", ""),
+        "client_secret_env": mb.text("client_secret_env", ""), "autodiscover": mb.get("autodiscover", bool, False),
+    }
+    if backend == "ews":
+        if not ews["ews_url"].startswith(("https://", "http://")) and not ews["autodiscover"]:
+            raise mb.fail("ews_url", "is required for the ews backend (https://…/EWS/Exchange.asmx), or autodiscover = true")
+        if not (username or ews["mailbox_address"]):
+            raise mb.fail("username", "is required for the ews backend")
+        if ews["ews_auth"] == "oauth2":
+            for key in ("client_id", "tenant_id", "client_secret_env"):
+                if not ews[key]:
+                    raise mb.fail(key, "is required with ews_auth = \"oauth2\"")
     auth = mb.choice("auth", ("password", "xoauth2"), "password")
     command = mb.strings("oauth_token_command", ())
     if auth == "xoauth2" and not command:
@@ -185,7 +211,7 @@ def _mailbox(mb: _Section, base: Path) -> MailboxConfig:
         backend=backend, path=_resolve(base, mb_path) if mb_path else None, host=host, port=port,
         security=security, username=username, password_env=password_env, auth=auth,
         oauth_token_command=command, max_message_bytes=max_mb * 1024 * 1024, start_date=start,
-        idle_seconds=float(idle) * 60, timeout=float(timeout), **folders)
+        idle_seconds=float(idle) * 60, timeout=float(timeout), **folders, **ews)
 
 
 def load(path: str | Path) -> Config:

@@ -34,3 +34,5 @@ class SendError(MailbotError):
 
 class SourceError(MailbotError):
     """The mailbox cannot be read."""
+
+    retry_after: float | None = None  # seconds the server asked us to wait (throttling)

@@ -22,5 +22,8 @@ _BACKOFF_RE = re.compile(r"Suggested Backoff Time: (\d+) milliseconds", re.I)
 
 def suggested_backoff(exc: BaseException) -> float | None:
     """Seconds a throttling server (Microsoft 365) asks us to wait, if it says so."""
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        return float(retry_after)
     match = _BACKOFF_RE.search(str(exc))
     return int(match.group(1)) / 1000 if match else None
