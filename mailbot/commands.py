@@ -47,9 +47,14 @@ def state_lock(state_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def transport_for(config: configmod.Config) -> Transport:
+def transport_for(config: configmod.Config, source: Source | None = None) -> Transport:
     if config.dry_run:
         return DirectoryTransport(config.state_dir / "outbox")
+    if config.mailbox.send_via_ews and source is not None:
+        from mailbot.sources.ews import EwsSource, EwsTransport
+
+        if isinstance(source, EwsSource):
+            return EwsTransport(source)
     return SmtpTransport(config.smtp)
 
 
@@ -74,14 +79,14 @@ def summary(result: PassResult, sent: int, deferred: int, failed: int, dry_run: 
 
 
 @contextmanager
-def open_runner(config: configmod.Config, workers: int = 1) -> Iterator[Runner]:
+def open_runner(config: configmod.Config, workers: int = 1, source: Source | None = None) -> Iterator[Runner]:
     """Templates checked, the state folder locked and opened; everything closed after."""
     templates = Templates(config.templates_dir)
     with state_lock(config.state_dir):
         store = Store(config.state_dir)
         analyser = Analyser(config, workers)
         try:
-            yield Runner(config, store, templates, transport_for(config), analyser=analyser)
+            yield Runner(config, store, templates, transport_for(config, source), analyser=analyser)
         finally:
             analyser.close()
             store.close()
@@ -90,7 +95,7 @@ def open_runner(config: configmod.Config, workers: int = 1) -> Iterator[Runner]:
 def run_once(config: configmod.Config) -> str:
     source = source_for(config)
     try:
-        with open_runner(config, config.workers or default_workers()) as runner:
+        with open_runner(config, config.workers or default_workers(), source) as runner:
             result = runner.run_pass(source, send_alongside=True)
             flushed = runner.flush(ignore_backoff=True)
     finally:
@@ -116,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
     try:
-        with open_runner(config, config.workers or default_workers()) as runner:
+        with open_runner(config, config.workers or default_workers(), source) as runner:
             log.warning("mailbot started: watching %s", source.describe())
             runner.run_forever(source, stop)
     finally:

@@ -91,6 +91,7 @@ class MailboxConfig:
     tenant_id: str = ""
     client_secret_env: str = ""
     autodiscover: bool = False
+    send_via_ews: bool = False  # replies through Exchange (saved in Sent Items) instead of [smtp]
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,10 @@ def _mailbox(mb: _Section, base: Path) -> MailboxConfig:
         "ews_auth": mb.choice("ews_auth", EWS_AUTH, "ntlm"), "mailbox_address": mb.text("mailbox_address", "").lower(),
         "client_id": mb.text("client_id", ""), "tenant_id": mb.text("tenant_id", ""),
         "client_secret_env": mb.text("client_secret_env", ""), "autodiscover": mb.get("autodiscover", bool, False),
+        "send_via_ews": mb.get("send_via_ews", bool, False),
     }
+    if ews["send_via_ews"] and backend != "ews":
+        raise mb.fail("send_via_ews", "needs backend = \"ews\"")
     if backend == "ews":
         if not ews["ews_url"].startswith(("https://", "http://")) and not ews["autodiscover"]:
             raise mb.fail("ews_url", "is required for the ews backend (https://…/EWS/Exchange.asmx), or autodiscover = true")

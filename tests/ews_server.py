@@ -49,6 +49,8 @@ class Mailbox:
         self.folders = {_id("root"): ("Root", None)}
         self.folders[_id("msgfolderroot")] = ("Top of Information Store", _id("root"))
         self.folders[_id("inbox")] = ("Inbox", _id("msgfolderroot"))
+        self.folders[_id("sentitems")] = ("Sent Items", _id("msgfolderroot"))
+        self.sent: list[tuple[bytes, list[str]]] = []  # (MIME, recipients) of each mail sent through EWS
 
     def deliver(self, mime: bytes, received: dt.datetime | None = None) -> str:
         item_id = _id(f"item-{len(self.items)}-{hashlib.sha256(mime).hexdigest()}")
@@ -219,6 +221,22 @@ class EwsServer:
             parts.append(_ok("UpdateItem", f"<m:Items><t:Message>{_item_ref(item)}</t:Message></m:Items>"
                                            "<m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>"))
         return _response("UpdateItem", "".join(parts))
+
+    def _CreateItem(self, request: ET.Element) -> str:  # noqa: N802
+        disposition = request.get("MessageDisposition")
+        saved = request.find(f"{{{M}}}SavedItemFolderId")
+        folder = self._folder_id(saved) if saved is not None else _id("drafts")
+        parts = []
+        for message in request.find(f"{{{M}}}Items"):  # type: ignore[union-attr]
+            mime = base64.b64decode(message.findtext(f"{{{T}}}MimeContent") or "")
+            rcpts = [e.text or "" for e in message.iter(f"{{{T}}}EmailAddress")]
+            if disposition in ("SendOnly", "SendAndSaveCopy"):
+                self.mailbox.sent.append((mime, rcpts))
+            if disposition in ("SaveOnly", "SendAndSaveCopy"):
+                item_id = _id(f"created-{len(self.mailbox.items)}")
+                self.mailbox.items[item_id] = Item(item_id, mime, folder, dt.datetime.now(dt.timezone.utc), is_read=True)
+            parts.append(_ok("CreateItem", "<m:Items/>"))
+        return _response("CreateItem", "".join(parts))
 
     def _MoveItem(self, request: ET.Element) -> str:  # noqa: N802
         target = self._folder_id(request.find(f"{{{M}}}ToFolderId"))  # type: ignore[arg-type]

@@ -148,3 +148,17 @@ def test_oauth2_needs_its_client_settings(tmp_path) -> None:
     credentials = source._credentials()
     assert credentials.client_id == "c" and credentials.tenant_id == "t"
     assert credentials.identity.primary_smtp_address == "pbcvt@dongthap.gov.vn"
+
+
+def test_replies_through_exchange_land_in_sent_items(tmp_path, smtp_server, ews) -> None:
+    recorder, port = smtp_server
+    config_path = ews_config(tmp_path, port, ews.url, "send_via_ews = true")
+    ews.mailbox.deliver(plan(6))
+    proc = run_once(config_path)
+    assert proc.returncode == 0, proc.stderr
+    assert recorder.messages == []  # not by SMTP
+    [(mime, rcpts)] = ews.mailbox.sent
+    assert rcpts == ["kt6@vnpt.vn"] and b"Auto-Submitted: auto-replied" in mime
+    [copy] = ews.mailbox.in_folder("Sent Items")
+    assert copy.mime == mime
+    assert "CreateItem" in ews.requests

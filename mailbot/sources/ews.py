@@ -20,11 +20,12 @@ from typing import Any
 import requests.exceptions
 from exchangelib import (BASIC, DELEGATE, IMPERSONATION, NTLM, OAUTH2, Account, Build, Configuration,
                          Credentials, FailFast, Folder, Identity, Message, OAuth2Credentials, Version)
-from exchangelib.errors import EWSError, ErrorServerBusy
+from exchangelib import Mailbox
+from exchangelib.errors import EWSError, ErrorInternalServerTransientError, ErrorServerBusy, ResponseMessageError
 from exchangelib.folders import FolderCollection, Inbox, MsgFolderRoot
 
 from mailbot.config import MailboxConfig
-from mailbot.errors import SourceError
+from mailbot.errors import SendError, SourceError
 from mailbot.sources import Incoming
 from mailbot.storage import atomic_write
 
@@ -229,4 +230,32 @@ class EwsSource:
         return _source_error(exc, self.config.ews_url or "autodiscover")
 
 
-__all__ = ["EwsSource"]
+class EwsTransport:
+    """Replies sent through Exchange (CreateItem, SendAndSaveCopy): staff see them in Sent Items.
+
+    Shares the source's account; exchangelib's sessions are thread-safe.
+    """
+
+    def __init__(self, source: EwsSource) -> None:
+        self.source = source
+
+    def send(self, sender: str, to: list[str], raw: bytes) -> str:
+        try:
+            account = self.source.connect()
+            message = Message(account=account, folder=account.sent, mime_content=raw,
+                              to_recipients=[Mailbox(email_address=a) for a in to])
+            message.send_and_save()
+        except SourceError as exc:
+            raise SendError(f"Exchange unreachable: {exc}", permanent=False) from exc
+        except ResponseMessageError as exc:  # a verdict on this mail (e.g. ErrorInvalidRecipients)
+            busy = isinstance(exc, (ErrorServerBusy, ErrorInternalServerTransientError))
+            raise SendError(f"Exchange refused: {type(exc).__name__}: {exc}", permanent=not busy) from exc
+        except CONNECTION_ERRORS as exc:
+            raise SendError(f"Exchange unreachable: {type(exc).__name__}: {exc}", permanent=False) from exc
+        return "sent by Exchange, copy in Sent Items"
+
+    def close(self) -> None:
+        return None
+
+
+__all__ = ["EwsSource", "EwsTransport"]
