@@ -20,7 +20,7 @@ from mailbot.errors import MailbotError, StoreError
 from mailbot.outbox import DirectoryTransport, SmtpTransport, Transport
 from mailbot.pipeline import PassResult, Runner, Source
 from mailbot.reply import Templates
-from mailbot.sources.imap import ImapSource
+from mailbot.sources.imap import ImapSource, SentCopy
 from mailbot.sources.maildir import MaildirSource
 from mailbot.store import Store
 from mailbot.workers import Analyser, default_workers
@@ -55,6 +55,8 @@ def transport_for(config: configmod.Config, source: Source | None = None) -> Tra
 
         if isinstance(source, EwsSource):
             return EwsTransport(source)
+    if config.mailbox.sent_folder and isinstance(source, ImapSource):
+        return SentCopy(SmtpTransport(config.smtp), source, config.mailbox.sent_folder)
     return SmtpTransport(config.smtp)
 
 

@@ -92,6 +92,7 @@ class MailboxConfig:
     client_secret_env: str = ""
     autodiscover: bool = False
     send_via_ews: bool = False  # replies through Exchange (saved in Sent Items) instead of [smtp]
+    sent_folder: str = ""  # imap: a copy of every reply APPENDed here ("" = none)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,10 @@ def _mailbox(mb: _Section, base: Path) -> MailboxConfig:
         raise mb.fail("oauth_token_command", "is required with auth = \"xoauth2\" (a command printing a token)")
     folders = {name: mb.text(name, default) for name, default in
                (("folder", "INBOX"), ("processed_folder", "Đã xử lý"), ("review_folder", "Cần xem xét"))}
+    folders["sent_folder"] = mb.text("sent_folder", "")
     for name, value in folders.items():
+        if name == "sent_folder" and not value:
+            continue
         if not value.strip() or any(c in value for c in "\r\n\"*%"):
             raise mb.fail(name, f"{value!r} is not a usable folder name")
     max_mb = mb.get("max_message_mb", int, 30, "an integer")

@@ -204,3 +204,38 @@ def test_uidvalidity_reset_rescans_without_answering_twice(tmp_path, smtp_server
     assert "bỏ qua 1 thư" in proc.stdout
     assert len(recorder.messages) == 2
     assert not dovecot.folder_uids("INBOX")
+
+
+def test_a_copy_of_each_reply_goes_to_the_sent_folder(tmp_path, smtp_server, dovecot) -> None:
+    recorder, port = smtp_server
+    config_path = imap_config(tmp_path, port, dovecot.port, {r'(?m)^timeout = 10$': 'timeout = 10\nsent_folder = "Đã gửi"'})
+    dovecot.append(plan(30))
+    proc = run_once(config_path)
+    assert proc.returncode == 0, proc.stderr
+    [ack] = recorder.parsed()
+    assert dovecot.seen("Đã gửi") == [True]
+    with dovecot.client() as box:
+        box.folder.set("Đã gửi", readonly=True)
+        [copy] = list(box.fetch(mark_seen=False))
+    assert copy.obj["Message-ID"] == ack["Message-ID"] and copy.obj["To"] == "kt@vnpt.vn"
+
+
+def test_polling_where_the_server_offers_no_idle(tmp_path, dovecot) -> None:
+    import threading
+
+    from mailbot.sources.imap import ImapSource
+
+    config = configmod.load(imap_config(tmp_path, 25, dovecot.port))
+    (tmp_path / "state").mkdir(exist_ok=True)
+    source = ImapSource(config.mailbox, tmp_path / "state", {"MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}.get,
+                        poll_interval=0.3)
+    try:
+        box = source.connect()
+        box.client.capabilities = tuple(c for c in box.client.capabilities if c != "IDLE")
+        started = time.monotonic()
+        source.wait(threading.Event(), 60)
+        assert 0.25 < time.monotonic() - started < 5  # the poll interval, not the 60 s asked for
+        dovecot.append(plan(31))
+        assert len(list(source.pending())) == 1
+    finally:
+        source.close()

@@ -21,6 +21,7 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
@@ -100,12 +101,11 @@ class ImapSource:
             raise SourceError(f"oauth_token_command exited with {proc.returncode} and no token")
         return token
 
-    def connect(self) -> BaseMailBox:
-        if self.box is not None:
-            return self.box
+    def login(self) -> BaseMailBox:
+        """A new logged-in connection, capabilities read again (no folder selected)."""
         cfg = self.config
+        box = self._mailbox()
         try:
-            box = self._mailbox()
             if cfg.auth == "xoauth2":
                 box.xoauth2(cfg.username, self._token(), initial_folder=None)
             else:
@@ -120,6 +120,20 @@ class ImapSource:
             typ, data = box.client.capability()
             if typ == "OK" and data and data[-1]:
                 box.client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
+        except BaseException:
+            try:
+                box.client.shutdown()
+            except Exception:  # the socket may already be gone
+                pass
+            raise
+        return box
+
+    def connect(self) -> BaseMailBox:
+        if self.box is not None:
+            return self.box
+        cfg = self.config
+        try:
+            box = self.login()
             for folder in (cfg.processed_folder, cfg.review_folder):
                 if not box.folder.exists(folder):
                     box.folder.create(folder)
@@ -174,6 +188,7 @@ class ImapSource:
         box = self.connect()
         _, last = self.state.get(self.config.folder)
         try:
+            box.client.noop()  # the server brings the selected folder up to date (new mail, expunges)
             uids = [int(u) for u in box.uids(f"UID {last + 1}:*")]
             uids = sorted(u for u in uids if u > last)  # "n:*" always matches the highest UID
             sizes = self._sizes(box, uids)
@@ -293,11 +308,50 @@ class ImapSource:
         return f"imap://{self.config.username}@{self.config.host}:{self.config.port}/{self.config.folder}"
 
 
+class SentCopy:
+    """Sends with another transport, then APPENDs a copy to the IMAP Sent folder (read), so that
+    staff see in their mail client what mailbot answered. Its own connection: the source's is
+    used by the recording thread. A failed copy is logged, never a failed send."""
+
+    def __init__(self, inner: Any, source: ImapSource, folder: str) -> None:
+        self.inner = inner
+        self.source = source
+        self.folder = folder
+        self.box: BaseMailBox | None = None
+
+    def send(self, sender: str, to: list[str], raw: bytes) -> str:
+        answer = self.inner.send(sender, to, raw)
+        try:
+            if self.box is None:
+                self.box = self.source.login()
+                if not self.box.folder.exists(self.folder):
+                    self.box.folder.create(self.folder)
+            typ, data = self.box.client.append(encode_folder(self.folder), r"(\Seen)", None, raw)
+            if typ != "OK":
+                raise imaplib.IMAP4.error(f"APPEND: {typ} {data!r}")
+        except (*CONNECTION_ERRORS, SourceError) as exc:
+            log.warning("sent, but no copy in %s: %s", self.folder, exc)
+            self._close_box()
+        return answer
+
+    def _close_box(self) -> None:
+        box, self.box = self.box, None
+        if box is not None:
+            try:
+                box.logout()
+            except (*CONNECTION_ERRORS, AttributeError):
+                pass
+
+    def close(self) -> None:
+        self.inner.close()
+        self._close_box()
+
+
 def _parse_source_id(source_id: str) -> tuple[str, int, int]:
     _, rest = source_id.split(":", 1)
     folder, uidvalidity, uid = rest.rsplit(":", 2)
     return folder, int(uidvalidity), int(uid)
 
 
-__all__ = ["ImapSource", "FolderState", "CONNECTION_ERRORS"]
+__all__ = ["ImapSource", "FolderState", "SentCopy", "CONNECTION_ERRORS"]
 
