@@ -98,6 +98,8 @@ def run_once(config: configmod.Config) -> str:
     source = source_for(config)
     try:
         with open_runner(config, config.workers or default_workers(), source) as runner:
+            if isinstance(source, ImapSource):
+                source.known = runner.is_recorded_header  # recorded mail is not downloaded again
             result = runner.run_pass(source, send_alongside=True)
             flushed = runner.flush(ignore_backoff=True)
     finally:
@@ -124,6 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signum, on_signal)
     try:
         with open_runner(config, config.workers or default_workers(), source) as runner:
+            if isinstance(source, ImapSource):
+                source.known = runner.is_recorded_header  # recorded mail is not downloaded again
             log.warning("mailbot started: watching %s", source.describe())
             runner.run_forever(source, stop)
     finally:

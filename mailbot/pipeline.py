@@ -92,6 +92,11 @@ class Runner:
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- one message ---------------------------------------------------------------------
+    def is_recorded_header(self, head: bytes) -> bool:
+        """Recorded already, by the Message-ID in this header block? (False without one.)"""
+        message_id = header_message_id(head)
+        return message_id is not None and self.store.has_message(message_key(message_id, head))
+
     def is_new(self, item: Incoming) -> bool:
         return not self.store.has_message(message_key(header_message_id(item.raw), item.raw))
 

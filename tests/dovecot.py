@@ -159,6 +159,12 @@ protocol imap {{
         subprocess.run([DOVEADM, "-c", str(self.conf), "kick", USER], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    def full_log(self) -> str:
+        try:
+            return (self.root / "dovecot.log").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
     def log(self) -> str:
         try:
             return (self.root / "dovecot.log").read_text(encoding="utf-8", errors="replace")[-4000:]

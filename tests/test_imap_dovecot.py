@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -199,11 +200,15 @@ def test_uidvalidity_reset_rescans_without_answering_twice(tmp_path, smtp_server
         box.copy(box.uids(), "INBOX")
     dovecot.reset_uidvalidity()
     dovecot.append(plan(21))
+    log_before = dovecot.full_log()
     proc = run_once(config_path)
     assert proc.returncode == 0, proc.stderr
     assert "bỏ qua 1 thư" in proc.stdout
     assert len(recorder.messages) == 2
     assert not dovecot.folder_uids("INBOX")
+    # the recorded one was recognised by its Message-ID: only the new body was downloaded
+    new_log = dovecot.full_log()[len(log_before):]
+    assert sum(int(n) for n in re.findall(r"body_count=(\d+)", new_log)) == 1, new_log
 
 
 def test_a_copy_of_each_reply_goes_to_the_sent_folder(tmp_path, smtp_server, dovecot) -> None:

@@ -78,6 +78,8 @@ class ImapSource:
         self.box: BaseMailBox | None = None
         self.uidvalidity = 0
         self.last_contact: dt.datetime | None = None
+        # set by the runner: is the message with this header block recorded already?
+        self.known: Callable[[bytes], bool] | None = None
         self._lock = threading.Lock()  # interrupt() comes from a signal handler or another thread
 
     # -- connection --------------------------------------------------------------------
@@ -191,34 +193,43 @@ class ImapSource:
             box.client.noop()  # the server brings the selected folder up to date (new mail, expunges)
             uids = [int(u) for u in box.uids(f"UID {last + 1}:*")]
             uids = sorted(u for u in uids if u > last)  # "n:*" always matches the highest UID
-            sizes = self._sizes(box, uids)
+            overview = self._overview(box, uids)
         except CONNECTION_ERRORS as exc:
             raise self._lost(exc) from exc
         self.last_contact = dt.datetime.now(dt.timezone.utc)
         for uid in uids:
-            if uid not in sizes:
+            if uid not in overview:
                 continue  # expunged meanwhile
+            size, head = overview[uid]
+            if head and self.known is not None and self.known(head):
+                # Recorded before (a rescan, a copy put back): the header is all the runner needs.
+                yield Incoming(source_id=self._source_id(uid), raw=head)
+                continue
             try:
-                item = self._fetch(box, uid, sizes[uid])
+                item = self._fetch(box, uid, size)
             except CONNECTION_ERRORS as exc:
                 raise self._lost(exc) from exc
             if item is not None:
                 yield item
 
-    def _sizes(self, box: BaseMailBox, uids: list[int]) -> dict[int, int]:
-        sizes: dict[int, int] = {}
+    def _overview(self, box: BaseMailBox, uids: list[int]) -> dict[int, tuple[int, bytes]]:
+        """Size and Message-ID of each UID, before any body is downloaded."""
+        out: dict[int, tuple[int, bytes]] = {}
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = ",".join(str(u) for u in uids[start:start + FETCH_CHUNK])
-            typ, data = box.client.uid("FETCH", chunk, "(UID RFC822.SIZE)")
+            typ, data = box.client.uid("FETCH", chunk, "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
             if typ != "OK":
                 raise imaplib.IMAP4.error(f"FETCH sizes: {typ} {data!r}")
             for line in data:
-                raw = line[0] if isinstance(line, tuple) else line
-                match = _SIZE_RE.search(raw or b"")
+                meta, head = (line[0], line[1]) if isinstance(line, tuple) else (line, b"")
+                match = _SIZE_RE.search(meta or b"")
                 if match:
                     uid, size = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
-                    sizes[int(uid)] = int(size)
-        return sizes
+                    out[int(uid)] = (int(size), head or b"")
+        return out
+
+    def _source_id(self, uid: int) -> str:
+        return f"imap:{self.config.folder}:{self.uidvalidity}:{uid}"
 
     def _fetch(self, box: BaseMailBox, uid: int, size: int) -> Incoming | None:
         # The raw bytes through imap-tools' client: its MailMessage would parse every message
@@ -239,7 +250,7 @@ class ImapSource:
                 delivered = email.utils.parsedate_to_datetime(match.group(1).decode("ascii"))
             except (TypeError, ValueError):
                 delivered = None
-        return Incoming(source_id=f"imap:{self.config.folder}:{self.uidvalidity}:{uid}", raw=raw,
+        return Incoming(source_id=self._source_id(uid), raw=raw,
                         delivered=delivered, oversize=size if oversized else None)
 
     def done(self, items: list[tuple[Incoming, str | None]]) -> None:
