@@ -366,6 +366,8 @@ class Runner:
                     failures = 0
                 source.wait(stop, max(0.0, next_job() if next_job is not None else IDLE_FOREVER))
             except SourceError as exc:
+                if stop.is_set():
+                    break  # SIGTERM shut the connection on purpose
                 failures += 1
                 if failures == 1:
                     log.error("mailbox %s unavailable, reconnecting with backoff: %s", source.describe(), exc)
