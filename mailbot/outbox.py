@@ -46,18 +46,24 @@ class SmtpTransport:
     def __init__(self, cfg: SmtpConfig) -> None:
         self.cfg = cfg
         self.conn: smtplib.SMTP | None = None
+        self._context: ssl.SSLContext | None = None  # loading the CA store costs ~10 ms: once
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = ssl.create_default_context()
+        return self._context
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self.cfg
-        context = ssl.create_default_context()
         try:
             if cfg.security == "tls":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=self.context)
             else:
                 conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
             conn.ehlo()
             if cfg.security == "starttls":
-                conn.starttls(context=context)
+                conn.starttls(context=self.context)
                 conn.ehlo()
             if cfg.username:
                 password = read_secret(cfg.password_env)

@@ -6,6 +6,9 @@ import io
 import unicodedata
 import zipfile
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mailbot import extract
 from mailbot.parse import parse_message
 from tests.conftest import FIXTURES, build
@@ -144,3 +147,26 @@ def test_parsing_is_deterministic() -> None:
     first, second = parse_message(raw), parse_message(raw)
     assert [(a.filename, a.sha256) for a in first.attachments] == [(a.filename, a.sha256) for a in second.attachments]
     assert "thư đính kèm.eml" in [a.filename for a in first.attachments]
+
+
+def _slow_message_id(raw: bytes) -> str | None:
+    from mailbot import parse
+
+    head = raw[:parse._header_end(raw)]
+    return parse._message_id(parse._headers_only(parse._sanitize_headers(head, [])).get("message-id"))
+
+
+_LINES = st.sampled_from([
+    b"Message-ID: <a1@vnpt.vn>", b"Message-Id:\t<b2@x>", b"message-id: <c3@y> (c)", b"Message-ID:", b" <d4@z>",
+    b"\t<e5@w>", b"Message-ID : <f6@v>", b"Subject: x", b"X-Bad line without colon", b"From kt@vnpt.vn Mon",
+    b"Received: from a", b" by b", b": empty name", b"Message-ID: <g7@u> <h8@t>", b"Message-ID: h9@s",
+])
+
+
+@given(st.lists(_LINES, max_size=8), st.sampled_from([b"\r\n", b"\n"]), st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_the_fast_message_id_reads_as_the_header_parser_does(lines, eol, body) -> None:
+    from mailbot.parse import header_message_id
+
+    raw = eol.join(lines) + eol + (eol + b"Message-ID: <in-body@x>" + eol if body else b"")
+    assert header_message_id(raw) == _slow_message_id(raw)
