@@ -112,7 +112,9 @@ def compose(envelope: Envelope, config: Config, templates: Templates, context: d
 
     # compat32 classes: a fifth of the cost of EmailMessage with policy=SMTP, and the same bytes
     # on the wire (headers encoded by us, bodies in base64 UTF-8).
-    msg = MIMEMultipart("alternative")
+    # A boundary of our own: characters base64 never produces, and no regex compiled per mail
+    # (the stdlib compiles one for each boundary it invents).
+    msg = MIMEMultipart("alternative", boundary=f"=_mailbot_{msgid.split('@', 1)[0].rsplit('.', 1)[-1]}")
     for name, text in ((("plain", templates.render(f"{kind}.txt.j2", context))),
                        ("html", templates.render(f"{kind}.html.j2", context))):
         part = MIMEText(text.replace("\r\n", "\n").replace("\n", "\r\n"), name, _UTF8)  # canonical CRLF
