@@ -62,6 +62,7 @@ def main() -> None:
     print(f"mailbot run --once:  {rate:7.1f} messages/s end to end "
           f"({len(recorder.messages)} acknowledgements accepted by SMTP, process start included)")
     print(f"end to end / parse-only: {rate / parse_rate:.0%} (target at least 70%)")
+    print(f"mailbot said: {proc.stdout.strip()}")
 
 
 if __name__ == "__main__":
