@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,17 +29,27 @@ from tests.conftest import Recorder, build, free_port, imap_config  # noqa: E402
 ENV = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
 
 
-def latency(count: int) -> None:
+@contextmanager
+def servers() -> Iterator[tuple[Path, dc.Dovecot, Recorder, int]]:
+    """A state folder, a private Dovecot and an SMTP server on loopback; all gone after."""
     from aiosmtpd.controller import Controller
 
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        server = dc.Dovecot(Path(tempfile.mkdtemp(prefix="mailbot-bench-dovecot-")))
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(prefix="mailbot-bench-dovecot-") as mail:
+        server = dc.Dovecot(Path(mail))
         server.start()
         recorder = Recorder()
         controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
         controller.start()
-        config = imap_config(root, controller.port, server.port)
+        try:
+            yield Path(tmp), server, recorder, controller.port
+        finally:
+            controller.stop()
+            server.stop()
+
+
+def latency(count: int) -> None:
+    with servers() as (root, server, recorder, smtp_port):
+        config = imap_config(root, smtp_port, server.port)
         child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config)],
                                  stderr=subprocess.DEVNULL, env=ENV)
         try:
@@ -55,8 +67,6 @@ def latency(count: int) -> None:
         finally:
             child.terminate()
             child.wait(15)
-            controller.stop()
-            server.stop()
     samples.sort()
     p50 = statistics.median(samples)
     p95 = samples[max(0, int(round(0.95 * len(samples))) - 1)]
@@ -65,36 +75,24 @@ def latency(count: int) -> None:
 
 
 def backlog(count: int, sizes: str) -> None:
-    from aiosmtpd.controller import Controller
-
     messages = generate(count, sizes=sizes)
     total_mb = sum(len(m) for m in messages) / 1e6
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        server = dc.Dovecot(Path(tempfile.mkdtemp(prefix="mailbot-bench-dovecot-")))
-        server.start()
-        recorder = Recorder()
-        controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
-        controller.start()
-        try:
-            _fill(server, messages)
-            with server.client() as box:  # a plain bulk fetch of the same messages
-                box.folder.set("INBOX")
-                start = time.perf_counter()
-                fetched = sum(1 for _ in box.fetch(mark_seen=False, bulk=100))
-                fetch_rate = fetched / (time.perf_counter() - start)
-            config = imap_config(root, controller.port, server.port,
-                                 {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 100000"})
+    with servers() as (root, server, recorder, smtp_port):
+        _fill(server, messages)
+        with server.client() as box:  # a plain bulk fetch of the same messages
+            box.folder.set("INBOX")
             start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"],
-                                  capture_output=True, text=True, env=ENV)
-            elapsed = time.perf_counter() - start
-            if proc.returncode != 0:
-                raise SystemExit(proc.stderr)
-            left = len(server.folder_uids("INBOX"))
-        finally:
-            controller.stop()
-            server.stop()
+            fetched = sum(1 for _ in box.fetch(mark_seen=False, bulk=100))
+            fetch_rate = fetched / (time.perf_counter() - start)
+        config = imap_config(root, smtp_port, server.port,
+                             {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 100000"})
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"],
+                              capture_output=True, text=True, env=ENV)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(proc.stderr)
+        left = len(server.folder_uids("INBOX"))
     print(f"{count} messages ({total_mb:.0f} MB) waiting in INBOX")
     print(f"imap-tools bulk fetch alone: {fetch_rate:7.1f} messages/s")
     print(f"mailbot run --once:          {count / elapsed:7.1f} messages/s end to end "

@@ -162,11 +162,7 @@ class ImapSource:
     def close(self) -> None:
         with self._lock:
             box, self.box = self.box, None
-        if box is not None:
-            try:
-                box.logout()
-            except (*CONNECTION_ERRORS, AttributeError):
-                pass
+        _logout(box)
 
     def interrupt(self) -> None:
         """Wake a wait() at once (SIGTERM): the socket is shut, the next call reconnects."""
@@ -347,15 +343,20 @@ class SentCopy:
 
     def _close_box(self) -> None:
         box, self.box = self.box, None
-        if box is not None:
-            try:
-                box.logout()
-            except (*CONNECTION_ERRORS, AttributeError):
-                pass
+        _logout(box)
 
     def close(self) -> None:
         self.inner.close()
         self._close_box()
+
+
+def _logout(box: BaseMailBox | None) -> None:
+    """Log out if the connection still allows it; a dead one is simply dropped."""
+    if box is not None:
+        try:
+            box.logout()
+        except (*CONNECTION_ERRORS, AttributeError):
+            pass
 
 
 def _parse_source_id(source_id: str) -> tuple[str, int, int]:
