@@ -31,7 +31,7 @@ from mailbot.parse import header_message_id
 from mailbot.reply import Reply, Templates, compose
 from mailbot.sources import Incoming, suggested_backoff
 from mailbot.store import Store, utc_iso
-from mailbot.timefmt import deadline_text, size_text, time_and_date
+from mailbot.timefmt import deadline_text, short_date, size_text, time_and_date
 from mailbot.workers import Analyser, analyse
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class Runner:
         if envelope.disposition == "submission" and campaign is not None:
             receipt, subs = self._submissions(envelope, campaign, received)
             if before_start:
-                note = f"thư đến trước ngày bắt đầu ({start}): ghi nhận, không trả lời"
+                note = f"thư đến trước ngày bắt đầu {short_date(start)}: ghi nhận, không trả lời"
             else:
                 reply_key, note = self._acknowledge(envelope, campaign, receipt, subs, received, now)
         elif envelope.disposition == "oversized" and not before_start and answerable:

@@ -146,7 +146,7 @@ def test_old_mail_before_start_date_is_recorded_not_answered(tmp_path, smtp_serv
     [record] = list(store.messages.all())
     [submission] = list(store.submissions.all())
     store.close()
-    assert record["reply"] is None and "trước ngày bắt đầu" in record["reply_note"]
+    assert record["reply"] is None and "trước ngày bắt đầu 01/01/2099" in record["reply_note"]
     assert submission["document"] == "plan"
 
 
