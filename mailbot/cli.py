@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mailbot import commands  # the commands that keep state
 
     commands.add_parsers(sub)
+    from mailbot import staff
+
+    staff.add_parsers(sub)
     for command in sub.choices.values():  # also accepted after the command: `mailbot run --log-level INFO`
         command.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS)
     return parser

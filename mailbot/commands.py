@@ -20,6 +20,7 @@ from mailbot.errors import MailbotError, StoreError
 from mailbot.outbox import DirectoryTransport, SmtpTransport, Transport
 from mailbot.pipeline import PassResult, Runner, Source
 from mailbot.reply import Templates
+from mailbot.review import KnownSenders
 from mailbot.sources.imap import ImapSource, SentCopy
 from mailbot.sources.maildir import MaildirSource
 from mailbot.store import Store
@@ -86,7 +87,7 @@ def open_runner(config: configmod.Config, workers: int = 1, source: Source | Non
     templates = Templates(config.templates_dir)
     with state_lock(config.state_dir):
         store = Store(config.state_dir)
-        analyser = Analyser(config, workers)
+        analyser = Analyser(config, workers, KnownSenders(config.state_dir).addresses)
         try:
             yield Runner(config, store, templates, transport_for(config, source), analyser=analyser)
         finally:
@@ -157,19 +158,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def require_state(config: configmod.Config) -> None:
+    if not (config.state_dir / "db").is_dir():
+        raise StoreError(f"no state in {config.state_dir} yet: run `mailbot run --config {config.path}` first")
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     config = configmod.load(args.config)
     if args.campaign and config.campaign(args.campaign) is None:
         raise MailbotError(f"no campaign {args.campaign!r} in {config.path}")
-    if not (config.state_dir / "db").is_dir():
-        raise StoreError(f"no state in {config.state_dir} yet: run `mailbot run --config {config.path}` first")
+    require_state(config)
     store = Store(config.state_dir)
     try:
+        known = KnownSenders(config.state_dir)
         if args.json:
-            data = {"campaigns": status.campaign_rows(config, store, args.campaign), **status.counts(store)}
+            data = {"campaigns": status.campaign_rows(config, store, args.campaign), **status.counts(store),
+                    "known_senders": known.addresses}
             print(json.dumps(data, ensure_ascii=False, indent=1))
         else:
             print(status.render_table(config, store, args.campaign))
+            for org in config.organizations:
+                if known.of(org.id):
+                    print(f"Địa chỉ cán bộ đã xác nhận của {org.name}: {', '.join(known.of(org.id))}")
     finally:
         store.close()
     return 0
@@ -193,4 +203,4 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.set_defaults(func=cmd_status)
 
 
-__all__ = ["add_parsers", "run_once", "state_lock"]
+__all__ = ["add_parsers", "open_runner", "require_state", "run_once", "state_lock"]

@@ -29,6 +29,7 @@ from mailbot.errors import SourceError, StoreError
 from mailbot.outbox import FlushResult, Sender, Transport, flush
 from mailbot.parse import header_message_id
 from mailbot.reply import Reply, Templates, compose
+from mailbot.review import REVIEW
 from mailbot.sources import Incoming, suggested_backoff
 from mailbot.store import Store, utc_iso
 from mailbot.timefmt import deadline_text, short_date, size_text, time_and_date
@@ -110,7 +111,8 @@ class Runner:
             log.info("duplicate %s from %s: already recorded, nothing to do", key, item.source_id)
             return None
         if envelope is None:
-            envelope = analyse(item.raw, item.source_id, item.delivered, self.config)
+            envelope = analyse(item.raw, item.source_id, item.delivered, self.config,
+                               self.analyser.known if self.analyser else None)
         now = self.clock()
         received = message_time(envelope, item.delivered) or now
         # an oversized message is answered unless automated or forged (no backscatter)
@@ -128,17 +130,19 @@ class Runner:
         receipt, reply_key, note = None, None, None
         campaign = self.config.campaign(envelope.campaign) if envelope.campaign else None
         if envelope.disposition == "submission" and campaign is not None:
-            receipt, subs = self._submissions(envelope, campaign, received)
+            receipt, subs = self.submissions(envelope, campaign, received)
             if before_start:
                 note = f"thư đến trước ngày bắt đầu {short_date(start)}: ghi nhận, không trả lời"
             else:
-                reply_key, note = self._acknowledge(envelope, campaign, receipt, subs, received, now)
+                reply_key, note = self.acknowledge(envelope, campaign, receipt, subs, received, now)
         elif envelope.disposition == "oversized" and not before_start and answerable:
             reply_key, note = self._notice_oversized(envelope, item.oversize or 0, received, now)
             note = note or "đã báo người gửi; chờ cán bộ xem xét"
         else:
             note = "không trả lời tự động" if envelope.disposition == "automated" else "chờ cán bộ xem xét"
         record = self._record(envelope, raw_sha, received, now, receipt, reply_key, note)
+        if envelope.disposition in REVIEW:
+            record["review_id"] = self.store.next_review_id()
         if item.oversize is not None:
             record.update(size=item.oversize, oversize=True)
         self.store.record_message(record)
@@ -147,7 +151,7 @@ class Runner:
                  "acknowledgement queued" if reply_key and note is None else note)
         return envelope
 
-    def _submissions(self, envelope: Envelope, campaign: Campaign, received: dt.datetime
+    def submissions(self, envelope: Envelope, campaign: Campaign, received: dt.datetime
                      ) -> tuple[str, list[dict[str, Any]]]:
         receipt = self.store.receipt_for(envelope.key, campaign.id, campaign.receipt_prefix)
         subs = []
@@ -163,7 +167,7 @@ class Runner:
             }))
         return receipt, subs
 
-    def _acknowledge(self, envelope: Envelope, campaign: Campaign, receipt: str, subs: list[dict[str, Any]],
+    def acknowledge(self, envelope: Envelope, campaign: Campaign, receipt: str, subs: list[dict[str, Any]],
                      received: dt.datetime, now: dt.datetime) -> tuple[str | None, str | None]:
         tz = self.config.timezone
         org = self.config.organization(envelope.organization or "")
@@ -258,6 +262,7 @@ class Runner:
             "disposition": "error", "reasons": [f"lỗi khi xử lý thư: {type(exc).__name__}: {exc}"],
             "defects": traceback.format_exception_only(type(exc), exc), "documents": [], "attachments": [],
             "organization": None, "receipt": None, "reply": None, "reply_note": "chờ cán bộ xem xét",
+            "review_id": self.store.next_review_id(),
         })
 
     # -- passes --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import ctypes
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,9 @@ _SEGMENT_RE = re.compile(r"^(\d{6})\.json$")
 class SegmentedTable:
     """A keyed table stored as numbered TinyDB files of bounded size."""
 
-    def __init__(self, folder: Path, segment_size: int = 200) -> None:
+    def __init__(self, folder: Path, segment_size: int = 200,
+                 observe: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """`observe` sees every record once as the table opens (to derive in-memory indexes)."""
         self.folder = folder
         self.segment_size = segment_size
         folder.mkdir(parents=True, exist_ok=True)
@@ -162,6 +164,8 @@ class SegmentedTable:
             for doc in self._table(number).all():
                 self._index[doc["key"]] = number
                 count += 1
+                if observe is not None:
+                    observe(doc)
             self._counts[number] = count
             if number != numbers[-1]:
                 self._dbs.pop(number).close()  # reopened on demand

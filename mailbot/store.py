@@ -22,7 +22,8 @@ from mailbot.blobs import Blobs
 from mailbot.storage import SegmentedTable
 
 _RECEIPT_RE = re.compile(r"^([A-Z0-9]+)-(\d+)$")
-SENT_STATES = ("pending", "sent", "dry-run")  # mails that count against the per-recipient cap
+SENT_STATES = ("pending", "sent", "dry-run")
+REVIEW_PREFIX = "XL"  # "xử lý": messages waiting for a person  # mails that count against the per-recipient cap
 
 
 def utc_iso(when: dt.datetime) -> str:
@@ -49,7 +50,8 @@ class Store:
 
     def _load(self) -> None:
         db = self.root / "db"
-        self.messages = SegmentedTable(db / "messages", self.segment_size)
+        self._review_max = 0  # highest review number given (XL-0001 ...)
+        self.messages = SegmentedTable(db / "messages", self.segment_size, observe=self._note_message)
         self.submissions = SegmentedTable(db / "submissions", self.segment_size)
         self.outbox = SegmentedTable(db / "outbox", self.segment_size)
         # Derived in memory at open, so that no lookup needs to read old segments.
@@ -102,7 +104,22 @@ class Store:
         return key in self.messages
 
     def record_message(self, doc: dict[str, Any]) -> bool:
-        return self.messages.insert(doc)
+        inserted = self.messages.insert(doc)
+        if inserted:
+            self._note_message(doc)
+        return inserted
+
+    def _note_message(self, doc: dict[str, Any]) -> None:
+        match = _RECEIPT_RE.match(doc.get("review_id") or "")
+        if match:
+            self._review_max = max(self._review_max, int(match.group(2)))
+
+    def next_review_id(self) -> str:
+        """The id staff type for a message waiting in the review queue."""
+        return f"{REVIEW_PREFIX}-{self._review_max + 1:04d}"
+
+    def update_message(self, key: str, fields: dict[str, Any]) -> None:
+        self.messages.update(key, fields)
 
     # -- submissions ---------------------------------------------------------------------
     def _note_submission(self, sub: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -32,15 +32,20 @@ WINDOW_BYTES = 64 * 1024 * 1024  # ... and at most this many bytes of them
 Result = Envelope | BaseException | None  # None: not analysed (a duplicate or set aside)
 
 
-def analyse(raw: bytes, source_id: str, delivered: object, config: Config) -> Envelope:
-    """Parse and classify one message; never touches the state."""
+def analyse(raw: bytes, source_id: str, delivered: object, config: Config,
+            known: Mapping[str, str] | None = None) -> Envelope:
+    """Parse and classify one message; never touches the state.
+
+    `known` maps addresses staff confirmed (assign --remember-sender) to organizations.
+    """
     envelope = Envelope(raw=raw, parsed=parse_message(raw, config.max_attachment_bytes), source=source_id)
-    classify(envelope, config, received=delivered)  # type: ignore[arg-type]
+    classify(envelope, config, known, received=delivered)  # type: ignore[arg-type]
     return envelope
 
 
-def _analyse_remote(raw: bytes, source_id: str, delivered: object, config: Config) -> Envelope:
-    envelope = analyse(raw, source_id, delivered, config)
+def _analyse_remote(raw: bytes, source_id: str, delivered: object, config: Config,
+                    known: Mapping[str, str] | None) -> Envelope:
+    envelope = analyse(raw, source_id, delivered, config, known)
     # Idempotent, so safe before the record exists; made durable by the main process's next
     # group commit (one syncfs) instead of two fsyncs per file here.
     blobs = Blobs(config.state_dir)
@@ -71,14 +76,15 @@ def default_workers() -> int:
 class Analyser:
     """Yields (item, envelope) in source order, analysing up to `workers` messages at once."""
 
-    def __init__(self, config: Config, workers: int) -> None:
+    def __init__(self, config: Config, workers: int, known: Mapping[str, str] | None = None) -> None:
         self.config = config
+        self.known = known  # the same dict the review commands add to
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
     def _inline(self, item: Incoming) -> Result:
         try:
-            return analyse(item.raw, item.source_id, item.delivered, self.config)
+            return analyse(item.raw, item.source_id, item.delivered, self.config, self.known)
         except Exception as exc:
             return exc
 
@@ -110,7 +116,8 @@ class Analyser:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                              initializer=_die_with_parent, initargs=(os.getpid(),))
         try:
-            return self._pool.submit(_analyse_remote, item.raw, item.source_id, item.delivered, self.config)
+            return self._pool.submit(_analyse_remote, item.raw, item.source_id, item.delivered, self.config,
+                                     self.known)
         except (BrokenProcessPool, RuntimeError):
             log.error("worker processes failed; analysing in the main process")
             self.workers = 1

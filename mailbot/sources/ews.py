@@ -26,12 +26,12 @@ from exchangelib.folders import FolderCollection, Inbox, MsgFolderRoot
 
 from mailbot.config import MailboxConfig
 from mailbot.errors import SendError, SourceError
+from mailbot.review import REVIEW
 from mailbot.sources import Incoming
 from mailbot.storage import atomic_write
 
 log = logging.getLogger(__name__)
 
-REVIEW = ("unknown-sender", "suspicious", "correspondence", "oversized", "error")
 BUILDS = {"Exchange2013": Build(15, 0), "Exchange2016": Build(15, 1), "Exchange2019": Build(15, 2),
           "Office365": Build(15, 20)}
 AUTH = {"ntlm": NTLM, "basic": BASIC, "oauth2": OAUTH2}

@@ -30,13 +30,13 @@ from imap_tools.utils import encode_folder
 
 from mailbot.config import MailboxConfig
 from mailbot.errors import SourceError
+from mailbot.review import REVIEW
 from mailbot.sources import Incoming
 from mailbot.storage import atomic_write
 
 log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 200  # UIDs per FETCH of sizes
-REVIEW = ("unknown-sender", "suspicious", "correspondence", "oversized", "error")
 _SIZE_RE = re.compile(rb"UID (\d+).*?RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+).*?UID (\d+)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 

@@ -1,0 +1,84 @@
+"""The review queue: review, assign (with --remember-sender), dismiss."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import build, deliver, write_config
+
+
+def mailbot(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mailbot", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_a_plan_from_a_personal_address_is_assigned_and_acknowledged(tmp_path, smtp_server) -> None:
+    recorder, port = smtp_server
+    config = str(write_config(tmp_path, port))
+    deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Gửi phương án bầu cử của VNPT",
+                            files=(("Phuong an VNPT.docx", b"plan"),),
+                            auth="mail.dongthap.gov.vn; dmarc=none header.from=gmail.com"), "1.a")
+    deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Hỏi về thời hạn"), "2.b")  # correspondence
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    assert recorder.messages == []  # nothing answered: both wait for a person
+
+    listed = mailbot("review", "--config", config, "--json")
+    rows = json.loads(listed.stdout)
+    assert [(r["id"], r["disposition"]) for r in rows] == [("XL-0001", "unknown-sender"), ("XL-0002", "correspondence")]
+    assert rows[0]["files"] == ["Phuong an VNPT.docx"] and rows[0]["from"] == "anh.kythuat@gmail.com"
+    text = mailbot("review", "--config", config).stdout
+    assert "XL-0001" in text and "người gửi lạ" in text and "Gửi phương án bầu cử của VNPT" in text
+
+    bad = mailbot("assign", "--config", config, "XL-0001", "vnpt")
+    assert bad.returncode == 1 and "vnpt-dongthap" in bad.stderr  # the known ids are listed
+    done = mailbot("assign", "--config", config, "xl-0001", "vnpt-dongthap", "--remember-sender")
+    assert done.returncode == 0, done.stderr
+    assert "số biên nhận BC2021-0001" in done.stdout and "đã gửi đến anh.kythuat@gmail.com" in done.stdout
+    [ack] = recorder.parsed()
+    assert ack["To"] == "anh.kythuat@gmail.com" and ack["Auto-Submitted"] == "auto-replied"
+    body = ack.get_body(("plain",)).get_content()
+    assert "Viễn thông Đồng Tháp" in body and "BC2021-0001" in body and "Phuong an VNPT.docx" in body
+
+    again = mailbot("assign", "--config", config, "XL-0001", "vnpt-dongthap")
+    assert again.returncode == 1 and "already handled" in again.stderr
+    status = json.loads(mailbot("status", "--config", config, "--json").stdout)
+    plan = next(r for r in status["campaigns"] if r["organization"] == "vnpt-dongthap" and r["document"] == "plan")
+    assert plan["status"] == "on-time" and plan["receipt"] == "BC2021-0001"
+    assert status["known_senders"] == {"anh.kythuat@gmail.com": "vnpt-dongthap"}
+    assert "anh.kythuat@gmail.com" in mailbot("status", "--config", config).stdout
+
+    # the remembered sender's next mail is VNPT's without anyone's help
+    deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Gửi danh sách trực",
+                            files=(("DS truc VNPT.xlsx", b"list"),),
+                            auth="mail.dongthap.gov.vn; dmarc=none header.from=gmail.com"), "3.c")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    assert len(recorder.messages) == 2
+    rows = json.loads(mailbot("review", "--config", config, "--json").stdout)
+    assert [r["id"] for r in rows] == ["XL-0002"]
+
+
+def test_dismiss_takes_a_message_off_the_queue(tmp_path, smtp_server) -> None:
+    recorder, port = smtp_server
+    config = str(write_config(tmp_path, port))
+    deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Hỏi về thời hạn"), "1.a")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    out = mailbot("dismiss", "--config", config, "XL-0001", "--reason", "Đã trả lời qua điện thoại")
+    assert out.returncode == 0 and "XL-0001" in out.stdout
+    assert json.loads(mailbot("review", "--config", config, "--json").stdout) == []
+    assert "Không có thư nào chờ xem xét." in mailbot("review", "--config", config).stdout
+    missing = mailbot("dismiss", "--config", config, "XL-0009")
+    assert missing.returncode == 1 and "XL-0009" in missing.stderr
+    assert recorder.messages == []
+
+
+def test_assign_needs_a_document_it_can_name(tmp_path, smtp_server) -> None:
+    recorder, port = smtp_server
+    config = str(write_config(tmp_path, port))
+    deliver(tmp_path, build(sender="x@gmail.com", subject="Chào anh", files=(("anh.jpg", b"\xff\xd8"),)), "1.a")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    out = mailbot("assign", "--config", config, "XL-0001", "viettel-dongthap")
+    assert out.returncode == 1 and "--documents plan,duty-list" in out.stderr
+    out = mailbot("assign", "--config", config, "XL-0001", "viettel-dongthap", "--documents", "duty-list")
+    assert out.returncode == 0, out.stderr
+    assert "anh.jpg" in recorder.parsed()[0].get_body(("plain",)).get_content()
