@@ -18,6 +18,7 @@ from mailbot import config as configmod
 from mailbot import demo, status
 from mailbot.errors import MailbotError, StoreError
 from mailbot.outbox import DirectoryTransport, SmtpTransport, Transport
+from mailbot.jobs import scheduler_for
 from mailbot.pipeline import PassResult, Runner, Source
 from mailbot.reply import Templates
 from mailbot.review import KnownSenders
@@ -87,9 +88,10 @@ def open_runner(config: configmod.Config, workers: int = 1, source: Source | Non
     templates = Templates(config.templates_dir)
     with state_lock(config.state_dir):
         store = Store(config.state_dir)
-        analyser = Analyser(config, workers, KnownSenders(config.state_dir).addresses)
+        known = KnownSenders(config.state_dir).addresses
+        analyser = Analyser(config, workers, known)
         try:
-            yield Runner(config, store, templates, transport_for(config, source), analyser=analyser)
+            yield Runner(config, store, templates, transport_for(config, source), analyser=analyser, known=known)
         finally:
             analyser.close()
             store.close()
@@ -130,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if isinstance(source, ImapSource):
                 source.known = runner.is_recorded_header  # recorded mail is not downloaded again
             log.warning("mailbot started: watching %s", source.describe())
-            runner.run_forever(source, stop)
+            runner.run_forever(source, stop, scheduler_for(runner))
     finally:
         source.close()
     log.warning("mailbot stopped")

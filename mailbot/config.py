@@ -41,12 +41,28 @@ class Organization:
 
 
 @dataclass(frozen=True)
+class ReminderPlan:
+    before_days: tuple[int, ...] = (7, 3, 1)  # working-day mornings this many days before the deadline
+    on_deadline: bool = True  # the morning of the deadline
+    overdue_every_days: int = 2  # then every this many days after it ...
+    overdue_max: int = 3  # ... at most this many times
+
+
+@dataclass(frozen=True)
+class Reminders:
+    hour: dt.time = dt.time(8, 0)  # local time on working days
+    holidays: tuple[dt.date, ...] = ()  # besides Saturdays and Sundays
+    plan: ReminderPlan = ReminderPlan()
+
+
+@dataclass(frozen=True)
 class Document:
     id: str
     name: str
     keywords: tuple[str, ...]
     deadline: dt.datetime  # aware; the last instant that is on time
     organizations: tuple[str, ...]
+    reminders: ReminderPlan | None = None  # None: no reminders for this document
 
 
 @dataclass(frozen=True)
@@ -125,6 +141,7 @@ class Config:
     smtp: SmtpConfig
     organizations: tuple[Organization, ...]
     campaigns: tuple[Campaign, ...] = field(default_factory=tuple)
+    reminders: Reminders = Reminders()
 
     def organization(self, org_id: str) -> Organization | None:
         return next((o for o in self.organizations if o.id == org_id), None)
@@ -222,6 +239,21 @@ def _mailbox(mb: _Section, base: Path) -> MailboxConfig:
         idle_seconds=float(idle) * 60, timeout=float(timeout), **folders, **ews)
 
 
+def _reminder_plan(sec: _Section, base: ReminderPlan) -> ReminderPlan:
+    """The keys of a reminder plan, each defaulting to `base` (the [reminders] section's)."""
+    before = sec.get("before_days", list, list(base.before_days), "a list of whole days")
+    if not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 60 for d in before):
+        raise sec.fail("before_days", "must list whole numbers of days between 1 and 60")
+    every = sec.get("overdue_every_days", int, base.overdue_every_days, "a whole number of days")
+    most = sec.get("overdue_max", int, base.overdue_max, "a whole number")
+    if every < 1 or not 0 <= most <= 20:
+        raise sec.fail("overdue_every_days" if every < 1 else "overdue_max", "is out of range")
+    plan = ReminderPlan(before_days=tuple(sorted(set(before), reverse=True)),
+                        on_deadline=sec.get("on_deadline", bool, base.on_deadline),
+                        overdue_every_days=every, overdue_max=most)
+    return plan
+
+
 def load(path: str | Path) -> Config:
     """Load and validate a configuration file; raise ConfigError on any problem."""
     path = Path(path)
@@ -299,6 +331,18 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         sec.done()
     org_ids = {o.id for o in orgs}
 
+    rsec = top.table("reminders", {})
+    hour_text = rsec.text("hour", "08:00")
+    try:
+        hour = dt.time.fromisoformat(hour_text)
+    except ValueError:
+        raise rsec.fail("hour", f"{hour_text!r} is not a time such as \"08:00\"") from None
+    holidays = rsec.get("holidays", list, [], "a list of dates")
+    if not all(isinstance(d, dt.date) and not isinstance(d, dt.datetime) for d in holidays):
+        raise rsec.fail("holidays", "must be a list of dates such as 2021-04-30")
+    reminders = Reminders(hour=hour, holidays=tuple(holidays), plan=_reminder_plan(rsec, ReminderPlan()))
+    rsec.done()
+
     campaigns: list[Campaign] = []
     for sec in top.tables("campaigns"):
         cid = sec.ident("id", [c.id for c in campaigns], "campaign")
@@ -315,8 +359,13 @@ def parse(data: dict[str, Any], path: Path) -> Config:
             for member in members:
                 if member not in org_ids:
                     raise dsec.fail("organizations", f"unknown organization id {member!r}")
+            plan: ReminderPlan | None = None  # `reminders = false`: none for this document
+            if dsec.get("reminders", (dict, bool), True, "a table of reminder keys, or false") is not False:
+                psec = dsec.table("reminders", {})
+                plan = _reminder_plan(psec, reminders.plan)
+                psec.done()
             docs.append(Document(id=did, name=dsec.text("name"), keywords=keywords,
-                                 deadline=_deadline(dsec, "deadline", tz), organizations=members))
+                                 deadline=_deadline(dsec, "deadline", tz), organizations=members, reminders=plan))
             dsec.done()
         if not docs:
             raise sec.fail("documents", "a campaign needs at least one document")
@@ -334,4 +383,4 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         department=department, signature=signature, contact=contact, auto_reply_cap=cap, dry_run=dry_run,
         max_attachment_bytes=max_att, poll_interval=float(poll), workers=workers,
         templates_dir=_resolve(base, tdir) if tdir else None,
-        mailbox=mailbox, smtp=smtp, organizations=tuple(orgs), campaigns=tuple(campaigns))
+        mailbox=mailbox, smtp=smtp, organizations=tuple(orgs), campaigns=tuple(campaigns), reminders=reminders)

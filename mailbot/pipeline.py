@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from schedule import Scheduler
+
 from mailbot.classify import message_time
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Envelope, message_key
@@ -89,8 +91,9 @@ class Runner:
     clock: Callable[[], dt.datetime] = utc_now
     analyser: Analyser | None = None  # worker processes for a backlog; None: inline
     _set_aside: set[str] = field(default_factory=set)
+    known: dict[str, str] = field(default_factory=dict)  # senders staff confirmed: address -> organization
     # held while the store changes, so that a sending thread can mark mails sent meanwhile
-    _lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- one message ---------------------------------------------------------------------
     def is_recorded_header(self, head: bytes) -> bool:
@@ -111,8 +114,7 @@ class Runner:
             log.info("duplicate %s from %s: already recorded, nothing to do", key, item.source_id)
             return None
         if envelope is None:
-            envelope = analyse(item.raw, item.source_id, item.delivered, self.config,
-                               self.analyser.known if self.analyser else None)
+            envelope = analyse(item.raw, item.source_id, item.delivered, self.config, self.known)
         now = self.clock()
         received = message_time(envelope, item.delivered) or now
         # an oversized message is answered unless automated or forged (no backscatter)
@@ -288,12 +290,12 @@ class Runner:
                 try:
                     if isinstance(analysed, BaseException):
                         raise analysed
-                    with self._lock:
+                    with self.lock:
                         envelope = self.process(item, analysed)
                 except (OSError, StoreError) as exc:
                     result.errors += 1
                     log.error("cannot record %s, will retry on the next pass: %s", item.source_id, exc)
-                    with self._lock:
+                    with self.lock:
                         self.store.rollback()
                     uncommitted.clear()
                     break  # the disk or the state is in trouble: stop this pass, keep the messages
@@ -302,7 +304,7 @@ class Runner:
                     log.exception("message %s set aside after an unexpected error", item.source_id)
                     self._set_aside.add(item.source_id)
                     try:
-                        with self._lock:
+                        with self.lock:
                             self._set_aside_record(item, exc)
                     except Exception:
                         log.exception("could not record the set-aside message %s", item.source_id)
@@ -339,7 +341,7 @@ class Runner:
         A message the source cannot mark (a lost connection) is found again by the next
         scan, recognised as recorded, and marked then.
         """
-        with self._lock:
+        with self.lock:
             self.store.commit()
         try:
             source.done(items)
@@ -352,24 +354,28 @@ class Runner:
 
     def flush(self, ignore_backoff: bool = False) -> FlushResult:
         return flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
-                     ignore_backoff=ignore_backoff, lock=self._lock)
+                     ignore_backoff=ignore_backoff, lock=self.lock)
 
-    def run_forever(self, source: Source, stop: threading.Event,
-                    next_job: Callable[[], float] | None = None) -> None:
-        """Record, answer, wait for new mail; until `stop` is set (SIGTERM, Ctrl-C).
+    def run_forever(self, source: Source, stop: threading.Event, jobs: Scheduler | None = None) -> None:
+        """Record, answer, run the jobs due, wait for new mail; until `stop` is set (SIGTERM, Ctrl-C).
 
         A lost mailbox is reconnected with exponential backoff and jitter, logged once per
-        incident. `next_job` gives the seconds until the next scheduled job: no wait is longer.
+        incident. No wait lasts past the next scheduled job.
         """
         failures = 0
+        if jobs is not None:
+            jobs.run_all()  # at start: whatever is due after downtime
         while not stop.is_set():
             try:
                 self.run_pass(source, stop, send_alongside=True)
+                if jobs is not None:
+                    jobs.run_pending()
                 self.flush()
                 if failures:
                     log.warning("mailbox %s reachable again after %d failed attempts", source.describe(), failures)
                     failures = 0
-                source.wait(stop, max(0.0, next_job() if next_job is not None else IDLE_FOREVER))
+                idle = jobs.idle_seconds if jobs is not None else None
+                source.wait(stop, max(0.0, idle if idle is not None else IDLE_FOREVER))
             except SourceError as exc:
                 if stop.is_set():
                     break  # SIGTERM shut the connection on purpose

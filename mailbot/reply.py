@@ -21,7 +21,7 @@ from mailbot.config import Config
 from mailbot.envelope import Envelope
 from mailbot.errors import TemplateError
 
-TEMPLATES = ("ack.txt.j2", "ack.html.j2", "oversize.txt.j2", "oversize.html.j2")
+TEMPLATES = ("ack.txt.j2", "ack.html.j2", "oversize.txt.j2", "oversize.html.j2", "remind.txt.j2", "remind.html.j2")
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = BASE64
 
@@ -41,7 +41,15 @@ SAMPLE_OVERSIZE: dict[str, Any] = {
     "received": SAMPLE_ACK["received"], "subject": "Gửi phương án", "size": "42,0 MB", "limit": "30 MB",
     "contact": SAMPLE_ACK["contact"], "signature": SAMPLE_ACK["signature"],
 }
-SAMPLES = {"ack": SAMPLE_ACK, "oversize": SAMPLE_OVERSIZE}
+SAMPLE_REMIND: dict[str, Any] = {
+    "organization": "Viễn thông Đồng Tháp", "department": SAMPLE_ACK["department"], "mailbox": SAMPLE_ACK["mailbox"],
+    "campaign": SAMPLE_ACK["campaign"],
+    "reference": "Công văn số 123/STTTT-BCVT ngày 15/3/2021 của Sở Thông tin và Truyền thông",
+    "document": "Phương án bảo đảm thông tin liên lạc", "deadline": "hết ngày 01 tháng 4 năm 2021", "days_left": 3,
+    "submitted": [{"name": "Danh sách trực", "receipt": "BC2021-0002", "received": "09 giờ 15 phút, ngày 29 tháng 3 năm 2021"}],
+    "contact": SAMPLE_ACK["contact"], "signature": SAMPLE_ACK["signature"],
+}
+SAMPLES = {"ack": SAMPLE_ACK, "oversize": SAMPLE_OVERSIZE, "remind": SAMPLE_REMIND}
 
 
 def default_templates_dir() -> Path:
@@ -103,13 +111,24 @@ def reply_subject(original: str, fallback: str) -> str:
 
 def compose(envelope: Envelope, config: Config, templates: Templates, context: dict[str, Any],
             now: dt.datetime, kind: str = "ack", fallback_subject: str = "") -> Reply:
+    """A reply to a message: threaded under it, marked auto-replied (RFC 3834)."""
     parsed = envelope.parsed
     domain = config.reply_from.rsplit("@", 1)[1]
     msgid = reply_message_id(kind, envelope.key, domain)
-    to = recipients(envelope, config)
     subject = reply_subject(parsed.subject, fallback_subject
                             or f"Xác nhận đã nhận tài liệu – số biên nhận {context['receipt']}")
+    thread: list[tuple[str, str]] = []
+    if parsed.message_id:
+        refs = [r for r in parsed.references if r != parsed.message_id][-20:] + [parsed.message_id]
+        thread = [("In-Reply-To", f"<{parsed.message_id}>"), ("References", "\r\n ".join(f"<{r}>" for r in refs))]
+    return compose_mail(config, templates, kind, context, recipients(envelope, config), subject, msgid, now,
+                        "auto-replied", thread)
 
+
+def compose_mail(config: Config, templates: Templates, kind: str, context: dict[str, Any], to: list[str],
+                 subject: str, msgid: str, now: dt.datetime, auto_submitted: str = "auto-generated",
+                 extra_headers: list[tuple[str, str]] | None = None) -> Reply:
+    """Text and HTML from the `kind` templates, From the Department, with a fixed Message-ID."""
     # compat32 classes: a fifth of the cost of EmailMessage with policy=SMTP, and the same bytes
     # on the wire (headers encoded by us, bodies in base64 UTF-8).
     # A boundary of our own: characters base64 never produces, and no regex compiled per mail
@@ -127,11 +146,9 @@ def compose(envelope: Envelope, config: Config, templates: Templates, context: d
         ("Subject", encode_words(subject)),
         ("Date", email.utils.format_datetime(now.astimezone(config.timezone))),
         ("Message-ID", f"<{msgid}>"),
+        *(extra_headers or []),
+        ("Auto-Submitted", auto_submitted), ("X-Auto-Response-Suppress", "All"), ("Content-Language", "vi"),
     ]
-    if parsed.message_id:
-        refs = [r for r in parsed.references if r != parsed.message_id][-20:] + [parsed.message_id]
-        head += [("In-Reply-To", f"<{parsed.message_id}>"), ("References", "\r\n ".join(f"<{r}>" for r in refs))]
-    head += [("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All"), ("Content-Language", "vi")]
     top = "".join(f"{name}: {value}\r\n" for name, value in head).encode("ascii")
     raw = top + msg.as_bytes(policy=compat32.clone(linesep="\r\n"))
     return Reply(key=msgid, to=to, subject=subject, raw=raw)

@@ -1,12 +1,13 @@
-"""Commands for the Department's staff: the review queue (review, assign, dismiss)."""
+"""Commands for the Department's staff: the review queue (review, assign, dismiss) and reminders."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 
 from mailbot import config as configmod
-from mailbot import review
+from mailbot import reminders, review
 from mailbot.commands import open_runner, require_state
 from mailbot.errors import MailbotError
 from mailbot.pipeline import utc_now
@@ -60,7 +61,50 @@ def cmd_dismiss(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_now(value: str | None, config: configmod.Config) -> dt.datetime:
+    """--now: an ISO date-time; without an offset it is read in the configured time zone."""
+    if not value:
+        return utc_now()
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise MailbotError(f"--now {value!r} is not an ISO date-time such as 2021-03-29T08:00:00+07:00") from None
+    return when if when.tzinfo else when.replace(tzinfo=config.timezone)
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    config = configmod.load(args.config)
+    require_state(config)
+    now = parse_now(args.now, config)
+    with open_runner(config) as runner:
+        if args.dry_run:
+            due = reminders.due(config, runner.store, now, runner.known)
+        else:
+            due = reminders.send_due(runner, now)
+            flushed = runner.flush(ignore_backoff=True)
+    if args.json:
+        for reminder in due:
+            print(json.dumps(reminder.as_json(), ensure_ascii=False))
+        return 0
+    for reminder in due:
+        to = ", ".join(reminder.to) or "(chưa có địa chỉ: không gửi được)"
+        print(f"{reminder.organization.name} – {reminder.document.name} ({reminder.step.name}): {to}")
+    if args.dry_run:
+        print(f"Chạy thử: {len(due)} thư nhắc đến hạn, không gửi thư nào.")
+    else:
+        print(f"Thư nhắc: {len(due)} đến hạn; đã gửi {flushed.sent}, chờ gửi lại {flushed.deferred}, "
+              f"gửi lỗi {flushed.failed}.")
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("remind", help="send the reminders due now to organizations that have not sent")
+    p.add_argument("--config", required=True)
+    p.add_argument("--now", help="the moment, ISO 8601 (default: now)")
+    p.add_argument("--dry-run", action="store_true", help="list them, send nothing")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_remind)
+
     p = sub.add_parser("review", help="what waits for a person: unknown senders, suspicious, oversized ...")
     p.add_argument("--config", required=True)
     p.add_argument("--json", action="store_true")

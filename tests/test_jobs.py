@@ -1,0 +1,52 @@
+"""Scheduled jobs in the daemon loop: guarded, run at start, no wait past the next one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+import schedule
+
+from mailbot import config as configmod
+from mailbot.commands import open_runner, source_for
+from mailbot.jobs import guarded, scheduler_for
+from tests.conftest import write_config
+
+
+def test_a_failing_job_is_logged_and_not_rerun_in_a_hot_loop(caplog) -> None:
+    calls = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise RuntimeError("lỗi thử")
+
+    scheduler = schedule.Scheduler()
+    job = scheduler.every(10).minutes.do(guarded("broken", broken))
+    with caplog.at_level(logging.ERROR):
+        scheduler.run_all()
+        for _ in range(100):
+            scheduler.run_pending()
+    assert calls == [1]  # not again and again
+    assert job.next_run > dt.datetime.now() + dt.timedelta(minutes=9)
+    assert "scheduled job broken failed" in caplog.text
+
+
+def test_the_daemon_loop_runs_jobs_at_start_and_between_waits(tmp_path, smtp_server) -> None:
+    _, port = smtp_server
+    config = configmod.load(write_config(tmp_path, port))
+    stop = threading.Event()
+    ran: list[str] = []
+    source = source_for(config)
+    with open_runner(config, 1, source) as runner:
+        jobs = scheduler_for(runner)  # the real reminder job: nothing due in 2026 for a 2021 campaign
+        jobs.every(1).seconds.do(guarded("probe", lambda: (ran.append("probe"), len(ran) >= 3 and stop.set())))
+        assert jobs.idle_seconds is not None and jobs.idle_seconds <= 1
+        watchdog = threading.Timer(20, stop.set)
+        watchdog.start()
+        try:
+            runner.run_forever(source, stop, jobs)
+        finally:
+            watchdog.cancel()
+    assert ran == ["probe", "probe", "probe"]  # once at start, then each second (the wait is bounded by it)
+    assert len(list(runner.store.outbox.all())) == 0
