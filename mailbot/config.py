@@ -56,6 +56,12 @@ class Reminders:
 
 
 @dataclass(frozen=True)
+class Digest:
+    time: dt.time = dt.time(7, 30)  # local time of the daily digest
+    to: tuple[str, ...] = ()  # staff addresses; none: no digest
+
+
+@dataclass(frozen=True)
 class Document:
     id: str
     name: str
@@ -142,6 +148,7 @@ class Config:
     organizations: tuple[Organization, ...]
     campaigns: tuple[Campaign, ...] = field(default_factory=tuple)
     reminders: Reminders = Reminders()
+    digest: Digest = Digest()
 
     def organization(self, org_id: str) -> Organization | None:
         return next((o for o in self.organizations if o.id == org_id), None)
@@ -343,6 +350,15 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     reminders = Reminders(hour=hour, holidays=tuple(holidays), plan=_reminder_plan(rsec, ReminderPlan()))
     rsec.done()
 
+    dsec_ = top.table("digest", {})
+    digest_time = dsec_.text("time", "07:30")
+    try:
+        digest = Digest(time=dt.time.fromisoformat(digest_time),
+                        to=tuple(a.lower() for a in dsec_.strings("to", (), _is_address, "an e-mail address")))
+    except ValueError:
+        raise dsec_.fail("time", f"{digest_time!r} is not a time such as \"07:30\"") from None
+    dsec_.done()
+
     campaigns: list[Campaign] = []
     for sec in top.tables("campaigns"):
         cid = sec.ident("id", [c.id for c in campaigns], "campaign")
@@ -383,4 +399,5 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         department=department, signature=signature, contact=contact, auto_reply_cap=cap, dry_run=dry_run,
         max_attachment_bytes=max_att, poll_interval=float(poll), workers=workers,
         templates_dir=_resolve(base, tdir) if tdir else None,
-        mailbox=mailbox, smtp=smtp, organizations=tuple(orgs), campaigns=tuple(campaigns), reminders=reminders)
+        mailbox=mailbox, smtp=smtp, organizations=tuple(orgs), campaigns=tuple(campaigns), reminders=reminders,
+        digest=digest)

@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 import schedule
 
-from mailbot import reminders
+from mailbot import digest, reminders
 from mailbot.pipeline import Runner
 
 log = logging.getLogger(__name__)
 
-CHECK_MINUTES = 5  # how often the reminder job looks for due reminders
+CHECK_MINUTES = 5  # how often the jobs look for work: a reminder due, today's digest not yet made
 
 
 def guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
@@ -34,4 +34,5 @@ def guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
 def scheduler_for(runner: Runner) -> schedule.Scheduler:
     scheduler = schedule.Scheduler()
     scheduler.every(CHECK_MINUTES).minutes.do(guarded("reminders", lambda: reminders.send_due(runner, runner.clock())))
+    scheduler.every(CHECK_MINUTES).minutes.do(guarded("digest", lambda: digest.send_due(runner, runner.clock())))
     return scheduler

@@ -21,7 +21,8 @@ from mailbot.config import Config
 from mailbot.envelope import Envelope
 from mailbot.errors import TemplateError
 
-TEMPLATES = ("ack.txt.j2", "ack.html.j2", "oversize.txt.j2", "oversize.html.j2", "remind.txt.j2", "remind.html.j2")
+TEMPLATES = ("ack.txt.j2", "ack.html.j2", "oversize.txt.j2", "oversize.html.j2", "remind.txt.j2", "remind.html.j2",
+             "digest.txt.j2", "digest.html.j2")
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = BASE64
 
@@ -49,7 +50,22 @@ SAMPLE_REMIND: dict[str, Any] = {
     "submitted": [{"name": "Danh sách trực", "receipt": "BC2021-0002", "received": "09 giờ 15 phút, ngày 29 tháng 3 năm 2021"}],
     "contact": SAMPLE_ACK["contact"], "signature": SAMPLE_ACK["signature"],
 }
-SAMPLES = {"ack": SAMPLE_ACK, "oversize": SAMPLE_OVERSIZE, "remind": SAMPLE_REMIND}
+SAMPLE_DIGEST: dict[str, Any] = {
+    "date": "ngày 29 tháng 3 năm 2021", "short_date": "29/03/2021", "since": "07 giờ 30 phút, ngày 28 tháng 3 năm 2021",
+    "department": SAMPLE_ACK["department"], "mailbox": SAMPLE_ACK["mailbox"], "signature": SAMPLE_ACK["signature"],
+    "campaigns": [{"title": "Bầu cử 2021", "id": "bau-cu-2021", "documents": [{"name": "Phương án", "deadline": "01/04/2021"}],
+                   "table": [{"organization": "Viễn thông Đồng Tháp", "cells": [{"status": "on-time", "text": "đúng hạn"}]}]}],
+    "arrived": [{"time": "09:15 29/03/2021", "from": "kt@vnpt.vn", "organization": "Viễn thông Đồng Tháp",
+                 "what": "nộp tài liệu", "receipt": "BC2021-0001", "subject": "Phương án"}],
+    "reminders": [{"organization": "Viettel Đồng Tháp", "document": "Phương án", "step": "trước hạn 3 ngày",
+                   "to": "kt@viettel.com.vn", "note": ""}],
+    "unsent_reminders": [{"organization": "Bưu điện tỉnh Đồng Tháp", "document": "Phương án", "step": "trước hạn 3 ngày",
+                          "to": "", "note": "chưa có địa chỉ"}],
+    "review": [{"id": "XL-0001", "when": "10:00 29/03/2021", "label": "người gửi lạ", "from": "a@gmail.com",
+                "subject": "PA"}],
+    "failures": ["Tệp không đọc được: a.docx"],
+}
+SAMPLES = {"ack": SAMPLE_ACK, "oversize": SAMPLE_OVERSIZE, "remind": SAMPLE_REMIND, "digest": SAMPLE_DIGEST}
 
 
 def default_templates_dir() -> Path:

@@ -1,4 +1,4 @@
-"""Commands for the Department's staff: the review queue (review, assign, dismiss) and reminders."""
+"""Commands for the Department's staff: the review queue (review, assign, dismiss), reminders, the digest."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 from mailbot import config as configmod
-from mailbot import reminders, review
+from mailbot import digest, reminders, review
 from mailbot.commands import open_runner, require_state
 from mailbot.errors import MailbotError
 from mailbot.pipeline import utc_now
@@ -97,7 +97,35 @@ def cmd_remind(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    config = configmod.load(args.config)
+    require_state(config)
+    now = parse_now(args.now, config)
+    to = [args.to.lower()] if args.to else list(config.digest.to)
+    if not to and not args.dry_run:
+        raise MailbotError("no staff address: set [digest] to in the configuration, or give --to")
+    with open_runner(config) as runner:
+        if args.dry_run:
+            print(runner.templates.render("digest.txt.j2", digest.context(config, runner.store, now)))
+            return 0
+        # on demand: its own Message-ID, and the daily one still goes out at its time
+        key = digest.daily_key(config, now.date()).replace("digest.", f"digest.now{int(now.timestamp())}.", 1)
+        with runner.lock:
+            digest.make(config, runner.store, runner.templates, now, to, key)
+            runner.store.commit()
+        flushed = runner.flush(ignore_backoff=True)
+    print(f"Báo cáo: {'đã gửi đến ' + ', '.join(to) if flushed.sent else 'chưa gửi được, sẽ gửi lại sau'}.")
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("digest", help="the staff digest, now")
+    p.add_argument("--config", required=True)
+    p.add_argument("--now", help="the moment, ISO 8601 (default: now)")
+    p.add_argument("--to", help="send to this address instead of [digest] to")
+    p.add_argument("--dry-run", action="store_true", help="print the text version, send nothing")
+    p.set_defaults(func=cmd_digest)
+
     p = sub.add_parser("remind", help="send the reminders due now to organizations that have not sent")
     p.add_argument("--config", required=True)
     p.add_argument("--now", help="the moment, ISO 8601 (default: now)")

@@ -1,0 +1,158 @@
+"""The daily digest to staff: where each campaign stands, what arrived, what needs a person.
+
+One digest per day (its Message-ID is fixed by the day): the job sends the digest
+of the latest digest time already passed if there is none for it yet, so one
+missed during downtime goes out once at start-up, and never two in a day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from mailbot import review, status
+from mailbot.config import Config
+from mailbot.reply import Templates, compose_mail
+from mailbot.store import Store, parse_iso, utc_iso
+from mailbot.timefmt import long_date, short_date, short_time, time_and_date
+
+if TYPE_CHECKING:
+    from mailbot.pipeline import Runner
+
+log = logging.getLogger(__name__)
+
+STEP_LABELS = {"deadline": "sáng ngày hết hạn"}
+LATE_DAYS = 14  # a campaign stays in the digest this long after its event or last deadline
+
+
+def step_label(step: str) -> str:
+    if step.startswith("before-"):
+        return f"trước hạn {step.split('-', 1)[1]} ngày"
+    if step.startswith("overdue-"):
+        return f"quá hạn, lần {step.split('-', 1)[1]}"
+    return STEP_LABELS.get(step, step)
+
+
+def slot(config: Config, now: dt.datetime) -> dt.date:
+    """The day of the latest digest time at or before `now` (local)."""
+    local = now.astimezone(config.timezone)
+    return local.date() if local.time() >= config.digest.time else local.date() - dt.timedelta(days=1)
+
+
+def daily_key(config: Config, day: dt.date) -> str:
+    digest = hashlib.sha256(f"digest\0{day.isoformat()}".encode()).hexdigest()[:32]
+    return f"digest.{digest}@{config.reply_from.rsplit('@', 1)[1]}"
+
+
+def _since(store: Store, now: dt.datetime) -> dt.datetime:
+    """When the last digest was made (a day ago if there was none)."""
+    times = [parse_iso(m["created_at"]) for m in store.outbox.all() if m.get("kind") == "digest"
+             and parse_iso(m["created_at"]) < now]
+    return max(times) if times else now - dt.timedelta(days=1)
+
+
+def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
+    tz = config.timezone
+    today = now.astimezone(tz).date()
+    since = _since(store, now)
+    rows = status.campaign_rows(config, store)
+    campaigns = []
+    for campaign in config.campaigns:
+        ends = max([d.deadline.astimezone(tz).date() for d in campaign.documents]
+                   + ([campaign.event_date] if campaign.event_date else []))
+        if (campaign.opens and today < campaign.opens) or today > ends + dt.timedelta(days=LATE_DAYS):
+            continue
+        table = []
+        for org in config.organizations:
+            cells = []
+            for doc in campaign.documents:
+                row = next((r for r in rows if r["campaign"] == campaign.id and r["organization"] == org.id
+                            and r["document"] == doc.id), None)
+                if row is None:
+                    cells.append({"status": "none", "text": "—"})
+                elif row["status"] == "missing":
+                    left = (doc.deadline.astimezone(tz).date() - today).days
+                    note = f"còn {left} ngày" if left > 0 else "hạn hôm nay" if left == 0 else f"quá hạn {-left} ngày"
+                    cells.append({"status": "missing", "text": f"{status.LABELS['missing']} ({note})"})
+                else:
+                    when = short_time(dt.datetime.fromisoformat(row["received_at"]), tz)
+                    versions = f", {row['versions']} bản" if row["versions"] > 1 else ""
+                    cells.append({"status": row["status"],
+                                  "text": f"{status.LABELS[row['status']]}: {row['receipt']}, {when}{versions}"})
+            table.append({"organization": org.name, "cells": cells})
+        campaigns.append({"title": campaign.title, "id": campaign.id, "table": table,
+                          "documents": [{"name": d.name, "deadline": short_date(d.deadline.astimezone(tz).date())}
+                                        for d in campaign.documents]})
+    arrived, failures = [], []
+    for m in store.messages.all():
+        stamp = m.get("received_at") or m.get("recorded_at")  # when the Department got it
+        if not stamp or not since <= parse_iso(stamp) < now:
+            continue
+        org = config.organization(m.get("organization") or "")
+        arrived.append({"time": short_time(parse_iso(stamp), tz),
+                        "from": m.get("from") or "?", "organization": org.name if org else "",
+                        "what": review.LABELS.get(m.get("disposition") or "", _DISPOSITIONS.get(m.get("disposition"), "")),
+                        "receipt": m.get("receipt") or "", "subject": m.get("subject") or ""})
+        if m.get("oversize"):
+            failures.append(f"Thư quá lớn, không tải về: {m.get('from')} – “{m.get('subject') or ''}”")
+        for att in m.get("attachments") or []:
+            if att.get("defects"):
+                failures.append(f"Tệp không đọc được: {att['filename']} ({m.get('from')}): {att['defects'][0]}")
+    sent, unsent = [], []
+    for mail in store.outbox.all():
+        created = parse_iso(mail["created_at"])
+        if not since <= created < now:
+            continue
+        if mail.get("kind") == "reminder":
+            org = config.organization(mail.get("organization") or "")
+            campaign = config.campaign(mail.get("campaign") or "")
+            doc = campaign.document(mail.get("document") or "") if campaign else None
+            item = {"organization": org.name if org else mail.get("organization"),
+                    "document": doc.name if doc else mail.get("document"), "step": step_label(mail.get("step", "")),
+                    "to": ", ".join(mail["to"]), "note": mail.get("last_error", "")}
+            (unsent if mail["status"] in ("no-recipient", "suppressed", "failed") else sent).append(item)
+        if mail["status"] == "failed":
+            failures.append(f"Thư gửi {', '.join(mail['to'])} không đi được: {mail.get('last_error', '')}")
+    queue = [review.as_row(r, config) for r in review.open_items(store)]
+    for row in queue:
+        row["when"] = short_time(dt.datetime.fromisoformat(row["received_at"]), tz) if row["received_at"] else ""
+    return {
+        "date": long_date(today), "short_date": short_date(today), "since": time_and_date(since, tz),
+        "department": config.department, "mailbox": config.reply_from, "signature": config.signature,
+        "campaigns": campaigns, "arrived": arrived, "reminders": sent, "unsent_reminders": unsent,
+        "review": queue, "failures": failures,
+    }
+
+
+_DISPOSITIONS = {"submission": "nộp tài liệu", "automated": "thư tự động"}
+
+
+def make(config: Config, store: Store, templates: Templates, now: dt.datetime, to: list[str], key: str
+         ) -> dict[str, Any]:
+    """Compose the digest and put it in the outbox (or find the one already there)."""
+    existing = store.outbox.get(key)
+    if existing is not None:
+        return existing
+    ctx = context(config, store, now)
+    subject = f"Báo cáo hộp thư {config.reply_from} ngày {ctx['short_date']}"
+    mail = compose_mail(config, templates, "digest", ctx, to, subject, key, now)
+    return store.enqueue({"key": key, "kind": "digest", "to": to, "subject": subject, "message_key": None,
+                          "raw_sha256": store.put_blob(mail.raw, "raw", durable=False), "created_at": utc_iso(now),
+                          "status": "pending", "attempts": 0})
+
+
+def send_due(runner: Runner, now: dt.datetime) -> dict[str, Any] | None:
+    """The daily digest, if today's (or a missed one) has not been made yet."""
+    config = runner.config
+    if not config.digest.to:
+        return None
+    key = daily_key(config, slot(config, now))
+    with runner.lock:
+        if runner.store.outbox.get(key) is not None:
+            return None
+        entry = make(config, runner.store, runner.templates, now, list(config.digest.to), key)
+        runner.store.commit()
+    log.info("daily digest queued for %s", ", ".join(config.digest.to))
+    return entry

@@ -1,0 +1,79 @@
+"""The daily digest: its content on a known state, escaping, once a day, any machine zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import os
+import subprocess
+import sys
+from email.policy import default
+from zoneinfo import ZoneInfo
+
+from mailbot import config as configmod
+from mailbot import digest
+from mailbot.commands import open_runner
+from tests.conftest import build, deliver, write_config
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def state(tmp_path, port: int) -> str:
+    config = str(write_config(tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$':
+                                               'to = ["ddthong@dongthap.gov.vn"]'}))
+    deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Phương án bầu cử", files=(("PA VNPT.docx", b"1"),)), "1.a")
+    deliver(tmp_path, build(sender="x@gmail.com", subject="<script>alert(1)</script> {{ 7*7 }}",
+                            files=(("<b>bad</b>.docx", b"2"),)), "2.b")
+    proc = subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", config, "--once"], capture_output=True)
+    assert proc.returncode == 0
+    subprocess.run([sys.executable, "-m", "mailbot", "remind", "--config", config, "--now", "2021-03-29T08:00:00+07:00"],
+                   check=True, capture_output=True)
+    return config
+
+
+def test_the_digest_on_a_known_state(tmp_path, smtp_server) -> None:
+    recorder, port = smtp_server
+    config = state(tmp_path, port)
+    out = subprocess.run([sys.executable, "-m", "mailbot", "digest", "--config", config, "--dry-run",
+                          "--now", "2021-03-29T17:00:00+07:00"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "BÁO CÁO HỘP THƯ pbcvt@dongthap.gov.vn" in text and "ngày 29 tháng 3 năm 2021" in text
+    assert "Phương án bảo đảm thông tin liên lạc (hạn 01/04/2021): đúng hạn: BC2021-0001, 09:15 29/03/2021" in text
+    assert "Phương án bảo đảm thông tin liên lạc (hạn 01/04/2021): chưa nộp (còn 3 ngày)" in text
+    assert "II. THƯ MỚI ĐẾN (2)" in text and "số biên nhận BC2021-0001" in text
+    # the four organizations without a plan were due a reminder; none has an address, so none went out
+    assert "III. THƯ NHẮC ĐÃ GỬI (0)" in text and text.count("chưa có địa chỉ liên hệ") == 4
+    assert "XL-0001" in text and "người gửi lạ" in text and "x@gmail.com" in text
+    assert "<script>alert(1)</script> {{ 7*7 }}" in text  # the text version shows it as written
+
+
+def test_the_html_escapes_and_is_sent_once_a_day(tmp_path, smtp_server) -> None:
+    recorder, port = smtp_server
+    config = configmod.load(state(tmp_path, port))
+    with open_runner(config) as runner:
+        first = digest.send_due(runner, dt.datetime(2021, 3, 30, 7, 31, tzinfo=TZ))
+        assert first is not None
+        assert digest.send_due(runner, dt.datetime(2021, 3, 30, 18, 0, tzinfo=TZ)) is None  # same day
+        assert digest.send_due(runner, dt.datetime(2021, 3, 31, 7, 0, tzinfo=TZ)) is None  # before 07:30: still 30/3
+        assert digest.send_due(runner, dt.datetime(2021, 3, 31, 7, 30, tzinfo=TZ)) is not None
+        assert digest.send_due(runner, dt.datetime(2021, 4, 3, 6, 0, tzinfo=TZ)) is not None  # missed 1-2/4: one
+        assert digest.send_due(runner, dt.datetime(2021, 4, 3, 7, 0, tzinfo=TZ)) is None
+        raw = runner.store.blob_path(first["raw_sha256"], "raw").read_bytes()
+        runner.flush(ignore_backoff=True)
+    digests = [m for m in recorder.parsed() if m["Auto-Submitted"] == "auto-generated"]
+    assert len(digests) == 3 and {m["To"] for m in digests} == {"ddthong@dongthap.gov.vn"}
+    msg = email.message_from_bytes(raw, policy=default)
+    assert msg["Auto-Submitted"] == "auto-generated" and msg["To"] == "ddthong@dongthap.gov.vn"
+    html = msg.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }}" in html and "49" not in html
+    assert "<table" in html and "BC2021-0001" in html
+
+
+def test_the_digest_reads_the_same_in_any_machine_zone(tmp_path, smtp_server) -> None:
+    _, port = smtp_server
+    config = state(tmp_path, port)
+    outputs = {subprocess.run([sys.executable, "-m", "mailbot", "digest", "--config", config, "--dry-run", "--now",
+                               "2021-03-30T07:30:00+07:00"], capture_output=True, text=True,
+                              env={**os.environ, "TZ": zone}).stdout for zone in ("UTC", "Asia/Ho_Chi_Minh")}
+    assert len(outputs) == 1 and "09:15 29/03/2021" in outputs.pop()
