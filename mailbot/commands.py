@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import fcntl
-import json
 import logging
 import os
 import signal
@@ -30,6 +29,14 @@ from mailbot.workers import Analyser, default_workers
 log = logging.getLogger("mailbot")
 
 
+class LockBusy(MailbotError):
+    """Another mailbot holds the state folder."""
+
+    def __init__(self, pid: int | None, state_dir: Path) -> None:
+        super().__init__(f"another mailbot (pid {pid or '?'}) is using {state_dir}; stop it first")
+        self.pid = pid
+
+
 @contextmanager
 def state_lock(state_dir: Path) -> Iterator[None]:
     """One mailbot per state folder: the store assumes it is the only writer."""
@@ -40,8 +47,8 @@ def state_lock(state_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
-            raise MailbotError(f"another mailbot (pid {holder}) is using {state_dir}; stop it first") from None
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+            raise LockBusy(int(holder) if holder.isdigit() else None, state_dir) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
@@ -127,12 +134,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
+    signal.signal(signal.SIGUSR1, lambda *_: source.interrupt())  # a staff request is waiting
     try:
         with open_runner(config, config.workers or default_workers(), source) as runner:
             if isinstance(source, ImapSource):
                 source.known = runner.is_recorded_header  # recorded mail is not downloaded again
             log.warning("mailbot started: watching %s", source.describe())
-            runner.run_forever(source, stop, scheduler_for(runner))
+            from mailbot.staff import serve_requests  # the staff commands use this module
+
+            runner.run_forever(source, stop, scheduler_for(runner), lambda: serve_requests(runner))
     finally:
         source.close()
     log.warning("mailbot stopped")
@@ -165,28 +175,6 @@ def require_state(config: configmod.Config) -> None:
         raise StoreError(f"no state in {config.state_dir} yet: run `mailbot run --config {config.path}` first")
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    config = configmod.load(args.config)
-    if args.campaign and config.campaign(args.campaign) is None:
-        raise MailbotError(f"no campaign {args.campaign!r} in {config.path}")
-    require_state(config)
-    store = Store(config.state_dir)
-    try:
-        known = KnownSenders(config.state_dir)
-        if args.json:
-            data = {"campaigns": status.campaign_rows(config, store, args.campaign), **status.counts(store),
-                    "known_senders": known.addresses}
-            print(json.dumps(data, ensure_ascii=False, indent=1))
-        else:
-            print(status.render_table(config, store, args.campaign))
-            for org in config.organizations:
-                if known.of(org.id):
-                    print(f"Địa chỉ cán bộ đã xác nhận của {org.name}: {', '.join(known.of(org.id))}")
-    finally:
-        store.close()
-    return 0
-
-
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("run", help="record new mail, acknowledge submissions, send the outbox")
     p.add_argument("--config", required=True)
@@ -198,11 +186,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--dir", default="mailbot-demo", help="demo folder (recreated each time; default ./mailbot-demo)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("status", help="organizations x documents: on time, late or missing")
-    p.add_argument("--config", required=True)
-    p.add_argument("--campaign")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
 
 
-__all__ = ["add_parsers", "open_runner", "require_state", "run_once", "state_lock"]
+__all__ = ["LockBusy", "add_parsers", "open_runner", "require_state", "run_once", "state_lock"]

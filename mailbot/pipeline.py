@@ -356,7 +356,8 @@ class Runner:
         return flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
                      ignore_backoff=ignore_backoff, lock=self.lock)
 
-    def run_forever(self, source: Source, stop: threading.Event, jobs: Scheduler | None = None) -> None:
+    def run_forever(self, source: Source, stop: threading.Event, jobs: Scheduler | None = None,
+                    requests: Callable[[], object] | None = None) -> None:
         """Record, answer, run the jobs due, wait for new mail; until `stop` is set (SIGTERM, Ctrl-C).
 
         A lost mailbox is reconnected with exponential backoff and jitter, logged once per
@@ -370,6 +371,8 @@ class Runner:
                 self.run_pass(source, stop, send_alongside=True)
                 if jobs is not None:
                     jobs.run_pending()
+                if requests is not None:
+                    requests()  # staff commands handed over while this daemon runs
                 self.flush()
                 if failures:
                     log.warning("mailbox %s reachable again after %d failed attempts", source.describe(), failures)

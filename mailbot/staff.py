@@ -1,64 +1,24 @@
-"""Commands for the Department's staff: the review queue (review, assign, dismiss), reminders, the digest."""
+"""Commands for the Department's staff: the review queue (review, assign, dismiss), reminders, the digest.
+
+Each command is an action on a runner. Run alone, it opens the state itself; while
+`mailbot run` holds the state, the action is handed to the daemon (handoff.py),
+which carries it out with the same code.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
+from collections.abc import Callable
+from typing import Any
 
 from mailbot import config as configmod
-from mailbot import digest, reminders, review
-from mailbot.commands import open_runner, require_state
+from mailbot import digest, handoff, reminders, review, status
+from mailbot.commands import LockBusy, open_runner, require_state
 from mailbot.errors import MailbotError
-from mailbot.pipeline import utc_now
-
-
-def cmd_review(args: argparse.Namespace) -> int:
-    config = configmod.load(args.config)
-    require_state(config)
-    with open_runner(config) as runner:
-        rows = [review.as_row(r, config) for r in review.open_items(runner.store)]
-    print(json.dumps(rows, ensure_ascii=False, indent=1) if args.json else review.render(rows, config))
-    return 0
-
-
-def cmd_assign(args: argparse.Namespace) -> int:
-    config = configmod.load(args.config)
-    require_state(config)
-    documents = [d.strip() for d in (args.documents or "").split(",") if d.strip()]
-    with open_runner(config) as runner:
-        record = review.find(runner.store, args.id)
-        if record.get("review_closed"):
-            raise MailbotError(f"{record['review_id']} was already handled ({record['review_closed']['action']})")
-        receipt, note = review.assign(runner, record, args.organization, documents, utc_now())
-        runner.store.commit()
-        if args.remember_sender and record.get("from"):
-            review.KnownSenders(config.state_dir).add(record["from"], args.organization)
-        flushed = runner.flush(ignore_backoff=True)
-    org = config.organization(args.organization)
-    print(f"{record['review_id']}: ghi nhận là tài liệu của {org.name if org else args.organization}, "
-          f"số biên nhận {receipt}.")
-    if note:
-        print(f"Thư xác nhận: {note}.")
-    else:
-        sent = "ghi ra tệp trong thư mục outbox (chạy thử)" if config.dry_run else f"đã gửi đến {record.get('from')}"
-        print("Thư xác nhận: " + (f"{sent}." if flushed.sent else "chưa gửi được, sẽ gửi lại ở lần chạy sau."))
-    if args.remember_sender and record.get("from"):
-        print(f"Từ nay thư từ {record['from']} được nhận là của {org.name if org else args.organization}.")
-    return 0
-
-
-def cmd_dismiss(args: argparse.Namespace) -> int:
-    config = configmod.load(args.config)
-    require_state(config)
-    with open_runner(config) as runner:
-        record = review.find(runner.store, args.id)
-        if record.get("review_closed"):
-            raise MailbotError(f"{record['review_id']} was already handled ({record['review_closed']['action']})")
-        review.close(runner.store, record, "dismissed", utc_now(), reason=args.reason or "")
-        runner.store.commit()
-    print(f"{record['review_id']}: đã xử lý thủ công, không còn trong danh sách chờ xem xét.")
-    return 0
+from mailbot.pipeline import Runner, utc_now
 
 
 def parse_now(value: str | None, config: configmod.Config) -> dt.datetime:
@@ -72,71 +32,164 @@ def parse_now(value: str | None, config: configmod.Config) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=config.timezone)
 
 
-def cmd_remind(args: argparse.Namespace) -> int:
-    config = configmod.load(args.config)
-    require_state(config)
-    now = parse_now(args.now, config)
-    with open_runner(config) as runner:
-        if args.dry_run:
-            due = reminders.due(config, runner.store, now, runner.known)
-        else:
-            due = reminders.send_due(runner, now)
-            flushed = runner.flush(ignore_backoff=True)
-    if args.json:
-        for reminder in due:
-            print(json.dumps(reminder.as_json(), ensure_ascii=False))
-        return 0
-    for reminder in due:
-        to = ", ".join(reminder.to) or "(chưa có địa chỉ: không gửi được)"
-        print(f"{reminder.organization.name} – {reminder.document.name} ({reminder.step.name}): {to}")
-    if args.dry_run:
-        print(f"Chạy thử: {len(due)} thư nhắc đến hạn, không gửi thư nào.")
+# -- actions: (runner, params) -> the text to print ------------------------------------------------
+def do_status(runner: Runner, params: dict[str, Any]) -> str:
+    config, store, campaign = runner.config, runner.store, params.get("campaign")
+    if campaign and config.campaign(campaign) is None:
+        raise MailbotError(f"no campaign {campaign!r} in {config.path}")
+    known = review.KnownSenders(config.state_dir)
+    if params.get("json"):
+        data = {"campaigns": status.campaign_rows(config, store, campaign), **status.counts(store),
+                "known_senders": known.addresses}
+        return json.dumps(data, ensure_ascii=False, indent=1)
+    lines = [status.render_table(config, store, campaign)]
+    lines += [f"Địa chỉ cán bộ đã xác nhận của {org.name}: {', '.join(known.of(org.id))}"
+              for org in config.organizations if known.of(org.id)]
+    return "\n".join(lines)
+
+
+def do_review(runner: Runner, params: dict[str, Any]) -> str:
+    rows = [review.as_row(r, runner.config) for r in review.open_items(runner.store)]
+    return json.dumps(rows, ensure_ascii=False, indent=1) if params.get("json") else review.render(rows, runner.config)
+
+
+def _open_item(runner: Runner, review_id: str) -> dict[str, Any]:
+    record = review.find(runner.store, review_id)
+    if record.get("review_closed"):
+        raise MailbotError(f"{record['review_id']} was already handled ({record['review_closed']['action']})")
+    return record
+
+
+def do_assign(runner: Runner, params: dict[str, Any]) -> str:
+    config = runner.config
+    with runner.lock:
+        record = _open_item(runner, params["id"])
+        receipt, note = review.assign(runner, record, params["organization"], params.get("documents") or [], utc_now())
+        runner.store.commit()
+    sender = record.get("from")
+    if params.get("remember_sender") and sender:
+        review.KnownSenders(config.state_dir).add(sender, params["organization"])
+        runner.known[sender.lower()] = params["organization"]  # a running daemon uses it at once
+    flushed = runner.flush(ignore_backoff=True)
+    org = config.organization(params["organization"])
+    name = org.name if org else params["organization"]
+    lines = [f"{record['review_id']}: ghi nhận là tài liệu của {name}, số biên nhận {receipt}."]
+    if note:
+        lines.append(f"Thư xác nhận: {note}.")
     else:
-        print(f"Thư nhắc: {len(due)} đến hạn; đã gửi {flushed.sent}, chờ gửi lại {flushed.deferred}, "
-              f"gửi lỗi {flushed.failed}.")
-    return 0
+        sent = "ghi ra tệp trong thư mục outbox (chạy thử)" if config.dry_run else f"đã gửi đến {sender}"
+        lines.append("Thư xác nhận: " + (f"{sent}." if flushed.sent else "chưa gửi được, sẽ gửi lại ở lần chạy sau."))
+    if params.get("remember_sender") and sender:
+        lines.append(f"Từ nay thư từ {sender} được nhận là của {name}.")
+    return "\n".join(lines)
 
 
-def cmd_digest(args: argparse.Namespace) -> int:
+def do_dismiss(runner: Runner, params: dict[str, Any]) -> str:
+    with runner.lock:
+        record = _open_item(runner, params["id"])
+        review.close(runner.store, record, "dismissed", utc_now(), reason=params.get("reason") or "")
+        runner.store.commit()
+    return f"{record['review_id']}: đã xử lý thủ công, không còn trong danh sách chờ xem xét."
+
+
+def do_remind(runner: Runner, params: dict[str, Any]) -> str:
+    config = runner.config
+    now = parse_now(params.get("now"), config)
+    if params.get("dry_run"):
+        due = reminders.due(config, runner.store, now, runner.known)
+    else:
+        due = reminders.send_due(runner, now)
+        flushed = runner.flush(ignore_backoff=True)
+    if params.get("json"):
+        return "\n".join(json.dumps(r.as_json(), ensure_ascii=False) for r in due)
+    lines = [f"{r.organization.name} – {r.document.name} ({r.step.name}): "
+             f"{', '.join(r.to) or '(chưa có địa chỉ: không gửi được)'}" for r in due]
+    if params.get("dry_run"):
+        lines.append(f"Chạy thử: {len(due)} thư nhắc đến hạn, không gửi thư nào.")
+    else:
+        lines.append(f"Thư nhắc: {len(due)} đến hạn; đã gửi {flushed.sent}, chờ gửi lại {flushed.deferred}, "
+                     f"gửi lỗi {flushed.failed}.")
+    return "\n".join(lines)
+
+
+def do_digest(runner: Runner, params: dict[str, Any]) -> str:
+    config = runner.config
+    now = parse_now(params.get("now"), config)
+    if params.get("dry_run"):
+        return runner.templates.render("digest.txt.j2", digest.context(config, runner.store, now)).rstrip("\n")
+    to = [params["to"].lower()] if params.get("to") else list(config.digest.to)
+    if not to:
+        raise MailbotError("no staff address: set [digest] to in the configuration, or give --to")
+    # on demand: its own Message-ID, and the daily one still goes out at its time
+    key = digest.daily_key(config, now.date()).replace("digest.", f"digest.now{int(now.timestamp())}.", 1)
+    with runner.lock:
+        digest.make(config, runner.store, runner.templates, now, to, key)
+        runner.store.commit()
+    flushed = runner.flush(ignore_backoff=True)
+    return f"Báo cáo: {'đã gửi đến ' + ', '.join(to) if flushed.sent else 'chưa gửi được, sẽ gửi lại sau'}."
+
+
+ACTIONS: dict[str, Callable[[Runner, dict[str, Any]], str]] = {
+    "status": do_status, "review": do_review, "assign": do_assign, "dismiss": do_dismiss, "remind": do_remind, "digest": do_digest,
+}
+
+
+def serve_requests(runner: Runner) -> int:
+    """In the daemon: carry out the staff requests waiting in the state folder."""
+    return handoff.serve(runner.config.state_dir,
+                         {name: functools.partial(action, runner) for name, action in ACTIONS.items()})
+
+
+def run_action(args: argparse.Namespace, action: str, params: dict[str, Any]) -> int:
     config = configmod.load(args.config)
     require_state(config)
-    now = parse_now(args.now, config)
-    to = [args.to.lower()] if args.to else list(config.digest.to)
-    if not to and not args.dry_run:
-        raise MailbotError("no staff address: set [digest] to in the configuration, or give --to")
-    with open_runner(config) as runner:
-        if args.dry_run:
-            print(runner.templates.render("digest.txt.j2", digest.context(config, runner.store, now)))
-            return 0
-        # on demand: its own Message-ID, and the daily one still goes out at its time
-        key = digest.daily_key(config, now.date()).replace("digest.", f"digest.now{int(now.timestamp())}.", 1)
-        with runner.lock:
-            digest.make(config, runner.store, runner.templates, now, to, key)
-            runner.store.commit()
-        flushed = runner.flush(ignore_backoff=True)
-    print(f"Báo cáo: {'đã gửi đến ' + ', '.join(to) if flushed.sent else 'chưa gửi được, sẽ gửi lại sau'}.")
+    try:
+        with open_runner(config) as runner:
+            output = ACTIONS[action](runner, params)
+    except LockBusy as busy:  # the daemon runs: it does it
+        answer = handoff.submit(config.state_dir, busy.pid, action, params)
+        if not answer.get("ok"):
+            raise MailbotError(answer.get("error") or "the running mailbot refused the request") from None
+        output = answer["output"]
+    if output:
+        print(output)
     return 0
+
+
+def _command(action: str, *names: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        params = {name: getattr(args, name) for name in names}
+        if "documents" in params:
+            params["documents"] = [d.strip() for d in (params["documents"] or "").split(",") if d.strip()]
+        return run_action(args, action, params)
+    return run
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("status", help="organizations x documents: on time, late or missing")
+    p.add_argument("--config", required=True)
+    p.add_argument("--campaign")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_command("status", "campaign", "json"))
+
     p = sub.add_parser("digest", help="the staff digest, now")
     p.add_argument("--config", required=True)
     p.add_argument("--now", help="the moment, ISO 8601 (default: now)")
     p.add_argument("--to", help="send to this address instead of [digest] to")
     p.add_argument("--dry-run", action="store_true", help="print the text version, send nothing")
-    p.set_defaults(func=cmd_digest)
+    p.set_defaults(func=_command("digest", "now", "to", "dry_run"))
 
     p = sub.add_parser("remind", help="send the reminders due now to organizations that have not sent")
     p.add_argument("--config", required=True)
     p.add_argument("--now", help="the moment, ISO 8601 (default: now)")
     p.add_argument("--dry-run", action="store_true", help="list them, send nothing")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.set_defaults(func=cmd_remind)
+    p.set_defaults(func=_command("remind", "now", "dry_run", "json"))
 
     p = sub.add_parser("review", help="what waits for a person: unknown senders, suspicious, oversized ...")
     p.add_argument("--config", required=True)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_review)
+    p.set_defaults(func=_command("review", "json"))
 
     p = sub.add_parser("assign", help="confirm a queued message as an organization's submission")
     p.add_argument("--config", required=True)
@@ -145,10 +198,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--documents", help="document ids, comma-separated (default: those recognised)")
     p.add_argument("--remember-sender", action="store_true",
                    help="from now on, mail from this address is this organization's")
-    p.set_defaults(func=cmd_assign)
+    p.set_defaults(func=_command("assign", "id", "organization", "documents", "remember_sender"))
 
     p = sub.add_parser("dismiss", help="a queued message was handled by hand")
     p.add_argument("--config", required=True)
     p.add_argument("id", metavar="ID")
     p.add_argument("--reason", help="a note for the register")
-    p.set_defaults(func=cmd_dismiss)
+    p.set_defaults(func=_command("dismiss", "id", "reason"))

@@ -61,6 +61,7 @@ class EwsSource:
         self._next_state: str | None = None  # saved once every message of its sync is done
         self._outstanding: set[str] = set()
         self._lock = threading.Lock()
+        self._wake = threading.Event()
 
     @property
     def address(self) -> str:
@@ -125,7 +126,7 @@ class EwsSource:
                 pass
 
     def interrupt(self) -> None:
-        return None  # wait() is on the stop event itself
+        self._wake.set()
 
     def describe(self) -> str:
         return f"ews://{self.address}@{self.config.ews_url or 'autodiscover'}"
@@ -220,7 +221,10 @@ class EwsSource:
             self._save_state()
 
     def wait(self, stop: threading.Event, timeout: float) -> None:
-        stop.wait(min(timeout, self.poll_interval))
+        """Exchange is synchronised every poll interval (or sooner: a scheduled job, interrupt())."""
+        if not stop.is_set():
+            self._wake.wait(min(timeout, self.poll_interval))
+        self._wake.clear()
 
     def _lost(self, exc: BaseException) -> SourceError:
         self.account = None

@@ -16,7 +16,8 @@ import imaplib
 import json
 import logging
 import re
-import socket
+import os
+import select
 import ssl
 import subprocess
 import threading
@@ -80,7 +81,10 @@ class ImapSource:
         self.last_contact: dt.datetime | None = None
         # set by the runner: is the message with this header block recorded already?
         self.known: Callable[[bytes], bool] | None = None
-        self._lock = threading.Lock()  # interrupt() comes from a signal handler or another thread
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()  # interrupt() -> wait() returns
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
 
     # -- connection --------------------------------------------------------------------
     def _mailbox(self) -> BaseMailBox:
@@ -162,18 +166,17 @@ class ImapSource:
     def close(self) -> None:
         with self._lock:
             box, self.box = self.box, None
-        _logout(box)
+        _logout(box)  # the wake pipe stays: close() is also a reconnect, the source lives on
 
     def interrupt(self) -> None:
-        """Wake a wait() at once (SIGTERM): the socket is shut, the next call reconnects."""
-        with self._lock:
-            box = self.box
-        sock = getattr(getattr(box, "client", None), "sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        """Wake a wait() at once (SIGTERM, a staff request): the IDLE ends cleanly with DONE.
+
+        A byte on a pipe the wait polls beside the socket; safe from a signal handler.
+        """
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:
+            pass  # already woken
 
     def _lost(self, exc: BaseException) -> SourceError:
         with self._lock:
@@ -295,14 +298,26 @@ class ImapSource:
 
     # -- waiting -----------------------------------------------------------------------
     def wait(self, stop: threading.Event, timeout: float) -> None:
-        """Until new mail may be there (IDLE, else a poll interval), `timeout`, or stop."""
+        """Until new mail may be there (IDLE, else a poll interval), `timeout`, or interrupt()."""
         box = self.box
+        if stop.is_set():
+            return
         if box is None or "IDLE" not in box.client.capabilities:
-            stop.wait(min(timeout, self.poll_interval))
+            self._woken(min(timeout, self.poll_interval))
             return
         timeout = min(timeout, self.config.idle_seconds)
         try:
-            responses = box.idle.wait(timeout=timeout)
+            box.idle.start()
+            try:
+                # imap-tools' own IDLE poll watches the socket only: poll it beside the wake pipe
+                poller = select.poll()
+                poller.register(box.client.sock.fileno(), select.POLLIN)
+                poller.register(self._wake_r, select.POLLIN)
+                ready = {fd for fd, _ in poller.poll(timeout * 1000)}
+                self._drain()
+                responses = box.idle.poll(timeout=0) if box.client.sock.fileno() in ready else []
+            finally:
+                box.idle.stop()
         except CONNECTION_ERRORS as exc:
             if not stop.is_set():
                 raise self._lost(exc) from exc
@@ -310,6 +325,17 @@ class ImapSource:
         if any(b"BYE" in line for line in responses):
             raise self._lost(EOFError("BYE"))
         self.last_contact = dt.datetime.now(dt.timezone.utc)
+
+    def _woken(self, timeout: float) -> None:
+        select.select([self._wake_r], [], [], timeout)
+        self._drain()
+
+    def _drain(self) -> None:
+        try:
+            while os.read(self._wake_r, 64):
+                pass
+        except BlockingIOError:
+            pass
 
     def describe(self) -> str:
         return f"imap://{self.config.username}@{self.config.host}:{self.config.port}/{self.config.folder}"

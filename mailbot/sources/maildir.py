@@ -58,6 +58,7 @@ class MaildirSource:
     def __init__(self, root: Path, poll_interval: float = 10.0) -> None:
         self.root = root
         self.poll_interval = poll_interval
+        self._wake = threading.Event()
 
     def ensure(self) -> None:
         for sub in ("tmp", "new", "cur"):
@@ -79,11 +80,13 @@ class MaildirSource:
                 log.error("cannot read %s: %s", path, exc.strerror)
 
     def wait(self, stop: threading.Event, timeout: float) -> None:
-        """A Maildir is scanned again every poll interval (or sooner, for a scheduled job)."""
-        stop.wait(min(timeout, self.poll_interval))
+        """A Maildir is scanned again every poll interval (or sooner: a scheduled job, interrupt())."""
+        if not stop.is_set():
+            self._wake.wait(min(timeout, self.poll_interval))
+        self._wake.clear()
 
     def interrupt(self) -> None:
-        return None  # wait() is on the stop event itself
+        self._wake.set()
 
     def close(self) -> None:
         return None

@@ -1,0 +1,51 @@
+"""Staff commands while `mailbot run` holds the state: handed to the daemon, answered at once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from tests.conftest import build, deliver, write_config
+
+
+def mailbot(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mailbot", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_staff_commands_work_while_the_daemon_runs(tmp_path, smtp_server) -> None:
+    recorder, port = smtp_server
+    # a long poll interval: only SIGUSR1 can make the daemon answer quickly
+    config = str(write_config(tmp_path, port, {r"(?m)^poll_interval = .*$": "poll_interval = 600"}))
+    deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Phương án của VNPT",
+                            files=(("PA VNPT.docx", b"1"),)), "1.a")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", config],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)  # started, waiting on the Maildir
+        started = time.monotonic()
+        rows = json.loads(mailbot("review", "--config", config, "--json").stdout)
+        assert [r["id"] for r in rows] == ["XL-0001"]
+        assert time.monotonic() - started < 10  # woken by SIGUSR1, not after the 600 s poll
+        done = mailbot("assign", "--config", config, "XL-0001", "vnpt-dongthap", "--remember-sender")
+        assert done.returncode == 0, done.stderr
+        assert "BC2021-0001" in done.stdout and "đã gửi đến anh.kythuat@gmail.com" in done.stdout
+        refused = mailbot("assign", "--config", config, "XL-0001", "vnpt-dongthap")
+        assert refused.returncode == 1 and "already handled" in refused.stderr
+        status = json.loads(mailbot("status", "--config", config, "--json").stdout)
+        assert status["known_senders"] == {"anh.kythuat@gmail.com": "vnpt-dongthap"}
+        # the daemon itself now takes that sender as VNPT's
+        deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Danh sách trực",
+                                files=(("DS truc.xlsx", b"2"),)), "2.b")
+        mailbot("review", "--config", config)  # wakes it: the new mail is read in the same pass
+        deadline = time.monotonic() + 20
+        while len(recorder.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(recorder.messages) == 2
+    finally:
+        daemon.terminate()
+        _, err = daemon.communicate(timeout=15)
+    assert daemon.returncode == 0, err
+    assert not list((tmp_path / "state" / "requests").glob("*.json"))  # every request answered and cleared
