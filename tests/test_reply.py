@@ -14,11 +14,26 @@ from mailbot.parse import decode_value
 
 
 def test_shipped_templates_render_in_nfc() -> None:
+    from mailbot.reply import SAMPLES, TEMPLATES
+
     templates = Templates()
-    for name in ("ack.txt.j2", "ack.html.j2"):
-        text = templates.render(name, SAMPLE_ACK)
+    assert len(TEMPLATES) == 8
+    for name in TEMPLATES:
+        text = templates.render(name, SAMPLES[name.split(".", 1)[0]])
         assert text == unicodedata.normalize("NFC", text)
-        assert "Số biên nhận" in text
+        assert "Sở Thông tin và Truyền thông" in text or "SỞ THÔNG TIN VÀ TRUYỀN THÔNG" in text
+    assert "Số biên nhận" in templates.render("ack.txt.j2", SAMPLE_ACK)
+
+
+def test_every_template_is_strict_about_its_context() -> None:
+    from mailbot.reply import SAMPLES, TEMPLATES
+
+    templates = Templates()
+    for name in TEMPLATES:
+        sample = dict(SAMPLES[name.split(".", 1)[0]])
+        sample.pop("department")
+        with pytest.raises(TemplateError, match=name):
+            templates.render(name, sample)
 
 
 def test_a_broken_template_fails_at_start(tmp_path) -> None:
