@@ -21,12 +21,9 @@ from mailbot.configtable import deadline as _deadline
 from mailbot.configtable import is_address as _is_address
 from mailbot.configtable import is_domain as _is_domain
 from mailbot.configtable import resolve as _resolve
+from mailbot.config_mailbox import SECURITY, MailboxConfig, mailbox_section
 from mailbot.errors import ConfigError
 
-SECURITY = ("none", "starttls", "tls")
-BACKENDS = ("maildir", "imap", "ews")
-EWS_VERSIONS = ("Exchange2013", "Exchange2016", "Exchange2019", "Office365")
-EWS_AUTH = ("ntlm", "basic", "oauth2")
 KINDS = ("telecom", "postal", "other")
 
 
@@ -84,37 +81,6 @@ class Campaign:
 
     def document(self, doc_id: str) -> Document | None:
         return next((d for d in self.documents if d.id == doc_id), None)
-
-
-@dataclass(frozen=True)
-class MailboxConfig:
-    backend: str
-    path: Path | None = None  # maildir
-    host: str = ""  # imap
-    port: int = 993
-    security: str = "tls"
-    username: str = ""
-    password_env: str = ""
-    auth: str = "password"  # or "xoauth2": a token from oauth_token_command at every connection
-    oauth_token_command: tuple[str, ...] = ()
-    folder: str = "INBOX"
-    processed_folder: str = "Đã xử lý"
-    review_folder: str = "Cần xem xét"
-    max_message_bytes: int = 30 * 1024 * 1024  # larger messages are not downloaded
-    start_date: dt.date | None = None  # older messages are recorded, never answered
-    idle_seconds: float = 25 * 60  # IDLE re-issued at least this often
-    timeout: float = 30.0
-    # ews: an explicit endpoint and version (autodiscover is slow and fragile)
-    ews_url: str = ""
-    ews_version: str = "Exchange2016"
-    ews_auth: str = "ntlm"  # "ntlm" | "basic" (on-premises) | "oauth2" (Microsoft 365, client credentials)
-    mailbox_address: str = ""  # the mailbox read (impersonated with oauth2); default: username
-    client_id: str = ""
-    tenant_id: str = ""
-    client_secret_env: str = ""
-    autodiscover: bool = False
-    send_via_ews: bool = False  # replies through Exchange (saved in Sent Items) instead of [smtp]
-    sent_folder: str = ""  # imap: a copy of every reply APPENDed here ("" = none)
 
 
 @dataclass(frozen=True)
@@ -184,68 +150,6 @@ def read_secret(env_name: str) -> str | None:
     return None
 
 
-def _mailbox(mb: _Section, base: Path) -> MailboxConfig:
-    backend = mb.choice("backend", BACKENDS, "maildir")
-    mb_path = mb.text("path", "")
-    if backend == "maildir" and not mb_path:
-        raise mb.fail("path", "is required for the maildir backend")
-    security = mb.choice("security", SECURITY, "tls")
-    port = mb.get("port", int, {"none": 143, "starttls": 143, "tls": 993}[security], "an integer")
-    if not 0 < port < 65536:
-        raise mb.fail("port", f"{port} is not a TCP port")
-    host = mb.text("host", "")
-    username = mb.text("username", "")
-    if backend == "imap" and not (host and username):
-        raise mb.fail("host" if not host else "username", "is required for the imap backend")
-    ews = {
-        "ews_url": mb.text("ews_url", ""), "ews_version": mb.choice("ews_version", EWS_VERSIONS, "Exchange2016"),
-        "ews_auth": mb.choice("ews_auth", EWS_AUTH, "ntlm"), "mailbox_address": mb.text("mailbox_address", "").lower(),
-        "client_id": mb.text("client_id", ""), "tenant_id": mb.text("tenant_id", ""),
-        "client_secret_env": mb.text("client_secret_env", ""), "autodiscover": mb.get("autodiscover", bool, False),
-        "send_via_ews": mb.get("send_via_ews", bool, False),
-    }
-    if ews["send_via_ews"] and backend != "ews":
-        raise mb.fail("send_via_ews", "needs backend = \"ews\"")
-    if backend == "ews":
-        if not ews["ews_url"].startswith(("https://", "http://")) and not ews["autodiscover"]:
-            raise mb.fail("ews_url", "is required for the ews backend (https://…/EWS/Exchange.asmx), or autodiscover = true")
-        if not (username or ews["mailbox_address"]):
-            raise mb.fail("username", "is required for the ews backend")
-        if ews["ews_auth"] == "oauth2":
-            for key in ("client_id", "tenant_id", "client_secret_env"):
-                if not ews[key]:
-                    raise mb.fail(key, "is required with ews_auth = \"oauth2\"")
-    auth = mb.choice("auth", ("password", "xoauth2"), "password")
-    command = mb.strings("oauth_token_command", ())
-    if auth == "xoauth2" and not command:
-        raise mb.fail("oauth_token_command", "is required with auth = \"xoauth2\" (a command printing a token)")
-    folders = {name: mb.text(name, default) for name, default in
-               (("folder", "INBOX"), ("processed_folder", "Đã xử lý"), ("review_folder", "Cần xem xét"))}
-    folders["sent_folder"] = mb.text("sent_folder", "")
-    for name, value in folders.items():
-        if name == "sent_folder" and not value:
-            continue
-        if not value.strip() or any(c in value for c in "\r\n\"*%"):
-            raise mb.fail(name, f"{value!r} is not a usable folder name")
-    max_mb = mb.get("max_message_mb", int, 30, "an integer")
-    if max_mb < 1:
-        raise mb.fail("max_message_mb", "must be at least 1")
-    idle = mb.get("idle_minutes", (int, float), 25, "a number of minutes")
-    if not 1 <= idle <= 29:
-        raise mb.fail("idle_minutes", "must be between 1 and 29 (RFC 2177)")
-    timeout = mb.get("timeout", (int, float), 30, "a number of seconds")
-    if timeout <= 0:
-        raise mb.fail("timeout", "must be positive")
-    start = _date(mb, "start_date")
-    password_env = mb.text("password_env", "")
-    mb.done()
-    return MailboxConfig(
-        backend=backend, path=_resolve(base, mb_path) if mb_path else None, host=host, port=port,
-        security=security, username=username, password_env=password_env, auth=auth,
-        oauth_token_command=command, max_message_bytes=max_mb * 1024 * 1024, start_date=start,
-        idle_seconds=float(idle) * 60, timeout=float(timeout), **folders, **ews)
-
-
 def _reminder_plan(sec: _Section, base: ReminderPlan) -> ReminderPlan:
     """The keys of a reminder plan, each defaulting to `base` (the [reminders] section's)."""
     before = sec.get("before_days", list, list(base.before_days), "a list of whole days")
@@ -312,7 +216,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     tdir = main.text("templates_dir", "")
     main.done()
 
-    mailbox = _mailbox(top.table("mailbox", {}), base)
+    mailbox = mailbox_section(top.table("mailbox", {}), base)
 
     sm = top.table("smtp", {})
     security = sm.choice("security", SECURITY, "starttls")
