@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.policy import SMTP
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,8 @@ def classify(raw: bytes, cfg: configmod.Config) -> Envelope:
 
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -172,3 +175,19 @@ def imap_config(tmp_path: Path, smtp_port: int, imap_port: int, extra: dict[str,
                f'username = "{dc.USER}"\npassword_env = "MAILBOT_TEST_IMAP_PASSWORD"\ntimeout = 10\n')
     changes = {r'(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])': mailbox + "\n", **(extra or {})}
     return write_config(tmp_path, smtp_port, changes)
+
+
+def mailbot(*args: str, env: dict[str, str] | None = None, cwd: Path | str | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m mailbot ARGS` in a child process, its output captured as text."""
+    return subprocess.run([sys.executable, "-m", "mailbot", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=timeout)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from mailbot import config as configmod
 from mailbot.sources import suggested_backoff
 from mailbot.sources.ews import EwsSource, _source_error
 from mailbot.store import Store
-from tests.conftest import build, write_config
+from tests.conftest import build, mailbot, wait_for, write_config
 from tests.ews_server import EwsServer
 
 PROCESSED, REVIEW = "Đã xử lý", "Cần xem xét"
@@ -49,8 +48,7 @@ def plan(n: int) -> bytes:
 
 
 def run_once(config_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--once"],
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    return mailbot("run", "--config", str(config_path), "--once", env=ENV)
 
 
 def test_inbox_sync_records_answers_and_files(tmp_path, smtp_server, ews) -> None:
@@ -120,10 +118,7 @@ def test_the_daemon_waits_out_an_unavailable_server(tmp_path, smtp_server, ews) 
     child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config_path)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
-        deadline = time.monotonic() + 30
-        while not recorder.messages and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(recorder.messages) == 1
+        wait_for(lambda: len(recorder.messages) == 1, 30, "the acknowledgement after the outage")
     finally:
         child.terminate()
         _, err = child.communicate(timeout=15)

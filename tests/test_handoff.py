@@ -7,11 +7,7 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import build, deliver, write_config
-
-
-def mailbot(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailbot", *args], capture_output=True, text=True, timeout=120)
+from tests.conftest import build, deliver, mailbot, wait_for, write_config
 
 
 def test_staff_commands_work_while_the_daemon_runs(tmp_path, smtp_server) -> None:
@@ -40,10 +36,7 @@ def test_staff_commands_work_while_the_daemon_runs(tmp_path, smtp_server) -> Non
         deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Danh sách trực",
                                 files=(("DS truc.xlsx", b"2"),)), "2.b")
         mailbot("review", "--config", config)  # wakes it: the new mail is read in the same pass
-        deadline = time.monotonic() + 20
-        while len(recorder.messages) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(recorder.messages) == 2
+        wait_for(lambda: len(recorder.messages) == 2, 20, "the second acknowledgement")
     finally:
         daemon.terminate()
         _, err = daemon.communicate(timeout=15)

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from mailbot import config as configmod
 from mailbot.store import Store
 from tests import dovecot as dc
-from tests.conftest import build, imap_config
+from tests.conftest import build, imap_config, mailbot, wait_for
 
 PROCESSED, REVIEW = "Đã xử lý", "Cần xem xét"
 ENV = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
@@ -24,15 +24,6 @@ ENV = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
 def plan(n: int, sender: str = "kt@vnpt.vn") -> bytes:
     return build(sender=sender, subject=f"Phương án bảo đảm thông tin liên lạc {n}",
                  files=((f"PA-{n}.docx", f"plan {n}".encode()),))
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextmanager
@@ -63,8 +54,7 @@ def stop(child: subprocess.Popen[str]) -> str:
 
 
 def run_once(config_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--once"],
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    return mailbot("run", "--config", str(config_path), "--once", env=ENV)
 
 
 def test_idle_answers_new_mail_and_files_it(tmp_path, smtp_server, dovecot) -> None:

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from tests.conftest import build, deliver, write_config
-
-
-def mailbot(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailbot", *args], capture_output=True, text=True, timeout=120)
+from tests.conftest import build, deliver, mailbot, write_config
 
 
 def test_a_plan_from_a_personal_address_is_assigned_and_acknowledged(tmp_path, smtp_server) -> None:
