@@ -64,7 +64,12 @@ def do_assign(runner: Runner, params: dict[str, Any]) -> str:
     config = runner.config
     with runner.lock:
         record = _open_item(runner, params["id"])
-        receipt, note = review.assign(runner, record, params["organization"], params.get("documents") or [], utc_now())
+        try:
+            receipt, note = review.assign(runner, record, params["organization"], params.get("documents") or [],
+                                          utc_now())
+        except BaseException:
+            runner.store.rollback()  # nothing half-done reaches the register (the daemon commits later)
+            raise
         runner.store.commit()
     sender = record.get("from")
     if params.get("remember_sender") and sender:
