@@ -167,6 +167,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Sổ ghi nhận (TinyDB) và thư gốc:      {config.state_dir}")
     print(f"Cấu hình của bản chạy thử:            {config_path}")
     print(f"Xem lại bảng: mailbot status --config {config_path}")
+    print(f"Thư chờ xem xét: mailbot review --config {config_path}")
     return 0
 
 
