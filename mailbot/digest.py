@@ -95,6 +95,8 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
                         "from": m.get("from") or "?", "organization": org.name if org else "",
                         "what": review.LABELS.get(m.get("disposition") or "", _DISPOSITIONS.get(m.get("disposition"), "")),
                         "receipt": m.get("receipt") or "", "subject": m.get("subject") or ""})
+        if m.get("disposition") == "automated" and any("multipart/report" in r for r in m.get("reasons") or []):
+            failures.append(f"Thư báo lỗi chuyển phát (bounce) từ {m.get('from') or '?'}: “{m.get('subject') or ''}”")
         if m.get("oversize"):
             failures.append(f"Thư quá lớn, không tải về: {m.get('from')} – “{m.get('subject') or ''}”")
         for att in m.get("attachments") or []:

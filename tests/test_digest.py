@@ -24,6 +24,8 @@ def state(tmp_path, port: int) -> str:
     deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Phương án bầu cử", files=(("PA VNPT.docx", b"1"),)), "1.a")
     deliver(tmp_path, build(sender="x@gmail.com", subject="<script>alert(1)</script> {{ 7*7 }}",
                             files=(("<b>bad</b>.docx", b"2"),)), "2.b")
+    deliver(tmp_path, build(sender="mailer-daemon@mail.dongthap.gov.vn", subject="Undelivered Mail Returned to Sender",
+                            headers={"X-Failed-Recipients": "kt@vnpost.vn"}), "3.c")
     proc = subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", config, "--once"], capture_output=True)
     assert proc.returncode == 0
     subprocess.run([sys.executable, "-m", "mailbot", "remind", "--config", config, "--now", "2021-03-29T08:00:00+07:00"],
@@ -41,7 +43,8 @@ def test_the_digest_on_a_known_state(tmp_path, smtp_server) -> None:
     assert "BÁO CÁO HỘP THƯ pbcvt@dongthap.gov.vn" in text and "ngày 29 tháng 3 năm 2021" in text
     assert "Phương án bảo đảm thông tin liên lạc (hạn 01/04/2021): đúng hạn: BC2021-0001, 09:15 29/03/2021" in text
     assert "Phương án bảo đảm thông tin liên lạc (hạn 01/04/2021): chưa nộp (còn 3 ngày)" in text
-    assert "II. THƯ MỚI ĐẾN (2)" in text and "số biên nhận BC2021-0001" in text
+    assert "II. THƯ MỚI ĐẾN (3)" in text
+    assert "Thư báo lỗi chuyển phát (bounce) từ mailer-daemon@mail.dongthap.gov.vn" in text and "số biên nhận BC2021-0001" in text
     # the four organizations without a plan were due a reminder; none has an address, so none went out
     assert "III. THƯ NHẮC ĐÃ GỬI (0)" in text and text.count("chưa có địa chỉ liên hệ") == 4
     assert "XL-0001" in text and "người gửi lạ" in text and "x@gmail.com" in text
