@@ -1,0 +1,107 @@
+"""Duty lists as carriers send them: header rows anywhere, several numbers per cell, invalid ones flagged."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from mailbot import dutylist
+from mailbot.parse import parse_message
+from tests.conftest import FIXTURES, build
+
+
+def carrier_xlsx() -> bytes:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Ngày bầu cử"
+    ws.append(["TỔNG CÔNG TY DỊCH VỤ VIỄN THÔNG"])
+    ws.merge_cells("A1:F1")
+    ws.append(["DANH SÁCH CÁN BỘ TRỰC ĐẢM BẢO THÔNG TIN LIÊN LẠC NGÀY BẦU CỬ 23/5/2021"])
+    ws.merge_cells("A2:F2")
+    ws.append([])
+    ws.append(["STT", "HỌ VÀ TÊN", "Chức vụ", "Bộ phận", "Điện thoại", "Ca trực"])
+    ws.append([1, "Nguyễn Văn An", "Giám đốc", "Ban Giám đốc", "0913.123.456", "Cả ngày"])
+    ws.append([2, "Trần Thị Bích", "Trưởng phòng", "Kỹ thuật", "(0277) 3.851.234 - 0919 222 333", "Ca 1"])
+    ws.append([3, "Lê Hoàng Cường", "Điều hành viên", "NOC", "+84 945 111 222", "Ca 2"])
+    ws.append([4, "Phạm Văn Dũng", "Nhân viên", "NOC", 913555666, "Ca 2"])  # a number cell: the 0 is lost
+    ws.append([5, "Võ Thị Em", "Nhân viên", "NOC", "0913 12", "Ca 3"])  # too short
+    ws.append([6, "Đỗ Văn Giàu", "Nhân viên", "NOC", "0123 456 7890", "Ca 3"])  # the old 11-digit prefix
+    ws.append([7, "Huỳnh Văn Hải", "Nhân viên", "NOC", "", "Ca 3"])  # missing
+    second = wb.create_sheet("Dự phòng")
+    second.append(["TT", "Họ tên", "SĐT", "Email"])
+    second.append([1, "Lâm Văn Khoa", "0277-3851-999", "khoa@vnpt.vn"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_a_spreadsheet_with_titles_merged_cells_and_two_sheets() -> None:
+    rows = [r for source, table in dutylist.tables("DS truc.xlsx", carrier_xlsx())
+            for r in dutylist.rows_of(table, source)]
+    by_name = {r.name: r for r in rows}
+    assert list(by_name) == ["Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Cường", "Phạm Văn Dũng", "Võ Thị Em",
+                             "Đỗ Văn Giàu", "Huỳnh Văn Hải", "Lâm Văn Khoa"]
+    assert [p.e164 for p in by_name["Trần Thị Bích"].phones] == ["+842773851234", "+84919222333"]
+    assert [p.display for p in by_name["Trần Thị Bích"].phones] == ["0277 3851 234", "0919 222 333"]
+    assert [p.kind for p in by_name["Trần Thị Bích"].phones] == ["cố định", "di động"]
+    assert by_name["Lê Hoàng Cường"].phones[0].e164 == "+84945111222"
+    assert by_name["Phạm Văn Dũng"].phones[0].e164 == "+84913555666"
+    assert by_name["Nguyễn Văn An"].position == "Giám đốc" and by_name["Nguyễn Văn An"].unit == "Ban Giám đốc"
+    assert by_name["Nguyễn Văn An"].duty_time == "Cả ngày" and not by_name["Nguyễn Văn An"].problems
+    for name in ("Võ Thị Em", "Đỗ Văn Giàu"):  # flagged, kept, never silently dropped
+        assert by_name[name].phones[0].e164 is None and by_name[name].problems
+    assert by_name["Huỳnh Văn Hải"].problems == ["thiếu số điện thoại"]
+    khoa = by_name["Lâm Văn Khoa"]
+    assert khoa.email == "khoa@vnpt.vn" and khoa.phones[0].e164 == "+842773851999"
+    assert khoa.source == "DS truc.xlsx › Dự phòng"
+
+
+def attachment_tables(eml: str) -> list[dutylist.DutyRow]:
+    msg = parse_message((FIXTURES / eml).read_bytes())
+    return [r for att in msg.attachments for source, table in dutylist.tables(att.filename, att.data)
+            for r in dutylist.rows_of(table, source)]
+
+
+def test_an_old_xls_and_a_docx_table() -> None:
+    for eml in ("12-old-xls-roster-by-content.eml", "17-plan-mentions-truc-generic-name.eml"):
+        rows = attachment_tables(eml)
+        assert [r.name for r in rows] == ["Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Cường"], eml
+        assert [p.e164 for p in rows[1].phones] == ["+842773851234", "+84919222333"], eml
+
+
+def test_a_list_pasted_in_the_body() -> None:
+    msg = parse_message((FIXTURES / "18-duty-list-pasted-in-body.eml").read_bytes())
+    rows = dutylist.body_rows(msg.body_text)
+    assert [(r.name, r.position, [p.e164 for p in r.phones]) for r in rows] == [
+        ("Nguyễn Văn Hùng", "Giám đốc chi nhánh", ["+84913456789"]),
+        ("Phạm Thị Lan", "Phó Giám đốc", ["+842773852111"]),
+        ("Võ Minh Tâm", "Điều hành", ["+84987654321"])]
+
+
+def test_csv_and_a_zip_holding_an_xlsx() -> None:
+    csv_rows = [r for s, t in dutylist.tables("ds.csv", "Họ và tên;Chức vụ;Số ĐT\nNgô Văn Lộc;Trực ban;0913 000 111\n"
+                                               .encode("utf-8")) for r in dutylist.rows_of(t, s)]
+    assert [(r.name, r.phones[0].display) for r in csv_rows] == [("Ngô Văn Lộc", "0913 000 111")]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("DS truc VNPT.xlsx", carrier_xlsx())
+    msg = parse_message(build(files=(("Danh sach.zip", buf.getvalue()),)))
+    rows = [r for att in msg.attachments if att.container for s, t in dutylist.tables(att.filename, att.data)
+            for r in dutylist.rows_of(t, s)]
+    assert len(rows) == 8 and rows[0].name == "Nguyễn Văn An"
+
+
+def test_a_plan_that_mentions_duty_gives_no_rows() -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("PHƯƠNG ÁN bảo đảm thông tin liên lạc: bố trí cán bộ trực 24/24, số điện thoại trực 0277 3851 234.")
+    table = document.add_table(rows=2, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "Nội dung", "Thời gian"
+    table.rows[1].cells[0].text, table.rows[1].cells[1].text = "Kiểm tra trạm BTS", "20/5/2021"
+    buf = io.BytesIO()
+    document.save(buf)
+    assert [r for s, t in dutylist.tables("PA.docx", buf.getvalue()) for r in dutylist.rows_of(t, s)] == []
+    assert dutylist.body_rows("Đề nghị bố trí cán bộ trực 24/24.\nTrân trọng.") == []
