@@ -66,6 +66,7 @@ class Document:
     deadline: dt.datetime  # aware; the last instant that is on time
     organizations: tuple[str, ...]
     reminders: ReminderPlan | None = None  # None: no reminders for this document
+    roster: bool = False  # a duty list: its rows are read, checked and gathered into one roster
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,8 @@ def parse(data: dict[str, Any], path: Path) -> Config:
                 plan = _reminder_plan(psec, reminders.plan)
                 psec.done()
             docs.append(Document(id=did, name=dsec.text("name"), keywords=keywords,
-                                 deadline=_deadline(dsec, "deadline", tz), organizations=members, reminders=plan))
+                                 deadline=_deadline(dsec, "deadline", tz), organizations=members, reminders=plan,
+                                 roster=dsec.get("roster", bool, False)))
             dsec.done()
         if not docs:
             raise sec.fail("documents", "a campaign needs at least one document")

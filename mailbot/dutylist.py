@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import phonenumbers
 
+from mailbot.config import Campaign
+from mailbot.envelope import Envelope
 from mailbot.textnorm import fold
+
+log = logging.getLogger(__name__)
 
 HEADER_ROWS = 30  # rows searched for the header
 MAX_ROWS = 5000
@@ -210,3 +216,31 @@ def text_table(text: str) -> list[list[str]]:
         if cells:
             rows.append(cells)
     return rows
+
+
+def as_dict(row: DutyRow) -> dict[str, Any]:
+    """A row as it is kept in the register (JSON)."""
+    return {"name": row.name, "position": row.position, "unit": row.unit, "duty_time": row.duty_time,
+            "email": row.email, "source": row.source, "problems": row.problems,
+            "phones": [{"text": p.text, "e164": p.e164, "display": p.display, "kind": p.kind, "problem": p.problem}
+                       for p in row.phones]}
+
+
+def read_rosters(envelope: Envelope, campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
+    """The rows of each roster document the message carries: from its files, else from its body."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for doc in campaign.documents:
+        if not doc.roster or doc.id not in envelope.documents:
+            continue
+        names = set(envelope.document_files.get(doc.id, []))
+        rows: list[DutyRow] = []
+        for att in envelope.parsed.attachments:
+            if att.filename in names and att.data:
+                try:
+                    rows += [r for source, table in tables(att.filename, att.data) for r in rows_of(table, source)]
+                except Exception as exc:  # a damaged file: its rows cannot be read, the message goes on
+                    log.warning("cannot read the rows of %s: %s", att.filename, exc)
+        if not rows:  # pasted in the mail (or the files had no table): the body's list
+            rows = body_rows(envelope.parsed.body_text)
+        out[doc.id] = [as_dict(r) for r in rows]
+    return out

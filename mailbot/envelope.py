@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 DOCUMENT_EXTENSIONS = frozenset({"doc", "docx", "odt", "pdf", "xls", "xlsx", "ods", "csv", "zip", "rar", "7z", "rtf"})
 ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z"})
@@ -150,6 +151,7 @@ class Envelope:
     reasons: list[str] = field(default_factory=list)
     # set when a worker process kept the raw message and files: its hash, and the files it
     # wrote without fsync, for the main process's group commit to make durable
+    duty_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # roster document id -> rows
     raw_sha256: str | None = None
     unsynced_blobs: list[str] = field(default_factory=list)
 

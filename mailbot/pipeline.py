@@ -166,6 +166,7 @@ class Runner:
                 "organization": envelope.organization, "document": doc_id, "message_key": envelope.key,
                 "received_at": utc_iso(received), "on_time": received <= doc.deadline,
                 "files": envelope.document_files.get(doc_id, []),
+                **({"rows": envelope.duty_rows[doc_id]} if doc_id in envelope.duty_rows else {}),
             }))
         return receipt, subs
 
@@ -185,10 +186,16 @@ class Runner:
         owed = [{"name": d.name, "deadline": deadline_text(d.deadline, tz), "overdue": received > d.deadline}
                 for d in campaign.documents
                 if org and org.id in d.organizations and self.store.latest_submission(campaign.id, org.id, d.id) is None]
+        rosters = [s for s in subs if docs[s["document"]].roster]
+        roster = [{"name": r["name"], "position": r["position"],
+                   "phones": ", ".join(p["display"] or p["text"] for p in r["phones"]), "problems": r["problems"]}
+                  for s in rosters for r in s.get("rows", [])]
         context = {
             "organization": org.name if org else "", "department": self.config.department,
             "mailbox": self.config.reply_from, "receipt": receipt, "received": time_and_date(received, tz),
             "campaign": campaign.title, "files": files, "received_documents": received_docs, "owed": owed,
+            "roster": roster, "roster_unread": bool(rosters) and not roster,
+            "roster_problems": sum(1 for r in roster if r["problems"]),
             "contact": self.config.contact, "signature": self.config.signature,
         }
         return self._queue(envelope, compose(envelope, self.config, self.templates, context, now), receipt, now)

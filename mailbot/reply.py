@@ -34,6 +34,10 @@ SAMPLE_ACK: dict[str, Any] = {
     "received_documents": [{"name": "Phương án", "on_time": True, "deadline": "hết ngày 01 tháng 4 năm 2021",
                             "version": 2}],
     "owed": [{"name": "Danh sách trực", "deadline": "hết ngày 21 tháng 5 năm 2021", "overdue": False}],
+    "roster": [{"name": "Nguyễn Văn An", "position": "Giám đốc", "phones": "0913 123 456", "problems": []},
+               {"name": "Võ Thị Em", "position": "Nhân viên", "phones": "0913 12",
+                "problems": ["0913 12: số không hợp lệ (sai đầu số hoặc độ dài)"]}],
+    "roster_unread": False, "roster_problems": 1,
     "contact": "Liên hệ: 0277.3873996.", "signature": "Phòng Bưu chính, Viễn thông",
 }
 

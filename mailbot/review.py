@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailbot.config import Config
 from mailbot.errors import MailbotError
+from mailbot.dutylist import read_rosters
 from mailbot.workers import analyse
 from mailbot.storage import atomic_write
 from mailbot.store import Store, parse_iso, utc_iso
@@ -135,6 +136,7 @@ def assign(runner: Runner, record: dict[str, Any], org_id: str, document_ids: li
                if not a.inline and not a.is_signature and not a.container and a.filename not in typed]
     envelope.document_files = {d: envelope.document_files.get(d) or untyped for d in docs}
     envelope.organization, envelope.disposition, envelope.documents = org_id, "submission", docs
+    envelope.duty_rows = read_rosters(envelope, campaign)
     receipt, subs = runner.submissions(envelope, campaign, received)
     reply_key, note = runner.acknowledge(envelope, campaign, receipt, subs, received, now)
     store.update_message(record["key"], {

@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from mailbot.blobs import Blobs
 from mailbot.classify import classify
 from mailbot.config import Config
+from mailbot.dutylist import read_rosters
 from mailbot.envelope import Envelope
 from mailbot.parse import parse_message
 from mailbot.sources import Incoming
@@ -40,6 +41,9 @@ def analyse(raw: bytes, source_id: str, delivered: object, config: Config,
     """
     envelope = Envelope(raw=raw, parsed=parse_message(raw, config.max_attachment_bytes), source=source_id)
     classify(envelope, config, known, received=delivered)  # type: ignore[arg-type]
+    campaign = config.campaign(envelope.campaign or "")
+    if campaign is not None and envelope.disposition == "submission":
+        envelope.duty_rows = read_rosters(envelope, campaign)
     return envelope
 
 

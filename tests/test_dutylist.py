@@ -105,3 +105,29 @@ def test_a_plan_that_mentions_duty_gives_no_rows() -> None:
     document.save(buf)
     assert [r for s, t in dutylist.tables("PA.docx", buf.getvalue()) for r in dutylist.rows_of(t, s)] == []
     assert dutylist.body_rows("Đề nghị bố trí cán bộ trực 24/24.\nTrân trọng.") == []
+
+
+def test_the_acknowledgement_shows_the_rows_and_asks_for_a_corrected_list(tmp_path, smtp_server) -> None:
+    from mailbot import config as configmod
+    from mailbot.store import Store
+    from tests.conftest import deliver, mailbot, write_config
+
+    recorder, port = smtp_server
+    config = write_config(tmp_path, port)
+    deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Danh sách trực ngày bầu cử",
+                            files=(("DS truc VNPT.xlsx", carrier_xlsx()),)), "1.a")
+    deliver(tmp_path, (FIXTURES / "18-duty-list-pasted-in-body.eml").read_bytes(), "2.b")
+    assert mailbot("run", "--config", str(config), "--once").returncode == 0
+    acks = {m["To"]: m.get_body(("plain",)).get_content() for m in recorder.parsed()}
+    vnpt = acks["kt@vnpt.vn"]
+    assert "Danh sách trực đã đọc được (8 người):" in vnpt
+    assert "Trần Thị Bích – Trưởng phòng: 0277 3851 234, 0919 222 333" in vnpt
+    assert "Võ Thị Em – Nhân viên: 0913 12 (cần kiểm tra:" in vnpt
+    assert "gửi lại danh sách đã sửa (3 người" in vnpt  # too short, old prefix, missing
+    body_list = acks["dh@viettelpost.com.vn"]
+    assert "Danh sách trực đã đọc được (3 người):" in body_list and "gửi lại" not in body_list
+    store = Store(configmod.load(config).state_dir)
+    subs = {s["organization"]: s for s in store.submissions.all()}
+    store.close()
+    assert len(subs["vnpt-dongthap"]["rows"]) == 8
+    assert subs["viettelpost-dongthap"]["rows"][0]["phones"][0]["e164"] == "+84913456789"
