@@ -22,7 +22,7 @@ from mailbot.envelope import Envelope
 from mailbot.errors import TemplateError
 
 TEMPLATES = ("ack.txt.j2", "ack.html.j2", "oversize.txt.j2", "oversize.html.j2", "remind.txt.j2", "remind.html.j2",
-             "digest.txt.j2", "digest.html.j2")
+             "digest.txt.j2", "digest.html.j2", "roster.html.j2")
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = BASE64
 
@@ -69,7 +69,16 @@ SAMPLE_DIGEST: dict[str, Any] = {
                 "subject": "PA"}],
     "failures": ["Tệp không đọc được: a.docx"],
 }
-SAMPLES = {"ack": SAMPLE_ACK, "oversize": SAMPLE_OVERSIZE, "remind": SAMPLE_REMIND, "digest": SAMPLE_DIGEST}
+SAMPLE_ROSTER: dict[str, Any] = {
+    "department": SAMPLE_ACK["department"], "campaign": SAMPLE_ACK["campaign"], "document": "Danh sách trực",
+    "event": "Ngày bầu cử ngày 23 tháng 5 năm 2021", "today": "ngày 21 tháng 5 năm 2021", "organizations": [
+        {"name": "Viễn thông Đồng Tháp", "missing": False, "receipt": "BC2021-0007", "received": "14:00 20/05/2021",
+         "version": 2, "rows": [{"name": "Nguyễn Văn An", "position": "Giám đốc", "unit": "", "time": "Cả ngày",
+                                 "phones": [{"display": "0913 123 456", "e164": "+84913123456"}], "problems": []}]},
+        {"name": "Viettel Đồng Tháp", "missing": True, "receipt": None, "received": "", "version": 0, "rows": []}],
+}
+SAMPLES = {"ack": SAMPLE_ACK, "oversize": SAMPLE_OVERSIZE, "remind": SAMPLE_REMIND, "digest": SAMPLE_DIGEST,
+           "roster": SAMPLE_ROSTER}
 
 
 def default_templates_dir() -> Path:

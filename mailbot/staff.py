@@ -12,13 +12,16 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from mailbot import config as configmod
-from mailbot import digest, handoff, reminders, review, status
+from mailbot import digest, handoff, reminders, review, roster, status
 from mailbot.commands import LockBusy, open_runner, require_state
 from mailbot.errors import MailbotError
 from mailbot.pipeline import Runner, utc_now
+from mailbot.storage import atomic_write
+from mailbot.timefmt import long_date
 
 
 def parse_now(value: str | None, config: configmod.Config) -> dt.datetime:
@@ -134,7 +137,30 @@ def do_digest(runner: Runner, params: dict[str, Any]) -> str:
     return f"Báo cáo: {'đã gửi đến ' + ', '.join(to) if flushed.sent else 'chưa gửi được, sẽ gửi lại sau'}."
 
 
+def do_roster(runner: Runner, params: dict[str, Any]) -> str:
+    config, fmt, output = runner.config, params.get("format") or "csv", params.get("output")
+    campaign, doc = roster.roster_document(config, params.get("campaign"))
+    rosters = roster.gather(config, runner.store, campaign, doc)
+    if fmt == "xlsx":
+        if not output:
+            raise MailbotError("--format xlsx needs --output FILE")
+        data = roster.to_xlsx(rosters, f"{doc.name} – {campaign.title}")
+    elif fmt == "html":
+        today = long_date(utc_now().astimezone(config.timezone).date())
+        data = roster.to_html(rosters, runner.templates, config, campaign, doc, today).encode("utf-8")
+    else:
+        data = roster.to_csv(rosters).encode("utf-8")
+    missing = [r.organization.name for r in rosters if r.missing]
+    note = f"Chưa gửi danh sách: {', '.join(missing)}." if missing else "Đã đủ danh sách của các đơn vị."
+    if not output:
+        return data.decode("utf-8").rstrip("\n")
+    atomic_write(Path(output), data)
+    people = sum(len(r.rows) for r in rosters)
+    return f"Đã ghi {output}: {people} người của {len(rosters) - len(missing)} đơn vị. {note}"
+
+
 ACTIONS: dict[str, Callable[[Runner, dict[str, Any]], str]] = {
+    "roster": do_roster,
     "status": do_status, "review": do_review, "assign": do_assign, "dismiss": do_dismiss, "remind": do_remind, "digest": do_digest,
 }
 
@@ -164,6 +190,8 @@ def run_action(args: argparse.Namespace, action: str, params: dict[str, Any]) ->
 def _command(action: str, *names: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         params = {name: getattr(args, name) for name in names}
+        if params.get("output"):
+            params["output"] = str(Path(params["output"]).resolve())  # the daemon may run elsewhere
         if "documents" in params:
             params["documents"] = [d.strip() for d in (params["documents"] or "").split(",") if d.strip()]
         return run_action(args, action, params)
@@ -171,6 +199,13 @@ def _command(action: str, *names: str) -> Callable[[argparse.Namespace], int]:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("roster", help="the consolidated duty roster: csv, xlsx or a printable html page")
+    p.add_argument("--config", required=True)
+    p.add_argument("--campaign")
+    p.add_argument("--format", choices=["csv", "xlsx", "html"], default="csv")
+    p.add_argument("--output", help="write here (required for xlsx); default: print")
+    p.set_defaults(func=_command("roster", "campaign", "format", "output"))
+
     p = sub.add_parser("status", help="organizations x documents: on time, late or missing")
     p.add_argument("--config", required=True)
     p.add_argument("--campaign")

@@ -131,3 +131,40 @@ def test_the_acknowledgement_shows_the_rows_and_asks_for_a_corrected_list(tmp_pa
     store.close()
     assert len(subs["vnpt-dongthap"]["rows"]) == 8
     assert subs["viettelpost-dongthap"]["rows"][0]["phones"][0]["e164"] == "+84913456789"
+
+
+def test_the_roster_of_all_organizations(tmp_path, smtp_server) -> None:
+    import csv as csvmod
+
+    import openpyxl
+
+    from tests.conftest import deliver, mailbot, write_config
+
+    _, port = smtp_server
+    config = str(write_config(tmp_path, port))
+    deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Danh sách trực", files=(("DS.xlsx", carrier_xlsx()),)), "1.a")
+    deliver(tmp_path, (FIXTURES / "18-duty-list-pasted-in-body.eml").read_bytes(), "2.b")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+
+    out = mailbot("roster", "--config", config, "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    rows = list(csvmod.DictReader(out.stdout.splitlines()))
+    assert list(rows[0])[:4] == ["organization", "name", "position", "phone"]
+    bich = [r["phone"] for r in rows if r["name"] == "Trần Thị Bích"]
+    assert bich == ["+842773851234", "+84919222333"]  # two numbers, two rows
+    assert [r["problems"] for r in rows if r["name"] == "Huỳnh Văn Hải"] == ["thiếu số điện thoại"]
+    orgs = [r["organization"] for r in rows]
+    assert orgs.index("Viễn thông Đồng Tháp") < orgs.index("Tổng Công ty CP Bưu chính Viettel – Chi nhánh Đồng Tháp")
+    missing = {r["organization"] for r in rows if r["problems"] == "chưa gửi danh sách"}
+    assert missing == {"Viettel Đồng Tháp", "Trung tâm Mạng lưới MobiFone miền Nam", "Bưu điện tỉnh Đồng Tháp"}
+
+    done = mailbot("roster", "--config", config, "--format", "xlsx", "--output", str(tmp_path / "roster.xlsx"))
+    assert done.returncode == 0 and "Chưa gửi danh sách: Viettel Đồng Tháp" in done.stdout
+    sheet = openpyxl.load_workbook(tmp_path / "roster.xlsx").active
+    assert [c.value for c in sheet[1]][:4] == ["organization", "name", "position", "phone"]
+    assert sheet.max_row == len(rows) + 1
+
+    html = mailbot("roster", "--config", config, "--format", "html").stdout
+    assert '<a href="tel:+84919222333">0919 222 333</a>' in html and "@page { size: A4" in html
+    assert "Chưa gửi danh sách trực." in html and html.index("Viễn thông Đồng Tháp") < html.index("Viettel Đồng Tháp")
+    assert mailbot("roster", "--config", config, "--format", "xlsx").returncode == 1  # needs --output
