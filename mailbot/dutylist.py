@@ -22,11 +22,13 @@ import phonenumbers
 
 from mailbot.config import Campaign
 from mailbot.envelope import Envelope
+from mailbot.htmltext import html_to_text
 from mailbot.textnorm import fold
 
 log = logging.getLogger(__name__)
 
 HEADER_ROWS = 30  # rows searched for the header
+MAX_PDF_PAGES = 200
 MAX_ROWS = 5000
 FIELDS: dict[str, tuple[str, ...]] = {  # folded header texts, longest first where one contains another
     "no": ("stt", "tt", "so thu tu"),
@@ -184,6 +186,8 @@ def tables(filename: str, data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
                         cells.append(cell.text.strip())
                 rows.append(cells)
             yield f"{filename} › bảng {n}", rows
+    elif ext == "pdf":
+        yield filename, text_table(_pdf_layout_text(data))
     elif ext == "csv":
         text = data.decode("utf-8-sig", errors="replace")
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
@@ -206,6 +210,17 @@ def body_rows(text: str, source: str = "nội dung thư") -> list[DutyRow]:
         duty.problems += [f"{p.text}: {p.problem}" for p in phones if p.problem]
         out.append(duty)
     return out
+
+
+def _pdf_layout_text(data: bytes) -> str:
+    """A text PDF with its columns kept apart by spaces (pypdf's layout mode), so tables read as rows."""
+    import pypdf
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not reader.decrypt(""):
+        return ""
+    return "\n".join(page.extract_text(extraction_mode="layout") or "" for page in reader.pages[:MAX_PDF_PAGES])
 
 
 def text_table(text: str) -> list[list[str]]:
@@ -240,7 +255,9 @@ def read_rosters(envelope: Envelope, campaign: Campaign) -> dict[str, list[dict[
                     rows += [r for source, table in tables(att.filename, att.data) for r in rows_of(table, source)]
                 except Exception as exc:  # a damaged file: its rows cannot be read, the message goes on
                     log.warning("cannot read the rows of %s: %s", att.filename, exc)
-        if not rows:  # pasted in the mail (or the files had no table): the body's list
+        if not rows:  # pasted in the mail (or the files had no table): the body's list or HTML table
             rows = body_rows(envelope.parsed.body_text)
+        if not rows and envelope.parsed.body_html:
+            rows = body_rows(html_to_text(envelope.parsed.body_html))
         out[doc.id] = [as_dict(r) for r in rows]
     return out

@@ -168,3 +168,18 @@ def test_the_roster_of_all_organizations(tmp_path, smtp_server) -> None:
     assert '<a href="tel:+84919222333">0919 222 333</a>' in html and "@page { size: A4" in html
     assert "Chưa gửi danh sách trực." in html and html.index("Viễn thông Đồng Tháp") < html.index("Viettel Đồng Tháp")
     assert mailbot("roster", "--config", config, "--format", "xlsx").returncode == 1  # needs --output
+
+
+def test_a_table_in_a_text_pdf_and_an_html_table_in_the_mail() -> None:
+    # roster-table.pdf: written with fpdf2 and the DejaVu font (a dev-only tool, like make_fixtures.py)
+    data = (FIXTURES.parent / "roster-table.pdf").read_bytes()
+    rows = [r for s, t in dutylist.tables("DS truc.pdf", data) for r in dutylist.rows_of(t, s)]
+    assert [(r.name, [p.e164 for p in r.phones]) for r in rows] == [
+        ("Nguyễn Văn An", ["+84913123456"]), ("Trần Thị Bích", ["+842773851234", "+84919222333"]),
+        ("Lê Văn Cường", [None])]
+    assert rows[2].problems
+    from mailbot.config import load, example_path
+    from mailbot.workers import analyse
+
+    envelope = analyse((FIXTURES / "19-duty-list-html-table.eml").read_bytes(), "19", None, load(example_path()))
+    assert [r["name"] for r in envelope.duty_rows["duty-list"]] == ["Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Cường"]
