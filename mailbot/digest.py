@@ -12,7 +12,7 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from mailbot import review, status
+from mailbot import review, roster, status
 from mailbot.config import Config
 from mailbot.reply import Templates, compose_mail
 from mailbot.store import Store, parse_iso, utc_iso
@@ -82,7 +82,19 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
                     cells.append({"status": row["status"],
                                   "text": f"{status.LABELS[row['status']]}: {row['receipt']}, {when}{versions}"})
             table.append({"organization": org.name, "cells": cells})
-        campaigns.append({"title": campaign.title, "id": campaign.id, "table": table,
+        duty = []
+        for doc in campaign.documents:  # the roster, from the first list received to the day after the event
+            event_over = campaign.event_date is not None and today > campaign.event_date + dt.timedelta(days=1)
+            if not doc.roster or event_over:
+                continue
+            rosters = roster.gather(config, store, campaign, doc)
+            if all(r.missing for r in rosters):
+                continue
+            duty += [{"organization": r.organization.name, "missing": r.missing, "rows": [
+                {"name": row["name"], "position": row["position"],
+                 "phones": ", ".join(p["display"] or p["text"] for p in row["phones"]) or "không có số",
+                 "problems": "; ".join(row["problems"])} for row in r.rows]} for r in rosters]
+        campaigns.append({"title": campaign.title, "id": campaign.id, "table": table, "roster": duty,
                           "documents": [{"name": d.name, "deadline": short_date(d.deadline.astimezone(tz).date())}
                                         for d in campaign.documents]})
     arrived, failures = [], []

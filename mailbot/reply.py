@@ -58,7 +58,10 @@ SAMPLE_DIGEST: dict[str, Any] = {
     "date": "ngày 29 tháng 3 năm 2021", "short_date": "29/03/2021", "since": "07 giờ 30 phút, ngày 28 tháng 3 năm 2021",
     "department": SAMPLE_ACK["department"], "mailbox": SAMPLE_ACK["mailbox"], "signature": SAMPLE_ACK["signature"],
     "campaigns": [{"title": "Bầu cử 2021", "id": "bau-cu-2021", "documents": [{"name": "Phương án", "deadline": "01/04/2021"}],
-                   "table": [{"organization": "Viễn thông Đồng Tháp", "cells": [{"status": "on-time", "text": "đúng hạn"}]}]}],
+                   "table": [{"organization": "Viễn thông Đồng Tháp", "cells": [{"status": "on-time", "text": "đúng hạn"}]}],
+                   "roster": [{"organization": "Viễn thông Đồng Tháp", "missing": False, "rows": [
+                       {"name": "Nguyễn Văn An", "position": "Giám đốc", "phones": "0913 123 456", "problems": ""}]},
+                       {"organization": "Viettel Đồng Tháp", "missing": True, "rows": []}]}],
     "arrived": [{"time": "09:15 29/03/2021", "from": "kt@vnpt.vn", "organization": "Viễn thông Đồng Tháp",
                  "what": "nộp tài liệu", "receipt": "BC2021-0001", "subject": "Phương án"}],
     "reminders": [{"organization": "Viettel Đồng Tháp", "document": "Phương án", "step": "trước hạn 3 ngày",

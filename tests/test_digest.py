@@ -80,3 +80,17 @@ def test_the_digest_reads_the_same_in_any_machine_zone(tmp_path, smtp_server) ->
                                "2021-03-30T07:30:00+07:00"], capture_output=True, text=True,
                               env={**os.environ, "TZ": zone}).stdout for zone in ("UTC", "Asia/Ho_Chi_Minh")}
     assert len(outputs) == 1 and "09:15 29/03/2021" in outputs.pop()
+
+
+def test_the_roster_is_in_the_digest_until_the_day_after_the_election(tmp_path, smtp_server) -> None:
+    from tests.conftest import FIXTURES, mailbot
+
+    _, port = smtp_server
+    config = state(tmp_path, port)
+    deliver(tmp_path, (FIXTURES / "18-duty-list-pasted-in-body.eml").read_bytes(), "4.d")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    during = mailbot("digest", "--config", config, "--dry-run", "--now", "2021-05-24T07:30:00+07:00").stdout
+    assert "Danh sách trực:" in during and "Nguyễn Văn Hùng (Giám đốc chi nhánh): 0913 456 789" in during
+    assert "* Viettel Đồng Tháp: chưa gửi danh sách." in during
+    after = mailbot("digest", "--config", config, "--dry-run", "--now", "2021-05-25T07:30:00+07:00").stdout
+    assert "Danh sách trực:" not in after
