@@ -39,6 +39,8 @@ FIELDS: dict[str, tuple[str, ...]] = {  # folded header texts, longest first whe
     "time": ("thoi gian truc", "ngay truc", "ca truc", "thoi gian", "ngay"),
     "email": ("email", "e-mail", "thu dien tu"),
 }
+PHONE_SUBHEADERS = {"di dong", "co quan", "nha rieng", "dd", "cq", "nr", "dtdd", "mobile", "ban", "may ban",
+                    "dt co quan", "dt di dong", "dien thoai co quan", "dien thoai di dong", "so di dong"}
 _NUMBERISH = re.compile(r"[+(]?\d[\d .\-()]{6,}\d")
 # between two numbers in one cell: a spaced dash, a slash, a comma, a semicolon, "và", "hoặc", a line break
 _SEPARATORS = re.compile(r"\s+[-–—]\s+|\s*[/,;\n]\s*|\s+(?:và|hoặc|hoac|va)\s+", re.I)
@@ -109,11 +111,16 @@ def find_header(rows: list[list[str]]) -> tuple[int, dict[int, str]] | None:
             text = " ".join(fold(cell).replace("/", " ").replace(".", " ").split())
             # the longest label wins: "Tên đơn vị" is a unit, "Họ và tên" a name
             matches = [(len(label), name) for name, labels in FIELDS.items() for label in labels
-                       if name not in columns.values()
+                       if (name == "phone" or name not in columns.values())  # mobile and office columns
                        and (text == label or text.startswith(label + " ") or text.endswith(" " + label))]
             if matches:
                 columns[col] = max(matches)[1]
         if "name" in columns.values() and "phone" in columns.values():
+            # a second header row under a merged "Số điện thoại": "Di động" | "Cơ quan"
+            below = rows[index + 1] if index + 1 < len(rows) else []
+            for col, cell in enumerate(below):
+                if " ".join(fold(cell).split()) in PHONE_SUBHEADERS:
+                    columns[col] = "phone"
             return index, columns
     return None
 
@@ -126,11 +133,21 @@ def rows_of(table: list[list[str]], source: str = "") -> list[DutyRow]:
     header, columns = found
     out = []
     for row in table[header + 1: header + 1 + MAX_ROWS]:
-        values = {name: (row[col].strip() if col < len(row) else "") for col, name in columns.items()}
+        values: dict[str, str] = {}
+        for col, name in columns.items():
+            cell = row[col].strip() if col < len(row) else ""
+            if cell and name in values and values[name]:
+                values[name] += " ; " + cell  # several phone columns
+            else:
+                values[name] = values.get(name) or cell
         if not values.get("name") or fold(values["name"]) in {label for labels in FIELDS.values() for label in labels}:
             continue  # a blank line, a repeated header, a section title in the STT column
+        phones: list[Phone] = []
+        for phone in parse_phones(values.get("phone", "")):
+            if all((phone.e164 or phone.text) != (p.e164 or p.text) for p in phones):  # merged cells repeat
+                phones.append(phone)
         duty = DutyRow(name=values["name"], position=values.get("position", ""), unit=values.get("unit", ""),
-                       phones=parse_phones(values.get("phone", "")), duty_time=values.get("time", ""),
+                       phones=phones, duty_time=values.get("time", ""),
                        email=values.get("email", ""), source=source)
         if not duty.phones:
             duty.problems.append("thiếu số điện thoại")
@@ -178,13 +195,8 @@ def tables(filename: str, data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
 
         document = docx.Document(io.BytesIO(data))
         for n, table in enumerate(document.tables, 1):
-            rows = []
-            for row in table.rows:
-                cells: list[str] = []
-                for cell in row.cells:  # a merged cell is repeated: keep it once
-                    if not cells or cells[-1] != cell.text.strip() or not cell.text.strip():
-                        cells.append(cell.text.strip())
-                rows.append(cells)
+            # a merged cell comes once per grid column it spans: columns stay aligned with the data
+            rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
             yield f"{filename} › bảng {n}", rows
     elif ext == "pdf":
         yield filename, text_table(_pdf_layout_text(data))

@@ -183,3 +183,24 @@ def test_a_table_in_a_text_pdf_and_an_html_table_in_the_mail() -> None:
 
     envelope = analyse((FIXTURES / "19-duty-list-html-table.eml").read_bytes(), "19", None, load(example_path()))
     assert [r["name"] for r in envelope.duty_rows["duty-list"]] == ["Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Cường"]
+
+
+def test_mobile_and_office_columns_under_a_merged_phone_header() -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("TRUNG TÂM MẠNG LƯỚI MOBIFONE MIỀN NAM – LỊCH TRỰC")
+    table = document.add_table(rows=4, cols=5)
+    cells = [["STT", "Họ và tên", "Chức danh", "Số điện thoại", ""], ["", "", "", "Di động", "Cơ quan"],
+             ["1", "Đặng Văn Minh", "Trưởng ca", "0901 234 567", "(0277) 3 851 777"],
+             ["2", "Bùi Thị Ngọc", "Kỹ sư", "0902345678", ""]]
+    for r, values in enumerate(cells):
+        for c, value in enumerate(values):
+            table.rows[r].cells[c].text = value
+    table.cell(0, 3).merge(table.cell(0, 4))
+    buf = io.BytesIO()
+    document.save(buf)
+    rows = [r for s, t in dutylist.tables("Lich truc.docx", buf.getvalue()) for r in dutylist.rows_of(t, s)]
+    assert [(r.name, r.position, [p.e164 for p in r.phones]) for r in rows] == [
+        ("Đặng Văn Minh", "Trưởng ca", ["+84901234567", "+842773851777"]),
+        ("Bùi Thị Ngọc", "Kỹ sư", ["+84902345678"])]
