@@ -198,6 +198,8 @@ def tables(filename: str, data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
             # a merged cell comes once per grid column it spans: columns stay aligned with the data
             rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
             yield f"{filename} › bảng {n}", rows
+    elif ext in ("ods", "odt"):
+        yield from _odf_tables(filename, data)
     elif ext == "pdf":
         yield filename, text_table(_pdf_layout_text(data))
     elif ext == "csv":
@@ -222,6 +224,35 @@ def body_rows(text: str, source: str = "nội dung thư") -> list[DutyRow]:
         duty.problems += [f"{p.text}: {p.problem}" for p in phones if p.problem]
         out.append(duty)
     return out
+
+
+_ODF_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+
+
+def _odf_tables(filename: str, data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
+    """Tables of an OpenDocument file (LibreOffice's sheets and text tables), read from content.xml."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = archive.getinfo("content.xml")
+        if info.file_size > 50 * 1024 * 1024:
+            return  # not a duty list
+        root = ElementTree.fromstring(archive.read(info))
+    for n, table in enumerate(root.iter(f"{_ODF_TABLE}table"), 1):
+        rows = []
+        for row in table.iter(f"{_ODF_TABLE}table-row"):
+            cells: list[str] = []
+            for cell in row:
+                if cell.tag not in (f"{_ODF_TABLE}table-cell", f"{_ODF_TABLE}covered-table-cell"):
+                    continue
+                text = " ".join("".join(p.itertext()).strip() for p in cell if p.tag.endswith("}p"))
+                repeat = min(int(cell.get(f"{_ODF_TABLE}number-columns-repeated", "1")), 50)  # empty tails repeat
+                cells += [text] * repeat
+            rows.append(cells)
+            if len(rows) > MAX_ROWS + HEADER_ROWS:
+                break
+        yield f"{filename} › {table.get(f'{_ODF_TABLE}name') or f'bảng {n}'}", rows
 
 
 def _pdf_layout_text(data: bytes) -> str:

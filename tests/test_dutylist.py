@@ -204,3 +204,27 @@ def test_mobile_and_office_columns_under_a_merged_phone_header() -> None:
     assert [(r.name, r.position, [p.e164 for p in r.phones]) for r in rows] == [
         ("Đặng Văn Minh", "Trưởng ca", ["+84901234567", "+842773851777"]),
         ("Bùi Thị Ngọc", "Kỹ sư", ["+84902345678"])]
+
+
+def ods(rows: list[list[str]]) -> bytes:
+    """A minimal OpenDocument spreadsheet, as LibreOffice writes its content.xml."""
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+    body = "".join("<table:table-row>" + "".join(f"<table:table-cell><text:p>{c}</text:p></table:table-cell>"
+                                                 for c in row)
+                   + '<table:table-cell table:number-columns-repeated="1020"/></table:table-row>' for row in rows)
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns}><office:body>'
+               f'<office:spreadsheet><table:table table:name="Trực">{body}</table:table></office:spreadsheet>'
+               f"</office:body></office:document-content>")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", content)
+    return buf.getvalue()
+
+
+def test_an_opendocument_spreadsheet() -> None:
+    data = ods([["DANH SÁCH TRỰC"], ["STT", "Họ và tên", "Số điện thoại"], ["1", "Mai Văn Tài", "0913 777 888"]])
+    rows = [r for s, t in dutylist.tables("DS truc.ods", data) for r in dutylist.rows_of(t, s)]
+    assert [(r.name, r.phones[0].e164, r.source) for r in rows] == [("Mai Văn Tài", "+84913777888", "DS truc.ods › Trực")]
