@@ -22,6 +22,7 @@ import phonenumbers
 
 from mailbot.config import Campaign
 from mailbot.envelope import Envelope
+from mailbot.extract import cell_text
 from mailbot.htmltext import html_to_text
 from mailbot.textnorm import fold
 
@@ -157,18 +158,12 @@ def rows_of(table: list[list[str]], source: str = "") -> list[DutyRow]:
 
 
 # -- tables from files --------------------------------------------------------------------------------
-def _cell(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return "" if value is None else str(value).strip()
-
-
 def _sheet(rows: Iterable[Iterable[object]]) -> list[list[str]]:
     out = []
     for index, row in enumerate(rows):
         if index >= MAX_ROWS + HEADER_ROWS:
             break
-        out.append([_cell(v) for v in row])
+        out.append([cell_text(v) for v in row])
     return out
 
 

@@ -174,7 +174,8 @@ def _read_xlsx(data: bytes) -> str:
         wb.close()
 
 
-def _cell(value: object) -> str:
+def cell_text(value: object) -> str:
+    """A spreadsheet cell as text (913123456.0 -> '913123456')."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a number typed into a spreadsheet: 913123456.0 -> 913123456
     return "" if value is None else str(value).strip()
@@ -185,7 +186,7 @@ def _row_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
     for index, row in enumerate(rows):
         if index >= MAX_ROWS:
             break
-        cells = [c for c in map(_cell, row) if c]
+        cells = [c for c in map(cell_text, row) if c]
         if cells:
             yield " | ".join(cells)
 
