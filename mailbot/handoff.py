@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 FOLDER = "requests"
 ANSWER_SUFFIX = ".answer.json"
 WAIT_SECONDS = 60.0  # how long a command waits for the daemon's answer
+STALE_SECONDS = 600.0  # an answer older than this was given up on: removed
 
 
 def submit(state_dir: Path, pid: int | None, action: str, params: dict[str, Any],
@@ -59,6 +60,13 @@ def serve(state_dir: Path, actions: dict[str, Callable[[dict[str, Any]], str]]) 
     folder = state_dir / FOLDER
     if not folder.is_dir():
         return 0
+    stale = time.time() - STALE_SECONDS
+    for answer in folder.glob(f"*{ANSWER_SUFFIX}"):  # answers nobody waited for (the command gave up)
+        try:
+            if answer.stat().st_mtime < stale:
+                answer.unlink()
+        except OSError:
+            pass
     done = 0
     for request in sorted(p for p in folder.glob("*.json") if not p.name.endswith(ANSWER_SUFFIX)):
         try:

@@ -42,3 +42,29 @@ def test_staff_commands_work_while_the_daemon_runs(tmp_path, smtp_server) -> Non
         _, err = daemon.communicate(timeout=15)
     assert daemon.returncode == 0, err
     assert not list((tmp_path / "state" / "requests").glob("*.json"))  # every request answered and cleared
+
+
+def test_requests_are_served_and_answers_nobody_read_are_cleared(tmp_path) -> None:
+    import os
+
+    from mailbot import handoff
+    from mailbot.errors import MailbotError
+
+    folder = tmp_path / "requests"
+    folder.mkdir()
+    old = folder / f"1.0-abc{handoff.ANSWER_SUFFIX}"
+    old.write_text("{}")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    fresh = folder / f"2.0-def{handoff.ANSWER_SUFFIX}"
+    fresh.write_text("{}")
+    (folder / "3.0-ghi.json").write_text(json.dumps({"action": "echo", "params": {"x": "Đồng Tháp"}}))
+    (folder / "4.0-jkl.json").write_text(json.dumps({"action": "fail", "params": {}}))
+
+    def fail(params: dict) -> str:
+        raise MailbotError("không được")
+
+    served = handoff.serve(tmp_path, {"echo": lambda params: params["x"], "fail": fail})
+    assert served == 2 and not old.exists() and fresh.exists()
+    assert json.loads((folder / f"3.0-ghi{handoff.ANSWER_SUFFIX}").read_text()) == {"ok": True, "output": "Đồng Tháp"}
+    assert json.loads((folder / f"4.0-jkl{handoff.ANSWER_SUFFIX}").read_text()) == {"ok": False, "error": "không được"}
+    assert not (folder / "3.0-ghi.json").exists()
