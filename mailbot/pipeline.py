@@ -33,7 +33,7 @@ from mailbot.parse import header_message_id
 from mailbot.reply import Reply, Templates, compose
 from mailbot.review import REVIEW
 from mailbot.sources import Incoming, suggested_backoff
-from mailbot.store import Store, utc_iso
+from mailbot.store import Store, cap_note, utc_iso
 from mailbot.timefmt import deadline_text, short_date, size_text, time_and_date
 from mailbot.workers import Analyser, analyse
 
@@ -226,16 +226,14 @@ class Runner:
         """Into the outbox, unless the per-recipient cap says no; (reply key, note)."""
         if not reply.to:
             return None, "không có địa chỉ để trả lời"
-        since = now - dt.timedelta(days=1)
-        capped = [r for r in reply.to if self.store.mails_to(r, since) >= self.config.auto_reply_cap]
+        capped = self.store.capped(reply.to, self.config.auto_reply_cap, now)
         status = "suppressed" if capped else "pending"
         stored = self.store.enqueue({
             "key": reply.key, "kind": reply.key.split(".", 1)[0], "to": reply.to, "subject": reply.subject, "message_key": envelope.key,
             "raw_sha256": self.store.put_blob(reply.raw, "raw", durable=False),  # synced by the commit
             "created_at": utc_iso(now), "status": status,
             "attempts": 0, "receipt": receipt,
-            **({"last_error": f"vượt giới hạn {self.config.auto_reply_cap} thư tự động/ngày cho {', '.join(capped)}"}
-               if capped else {}),
+            **({"last_error": cap_note(self.config.auto_reply_cap, capped)} if capped else {}),
         })
         if stored["status"] == "suppressed":  # a redo after a crash finds the first decision
             return reply.key, f"không gửi: {stored['last_error']}"

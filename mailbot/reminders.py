@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailbot.config import Campaign, Config, Document, Organization, ReminderPlan
 from mailbot.reply import Templates, compose_mail
-from mailbot.store import Store, parse_iso, utc_iso
+from mailbot.store import Store, cap_note, parse_iso, utc_iso
 from mailbot.timefmt import deadline_text, time_and_date
 
 if TYPE_CHECKING:
@@ -162,8 +162,7 @@ def enqueue(config: Config, store: Store, templates: Templates, reminder: Remind
     }
     subject = f"Đề nghị gửi {doc.name} – {deadline_text(doc.deadline, tz)}"
     mail = compose_mail(config, templates, "remind", context, reminder.to, subject, key, now)
-    since = now - dt.timedelta(days=1)
-    capped = [r for r in reminder.to if store.mails_to(r, since) >= config.auto_reply_cap]
+    capped = store.capped(reminder.to, config.auto_reply_cap, now)
     status = "no-recipient" if not reminder.to else "suppressed" if capped else "pending"
     entry: dict[str, Any] = {
         "key": key, "kind": "reminder", "to": reminder.to, "subject": subject, "message_key": None,
@@ -174,7 +173,7 @@ def enqueue(config: Config, store: Store, templates: Templates, reminder: Remind
     if status == "no-recipient":
         entry["last_error"] = f"{org.name} chưa có địa chỉ liên hệ (contacts) hay thư xác thực nào"
     elif capped:
-        entry["last_error"] = f"vượt giới hạn {config.auto_reply_cap} thư tự động/ngày cho {', '.join(capped)}"
+        entry["last_error"] = cap_note(config.auto_reply_cap, capped)
     return store.enqueue(entry)
 
 

@@ -30,6 +30,11 @@ def utc_iso(when: dt.datetime) -> str:
     return when.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def cap_note(cap: int, capped: list[str]) -> str:
+    """Why an automatic mail was not sent: the per-recipient cap (for staff)."""
+    return f"vượt giới hạn {cap} thư tự động/ngày cho {', '.join(capped)}"
+
+
 def parse_iso(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
 
@@ -172,6 +177,11 @@ class Store:
         times = self._mail_times.get(recipient.lower(), [])
         times[:] = [t for t in times if t >= since - dt.timedelta(days=1)]  # keep the list short
         return sum(1 for t in times if t >= since)
+
+    def capped(self, recipients: list[str], cap: int, now: dt.datetime) -> list[str]:
+        """The recipients that had `cap` automatic mails or more in the last 24 hours."""
+        since = now - dt.timedelta(days=1)
+        return [r for r in recipients if self.mails_to(r, since) >= cap]
 
     def enqueue(self, mail: dict[str, Any]) -> dict[str, Any]:
         existing = self.outbox.get(mail["key"])
