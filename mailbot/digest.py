@@ -41,9 +41,14 @@ def slot(config: Config, now: dt.datetime) -> dt.date:
     return local.date() if local.time() >= config.digest.time else local.date() - dt.timedelta(days=1)
 
 
-def daily_key(config: Config, day: dt.date) -> str:
-    digest = hashlib.sha256(f"digest\0{day.isoformat()}".encode()).hexdigest()[:32]
+def digest_key(config: Config, label: str) -> str:
+    """A fixed Message-ID: the day's digest, or one asked for on demand."""
+    digest = hashlib.sha256(f"digest\0{label}".encode()).hexdigest()[:32]
     return f"digest.{digest}@{config.reply_from.rsplit('@', 1)[1]}"
+
+
+def daily_key(config: Config, day: dt.date) -> str:
+    return digest_key(config, day.isoformat())
 
 
 def _since(store: Store, now: dt.datetime) -> dt.datetime:

@@ -68,6 +68,11 @@ class Source(Protocol):
     def describe(self) -> str: ...
 
 
+def _key_of(item: Incoming) -> str:
+    """The message's identity from its header block alone (no parse of the body)."""
+    return message_key(header_message_id(item.raw), item.raw)
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -102,14 +107,14 @@ class Runner:
         return message_id is not None and self.store.has_message(message_key(message_id, head))
 
     def is_new(self, item: Incoming) -> bool:
-        return not self.store.has_message(message_key(header_message_id(item.raw), item.raw))
+        return not self.store.has_message(_key_of(item))
 
     def process(self, item: Incoming, envelope: Envelope | None = None) -> Envelope | None:
         """Record one message and queue its reply; None when it was seen before.
 
         `envelope` is the message already parsed and classified (by a worker process).
         """
-        key = envelope.key if envelope is not None else message_key(header_message_id(item.raw), item.raw)
+        key = envelope.key if envelope is not None else _key_of(item)
         if self.store.has_message(key):
             log.info("duplicate %s from %s: already recorded, nothing to do", key, item.source_id)
             return None
@@ -260,7 +265,7 @@ class Runner:
 
     def _set_aside_record(self, item: Incoming, exc: BaseException) -> None:
         """A message that broke a stage: kept with the error, so the runner goes on."""
-        key = message_key(header_message_id(item.raw), item.raw)
+        key = _key_of(item)
         if self.store.has_message(key):
             return
         self.store.record_message({
@@ -354,7 +359,7 @@ class Runner:
             items.clear()
 
     def _recorded_disposition(self, item: Incoming) -> str | None:
-        record = self.store.messages.get(message_key(header_message_id(item.raw), item.raw))
+        record = self.store.messages.get(_key_of(item))
         return record.get("disposition") if record else None
 
     def flush(self, ignore_backoff: bool = False) -> FlushResult:

@@ -129,7 +129,7 @@ def do_digest(runner: Runner, params: dict[str, Any]) -> str:
     if not to:
         raise MailbotError("no staff address: set [digest] to in the configuration, or give --to")
     # on demand: its own Message-ID, and the daily one still goes out at its time
-    key = digest.daily_key(config, now.date()).replace("digest.", f"digest.now{int(now.timestamp())}.", 1)
+    key = digest.digest_key(config, f"on demand {now.isoformat()} {' '.join(to)}")
     with runner.lock:
         digest.make(config, runner.store, runner.templates, now, to, key)
         runner.store.commit()
