@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from mailbot import config as configmod
+from mailbot import logs
 from mailbot.classify import classify_bytes
 from mailbot.errors import ConfigError, MailbotError
 from mailbot.sources import Incoming
@@ -45,11 +46,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+LOG_FORMATS = ["text", "json"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailbot", description="Hộp thư tự động của Sở Thông tin và Truyền thông.")
     parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS)
+    parser.add_argument("--log-format", default="text", choices=LOG_FORMATS,
+                        help="text (one line per event) or json (one object per line, for log shippers)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("classify", help="classify .eml files or Maildir folders; print one JSON line per message")
@@ -63,16 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     from mailbot import staff
 
     staff.add_parsers(sub)
+    from mailbot import backup, check
+
+    check.add_parser(sub)
+    backup.add_parser(sub)
     for command in sub.choices.values():  # also accepted after the command: `mailbot run --log-level INFO`
         command.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS)
+        command.add_argument("--log-format", default=argparse.SUPPRESS, choices=LOG_FORMATS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(args.log_level, args.log_format)
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -7,17 +7,17 @@ import dataclasses
 import fcntl
 import logging
 import os
-import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from mailbot import config as configmod
-from mailbot import demo, status
+from mailbot import demo, handoff, logs, status
+from mailbot.daemon import Daemon
 from mailbot.errors import MailbotError, StoreError
 from mailbot.outbox import DirectoryTransport, SmtpTransport, Transport
 from mailbot.jobs import scheduler_for
+from mailbot.notify import Notifier
 from mailbot.pipeline import PassResult, Runner, Source
 from mailbot.reply import Templates
 from mailbot.review import KnownSenders
@@ -96,11 +96,14 @@ def open_runner(config: configmod.Config, workers: int = 1, source: Source | Non
     with state_lock(config.state_dir):
         store = Store(config.state_dir)
         known = KnownSenders(config.state_dir).addresses
-        analyser = Analyser(config, workers, known)
+        runner = Runner(config, store, templates, transport_for(config, source),
+                        analyser=Analyser(config, workers, known), known=known)
         try:
-            yield Runner(config, store, templates, transport_for(config, source), analyser=analyser, known=known)
+            yield runner
         finally:
-            analyser.close()
+            if runner.analyser is not None:  # a reload may have replaced it
+                runner.analyser.close()
+            runner.transport.close()
             store.close()
 
 
@@ -122,29 +125,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = configmod.load(args.config)
     if args.dry_run:
         config = dataclasses.replace(config, dry_run=True)
+    logs.protect(config.secret(name) for name in config.secret_names)
     if args.once:
         print(run_once(config))
         return 0
-    stop = threading.Event()
+    from mailbot.staff import serve_requests  # the staff commands use this module
+
+    notifier = Notifier.from_env()
+    daemon = Daemon(config, notifier)
+    daemon.install_signals()
     source = source_for(config)
-
-    def on_signal(*_: object) -> None:
-        stop.set()
-        source.interrupt()  # an IDLE in progress returns at once
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, on_signal)
-    signal.signal(signal.SIGUSR1, lambda *_: source.interrupt())  # a staff request is waiting
     try:
         with open_runner(config, config.workers or default_workers(), source) as runner:
             if isinstance(source, ImapSource):
                 source.known = runner.is_recorded_header  # recorded mail is not downloaded again
-            log.warning("mailbot started: watching %s", source.describe())
-            from mailbot.staff import serve_requests  # the staff commands use this module
 
-            runner.run_forever(source, stop, scheduler_for(runner), lambda: serve_requests(runner))
+            def requests() -> None:
+                if handoff.waiting(config.state_dir):
+                    daemon.health.save(config.state_dir, runner.clock(), force=True)  # `status` reads it
+                    serve_requests(runner)
+
+            daemon.run(runner, source, scheduler_for(runner), requests)
     finally:
-        source.close()
+        (daemon.source or source).close()
+        notifier.close()
     log.warning("mailbot stopped")
     return 0
 

@@ -131,6 +131,12 @@ class Config:
         """A secret from the environment or a systemd credential file."""
         return read_secret(env_name)
 
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        """The environment variables (or credential names) the configuration takes secrets from."""
+        names = (self.mailbox.password_env, self.mailbox.client_secret_env, self.smtp.password_env)
+        return tuple(n for n in names if n)
+
 
 def example_path() -> Path:
     """The example deployment shipped with the package (config.example.toml)."""

@@ -55,6 +55,14 @@ def submit(state_dir: Path, pid: int | None, action: str, params: dict[str, Any]
                        f"is it stuck? (`journalctl -u mailbot`)")
 
 
+def waiting(state_dir: Path) -> bool:
+    folder = state_dir / FOLDER
+    try:
+        return any(not p.name.endswith(ANSWER_SUFFIX) for p in folder.glob("*.json"))
+    except OSError:
+        return False
+
+
 def serve(state_dir: Path, actions: dict[str, Callable[[dict[str, Any]], str]]) -> int:
     """Carry out the waiting requests, oldest first; returns how many."""
     folder = state_dir / FOLDER

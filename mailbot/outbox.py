@@ -54,7 +54,8 @@ class SmtpTransport:
             self._context = ssl.create_default_context()
         return self._context
 
-    def _connect(self) -> smtplib.SMTP:
+    def connect(self) -> smtplib.SMTP:
+        """A connection through EHLO, STARTTLS and login as configured; SendError if any step fails."""
         cfg = self.cfg
         try:
             if cfg.security == "tls":
@@ -80,7 +81,7 @@ class SmtpTransport:
 
     def send(self, sender: str, to: list[str], raw: bytes) -> str:
         if self.conn is None:
-            self.conn = self._connect()
+            self.conn = self.connect()
         try:
             refused = self.conn.sendmail(sender, to, raw)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -140,7 +141,8 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry_run: bool,
-          ignore_backoff: bool = False, lock: AbstractContextManager[object] | None = None) -> FlushResult:
+          ignore_backoff: bool = False, lock: AbstractContextManager[object] | None = None,
+          beat: Callable[[], None] | None = None) -> FlushResult:
     """Try every pending mail whose message is recorded and whose retry time has come.
 
     `lock` guards the store when another thread records messages meanwhile; it is
@@ -153,6 +155,8 @@ def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry
         mails = [m for m in store.pending_mail() if not m.get("message_key") or store.has_message(m["message_key"])]
     try:
         for mail in mails:
+            if beat is not None:
+                beat()
             if not ignore_backoff and mail.get("next_attempt") and parse_iso(mail["next_attempt"]) > now:
                 result.deferred += 1
                 continue

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import threading
 import time
 import traceback
@@ -22,17 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from schedule import Scheduler
-
 from mailbot.classify import message_time
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Envelope, message_key
-from mailbot.errors import SourceError, StoreError
+from mailbot.errors import StoreError
 from mailbot.outbox import FlushResult, Sender, Transport, flush
 from mailbot.parse import header_message_id
 from mailbot.reply import Reply, Templates, compose
 from mailbot.review import REVIEW
-from mailbot.sources import Incoming, suggested_backoff
+from mailbot.sources import Incoming
 from mailbot.store import Store, cap_note, utc_iso
 from mailbot.timefmt import deadline_text, short_date, size_text, time_and_date
 from mailbot.workers import Analyser, analyse
@@ -41,20 +38,11 @@ log = logging.getLogger(__name__)
 
 COMMIT_EVERY = 32  # messages recorded per group commit
 COMMIT_SECONDS = 0.5  # ... or after this long, whichever comes first
-IDLE_FOREVER = 3600.0  # no job scheduled: the source bounds its own wait (IDLE, poll interval)
-RECONNECT_FIRST = 1.0  # seconds before the first reconnection attempt, doubled up to
-RECONNECT_MAX = 120.0
-
-
-def reconnect_delay(failures: int, suggested: float | None = None) -> float:
-    """Exponential backoff with full jitter; a server's own suggestion (throttling) wins."""
-    if suggested is not None:
-        return min(suggested, RECONNECT_MAX)
-    ceiling = min(RECONNECT_MAX, RECONNECT_FIRST * 2 ** (failures - 1))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 class Source(Protocol):
+    def connect(self) -> object: ...
+
     def pending(self) -> Any: ...
 
     def done(self, items: list[tuple[Incoming, str | None]]) -> None: ...
@@ -99,6 +87,8 @@ class Runner:
     known: dict[str, str] = field(default_factory=dict)  # senders staff confirmed: address -> organization
     # held while the store changes, so that a sending thread can mark mails sent meanwhile
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # called between messages and mails sent: the daemon's watchdog heartbeat
+    beat: Callable[[], None] = field(default=lambda: None)
 
     # -- one message ---------------------------------------------------------------------
     def is_recorded_header(self, head: bytes) -> bool:
@@ -293,6 +283,7 @@ class Runner:
         started = time.monotonic()
         try:
             for item, analysed in analyser.stream(source.pending(), wanted):
+                self.beat()
                 if stop is not None and stop.is_set():
                     break
                 if item.source_id in self._set_aside:
@@ -362,43 +353,7 @@ class Runner:
         record = self.store.messages.get(_key_of(item))
         return record.get("disposition") if record else None
 
-    def flush(self, ignore_backoff: bool = False) -> FlushResult:
+    def flush(self, ignore_backoff: bool = False, beat: bool = False) -> FlushResult:
+        """Send what is due; `beat` from the daemon's own thread (not the sending thread)."""
         return flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
-                     ignore_backoff=ignore_backoff, lock=self.lock)
-
-    def run_forever(self, source: Source, stop: threading.Event, jobs: Scheduler | None = None,
-                    requests: Callable[[], object] | None = None) -> None:
-        """Record, answer, run the jobs due, wait for new mail; until `stop` is set (SIGTERM, Ctrl-C).
-
-        A lost mailbox is reconnected with exponential backoff and jitter, logged once per
-        incident. No wait lasts past the next scheduled job.
-        """
-        failures = 0
-        if jobs is not None:
-            jobs.run_all()  # at start: whatever is due after downtime
-        while not stop.is_set():
-            try:
-                self.run_pass(source, stop, send_alongside=True)
-                if jobs is not None:
-                    jobs.run_pending()
-                if requests is not None:
-                    requests()  # staff commands handed over while this daemon runs
-                self.flush()
-                if failures:
-                    log.warning("mailbox %s reachable again after %d failed attempts", source.describe(), failures)
-                    failures = 0
-                idle = jobs.idle_seconds if jobs is not None else None
-                source.wait(stop, max(0.0, idle if idle is not None else IDLE_FOREVER))
-            except SourceError as exc:
-                if stop.is_set():
-                    break  # SIGTERM shut the connection on purpose
-                failures += 1
-                if failures == 1:
-                    log.error("mailbox %s unavailable, reconnecting with backoff: %s", source.describe(), exc)
-                else:
-                    log.debug("mailbox still unavailable (attempt %d): %s", failures, exc)
-                stop.wait(reconnect_delay(failures, suggested_backoff(exc)))
-            except Exception:
-                log.exception("pass failed; trying again in %s s", self.config.poll_interval)
-                stop.wait(self.config.poll_interval)
-
+                     ignore_backoff=ignore_backoff, lock=self.lock, beat=self.beat if beat else None)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot import config as configmod
-from mailbot import digest, handoff, reminders, review, roster, status
+from mailbot import backup, digest, handoff, health, reminders, review, roster, status
 from mailbot.commands import LockBusy, open_runner, require_state
 from mailbot.errors import MailbotError
 from mailbot.pipeline import Runner, utc_now
@@ -41,13 +41,17 @@ def do_status(runner: Runner, params: dict[str, Any]) -> str:
     if campaign and config.campaign(campaign) is None:
         raise MailbotError(f"no campaign {campaign!r} in {config.path}")
     known = review.KnownSenders(config.state_dir)
+    daemon = health.load(config.state_dir)
+    running = daemon is not None and daemon.state != "stopped" and health.alive(daemon.pid)
+    report = health.report(config, store, daemon, running, runner.clock())
     if params.get("json"):
         data = {"campaigns": status.campaign_rows(config, store, campaign), **status.counts(store),
-                "known_senders": known.addresses}
+                "known_senders": known.addresses, "health": report}
         return json.dumps(data, ensure_ascii=False, indent=1)
     lines = [status.render_table(config, store, campaign)]
     lines += [f"Địa chỉ cán bộ đã xác nhận của {org.name}: {', '.join(known.of(org.id))}"
               for org in config.organizations if known.of(org.id)]
+    lines += ["", health.render(config, report)]
     return "\n".join(lines)
 
 
@@ -159,8 +163,14 @@ def do_roster(runner: Runner, params: dict[str, Any]) -> str:
     return f"Đã ghi {output}: {people} người của {len(rosters) - len(missing)} đơn vị. {note}"
 
 
+def do_snapshot(runner: Runner, params: dict[str, Any]) -> str:
+    """For `mailbot backup`: hard links to the register, taken between two commits."""
+    with runner.lock:
+        return str(backup.snapshot(runner.config.state_dir))
+
+
 ACTIONS: dict[str, Callable[[Runner, dict[str, Any]], str]] = {
-    "roster": do_roster,
+    "roster": do_roster, "snapshot": do_snapshot,
     "status": do_status, "review": do_review, "assign": do_assign, "dismiss": do_dismiss, "remind": do_remind, "digest": do_digest,
 }
 

@@ -244,3 +244,23 @@ class SegmentedTable:
             db.close()
         self._dbs.clear()
         self._dirty.clear()
+
+
+def scan(folder: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every record of a SegmentedTable folder, read only (nothing created, nothing removed).
+
+    Raises StoreError naming the first file that does not load.
+    """
+    if not folder.is_dir():
+        return
+    for path in sorted(p for p in folder.iterdir() if _SEGMENT_RE.match(p.name)):
+        try:
+            data = json.loads(path.read_bytes())
+            records = data.get(TABLE, {}) if isinstance(data, dict) else None
+            if not isinstance(records, dict):
+                raise ValueError(f"no {TABLE!r} table")
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path} is damaged ({exc}); mailbot will not overwrite it. Restore it from a "
+                             f"backup, or move it aside to start that table afresh") from None
+        for doc in records.values():
+            yield path, doc

@@ -10,6 +10,7 @@ import schedule
 
 from mailbot import config as configmod
 from mailbot.commands import open_runner, source_for
+from mailbot.daemon import Daemon
 from mailbot.jobs import guarded, scheduler_for
 from tests.conftest import write_config
 
@@ -43,10 +44,12 @@ def test_the_daemon_loop_runs_jobs_at_start_and_between_waits(tmp_path, smtp_ser
         jobs = scheduler_for(runner)  # the real jobs: no reminder due in 2026 for a 2021 campaign
         jobs.every(1).seconds.do(guarded("probe", lambda: (ran.append("probe"), len(ran) >= 3 and stop.set())))
         assert jobs.idle_seconds is not None and jobs.idle_seconds <= 1
+        daemon = Daemon(config)
+        daemon.stop = stop
         watchdog = threading.Timer(20, stop.set)
         watchdog.start()
         try:
-            runner.run_forever(source, stop, jobs)
+            daemon.run(runner, source, jobs)
         finally:
             watchdog.cancel()
     assert ran == ["probe", "probe", "probe"]  # once at start, then each second (the wait is bounded by it)

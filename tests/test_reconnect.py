@@ -8,7 +8,7 @@ import pytest
 
 from mailbot import config as configmod
 from mailbot.errors import SourceError
-from mailbot.pipeline import RECONNECT_MAX, reconnect_delay
+from mailbot.daemon import RECONNECT_MAX, reconnect_delay
 from mailbot.sources import suggested_backoff
 from mailbot.sources.imap import ImapSource
 from tests.conftest import imap_config

@@ -58,6 +58,7 @@ class EwsSource:
         self.account: Account | None = None
         self.inbox: Folder | None = None
         self.folders: dict[str, Folder] = {}
+        self.missing_folders: list[str] = []
         self._next_state: str | None = None  # saved once every message of its sync is done
         self._outstanding: set[str] = set()
         self._lock = threading.Lock()
@@ -84,7 +85,9 @@ class EwsSource:
             raise SourceError("a password with non-ASCII characters needs ews_auth = \"ntlm\" or \"oauth2\"")
         return Credentials(cfg.username, password)
 
-    def connect(self) -> Account:
+    def connect(self, create_folders: bool = True) -> Account:
+        """Log in and find (or create) the folders; without `create_folders` the missing are listed
+        in self.missing_folders instead (for `mailbot check`)."""
         if self.account is not None:
             return self.account
         cfg = self.config
@@ -105,8 +108,12 @@ class EwsSource:
             top = MsgFolderRoot.get_distinguished(root=root)
             existing = {f.name: f for f in FolderCollection(account=account, folders=[top]).find_folders()
                         if isinstance(f, Folder)}
+            self.missing_folders = []
             for name in (cfg.processed_folder, cfg.review_folder):
                 folder = existing.get(name)
+                if folder is None and not create_folders:
+                    self.missing_folders.append(name)
+                    continue
                 if folder is None:
                     folder = Folder(parent=top, name=name)
                     folder.save()

@@ -64,6 +64,15 @@ class MaildirSource:
         for sub in ("tmp", "new", "cur"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
+    def connect(self) -> Path:
+        """The Maildir is there and readable (created when missing)."""
+        try:
+            self.ensure()
+            os.listdir(self.root / "new")
+        except OSError as exc:
+            raise SourceError(f"cannot read Maildir {self.root}: {exc.strerror}") from exc
+        return self.root
+
     def pending(self) -> Iterator[Incoming]:
         """Messages in new/, oldest first; read lazily, one at a time."""
         try:

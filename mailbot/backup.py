@@ -1,0 +1,136 @@
+"""`mailbot backup --to DIR`: a consistent copy of the state folder, while the daemon runs.
+
+The register's files are only ever replaced whole (write, rename), and every
+commit happens under the store's lock. So a snapshot is hard links to the
+current files, made under that lock: by the daemon when it runs (asked through
+the state folder, as the staff commands are), else by this command holding the
+state folder's lock. It costs milliseconds however large the register. The
+files of the mail (raw/, files/) are named by their SHA-256 and never change,
+so they are copied after, outside any lock: everything the snapshot refers to
+was written before it. The copy is made under a temporary name, checked (every
+table loads, every message's file is there) and only then given its final name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from mailbot import config as configmod
+from mailbot.errors import MailbotError
+from mailbot.storage import scan
+from mailbot.timefmt import size_text
+
+SNAPSHOTS = ".snapshots"
+STALE_SECONDS = 86400.0
+MUTABLE = ("known_senders.json", "imap-state.json", "ews-state.json")  # small files replaced whole
+IMMUTABLE = ("raw", "files", "outbox")  # content-addressed blobs; dry-run .eml files
+
+
+def snapshot(state_dir: Path) -> Path:
+    """Hard links to the committed register; call it with the store's lock held."""
+    for old in (state_dir / SNAPSHOTS).glob("*"):  # left by a backup that died before removing its own
+        if old.stat().st_mtime < time.time() - STALE_SECONDS:
+            shutil.rmtree(old, ignore_errors=True)
+    target = state_dir / SNAPSHOTS / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    target.mkdir(parents=True)
+    db = state_dir / "db"
+    for path in sorted(db.rglob("*.json")) if db.is_dir() else []:
+        if path.name.startswith("."):
+            continue  # a write in progress (none under the lock; left by a kill)
+        dest = target / "db" / path.relative_to(db)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, dest)
+    for name in MUTABLE:
+        if (state_dir / name).exists():
+            os.link(state_dir / name, target / name)
+    return target
+
+
+def _copy_tree(src: Path, dest: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(src):
+        out = dest / Path(root).relative_to(src)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            if name.startswith("."):
+                continue  # temporary files of a write in progress
+            shutil.copy2(Path(root) / name, out / name)
+            total += (out / name).stat().st_size
+    return total
+
+
+def verify(folder: Path) -> dict[str, int]:
+    """Every table loads and every file a record names is there; raises MailbotError if not."""
+    counts = {}
+    for table in ("messages", "submissions", "outbox"):
+        counts[table] = 0
+        for _, doc in scan(folder / "db" / table):
+            counts[table] += 1
+            wanted = [("raw", doc.get("raw_sha256"))]
+            if table == "messages":
+                wanted += [("files", a.get("sha256")) for a in doc.get("attachments") or []
+                           if not a.get("container") and a.get("sha256")]
+            for kind, digest in wanted:
+                if not digest:
+                    continue
+                name = f"{digest}.eml" if kind == "raw" else digest
+                if not (folder / kind / digest[:2] / name).is_file():
+                    raise MailbotError(f"the copy lacks {kind}/{digest[:2]}/{name} named by {table} {doc.get('key')}")
+    return counts
+
+
+def make(state_dir: Path, snap: Path, to: Path, now: dt.datetime) -> tuple[Path, dict[str, int], int]:
+    to.mkdir(parents=True, exist_ok=True)
+    final = to / f"mailbot-{now.strftime('%Y%m%d-%H%M%S')}"
+    if final.exists():
+        raise MailbotError(f"{final} exists already")
+    work = to / f".{final.name}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(mode=0o700)  # the mail of the carriers: readable by the owner only
+    size = _copy_tree(snap, work)
+    for name in IMMUTABLE:
+        if (state_dir / name).is_dir():
+            size += _copy_tree(state_dir / name, work / name)
+    counts = verify(work)
+    os.rename(work, final)
+    return final, counts, size
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from mailbot import handoff
+    from mailbot.commands import LockBusy, require_state, state_lock
+
+    config = configmod.load(args.config)
+    require_state(config)
+    to = Path(args.to).resolve()
+    if to == config.state_dir.resolve() or config.state_dir.resolve() in to.parents:
+        raise MailbotError(f"--to {to} is inside the state folder {config.state_dir}: choose another place")
+    try:
+        with state_lock(config.state_dir):
+            snap = snapshot(config.state_dir)
+    except LockBusy as busy:  # the daemon runs: it takes the snapshot under its store lock
+        answer = handoff.submit(config.state_dir, busy.pid, "snapshot", {})
+        if not answer.get("ok"):
+            raise MailbotError(answer.get("error") or "the running mailbot could not take a snapshot") from None
+        snap = Path(answer["output"])
+    try:
+        final, counts, size = make(config.state_dir, snap, to, dt.datetime.now(config.timezone))
+    finally:
+        shutil.rmtree(snap, ignore_errors=True)
+    print(f"Đã sao lưu vào {final}: {counts['messages']} thư, {counts['submissions']} tài liệu đã nộp, "
+          f"{counts['outbox']} thư gửi đi, {size_text(size)}; đã kiểm tra bản sao đọc được và đủ tệp.")
+    print(f"Khôi phục (khi dịch vụ đã dừng): thay thư mục {config.state_dir} bằng bản sao này (xem README).")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("backup", help="a consistent, checked copy of the state folder (also while the daemon runs)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--to", required=True, metavar="DIR", help="the copy goes into DIR/mailbot-YYYYmmdd-HHMMSS")
+    p.set_defaults(func=cmd_backup)
