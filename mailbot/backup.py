@@ -87,9 +87,11 @@ def verify(folder: Path) -> dict[str, int]:
 
 def make(state_dir: Path, snap: Path, to: Path, now: dt.datetime) -> tuple[Path, dict[str, int], int]:
     to.mkdir(parents=True, exist_ok=True)
-    final = to / f"mailbot-{now.strftime('%Y%m%d-%H%M%S')}"
-    if final.exists():
-        raise MailbotError(f"{final} exists already")
+    stem = f"mailbot-{now.strftime('%Y%m%d-%H%M%S')}"
+    final, n = to / stem, 1
+    while final.exists():  # two backups in one second
+        n += 1
+        final = to / f"{stem}-{n}"
     work = to / f".{final.name}.partial"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(mode=0o700)  # the mail of the carriers: readable by the owner only

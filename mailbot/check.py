@@ -197,6 +197,8 @@ def check_smtp(config: configmod.Config) -> Line:
 
 
 def _text(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
     args = getattr(exc, "args", ())
     text = args[0] if args else exc
     if isinstance(text, bytes):

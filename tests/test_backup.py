@@ -1,0 +1,102 @@
+"""`mailbot backup` while the daemon records mail, and a restore that answers nothing twice."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from mailbot.backup import verify
+from tests.conftest import build, deliver, mailbot, wait_for, write_config
+
+
+def plan(n: int) -> bytes:
+    return build(sender=f"kt{n}@vnpt.vn", subject=f"Phương án bảo đảm thông tin liên lạc {n}",
+                 files=((f"PA-{n}.docx", b"plan %d" % n),))
+
+
+def status_json(config: Path) -> dict:
+    done = mailbot("status", "--config", str(config), "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_backups_while_the_daemon_records_mail_then_a_restore(tmp_path, smtp_server) -> None:
+    recorder, port = smtp_server
+    config = write_config(tmp_path, port)
+    backups = tmp_path / "backups"
+    daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    total = 60
+
+    def feed() -> None:
+        for n in range(total):
+            deliver(tmp_path, plan(n), f"{n:03d}.eml")
+            time.sleep(0.05)
+
+    feeder = threading.Thread(target=feed)
+    try:
+        wait_for(lambda: (tmp_path / "state" / "health.json").exists(), 30, "the daemon to start")
+        feeder.start()
+        outputs = []
+        for _ in range(3):  # while mail arrives and is recorded
+            done = mailbot("backup", "--config", str(config), "--to", str(backups))
+            assert done.returncode == 0, done.stderr
+            outputs.append(done.stdout)
+        feeder.join()
+        wait_for(lambda: len(recorder.messages) == total, 60, "every acknowledgement")
+        done = mailbot("backup", "--config", str(config), "--to", str(backups))
+        assert done.returncode == 0, done.stderr
+        assert daemon.poll() is None  # the daemon held the state all along: each snapshot was its own
+    finally:
+        daemon.terminate()
+        _, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    copies = sorted(p for p in backups.iterdir() if p.name.startswith("mailbot-"))
+    assert len(copies) == 4 and not list(backups.glob(".*"))  # no partial copy left behind
+    assert not list((tmp_path / "state" / ".snapshots").iterdir())
+    counts = [verify(copy)["messages"] for copy in copies]
+    assert counts == sorted(counts) and counts[-1] == total
+    assert all("đã kiểm tra bản sao đọc được và đủ tệp" in out for out in outputs)
+
+    before = status_json(config)
+    # restore the last copy in place of the state folder, as the README says
+    shutil.move(tmp_path / "state", tmp_path / "state.old")
+    shutil.copytree(copies[-1], tmp_path / "state")
+    after = status_json(config)
+    assert after["campaigns"] == before["campaigns"] and after["messages"] == before["messages"]
+    assert after["outbox"] == before["outbox"]
+    # every message delivered again: recognised, nothing recorded or answered twice
+    for name in (tmp_path / "maildir" / "cur").iterdir():
+        name.rename(tmp_path / "maildir" / "new" / name.name.split(":")[0])
+    done = mailbot("run", "--config", str(config), "--once")
+    assert done.returncode == 0, done.stderr
+    assert f"bỏ qua {total} thư đã ghi nhận trước đó" in done.stdout
+    assert len(recorder.messages) == total
+
+
+def test_a_backup_without_the_daemon_and_one_into_the_state_folder(tmp_path, smtp_server) -> None:
+    _, port = smtp_server
+    config = write_config(tmp_path, port)
+    deliver(tmp_path, plan(1), "1.eml")
+    assert mailbot("run", "--config", str(config), "--once").returncode == 0
+    done = mailbot("backup", "--config", str(config), "--to", str(tmp_path / "b"))
+    assert done.returncode == 0 and done.stdout.startswith(f"Đã sao lưu vào {tmp_path / 'b'}/mailbot-")
+    [copy] = (tmp_path / "b").iterdir()
+    assert verify(copy) == {"messages": 1, "submissions": 1, "outbox": 1}
+    assert copy.stat().st_mode & 0o077 == 0  # the carriers' mail: the owner's alone
+
+    (next((copy / "raw").rglob("*.eml"))).unlink()
+    try:
+        verify(copy)
+    except Exception as exc:
+        assert "the copy lacks raw/" in str(exc)
+    else:
+        raise AssertionError("a copy without its mail passed the check")
+
+    done = mailbot("backup", "--config", str(config), "--to", str(tmp_path / "state" / "b"))
+    assert done.returncode == 1 and "is inside the state folder" in done.stderr

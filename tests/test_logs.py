@@ -1,0 +1,75 @@
+"""Logs: one line per event, JSON on request, and never a password, token or message body."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+from mailbot import logs
+from tests import dovecot as dc
+from tests.conftest import build, deliver, imap_config, mailbot, wait_for, write_config
+
+BODY_MARK = "NỘI-DUNG-RIÊNG-TƯ-4711"
+
+
+def test_secret_values_are_masked_in_messages_and_tracebacks() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        logs.setup("DEBUG", "text", stream)
+        logs.protect(["mật-khẩu-rất-dài", None, "abc"])  # too short to mask safely: ignored
+        log = logging.getLogger("mailbot.test")
+        log.error("login as %s with %s", "abc", "mật-khẩu-rất-dài")
+        try:
+            raise RuntimeError("server said: bad password mật-khẩu-rất-dài")
+        except RuntimeError:
+            log.exception("failed")
+        assert logging.getLogger("exchangelib").getEffectiveLevel() == logging.WARNING  # it dumps SOAP bodies
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    text = stream.getvalue()
+    assert "mật-khẩu-rất-dài" not in text and text.count("***") == 3 and "login as abc with ***" in text
+
+
+def test_json_format_is_one_object_per_line_with_one_line_per_message(tmp_path, smtp_server) -> None:
+    _, port = smtp_server
+    config = write_config(tmp_path, port)
+    for n in range(3):
+        deliver(tmp_path, build(sender=f"kt{n}@vnpt.vn", subject=f"Phương án {n}",
+                                files=((f"PA-{n}.docx", b"x"),)), f"{n}.eml")
+    done = mailbot("run", "--config", str(config), "--once", "--log-level", "INFO", "--log-format", "json")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stderr.splitlines()]
+    assert all(set(r) >= {"time", "level", "logger", "message"} for r in records)
+    recorded = [r for r in records if r["message"].startswith("recorded ")]
+    assert len(recorded) == 3 and all(r["level"] == "INFO" for r in recorded)
+    assert all("disposition=submission receipt=" in r["message"] for r in recorded)
+
+
+def test_debug_logs_of_the_daemon_hold_no_password_and_no_body(tmp_path, smtp_server, dovecot) -> None:
+    recorder, port = smtp_server
+    config = imap_config(tmp_path, port, dovecot.port)
+    env = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
+    child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config),
+                              "--log-level", "DEBUG"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env)
+    try:
+        dovecot.append(build(subject="Phương án bảo đảm thông tin liên lạc", body=f"Kính gửi Sở. {BODY_MARK}",
+                             files=(("PA.docx", BODY_MARK.encode()),)))
+        wait_for(lambda: len(recorder.messages) == 1, 30, "the acknowledgement")
+        dovecot.kick()  # a reconnection, logged at DEBUG and ERROR
+        dovecot.append(build(subject="Danh sách trực", body=f"{BODY_MARK} 2", files=(("DS.docx", b"ds"),)))
+        wait_for(lambda: len(recorder.messages) == 2, 30, "the second acknowledgement")
+    finally:
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert " DEBUG " in err and " recorded " in err  # the level really was DEBUG
+    assert dc.PASSWORD not in err and BODY_MARK not in err
