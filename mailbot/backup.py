@@ -104,6 +104,16 @@ def make(state_dir: Path, snap: Path, to: Path, now: dt.datetime) -> tuple[Path,
     return final, counts, size
 
 
+def prune(to: Path, keep: int) -> list[Path]:
+    """Remove all but the `keep` newest backups in `to` (by name: the time they were made)."""
+    copies = sorted((p for p in to.iterdir() if p.is_dir() and p.name.startswith("mailbot-")),
+                    key=lambda p: (p.name[:23], int(p.name[24:] or 1)))
+    old = copies[:-keep] if keep > 0 else []
+    for path in old:
+        shutil.rmtree(path)
+    return old
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from mailbot import handoff
     from mailbot.commands import LockBusy, require_state, state_lock
@@ -125,8 +135,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
         final, counts, size = make(config.state_dir, snap, to, dt.datetime.now(config.timezone))
     finally:
         shutil.rmtree(snap, ignore_errors=True)
+    removed = prune(to, args.keep) if args.keep else []
     print(f"Đã sao lưu vào {final}: {counts['messages']} thư, {counts['submissions']} tài liệu đã nộp, "
           f"{counts['outbox']} thư gửi đi, {size_text(size)}; đã kiểm tra bản sao đọc được và đủ tệp.")
+    if removed:
+        print(f"Đã xoá {len(removed)} bản sao lưu cũ (giữ {args.keep} bản mới nhất).")
     print(f"Khôi phục (khi dịch vụ đã dừng): thay thư mục {config.state_dir} bằng bản sao này (xem README).")
     return 0
 
@@ -135,4 +148,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser("backup", help="a consistent, checked copy of the state folder (also while the daemon runs)")
     p.add_argument("--config", required=True)
     p.add_argument("--to", required=True, metavar="DIR", help="the copy goes into DIR/mailbot-YYYYmmdd-HHMMSS")
+    p.add_argument("--keep", type=int, default=0, metavar="N",
+                   help="then remove all but the N newest backups in DIR (default: remove none)")
     p.set_defaults(func=cmd_backup)

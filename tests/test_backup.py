@@ -98,5 +98,11 @@ def test_a_backup_without_the_daemon_and_one_into_the_state_folder(tmp_path, smt
     else:
         raise AssertionError("a copy without its mail passed the check")
 
+    for _ in range(3):
+        done = mailbot("backup", "--config", str(config), "--to", str(tmp_path / "b"), "--keep", "2")
+        assert done.returncode == 0, done.stderr
+    kept = sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert len(kept) == 2 and copy.name not in kept and "Đã xoá 1 bản sao lưu cũ (giữ 2 bản mới nhất)." in done.stdout
+
     done = mailbot("backup", "--config", str(config), "--to", str(tmp_path / "state" / "b"))
     assert done.returncode == 1 and "is inside the state folder" in done.stderr

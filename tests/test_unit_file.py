@@ -55,13 +55,16 @@ def test_the_unit_has_the_promised_settings() -> None:
     assert deployed.state_dir == Path("/var/lib/mailbot") and found["ExecStart"][0].split()[3] == "/etc/mailbot/mailbot.toml"
 
 
-def test_systemd_analyze_verify_has_nothing_to_say(tmp_path) -> None:
+@pytest.mark.parametrize("names", [("mailbot.service",), ("mailbot-backup.service", "mailbot-backup.timer")])
+def test_systemd_analyze_verify_has_nothing_to_say(tmp_path, names) -> None:
     """verify needs the ExecStart binary to exist: the test points it at this venv's mailbot."""
     exe = Path(sys.executable).with_name("mailbot")
     assert exe.exists()
-    unit = tmp_path / "mailbot.service"
-    unit.write_text(UNIT.read_text(encoding="utf-8").replace("/opt/mailbot/bin/mailbot", str(exe)), encoding="utf-8")
-    done = subprocess.run([analyze(), "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60)
+    for name in names:
+        text = (UNIT.parent / name).read_text(encoding="utf-8")
+        (tmp_path / name).write_text(text.replace("/opt/mailbot/bin/mailbot", str(exe)), encoding="utf-8")
+    done = subprocess.run([analyze(), "verify", "--man=no", *(str(tmp_path / n) for n in names)],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == "" and done.stdout == "", done.stderr  # a warning fails too
 
 
