@@ -66,7 +66,7 @@ class Daemon:
         self.runner: Runner | None = None
         self.jobs: Scheduler | None = None
         self.health = Health(pid=os.getpid(), started_at=utc_iso(clock()))
-        self._recorded_today = 0
+        self.reload_error: str | None = None  # shown in STATUS until a reload succeeds
 
     # -- signals (handlers only set flags and wake the wait) ----------------------------
     def install_signals(self) -> None:
@@ -184,11 +184,15 @@ class Daemon:
 
     def _status_text(self) -> str:
         if self.health.state == "unreachable":
-            return f"mất kết nối hộp thư: {self.health.last_error} / mailbox unreachable"
-        assert self.runner is not None
-        pending = len(self.runner.store.pending_mail())
-        return (f"đang chờ thư mới; {self.health.recorded} thư đã ghi nhận, {pending} thư chờ gửi / "
-                f"waiting: {self.health.recorded} recorded, {pending} to send")
+            text = f"mất kết nối hộp thư: {self.health.last_error} / mailbox unreachable"
+        else:
+            assert self.runner is not None
+            pending = len(self.runner.store.pending_mail())
+            text = (f"đang chờ thư mới; {self.health.recorded} thư đã ghi nhận, {pending} thư chờ gửi / "
+                    f"waiting: {self.health.recorded} recorded, {pending} to send")
+        if self.reload_error:
+            text += f" — {self.reload_error}"
+        return text
 
     # -- SIGHUP ---------------------------------------------------------------------------
     def reload(self) -> None:
@@ -208,7 +212,10 @@ class Daemon:
             templates = Templates(new.templates_dir)
         except (MailbotError, OSError) as exc:
             log.error("reload failed; still running on the previous configuration and templates: %s", exc)
-            self.notifier.ready(f"nạp lại cấu hình thất bại, vẫn chạy theo cấu hình cũ / reload failed: {exc}")
+            when = self.clock().astimezone(old.timezone).strftime("%H:%M %d/%m/%Y")
+            self.reload_error = (f"nạp lại cấu hình lúc {when} thất bại, vẫn chạy theo cấu hình cũ "
+                                 f"(journalctl -u mailbot) / reload failed")
+            self.notifier.ready(self._status_text())
             return
         from mailbot.commands import source_for, transport_for  # commands builds these from a config
 
@@ -224,6 +231,7 @@ class Daemon:
         runner.transport = transport_for(new, self.source)
         runner.analyser = Analyser(new, new.workers or default_workers(), runner.known)
         self.config = new
+        self.reload_error = None
         log.warning("configuration and templates reloaded from %s", new.path)
         self.notifier.ready(self._status_text())
 

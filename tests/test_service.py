@@ -105,6 +105,8 @@ def test_sighup_reloads_and_keeps_the_old_configuration_when_the_new_is_broken(t
             assert "thất bại" in sock.with_key("READY")[1][1]["STATUS"]
             deliver(tmp_path, plan(1), "1.eml")
             wait_for(lambda: len(recorder.messages) == 1, 20, "an acknowledgement on the old configuration")
+            wait_for(lambda: "1 thư đã ghi nhận" in sock.statuses()[-1], 20, "STATUS after the message")
+            assert "nạp lại cấu hình lúc" in sock.statuses()[-1]  # the failure stays visible in systemctl status
 
             broken = tmp_path / "broken-templates"
             broken.mkdir()
@@ -119,6 +121,7 @@ def test_sighup_reloads_and_keeps_the_old_configuration_when_the_new_is_broken(t
                               encoding="utf-8")
             child.send_signal(signal.SIGHUP)
             wait_for(lambda: len(sock.with_key("READY")) == 4, 20, "READY=1 after the reload")
+            assert "thất bại" not in sock.with_key("READY")[3][1]["STATUS"]
             deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Danh sách trực",
                                     files=(("DS-truc.xlsx", b"not really"),)), "2.eml")
             wait_for(lambda: len(recorder.messages) == 2, 20, "an acknowledgement on the new configuration")
