@@ -9,6 +9,7 @@ bytes, with the same Message-ID, so the recipient can recognise it.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import smtplib
@@ -38,6 +39,20 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
+    """smtplib encodes credentials as ASCII (a Vietnamese password raises UnicodeEncodeError):
+    such a login goes as SASL PLAIN, which carries UTF-8 (RFC 4616)."""
+    if (username + password).isascii():
+        conn.login(username, password)
+        return
+    if "plain" not in conn.esmtp_features.get("auth", "").lower().split():
+        raise smtplib.SMTPException("the server offers no AUTH PLAIN, needed for a non-ASCII password")
+    token = base64.b64encode(b"\0" + username.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
+    code, answer = conn.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
 
 
 class SmtpTransport:
@@ -70,7 +85,7 @@ class SmtpTransport:
                 password = read_secret(cfg.password_env)
                 if password is None:
                     raise SendError(f"no SMTP password: set {cfg.password_env or 'smtp.password_env'}", permanent=False)
-                conn.login(cfg.username, password)
+                _login(conn, cfg.username, password)
         except smtplib.SMTPAuthenticationError as exc:
             raise SendError(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code) from exc
         except smtplib.SMTPResponseException as exc:

@@ -35,7 +35,7 @@ def test_missing_folders_are_named_then_created_with_fix(tmp_path, smtp_server, 
     for folder in ("Đã xử lý", "Cần xem xét", "Đã gửi"):
         assert line(lines, f"“{folder}”") == (f"LỖI  thư mục “{folder}”: không có trên máy chủ → chạy lại với --fix "
                                               f"để tạo, hoặc sửa tên trong [mailbox]")
-    assert line(lines, "SMTP").startswith(f"ok   máy chủ gửi thư SMTP 127.0.0.1:{port}: EHLO được")
+    assert line(lines, "máy chủ gửi thư SMTP").startswith(f"ok   máy chủ gửi thư SMTP 127.0.0.1:{port}: EHLO được")
     assert lines[-1] == "3 mục có lỗi."
 
     status, lines = check(config, "--fix")
@@ -68,7 +68,7 @@ def test_smtp_down_and_an_unreachable_mailbox(tmp_path) -> None:
     assert status == 1 and lines[-1] == "2 mục có lỗi."
     assert line(lines, "hộp thư IMAP").endswith("→ kiểm tra host, port, security (tls/starttls) và tường lửa")
     assert "không kết nối được (Connection refused)" in line(lines, "hộp thư IMAP")
-    smtp = line(lines, "SMTP")
+    smtp = line(lines, "máy chủ gửi thư SMTP")
     assert smtp.startswith(f"LỖI  máy chủ gửi thư SMTP 127.0.0.1:{dead_smtp}: cannot reach SMTP server")
     assert "Connection refused" in smtp and smtp.endswith("→ kiểm tra host, port, security và tường lửa")
 
@@ -112,3 +112,34 @@ def test_a_broken_config_template_or_register_fails_with_its_fix(tmp_path, smtp_
     register = line(lines, "sổ ghi nhận")
     assert status == 1 and register.startswith("LỖI ") and str(segment) in register
     assert register.endswith("→ khôi phục từ bản sao lưu (xem README, mục Sao lưu)")
+
+
+def test_smtp_with_starttls_and_a_login_then_a_real_acknowledgement_through_it(tmp_path) -> None:
+    from tests.tlssmtp import PASSWORD, USER, tls_smtp
+
+    (tmp_path / "ca").mkdir()
+    with tls_smtp(tmp_path / "ca") as (recorder, port, ca, auth):
+        config = write_config(tmp_path, port)
+        text = config.read_text(encoding="utf-8")
+        smtp = text.index("[smtp]")
+        config.write_text(text[:smtp] + text[smtp:].replace('security = "none"', 'security = "starttls"', 1)
+                          .replace('username = ""', f'username = "{USER}"', 1), encoding="utf-8")
+        env = {**os.environ, "SSL_CERT_FILE": str(ca), "MAILBOT_SMTP_PASSWORD": PASSWORD}
+
+        status, lines = check(config, env=env)
+        assert status == 0, lines
+        assert line(lines, "máy chủ gửi thư SMTP") == f"ok   máy chủ gửi thư SMTP 127.0.0.1:{port}: EHLO + STARTTLS + đăng nhập được"
+        assert line(lines, "bí mật MAILBOT_SMTP_PASSWORD").startswith("ok ")
+
+        status, lines = check(config, env={**env, "MAILBOT_SMTP_PASSWORD": "sai-mật-khẩu"})
+        smtp_line = line(lines, "máy chủ gửi thư SMTP")
+        assert status == 1 and "SMTP login refused: 535" in smtp_line
+        assert smtp_line.endswith("→ kiểm tra username và mật khẩu SMTP") and "sai-mật-khẩu" not in smtp_line
+
+        status, lines = check(config, env={k: v for k, v in env.items() if k != "SSL_CERT_FILE"})
+        assert status == 1 and "CERTIFICATE_VERIFY_FAILED" in line(lines, "máy chủ gửi thư SMTP")  # an untrusted certificate
+
+        deliver(tmp_path, build(subject="Phương án bảo đảm thông tin liên lạc", files=(("PA.docx", b"pa"),)), "1.eml")
+        done = mailbot("run", "--config", str(config), "--once", env=env)
+        assert done.returncode == 0 and "đã gửi 1" in done.stdout, done.stdout + done.stderr
+        assert len(recorder.messages) == 1 and auth.logins.count("PLAIN") + auth.logins.count("LOGIN") >= 2
