@@ -90,14 +90,17 @@ def summary(result: PassResult, sent: int, deferred: int, failed: int, dry_run: 
 
 
 @contextmanager
-def open_runner(config: configmod.Config, workers: int = 1, source: Source | None = None) -> Iterator[Runner]:
-    """Templates checked, the state folder locked and opened; everything closed after."""
+def open_runner(config: configmod.Config, workers: int = 1, source: Source | None = None,
+                isolate: bool = False) -> Iterator[Runner]:
+    """Templates checked, the state folder locked and opened; everything closed after.
+
+    `isolate`: every message analysed in a worker process (the daemon; see workers.Analyser)."""
     templates = Templates(config.templates_dir)
     with state_lock(config.state_dir):
         store = Store(config.state_dir)
         known = KnownSenders(config.state_dir).addresses
         runner = Runner(config, store, templates, transport_for(config, source),
-                        analyser=Analyser(config, workers, known), known=known)
+                        analyser=Analyser(config, workers, known, isolate), known=known)
         try:
             yield runner
         finally:
@@ -136,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     daemon.install_signals()
     source = source_for(config)
     try:
-        with open_runner(config, config.workers or default_workers(), source) as runner:
+        with open_runner(config, config.workers or default_workers(), source, isolate=True) as runner:
             if isinstance(source, ImapSource):
                 source.known = runner.is_recorded_header  # recorded mail is not downloaded again
 

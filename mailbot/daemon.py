@@ -229,7 +229,7 @@ class Daemon:
             runner.analyser.close()
         runner.config, runner.templates = new, templates
         runner.transport = transport_for(new, self.source)
-        runner.analyser = Analyser(new, new.workers or default_workers(), runner.known)
+        runner.analyser = Analyser(new, new.workers or default_workers(), runner.known, isolate=True)
         self.config = new
         self.reload_error = None
         log.warning("configuration and templates reloaded from %s", new.path)

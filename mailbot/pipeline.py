@@ -282,7 +282,7 @@ class Runner:
         uncommitted: list[tuple[Incoming, str | None]] = []
         started = time.monotonic()
         try:
-            for item, analysed in analyser.stream(source.pending(), wanted):
+            for item, analysed in analyser.stream(source.pending(), wanted, self.beat, stop):
                 self.beat()
                 if stop is not None and stop.is_set():
                     break
