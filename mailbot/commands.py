@@ -7,6 +7,7 @@ import dataclasses
 import fcntl
 import logging
 import os
+import pwd
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,10 +38,22 @@ class LockBusy(MailbotError):
         self.pid = pid
 
 
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 @contextmanager
 def state_lock(state_dir: Path) -> Iterator[None]:
     """One mailbot per state folder: the store assumes it is the only writer."""
     state_dir.mkdir(parents=True, exist_ok=True)
+    owner = state_dir.stat().st_uid
+    if owner != os.geteuid():  # e.g. root: files it wrote would lock the service out of its own state
+        name = _user_name(owner)
+        raise MailbotError(f"{state_dir} belongs to user {name}; run this command as that user "
+                           f"(sudo -u {name} mailbot ...)")
     path = state_dir / "mailbot.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -151,3 +151,26 @@ def test_a_second_instance_is_refused_naming_the_first(tmp_path, smtp_server) ->
             terminate(first, sock)
     finally:
         sock.close()
+
+
+def test_commands_refuse_a_state_folder_of_another_user(tmp_path, smtp_server) -> None:
+    """Run as root on the service's state, a command would leave files the service cannot write."""
+    if os.geteuid() != 0:
+        import pytest
+
+        pytest.skip("needs root to give the state folder to another user")
+    _, port = smtp_server
+    config = write_config(tmp_path, port)
+    deliver(tmp_path, plan(1), "1.eml")
+    assert subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"],
+                          capture_output=True, env=ENV).returncode == 0
+    for path in [tmp_path / "state", *(tmp_path / "state").rglob("*")]:
+        os.chown(path, 65534, 65534, follow_symlinks=False)
+    before = sorted((p, p.stat().st_uid) for p in (tmp_path / "state").rglob("*"))
+    for command in (["status"], ["review"], ["backup", "--to", str(tmp_path / "b")], ["run", "--once"]):
+        done = subprocess.run([sys.executable, "-m", "mailbot", *command, "--config", str(config)],
+                              capture_output=True, text=True, env=ENV)
+        assert done.returncode == 1, (command, done.stderr)
+        assert done.stderr.strip().endswith(f"belongs to user nobody; run this command as that user "
+                                            f"(sudo -u nobody mailbot ...)"), done.stderr
+    assert sorted((p, p.stat().st_uid) for p in (tmp_path / "state").rglob("*")) == before  # nothing written
