@@ -73,3 +73,23 @@ def test_debug_logs_of_the_daemon_hold_no_password_and_no_body(tmp_path, smtp_se
     assert child.returncode == 0, err
     assert " DEBUG " in err and " recorded " in err  # the level really was DEBUG
     assert dc.PASSWORD not in err and BODY_MARK not in err
+
+
+def test_an_oauth_token_is_masked_once_fetched(tmp_path) -> None:
+    from mailbot import config as configmod
+    from mailbot.sources.imap import ImapSource
+
+    command = f'oauth_token_command = ["{sys.executable}", "-c", "print(\'tok-9f8e7d6c5b4a\')"]'
+    config = configmod.load(imap_config(tmp_path, 25, 143, {r'(?m)^timeout = 10$':
+                                                            f'timeout = 10\nauth = "xoauth2"\n{command}'}))
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        logs.setup("DEBUG", "text", stream)
+        assert ImapSource(config.mailbox, tmp_path, lambda _: None)._token() == "tok-9f8e7d6c5b4a"
+        logging.getLogger("imaplib.debug").debug("> AUTHENTICATE XOAUTH2 user=x auth=Bearer tok-9f8e7d6c5b4a")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert "tok-9f8e7d6c5b4a" not in stream.getvalue() and "Bearer ***" in stream.getvalue()

@@ -29,6 +29,7 @@ from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError
 from imap_tools.utils import encode_folder
 
+from mailbot import logs
 from mailbot.config import MailboxConfig
 from mailbot.errors import SourceError
 from mailbot.review import REVIEW
@@ -105,6 +106,7 @@ class ImapSource:
         token = proc.stdout.strip()
         if proc.returncode != 0 or not token:
             raise SourceError(f"oauth_token_command exited with {proc.returncode} and no token")
+        logs.protect([token])  # masked in every log line from now on
         return token
 
     def login(self) -> BaseMailBox:
