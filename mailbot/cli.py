@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from mailbot import config as configmod
 from mailbot import logs
 from mailbot.classify import classify_bytes
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.errors import ConfigError, MailbotError, StateDamaged
 from mailbot.sources import Incoming
 from mailbot.sources.maildir import iter_paths
 
 log = logging.getLogger("mailbot")
 
-EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_DAMAGED = 0, 1, 2, 3  # 2 and 3: systemd does not restart
 
 
 def _load(path: str | None) -> configmod.Config:
@@ -86,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mailbot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except StateDamaged as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return EXIT_DAMAGED
     except MailbotError as exc:
         print(f"mailbot: {exc}", file=sys.stderr)
         return EXIT_FAIL

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from schedule import Scheduler
 
 from mailbot import config as configmod
-from mailbot.errors import MailbotError, SourceError
+from mailbot.errors import MailbotError, SourceError, StoreError
 from mailbot.health import Health
 from mailbot.notify import Notifier
 from mailbot.pipeline import Runner, Source, utc_now
@@ -128,6 +128,7 @@ class Daemon:
             try:
                 result = runner.run_pass(source, self.stop, send_alongside=True)
                 self._contact()
+                self._register(result.store_error)
                 self.health.recorded += result.recorded
                 if jobs is not None:
                     jobs.run_pending()
@@ -151,6 +152,11 @@ class Daemon:
                 delay = reconnect_delay(failures, suggested_backoff(exc))
                 self.notifier.status(f"mất kết nối hộp thư, thử lại sau {delay:.0f} giây / mailbox unreachable")
                 self.sleep(delay)
+            except StoreError as exc:  # the outbox's sent marks could not be written (a full disk)
+                self._register(str(exc))
+                log.error("cannot write the register; trying again in %s s: %s", self.config.poll_interval, exc)
+                self.notifier.status(self._status_text())
+                self.sleep(self.config.poll_interval)
             except Exception:
                 log.exception("pass failed; trying again in %s s", self.config.poll_interval)
                 self.sleep(self.config.poll_interval)
@@ -173,6 +179,15 @@ class Daemon:
         if self.health.contact(self.clock()):
             self.health.save(self.config.state_dir, self.clock(), force=True)
 
+    def _register(self, error: str | None) -> None:
+        """Track whether the register can be written; say when it can again."""
+        if error == self.health.store_error:
+            return
+        if error is None:
+            log.warning("the register can be written again")
+        self.health.store_error = error
+        self.health.save(self.config.state_dir, self.clock(), force=True)  # may fail too: then status is stale
+
     def _lost(self, exc: SourceError, failures: int) -> None:
         assert self.source is not None
         if self.health.lost(self.clock(), str(exc)):
@@ -190,6 +205,8 @@ class Daemon:
             pending = len(self.runner.store.pending_mail())
             text = (f"đang chờ thư mới; {self.health.recorded} thư đã ghi nhận, {pending} thư chờ gửi / "
                     f"waiting: {self.health.recorded} recorded, {pending} to send")
+        if self.health.store_error:
+            text += " — KHÔNG GHI ĐƯỢC SỔ GHI NHẬN (kiểm tra dung lượng đĩa) / cannot write the register"
         if self.reload_error:
             text += f" — {self.reload_error}"
         return text

@@ -9,6 +9,7 @@ have run itself, between two mailbox passes.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -34,10 +35,14 @@ def submit(state_dir: Path, pid: int | None, action: str, params: dict[str, Any]
            timeout: float = WAIT_SECONDS) -> dict[str, Any]:
     """Hand one request to the daemon holding the lock and wait for its answer."""
     folder = state_dir / FOLDER
-    folder.mkdir(exist_ok=True)
     name = f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
     request, answer = folder / f"{name}.json", folder / f"{name}{ANSWER_SUFFIX}"
-    atomic_write(request, json.dumps({"action": action, "params": params}, ensure_ascii=False).encode("utf-8"))
+    try:
+        folder.mkdir(exist_ok=True)
+        atomic_write(request, json.dumps({"action": action, "params": params}, ensure_ascii=False).encode("utf-8"))
+    except OSError as exc:
+        raise MailbotError(f"cannot hand the request to the running mailbot (pid {pid}): {exc.strerror} in {folder}"
+                           f"{'; the disk is full: free some space' if exc.errno == errno.ENOSPC else ''}") from None
     if pid:
         try:
             os.kill(pid, signal.SIGUSR1)  # end its wait on the mailbox now

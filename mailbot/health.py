@@ -8,6 +8,7 @@ its state changes (and at most every HEARTBEAT_SECONDS otherwise), so that
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from mailbot.timefmt import short_time
 log = logging.getLogger(__name__)
 
 FILE = "health.json"
+PADDED = 4096  # bytes of health.json, padded with spaces
 HEARTBEAT_SECONDS = 60.0  # health.json is rewritten at least this often while the daemon runs
 STATES = {"starting": "đang khởi động", "ready": "đang chờ thư mới", "unreachable": "mất kết nối hộp thư",
           "stopped": "đã dừng"}
@@ -41,6 +43,7 @@ class Health:
     lost_since: str | None = None  # the mailbox unreachable since ...
     last_error: str | None = None
     recorded: int = 0  # messages recorded since start
+    store_error: str | None = None  # the register cannot be written now (a full disk)
     _saved: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
@@ -65,12 +68,24 @@ class Health:
         if not force and time.monotonic() - self._saved < HEARTBEAT_SECONDS:
             return
         self.updated_at = utc_iso(now)
+        data = json.dumps(self.as_json(), ensure_ascii=False).encode("utf-8")
+        data += b" " * max(0, PADDED - len(data))  # a fixed size, so that it can be rewritten in place
+        path = state_dir / FILE
         try:
-            atomic_write(state_dir / FILE, json.dumps(self.as_json(), ensure_ascii=False).encode("utf-8"),
-                         durable=False)
+            try:
+                atomic_write(path, data, durable=False)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists() or len(data) > PADDED:
+                    raise
+                # A full disk is exactly when staff must hear of it: overwrite the old blocks, no new ones.
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    os.pwrite(fd, data, 0)
+                finally:
+                    os.close(fd)
             self._saved = time.monotonic()
-        except OSError as exc:  # a full disk must not stop the daemon; status then shows it as stale
-            log.warning("cannot write %s: %s", state_dir / FILE, exc)
+        except OSError as exc:  # must not stop the daemon; status then shows it as stale
+            log.warning("cannot write %s: %s", path, exc)
 
 
 def load(state_dir: Path) -> Health | None:
@@ -145,6 +160,9 @@ def render(config: Config, data: dict[str, Any]) -> str:
         if daemon.get("lost_since"):
             line += f"; mất kết nối từ {when(daemon['lost_since'])}: {daemon.get('last_error')}"
         lines.append(line + ".")
+    if daemon and daemon.get("store_error"):
+        lines.append(f"Sổ ghi nhận: KHÔNG GHI ĐƯỢC ({daemon['store_error']}) — kiểm tra dung lượng đĩa; thư chưa "
+                     f"ghi nhận vẫn nằm trong hộp thư và sẽ được xử lý khi ghi được.")
     box = data["outbox"]
     line = f"Thư gửi đi: {box['pending']} thư chờ gửi"
     if box["pending"]:

@@ -73,6 +73,7 @@ class PassResult:
     dispositions: dict[str, int] = field(default_factory=dict)
     sent: int = 0  # replies sent alongside the pass
     failed: int = 0
+    store_error: str | None = None  # the register could not be written (a full disk): nothing was lost
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Runner:
     known: dict[str, str] = field(default_factory=dict)  # senders staff confirmed: address -> organization
     # held while the store changes, so that a sending thread can mark mails sent meanwhile
     lock: threading.RLock = field(default_factory=threading.RLock)
+    _store_error: str | None = None  # the last failure to write the register, until a commit succeeds
     # called between messages and mails sent: the daemon's watchdog heartbeat
     beat: Callable[[], None] = field(default=lambda: None)
 
@@ -294,11 +296,7 @@ class Runner:
                     with self.lock:
                         envelope = self.process(item, analysed)
                 except (OSError, StoreError) as exc:
-                    result.errors += 1
-                    log.error("cannot record %s, will retry on the next pass: %s", item.source_id, exc)
-                    with self.lock:
-                        self.store.rollback()
-                    uncommitted.clear()
+                    self._store_failed(result, exc, uncommitted, item.source_id)
                     break  # the disk or the state is in trouble: stop this pass, keep the messages
                 except Exception as exc:  # a bug must not stop the runner: set the message aside
                     result.errors += 1
@@ -323,13 +321,19 @@ class Runner:
                         result.dispositions[name] = result.dispositions.get(name, 0) + 1
                 uncommitted.append((item, disposition))
                 if len(uncommitted) >= COMMIT_EVERY or time.monotonic() - started > COMMIT_SECONDS:
-                    self._commit(source, uncommitted)
+                    try:
+                        self._commit(source, uncommitted)
+                    except StoreError as exc:
+                        self._store_failed(result, exc, uncommitted)
+                        break
                     if sender is not None:
                         sender.wake()
                     started = time.monotonic()
         finally:
             try:
                 self._commit(source, uncommitted)
+            except StoreError as exc:
+                self._store_failed(result, exc, uncommitted)
             finally:
                 if sender is not None:
                     sender.stop()
@@ -342,12 +346,31 @@ class Runner:
         A message the source cannot mark (a lost connection) is found again by the next
         scan, recognised as recorded, and marked then.
         """
-        with self.lock:
-            self.store.commit()
+        try:
+            with self.lock:
+                self.store.commit()
+        except StoreError:
+            items.clear()  # rolled back, so not done: the next pass finds them again
+            raise
+        self._store_error = None
         try:
             source.done(items)
         finally:
             items.clear()
+
+    def _store_failed(self, result: PassResult, exc: BaseException, uncommitted: list[tuple[Incoming, str | None]],
+                      source_id: str | None = None) -> None:
+        """The register cannot be written: forget the uncommitted group (its messages stay in the
+        mailbox, not marked done) and say so once; the next pass tries again."""
+        result.errors += 1
+        result.store_error = str(exc)
+        # once per incident (a full disk fails every pass until space returns)
+        report = log.error if str(exc) != self._store_error else log.debug
+        report("cannot record %s, will retry on the next pass: %s", source_id or "this group", exc)
+        self._store_error = str(exc)
+        with self.lock:
+            self.store.rollback()
+        uncommitted.clear()
 
     def _recorded_disposition(self, item: Incoming) -> str | None:
         record = self.store.messages.get(_key_of(item))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailbot.config import Config
-from mailbot.errors import MailbotError
+from mailbot.errors import MailbotError, StateDamaged
 from mailbot.dutylist import read_rosters
 from mailbot.workers import analyse
 from mailbot.storage import atomic_write
@@ -40,7 +40,7 @@ class KnownSenders:
         except FileNotFoundError:
             data = {}
         except (OSError, ValueError) as exc:
-            raise MailbotError(f"{self.path} cannot be read ({exc}); fix or remove it") from None
+            raise StateDamaged(self.path, exc) from None
         self.addresses: dict[str, str] = {str(k).lower(): str(v) for k, v in data.items()}
 
     def add(self, address: str, organization: str) -> None:

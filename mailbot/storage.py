@@ -28,7 +28,7 @@ from typing import Any
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from mailbot.errors import StoreError
+from mailbot.errors import StateDamaged, StoreError
 
 TABLE = "records"
 
@@ -113,9 +113,7 @@ class AtomicJSONStorage(Storage):
             try:
                 self._data = json.loads(raw)
             except ValueError as exc:
-                raise StoreError(
-                    f"{self.path} is damaged ({exc}); mailbot will not overwrite it. Restore it from a backup, "
-                    f"or move it aside to start that table afresh") from None
+                raise StateDamaged(self.path, exc) from None
         return self._data
 
     def write(self, data: dict[str, Any]) -> None:
@@ -260,7 +258,6 @@ def scan(folder: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
             if not isinstance(records, dict):
                 raise ValueError(f"no {TABLE!r} table")
         except (OSError, ValueError) as exc:
-            raise StoreError(f"{path} is damaged ({exc}); mailbot will not overwrite it. Restore it from a "
-                             f"backup, or move it aside to start that table afresh") from None
+            raise StateDamaged(path, exc) from None
         for doc in records.values():
             yield path, doc

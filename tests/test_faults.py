@@ -1,0 +1,137 @@
+"""Faults of the machine: a damaged register at start, and a disk that fills up under the daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from mailbot import config as configmod
+from mailbot.store import Store
+from tests.conftest import build, deliver, mailbot, wait_for, write_config
+
+
+def plan(n: int, size: int = 2000) -> bytes:
+    return build(sender=f"kt{n}@vnpt.vn", subject=f"Phương án bảo đảm thông tin liên lạc {n}",
+                 files=((f"PA-{n}.docx", os.urandom(size)),))
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("damage", ["segment", "known_senders"])
+def test_a_damaged_register_stops_the_start_names_the_file_and_is_never_overwritten(tmp_path, smtp_server,
+                                                                                      damage) -> None:
+    _, port = smtp_server
+    config = write_config(tmp_path, port)
+    for n in range(3):
+        deliver(tmp_path, plan(n), f"{n}.eml")
+    assert mailbot("run", "--config", str(config), "--once").returncode == 0
+    state = tmp_path / "state"
+    if damage == "segment":
+        [victim] = (state / "db" / "messages").glob("0*.json")
+        victim.write_bytes(victim.read_bytes()[: len(victim.read_bytes()) // 2])  # cut mid-write
+    else:
+        victim = state / "known_senders.json"
+        victim.write_bytes(b"{\"kt@vnpt.vn\": ")
+    before = snapshot(state)
+    deliver(tmp_path, plan(9), "9.eml")
+    for command in (["run", "--once"], ["run"], ["status"]):
+        done = mailbot(*command, "--config", str(config), timeout=60)
+        assert done.returncode == 3, (command, done.stderr)  # RestartPreventExitStatus=2 3 in the unit
+        assert f"{victim} is damaged" in done.stderr and "will not overwrite it" in done.stderr
+        assert "restore the state folder from the latest backup" in done.stderr
+    after = snapshot(state)
+    after.pop("mailbot.lock", None), before.pop("mailbot.lock", None)
+    assert after == before  # not a byte changed, nothing added
+    assert (tmp_path / "maildir" / "new" / "9.eml").exists()  # the new mail waits in the mailbox
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """The state folder on its own 6 MB tmpfs, so that the test can fill it and free it."""
+    state = tmp_path / "state"
+    state.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0755", "tmpfs", str(state)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        reason = f"cannot mount a tmpfs here ({done.stderr.strip()}); needs root"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield state
+    finally:
+        subprocess.run(["umount", "-l", str(state)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Take every free byte of the file system."""
+    filler = folder / "filler"
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_damages_nothing_and_the_daemon_recovers_when_space_returns(tmp_path, smtp_server,
+                                                                               small_disk) -> None:
+    recorder, port = smtp_server
+    config = write_config(tmp_path, port, {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 1000"})
+    daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level",
+                               "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for n in range(5):
+            deliver(tmp_path, plan(n), f"a{n}.eml")
+        wait_for(lambda: len(recorder.messages) == 5, 30, "the first five acknowledgements")
+
+        filler = fill(small_disk)
+        for n in range(5, 25):  # 20 messages of 100 KB arrive on a full disk
+            deliver(tmp_path, plan(n, 100_000), f"b{n}.eml")
+        health = small_disk / "health.json"
+        stored_error = lambda: json.loads(health.read_bytes()).get("store_error") or ""  # noqa: E731
+        wait_for(lambda: "No space left on device" in stored_error(), 30, "health.json to report the full disk")
+        staff = mailbot("status", "--config", str(config))  # it cannot even hand its request over: it says so
+        assert staff.returncode == 1 and "the disk is full: free some space" in staff.stderr
+        from mailbot import health as healthmod  # what status prints once it can run again
+
+        cfg = configmod.load(config)
+        shown = healthmod.render(cfg, {"running": True, "daemon": healthmod.load(small_disk).as_json(),  # type: ignore[union-attr]
+                                       "outbox": {"pending": 0, "failed": 0}, "next_jobs": []})
+        assert "Sổ ghi nhận: KHÔNG GHI ĐƯỢC ([Errno 28] No space left on device)" in shown
+        for segment in (small_disk / "db").rglob("*.json"):  # every table file still whole
+            json.loads(segment.read_bytes())
+        assert len(recorder.messages) == 5 and daemon.poll() is None
+        waiting = sorted(p.name for p in (tmp_path / "maildir" / "new").iterdir())
+        assert len(waiting) == 20  # nothing marked done that was not recorded
+
+        filler.unlink()  # space returns
+        wait_for(lambda: len(recorder.messages) == 25, 60, "every acknowledgement after the disk is freed")
+        wait_for(lambda: stored_error() == "", 30, "health.json to clear")
+        assert "KHÔNG GHI ĐƯỢC" not in mailbot("status", "--config", str(config)).stdout
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    assert "No space left on device" in err and "the register can be written again" in err
+    assert "Traceback" not in err  # reported in one line per incident, not a trace per pass
+    store = Store(configmod.load(config).state_dir)
+    try:
+        keys = Counter(m["key"] for m in store.messages.all())
+        assert len(keys) == 25 and max(keys.values()) == 1
+        assert all(m["status"] == "sent" for m in store.outbox.all())
+    finally:
+        store.close()
+    assert len({m["Message-ID"] for m in recorder.parsed()}) == 25
+    assert json.loads(health.read_text(encoding="utf-8"))["store_error"] is None
