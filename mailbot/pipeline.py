@@ -27,7 +27,7 @@ from mailbot.envelope import Envelope, message_key
 from mailbot.errors import StoreError
 from mailbot.outbox import FlushResult, Sender, Transport, flush
 from mailbot.parse import header_message_id
-from mailbot.reply import Reply, Templates, compose
+from mailbot.reply import Reply, Templates, compose, shown_name
 from mailbot.review import REVIEW
 from mailbot.sources import Incoming
 from mailbot.store import Store, cap_note, utc_iso
@@ -174,7 +174,7 @@ class Runner:
         docs = {d.id: d for d in campaign.documents}
         kinds = {name: docs[doc].name for doc, names in envelope.document_files.items() if doc in docs
                  for name in names}
-        files = [{"name": a.filename if not a.container else f"{a.container} › {a.filename}",
+        files = [{"name": shown_name(a.filename if not a.container else f"{a.container} › {a.filename}"),
                   "size": size_text(a.size),
                   "kind": kinds.get(a.filename) or ("tệp nén" if a.is_archive else "tài liệu kèm theo")}
                  for a in envelope.parsed.attachments if not a.inline and not a.is_signature]

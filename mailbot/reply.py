@@ -112,6 +112,20 @@ class Templates:
             raise TemplateError(f"template {where} in {self.directory}: {exc}") from None
 
 
+NAME_CHARS = 80  # a file name longer than this is shortened in replies (the record keeps it whole)
+
+
+def shown_name(name: str) -> str:
+    """A sender's file name as a reply shows it: control characters out, a very long one shortened."""
+    clean = "".join(c if c.isprintable() else "\ufffd" for c in name)
+    if len(clean) <= NAME_CHARS:
+        return clean
+    head, dot, ext = clean.rpartition(".")
+    ext = dot + ext if head and len(ext) <= 10 else ""
+    keep = NAME_CHARS - len(ext) - 1
+    return clean[: keep - 12] + "…" + clean[-12 - len(ext):]
+
+
 @dataclass(frozen=True)
 class Reply:
     key: str  # the Message-ID, fixed for this reply

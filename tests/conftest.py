@@ -104,6 +104,18 @@ def smtp_server():
         controller.stop()
 
 
+@pytest.fixture(scope="module")
+def smtp_server_module():
+    """The same, shared by the tests of one module (for a costly setup done once)."""
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield recorder, controller.port
+    finally:
+        controller.stop()
+
+
 def write_config(tmp_path: Path, smtp_port: int = 25, extra: dict[str, str] | None = None) -> Path:
     """The example deployment pointed at tmp_path and an SMTP server on loopback."""
     text = EXAMPLE.read_text(encoding="utf-8")

@@ -1,0 +1,134 @@
+"""Hostile messages, built byte by byte: shared by tests/test_hostile.py and bench/hostile.py."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+from collections.abc import Callable
+
+HEAD = (b"Authentication-Results: mail.dongthap.gov.vn; dmarc=pass header.from=vnpt.vn\r\n"
+        b"From: kt@vnpt.vn\r\nTo: pbcvt@dongthap.gov.vn\r\nDate: Mon, 29 Mar 2021 09:15:00 +0700\r\n"
+        b"MIME-Version: 1.0\r\n")
+SUBJECT = "=?utf-8?B?" + base64.b64encode("Phương án bảo đảm thông tin liên lạc".encode()).decode() + "?="
+
+
+def _mid(name: str) -> bytes:
+    return f"Message-ID: <hostile.{name}@vnpt.vn>\r\n".encode()
+
+
+def _attachment(filename: bytes, data: bytes, ctype: bytes = b"application/octet-stream") -> bytes:
+    return (b"Content-Type: " + ctype + b"\r\nContent-Transfer-Encoding: base64\r\n"
+            b"Content-Disposition: attachment; filename=\"" + filename + b"\"\r\n\r\n"
+            + base64.encodebytes(data).replace(b"\n", b"\r\n") + b"\r\n")
+
+
+def _mixed(name: str, parts: list[bytes], subject: str = SUBJECT, extra: bytes = b"") -> bytes:
+    boundary = b"b0undary-" + name.encode()
+    body = b"".join(b"--" + boundary + b"\r\n" + part for part in parts) + b"--" + boundary + b"--\r\n"
+    return (HEAD + _mid(name) + f"Subject: {subject}\r\n".encode() + extra
+            + b"Content-Type: multipart/mixed; boundary=\"" + boundary + b"\"\r\n\r\n" + body)
+
+
+def _text(text: str = "Kính gửi Sở, đơn vị gửi phương án.") -> bytes:
+    return b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + text.encode() + b"\r\n"
+
+
+def nested_multipart(depth: int = 1000) -> bytes:
+    """1,000 levels of multipart (the stdlib recursion limit is 1,000 frames)."""
+    inner = _text()
+    for level in range(depth):
+        boundary = b"n%d" % level
+        inner = (b"Content-Type: multipart/mixed; boundary=\"" + boundary + b"\"\r\n\r\n--" + boundary + b"\r\n"
+                 + inner + b"--" + boundary + b"--\r\n")
+    return HEAD + _mid("nested") + f"Subject: {SUBJECT}\r\n".encode() + inner
+
+
+def many_attachments(count: int = 10_000) -> bytes:
+    return _mixed("many", [_text()] + [_attachment(b"t%05d.txt" % n, b"x") for n in range(count)])
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def zip_bomb() -> bytes:
+    """One member of 1 GiB of zeros, about 1 MB packed (ratio ~1,000)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        with zf.open("Phuong-an.docx", "w", force_zip64=True) as member:
+            block = b"\0" * (1 << 20)
+            for _ in range(1024):
+                member.write(block)
+    return _mixed("zipbomb", [_text(), _attachment(b"Phuong-an.zip", buf.getvalue(), b"application/zip")])
+
+
+def nested_zips(levels: int = 12) -> bytes:
+    """A zip in a zip ... twelve deep, ten copies at each level (42.zip-like fan-out, kept small)."""
+    data = _zip({"Phuong-an.docx": b"PK fake docx"})
+    for level in range(levels):
+        data = _zip({f"lop-{level}-{n}.zip": data for n in range(10 if level < 3 else 1)})
+    return _mixed("nestedzip", [_text(), _attachment(b"ho-so.zip", data, b"application/zip")])
+
+
+def hostile_names() -> bytes:
+    """Attachment and zip-member names aimed at the file system."""
+    names = [b"../../etc/passwd", b"CON", b"A" * 300 + b".docx", b"Phuong\x00an.docx", b"/root/.ssh/authorized_keys",
+             b"..\\..\\windows\\system32\\evil.dll"]
+    archive = _zip({"../../../../tmp/mailbot-pwned": b"pwned", "/etc/cron.d/evil": b"x", "ok/Phuong-an.docx": b"x"})
+    parts = [_text()] + [_attachment(n, b"data") for n in names]
+    parts.append(_attachment(b"ho-so.zip", archive, b"application/zip"))
+    return _mixed("names", parts)
+
+
+def huge_header_line() -> bytes:
+    """One unfolded header line of 1 MB."""
+    return _mixed("hugeheader", [_text()], extra=b"X-Filler: " + b"a" * (1 << 20) + b"\r\n")
+
+
+def semicolon_header() -> bytes:
+    """A Content-Type stuffed with 200,000 semicolons (stdlib policy=default takes minutes on it)."""
+    return (HEAD + _mid("semicolons") + f"Subject: {SUBJECT}\r\n".encode()
+            + b"Content-Type: text/plain; " + b";" * 200_000 + b"charset=utf-8\r\n\r\n" + "Kính gửi Sở.\r\n".encode())
+
+
+def invalid_utf8() -> bytes:
+    """Invalid UTF-8 in the subject, the sender's name, the body and a filename, all declared utf-8."""
+    return (HEAD.replace(b"From: kt@vnpt.vn", b"From: \"Ph\xff\xfe\xc3\" <kt@vnpt.vn>") + _mid("utf8")
+            + b"Subject: Ph\xc6\xb0\xc6\xa1ng \xe1n \xff\xfe b\xe1\xba\r\nContent-Type: multipart/mixed; boundary=u\r\n\r\n"
+            b"--u\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPh\xc6\xb0\xc6 \xff\xfe\xfd \xed\xa0\x80\r\n"
+            b"--u\r\n" + _attachment(b"Ph\xff\xfeng-an.docx", b"x") + b"--u--\r\n")
+
+
+def template_injection() -> bytes:
+    """HTML and jinja2 syntax in the subject and a filename: shown as text, never run."""
+    subject = "Phương án <script>alert(1)</script> {{ 7*7 }} {% for x in y %}"
+    encoded = "=?utf-8?B?" + base64.b64encode(subject.encode()).decode() + "?="
+    name = "PA <b>{{ config }}</b>.docx".encode()
+    return _mixed("inject", [_text("<img src=x onerror=alert(1)> {{ 7*7 }}"), _attachment(name, b"x")],
+                  subject=encoded)
+
+
+def template_injection_unknown() -> bytes:
+    """The same from an unknown sender: it goes to the review queue, so the digest shows its subject."""
+    raw = template_injection().replace(b"From: kt@vnpt.vn", b"From: \"{{ 7*7 }}\" <ke.la@gmail.com>")
+    return raw.replace(b"dmarc=pass header.from=vnpt.vn", b"dmarc=pass header.from=gmail.com").replace(
+        b"hostile.inject@", b"hostile.inject2@")
+
+
+CASES: dict[str, Callable[[], bytes]] = {
+    "nested-multipart-1000": nested_multipart,
+    "attachments-10000": many_attachments,
+    "zip-bomb-1GiB": zip_bomb,
+    "nested-zips-12": nested_zips,
+    "hostile-file-names": hostile_names,
+    "header-line-1MB": huge_header_line,
+    "semicolons-200k": semicolon_header,
+    "invalid-utf8": invalid_utf8,
+    "html-and-jinja-in-subject-and-name": template_injection,
+    "the-same-from-an-unknown-sender": template_injection_unknown,
+}
