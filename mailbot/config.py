@@ -92,6 +92,8 @@ class SmtpConfig:
     username: str
     password_env: str
     timeout: float
+    retry_first: float = 60.0  # seconds before the first retry of a mail refused for now, doubled up to
+    retry_max: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -230,9 +232,14 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     port = sm.get("port", int, {"none": 25, "starttls": 587, "tls": 465}[security], "an integer")
     if not 0 < port < 65536:
         raise sm.fail("port", f"{port} is not a TCP port")
+    retry_first = float(sm.get("retry_first_seconds", (int, float), 60, "a number of seconds"))
+    retry_max = float(sm.get("retry_max_seconds", (int, float), 3600, "a number of seconds"))
+    if not 0 < retry_first <= retry_max:
+        raise sm.fail("retry_first_seconds", "must be above 0 and at most retry_max_seconds")
     smtp = SmtpConfig(host=sm.text("host", "localhost"), port=port, security=security,
                       username=sm.text("username", ""), password_env=sm.text("password_env", ""),
-                      timeout=float(sm.get("timeout", (int, float), 30, "a number of seconds")))
+                      timeout=float(sm.get("timeout", (int, float), 30, "a number of seconds")),
+                      retry_first=retry_first, retry_max=retry_max)
     sm.done()
 
     orgs: list[Organization] = []

@@ -35,7 +35,7 @@ from mailbot.notify import Notifier
 from mailbot.pipeline import Runner, Source, utc_now
 from mailbot.reply import Templates
 from mailbot.sources import suggested_backoff
-from mailbot.store import utc_iso
+from mailbot.store import parse_iso, utc_iso
 from mailbot.workers import Analyser, default_workers
 
 log = logging.getLogger(__name__)
@@ -141,8 +141,9 @@ class Daemon:
                 self.notifier.status(self._status_text())
                 self.health.save(self.config.state_dir, self.clock())
                 idle = jobs.idle_seconds if jobs is not None else None
+                idle = min(idle if idle is not None else IDLE_FOREVER, self._next_retry())
                 self.beat()
-                source.wait(self.stop, self._bound(max(0.0, idle if idle is not None else IDLE_FOREVER)))
+                source.wait(self.stop, self._bound(max(0.0, idle)))
                 self.beat()
             except SourceError as exc:
                 if self.stop.is_set():
@@ -163,6 +164,14 @@ class Daemon:
         self.notifier.stopping()
         self.health.state = "stopped"
         self.health.save(self.config.state_dir, self.clock(), force=True)
+
+    def _next_retry(self) -> float:
+        """Seconds until a mail refused for now may be tried again (no wait outlasts it)."""
+        assert self.runner is not None
+        times = [m["next_attempt"] for m in self.runner.store.pending_mail() if m.get("next_attempt")]
+        if not times:
+            return IDLE_FOREVER
+        return max(0.5, (parse_iso(min(times)) - self.clock()).total_seconds())
 
     def _connect(self) -> int:
         """The first contact; 0 when it worked, else 1 (the loop goes on with backoff)."""

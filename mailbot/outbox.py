@@ -151,13 +151,14 @@ class FlushResult:
     errors: list[str] = field(default_factory=list)
 
 
-def backoff(attempts: int) -> dt.timedelta:
-    return dt.timedelta(seconds=min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX))
+def backoff(attempts: int, first: float = BACKOFF_FIRST, most: float = BACKOFF_MAX) -> dt.timedelta:
+    return dt.timedelta(seconds=min(first * 2 ** max(attempts - 1, 0), most))
 
 
 def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry_run: bool,
           ignore_backoff: bool = False, lock: AbstractContextManager[object] | None = None,
-          beat: Callable[[], None] | None = None) -> FlushResult:
+          beat: Callable[[], None] | None = None, retry: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX)
+          ) -> FlushResult:
     """Try every pending mail whose message is recorded and whose retry time has come.
 
     `lock` guards the store when another thread records messages meanwhile; it is
@@ -197,7 +198,7 @@ def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry
                         log.error("mail %s to %s failed for good: %s", mail["key"], ", ".join(mail["to"]), exc)
                     else:
                         store.update_mail(mail["key"], {"attempts": attempts, "last_error": str(exc),
-                                                        "next_attempt": utc_iso(now + backoff(attempts))})
+                                                        "next_attempt": utc_iso(now + backoff(attempts, *retry))})
                         result.deferred += 1
                         log.warning("mail %s to %s deferred: %s", mail["key"], ", ".join(mail["to"]), exc)
                     store.commit_outbox()

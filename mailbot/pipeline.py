@@ -379,4 +379,5 @@ class Runner:
     def flush(self, ignore_backoff: bool = False, beat: bool = False) -> FlushResult:
         """Send what is due; `beat` from the daemon's own thread (not the sending thread)."""
         return flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
-                     ignore_backoff=ignore_backoff, lock=self.lock, beat=self.beat if beat else None)
+                     ignore_backoff=ignore_backoff, lock=self.lock, beat=self.beat if beat else None,
+                     retry=(self.config.smtp.retry_first, self.config.smtp.retry_max))

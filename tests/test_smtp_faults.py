@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+
+from aiosmtpd.controller import Controller
+
 from mailbot import config as configmod
 from mailbot.store import Store
-from tests.conftest import FIXTURES, deliver, free_port, write_config
+from tests.conftest import FIXTURES, Recorder, deliver, free_port, wait_for, write_config
 from tests.test_e2e_maildir_smtp import run_once
 
 
@@ -68,3 +75,66 @@ def test_server_down_then_up(tmp_path, smtp_server) -> None:
     up = write_config(tmp_path, port)
     assert run_once(up).returncode == 0
     assert len(recorder.messages) == 3
+
+
+class Picky(Recorder):
+    """Refuses one recipient for good (550 at RCPT) and, while `busy`, everything for now (451)."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+        self.busy = True
+        self.tries = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # noqa: ANN001
+        self.tries += 1
+        if address == self.refused:
+            return "550 5.1.1 Hộp thư không tồn tại"
+        if self.busy:
+            return "451 4.3.0 Hệ thống bận, thử lại sau"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_the_daemon_waits_out_a_dead_then_busy_server_and_gives_up_on_550(tmp_path) -> None:
+    port = free_port()
+    config_path = write_config(tmp_path, port)
+    text = config_path.read_text(encoding="utf-8").replace(
+        "[smtp]\n", "[smtp]\nretry_first_seconds = 0.5\nretry_max_seconds = 1\n", 1)
+    config_path.write_text(text, encoding="utf-8")
+    names = ["01-vnpt-plan-docx", "02-viettel-plan-pdf-by-content", "03-mobifone-duty-xlsx", "04-vnpost-zip-both"]
+    refused = "ttml.mn@mobifone.vn"  # the sender of 03
+    daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--log-level",
+                               "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    picky = Picky(refused)
+    controller = Controller(picky, hostname="127.0.0.1", port=port)
+    try:
+        for i, name in enumerate(names):
+            deliver(tmp_path, (FIXTURES / f"{name}.eml").read_bytes(), f"{i}.m")
+        wait_for(lambda: len(outbox(config_path)) == 4, 30, "four acknowledgements queued")
+        time.sleep(3)  # nothing listens: connections refused, retried every second or so
+        refused_tries = [m["attempts"] for m in outbox(config_path)]
+        assert all(n >= 2 for n in refused_tries) and daemon.poll() is None
+        controller.start()  # the server is back, but answers 451
+        wait_for(lambda: picky.tries >= 6, 20, "retries against the busy server")
+        assert picky.messages == [] and all(m["status"] == "pending" for m in outbox(config_path)
+                                            if refused not in m["to"])
+        picky.busy = False  # it recovers
+        wait_for(lambda: len(picky.messages) == 3, 30, "the three acknowledgements")
+        time.sleep(2)  # the refused one is not tried again
+        tries = picky.tries
+        time.sleep(2)
+        assert picky.tries == tries
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+        controller.stop()
+    assert daemon.returncode == 0, err
+    mails = {m["to"][0]: m for m in outbox(config_path)}
+    assert mails[refused]["status"] == "failed" and "550" in mails[refused]["last_error"]
+    assert sum(m["status"] == "sent" for m in mails.values()) == 3
+    assert len({m["Message-ID"] for m in picky.parsed()}) == 3  # each once
+    digest = subprocess.run([sys.executable, "-m", "mailbot", "digest", "--config", str(config_path), "--dry-run",
+                             "--to", "ddthong@dongthap.gov.vn"], capture_output=True, text=True, timeout=60)
+    failures = digest.stdout.split("V. SỰ CỐ", 1)[1]
+    assert refused in failures and "550" in failures  # reported to staff
