@@ -20,8 +20,11 @@ import threading
 from collections.abc import Iterable
 from typing import TextIO
 
-QUIET = ("exchangelib", "urllib3", "requests", "requests_oauthlib", "oauthlib", "msal", "imap_tools", "mail-parser",
-         "mailparser", "chardet", "charset_normalizer", "pypdf", "asyncio")
+QUIET = ("exchangelib", "urllib3", "requests", "requests_oauthlib", "oauthlib", "msal", "imap_tools", "chardet",
+         "charset_normalizer", "asyncio")
+# Warnings about the mail itself ("Email content 'mixed' not handled", a PDF's bad xref): one per odd
+# message would flood the journal; what matters is recorded as the message's defects.
+NOISY = ("mailparser", "pypdf", "openpyxl", "xlrd")
 MASK = "***"
 
 
@@ -72,6 +75,13 @@ def protect(values: Iterable[str | None]) -> None:
                 f.add(values)
 
 
+def current() -> tuple[str, str]:
+    """The level and format setup() installed, for worker processes to log alike."""
+    root = logging.getLogger()
+    fmt = "json" if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers) else "text"
+    return logging.getLevelName(root.level), fmt
+
+
 def setup(level: str, fmt: str = "text", stream: TextIO | None = None) -> Redact:
     """Configure the root logger once per process; returns the filter to register secrets with."""
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -90,4 +100,6 @@ def setup(level: str, fmt: str = "text", stream: TextIO | None = None) -> Redact
     root.setLevel(level)
     for name in QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    for name in NOISY:
+        logging.getLogger(name).setLevel(max(logging.ERROR, root.level))
     return redact

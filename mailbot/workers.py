@@ -20,6 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
+from mailbot import logs
 from mailbot.blobs import Blobs
 from mailbot.classify import classify
 from mailbot.config import Config
@@ -64,6 +65,12 @@ def _analyse_remote(raw: bytes, source_id: str, delivered: object, config: Confi
     for att in envelope.parsed.attachments:
         att.release()  # kept on disk; text read during classification stays, a reader does not pickle
     return envelope
+
+
+def _init_worker(parent: int, level: str, fmt: str) -> None:
+    """Log as the parent does (not Python's bare last-resort handler), and die with it."""
+    logs.setup(level, fmt)
+    _die_with_parent(parent)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -147,7 +154,7 @@ class Analyser:
             # beside threads, unlike fork; forkserver would leave its server behind after a kill -9.
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(max_workers=max(self.workers, 1), mp_context=context,
-                                             initializer=_die_with_parent, initargs=(os.getpid(),))
+                                             initializer=_init_worker, initargs=(os.getpid(), *logs.current()))
         try:
             return self._pool.submit(self.task, item.raw, item.source_id, item.delivered, self.config,
                                      self.known)

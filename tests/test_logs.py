@@ -93,3 +93,19 @@ def test_an_oauth_token_is_masked_once_fetched(tmp_path) -> None:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
     assert "tok-9f8e7d6c5b4a" not in stream.getvalue() and "Bearer ***" in stream.getvalue()
+
+
+def test_worker_processes_log_like_the_daemon_and_mail_noise_stays_out(tmp_path, smtp_server) -> None:
+    """Over all golden fixtures, in worker processes: every stderr line is one JSON object, and the
+    libraries' remarks on odd mail (mail-parser's "Email content 'mixed' not handled") are left out."""
+    from tests.conftest import FIXTURES
+
+    _, port = smtp_server
+    config = write_config(tmp_path, port, {r"(?m)^workers = .*$": "workers = 2"})
+    for eml in sorted(FIXTURES.glob("*.eml")):
+        deliver(tmp_path, eml.read_bytes(), eml.name)
+    done = mailbot("run", "--config", str(config), "--once", "--log-level", "WARNING", "--log-format", "json")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert all(json.loads(line)["level"] in ("WARNING", "ERROR") for line in lines), lines
+    assert "not handled" not in done.stderr
