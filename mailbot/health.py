@@ -127,10 +127,10 @@ def next_jobs(config: Config, store: Store, now: dt.datetime) -> list[tuple[dt.d
 
 
 def outbox_figures(store: Store) -> dict[str, Any]:
-    pending = [m for m in store.outbox.all() if m["status"] == "pending"]
-    failed = [m for m in store.outbox.all() if m["status"] == "failed"]
+    pending = store.pending_mail()  # kept in memory by the store
+    failed = sum(1 for m in store.outbox.all() if m["status"] == "failed")
     oldest = min((m["created_at"] for m in pending), default=None)
-    return {"pending": len(pending), "oldest_pending": oldest, "failed": len(failed),
+    return {"pending": len(pending), "oldest_pending": oldest, "failed": failed,
             "retrying": sum(1 for m in pending if m.get("attempts"))}
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.policy import SMTP
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -93,8 +94,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server():
+@contextmanager
+def smtp_sink() -> Iterator[tuple[Recorder, int]]:
+    """aiosmtpd on a free loopback port, keeping every mail it accepts."""
     recorder = Recorder()
     controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -102,18 +104,19 @@ def smtp_server():
         yield recorder, controller.port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    with smtp_sink() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")
 def smtp_server_module():
     """The same, shared by the tests of one module (for a costly setup done once)."""
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield recorder, controller.port
-    finally:
-        controller.stop()
+    with smtp_sink() as sink:
+        yield sink
 
 
 def write_config(tmp_path: Path, smtp_port: int = 25, extra: dict[str, str] | None = None) -> Path:

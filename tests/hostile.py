@@ -48,7 +48,7 @@ def many_attachments(count: int = 10_000) -> bytes:
     return _mixed("many", [_text()] + [_attachment(b"t%05d.txt" % n, b"x") for n in range(count)])
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
+def zip_of(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in members.items():
@@ -69,9 +69,9 @@ def zip_bomb() -> bytes:
 
 def nested_zips(levels: int = 12) -> bytes:
     """A zip in a zip ... twelve deep, ten copies at each level (42.zip-like fan-out, kept small)."""
-    data = _zip({"Phuong-an.docx": b"PK fake docx"})
+    data = zip_of({"Phuong-an.docx": b"PK fake docx"})
     for level in range(levels):
-        data = _zip({f"lop-{level}-{n}.zip": data for n in range(10 if level < 3 else 1)})
+        data = zip_of({f"lop-{level}-{n}.zip": data for n in range(10 if level < 3 else 1)})
     return _mixed("nestedzip", [_text(), _attachment(b"ho-so.zip", data, b"application/zip")])
 
 
@@ -79,7 +79,7 @@ def hostile_names() -> bytes:
     """Attachment and zip-member names aimed at the file system."""
     names = [b"../../etc/passwd", b"CON", b"A" * 300 + b".docx", b"Phuong\x00an.docx", b"/root/.ssh/authorized_keys",
              b"..\\..\\windows\\system32\\evil.dll"]
-    archive = _zip({"../../../../tmp/mailbot-pwned": b"pwned", "/etc/cron.d/evil": b"x", "ok/Phuong-an.docx": b"x"})
+    archive = zip_of({"../../../../tmp/mailbot-pwned": b"pwned", "/etc/cron.d/evil": b"x", "ok/Phuong-an.docx": b"x"})
     parts = [_text()] + [_attachment(n, b"data") for n in names]
     parts.append(_attachment(b"ho-so.zip", archive, b"application/zip"))
     return _mixed("names", parts)

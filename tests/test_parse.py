@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import unicodedata
-import zipfile
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +10,7 @@ from hypothesis import strategies as st
 from mailbot import extract
 from mailbot.parse import parse_message
 from tests.conftest import FIXTURES, build
+from tests.hostile import zip_of
 
 
 def names(raw: bytes) -> list[str]:
@@ -103,14 +102,6 @@ def test_display_name_never_supplies_the_address() -> None:
     msg = parse_message((FIXTURES / "43-encoded-display-name-with-address.eml").read_bytes())
     assert msg.from_address == "kt@evil.example"
     assert "kt@vnpt.vn" in msg.from_display
-
-
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def test_zip_bomb_is_not_unpacked() -> None:
