@@ -154,8 +154,8 @@ class Daemon:
                 self.notifier.status(f"mất kết nối hộp thư, thử lại sau {delay:.0f} giây / mailbox unreachable")
                 self.sleep(delay)
             except StoreError as exc:  # the outbox's sent marks could not be written (a full disk)
-                self._register(str(exc))
-                log.error("cannot write the register; trying again in %s s: %s", self.config.poll_interval, exc)
+                report = log.error if self._register(str(exc)) else log.debug  # once per incident
+                report("cannot write the register; trying again in %s s: %s", self.config.poll_interval, exc)
                 self.notifier.status(self._status_text())
                 self.sleep(self.config.poll_interval)
             except Exception:
@@ -188,14 +188,15 @@ class Daemon:
         if self.health.contact(self.clock()):
             self.health.save(self.config.state_dir, self.clock(), force=True)
 
-    def _register(self, error: str | None) -> None:
-        """Track whether the register can be written; say when it can again."""
+    def _register(self, error: str | None) -> bool:
+        """Track whether the register can be written; say when it can again. True on a change."""
         if error == self.health.store_error:
-            return
+            return False
         if error is None:
             log.warning("the register can be written again")
         self.health.store_error = error
         self.health.save(self.config.state_dir, self.clock(), force=True)  # may fail too: then status is stale
+        return True
 
     def _lost(self, exc: SourceError, failures: int) -> None:
         assert self.source is not None
