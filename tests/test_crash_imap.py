@@ -81,15 +81,23 @@ def test_random_sigkills_of_the_imap_daemon_lose_nothing_and_double_nothing(tmp_
     assert kills == KILLS  # the daemon never exits by itself
     assert busy >= KILLS // 3, f"only {busy} kills landed while mail was being processed"
 
-    child = subprocess.Popen(cmd + ["--log-level", "INFO"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True, env=ENV)
+    log_path = tmp_path / "daemon.log"  # a file, not a pipe nobody reads: a full pipe would block the daemon
+    with open(log_path, "wb") as log_file:
+        child = subprocess.Popen(cmd + ["--log-level", "INFO"], stdout=subprocess.DEVNULL, stderr=log_file, env=ENV)
     try:
         wait_for(lambda: not dovecot.folder_uids("INBOX"), 180, "an empty INBOX")
         wait_for(lambda: len({m["Message-ID"] for m in recorder.parsed()}) >= submissions, 120, "every acknowledgement")
+    except AssertionError as exc:
+        child.kill()
+        child.wait(60)
+        left = dovecot.folder_uids("INBOX")
+        raise AssertionError(f"{exc}; {len(left)} left in INBOX: {left[:10]}\n"
+                             f"{log_path.read_text(encoding='utf-8')[-4000:]}") from None
     finally:
-        child.send_signal(signal.SIGTERM)
-        _, err = child.communicate(timeout=60)
-    assert child.returncode == 0, err
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            child.wait(60)
+    assert child.returncode == 0, log_path.read_text(encoding="utf-8")[-4000:]
 
     store = Store(cfg.state_dir)
     try:
