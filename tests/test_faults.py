@@ -15,6 +15,7 @@ import pytest
 from mailbot import config as configmod
 from mailbot.store import Store
 from tests.conftest import build, deliver, mailbot, wait_for, write_config
+from tests.notifysock import NotifySocket
 
 
 def plan(n: int, size: int = 2000) -> bytes:
@@ -89,8 +90,10 @@ def test_a_full_disk_damages_nothing_and_the_daemon_recovers_when_space_returns(
                                                                                small_disk) -> None:
     recorder, port = smtp_server
     config = write_config(tmp_path, port, {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 1000"})
+    sock = NotifySocket(tmp_path / "notify")  # what `systemctl status` would show
     daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level",
-                               "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "NOTIFY_SOCKET": str(sock.path)})
     try:
         for n in range(5):
             deliver(tmp_path, plan(n), f"a{n}.eml")
@@ -102,6 +105,7 @@ def test_a_full_disk_damages_nothing_and_the_daemon_recovers_when_space_returns(
         health = small_disk / "health.json"
         stored_error = lambda: json.loads(health.read_bytes()).get("store_error") or ""  # noqa: E731
         wait_for(lambda: "No space left on device" in stored_error(), 30, "health.json to report the full disk")
+        wait_for(lambda: "KHÔNG GHI ĐƯỢC SỔ GHI NHẬN" in sock.statuses()[-1], 30, "STATUS= to say so")
         staff = mailbot("status", "--config", str(config))  # it cannot even hand its request over: it says so
         assert staff.returncode == 1 and "the disk is full: free some space" in staff.stderr
         from mailbot import health as healthmod  # what status prints once it can run again
@@ -119,10 +123,12 @@ def test_a_full_disk_damages_nothing_and_the_daemon_recovers_when_space_returns(
         filler.unlink()  # space returns
         wait_for(lambda: len(recorder.messages) == 25, 60, "every acknowledgement after the disk is freed")
         wait_for(lambda: stored_error() == "", 30, "health.json to clear")
+        wait_for(lambda: "KHÔNG GHI ĐƯỢC" not in sock.statuses()[-1], 30, "STATUS= to clear")
         assert "KHÔNG GHI ĐƯỢC" not in mailbot("status", "--config", str(config)).stdout
     finally:
         daemon.send_signal(signal.SIGTERM)
         _, err = daemon.communicate(timeout=30)
+        sock.close()
     assert daemon.returncode == 0, err
     assert "No space left on device" in err and "the register can be written again" in err
     assert "Traceback" not in err  # reported in one line per incident, not a trace per pass
