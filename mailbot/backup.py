@@ -7,7 +7,9 @@ the state folder, as the staff commands are), else by this command holding the
 state folder's lock. It costs milliseconds however large the register. The
 files of the mail (raw/, files/) are named by their SHA-256 and never change,
 so they are copied after, outside any lock: everything the snapshot refers to
-was written before it. The copy is made under a temporary name, checked (every
+was written before it; one already in the previous backup in the same folder is
+hard-linked from there rather than copied again (a nightly backup copies only
+the day's mail, and removing an old backup removes nothing a newer one holds). The copy is made under a temporary name, checked (every
 table loads, every message's file is there) and only then given its final name.
 """
 
@@ -52,17 +54,29 @@ def snapshot(state_dir: Path) -> Path:
     return target
 
 
-def _copy_tree(src: Path, dest: Path) -> int:
-    total = 0
+def _copy_tree(src: Path, dest: Path, previous: Path | None = None) -> tuple[int, int]:
+    """Copy a folder; a file already in `previous` (the last backup's same folder, whose files are
+    named by their content) is hard-linked from there instead. Returns (bytes copied, bytes linked)."""
+    copied = linked = 0
     for root, _, files in os.walk(src):
-        out = dest / Path(root).relative_to(src)
+        rel = Path(root).relative_to(src)
+        out = dest / rel
         out.mkdir(parents=True, exist_ok=True)
         for name in files:
             if name.startswith("."):
                 continue  # temporary files of a write in progress
+            size = (Path(root) / name).stat().st_size
+            before = previous / rel / name if previous is not None else None
+            if before is not None and before.is_file() and before.stat().st_size == size:
+                try:
+                    os.link(before, out / name)
+                    linked += size
+                    continue
+                except OSError:
+                    pass  # another file system: copy
             shutil.copy2(Path(root) / name, out / name)
-            total += (out / name).stat().st_size
-    return total
+            copied += size
+    return copied, linked
 
 
 def verify(folder: Path) -> dict[str, int]:
@@ -85,7 +99,7 @@ def verify(folder: Path) -> dict[str, int]:
     return counts
 
 
-def make(state_dir: Path, snap: Path, to: Path, now: dt.datetime) -> tuple[Path, dict[str, int], int]:
+def make(state_dir: Path, snap: Path, to: Path, now: dt.datetime) -> tuple[Path, dict[str, int], int, int]:
     to.mkdir(parents=True, exist_ok=True)
     stem = f"mailbot-{now.strftime('%Y%m%d-%H%M%S')}"
     final, n = to / stem, 1
@@ -95,19 +109,26 @@ def make(state_dir: Path, snap: Path, to: Path, now: dt.datetime) -> tuple[Path,
     work = to / f".{final.name}.partial"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(mode=0o700)  # the mail of the carriers: readable by the owner only
-    size = _copy_tree(snap, work)
+    last = _backups(to)[-1] if _backups(to) else None
+    copied, linked = _copy_tree(snap, work)
     for name in IMMUTABLE:
         if (state_dir / name).is_dir():
-            size += _copy_tree(state_dir / name, work / name)
+            more, shared = _copy_tree(state_dir / name, work / name, last / name if last else None)
+            copied, linked = copied + more, linked + shared
     counts = verify(work)
     os.rename(work, final)
-    return final, counts, size
+    return final, counts, copied, linked
+
+
+def _backups(to: Path) -> list[Path]:
+    """The complete backups in `to`, oldest first (by name: the time they were made)."""
+    return sorted((p for p in to.iterdir() if p.is_dir() and p.name.startswith("mailbot-")),
+                  key=lambda p: (p.name[:23], int(p.name[24:] or 1)))
 
 
 def prune(to: Path, keep: int) -> list[Path]:
-    """Remove all but the `keep` newest backups in `to` (by name: the time they were made)."""
-    copies = sorted((p for p in to.iterdir() if p.is_dir() and p.name.startswith("mailbot-")),
-                    key=lambda p: (p.name[:23], int(p.name[24:] or 1)))
+    """Remove all but the `keep` newest backups in `to`."""
+    copies = _backups(to)
     old = copies[:-keep] if keep > 0 else []
     for path in old:
         shutil.rmtree(path)
@@ -132,12 +153,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
             raise MailbotError(answer.get("error") or "the running mailbot could not take a snapshot") from None
         snap = Path(answer["output"])
     try:
-        final, counts, size = make(config.state_dir, snap, to, dt.datetime.now(config.timezone))
+        final, counts, copied, linked = make(config.state_dir, snap, to, dt.datetime.now(config.timezone))
     finally:
         shutil.rmtree(snap, ignore_errors=True)
     removed = prune(to, args.keep) if args.keep else []
     print(f"Đã sao lưu vào {final}: {counts['messages']} thư, {counts['submissions']} tài liệu đã nộp, "
-          f"{counts['outbox']} thư gửi đi, {size_text(size)}; đã kiểm tra bản sao đọc được và đủ tệp.")
+          f"{counts['outbox']} thư gửi đi, {size_text(copied + linked)} (chép mới {size_text(copied)}, phần còn lại "
+          f"dùng chung tệp với bản sao trước); đã kiểm tra bản sao đọc được và đủ tệp.")
     if removed:
         print(f"Đã xoá {len(removed)} bản sao lưu cũ (giữ {args.keep} bản mới nhất).")
     print(f"Khôi phục (khi dịch vụ đã dừng): thay thư mục {config.state_dir} bằng bản sao này (xem README).")

@@ -106,3 +106,28 @@ def test_a_backup_without_the_daemon_and_one_into_the_state_folder(tmp_path, smt
 
     done = mailbot("backup", "--config", str(config), "--to", str(tmp_path / "state" / "b"))
     assert done.returncode == 1 and "is inside the state folder" in done.stderr
+
+
+def test_a_nightly_backup_shares_unchanged_mail_files_with_the_last_one(tmp_path, smtp_server) -> None:
+    _, port = smtp_server
+    config = write_config(tmp_path, port)
+    backups = tmp_path / "b"
+    for n in range(3):
+        deliver(tmp_path, plan(n), f"{n}.eml")
+    assert mailbot("run", "--config", str(config), "--once").returncode == 0
+    assert mailbot("backup", "--config", str(config), "--to", str(backups)).returncode == 0
+    deliver(tmp_path, plan(9), "9.eml")
+    assert mailbot("run", "--config", str(config), "--once").returncode == 0
+    second = mailbot("backup", "--config", str(config), "--to", str(backups))
+    assert second.returncode == 0, second.stderr
+    old, new = sorted(backups.iterdir())
+    inodes = {p.relative_to(old): p.stat().st_ino for p in old.rglob("*") if p.is_file()}
+    blobs = [p for p in new.rglob("*") if p.is_file() and p.parts[len(new.parts)] in ("raw", "files")]
+    shared = [p for p in blobs if inodes.get(p.relative_to(new)) == p.stat().st_ino]
+    fresh = [p for p in blobs if p.relative_to(new) not in inodes]
+    assert len(shared) == len(blobs) - len(fresh) and len(shared) >= 6 and len(fresh) == 3  # mail 9, its file, its reply
+    db = [p for p in new.rglob("*.json") if inodes.get(p.relative_to(new)) == p.stat().st_ino]
+    assert db == []  # the register itself is always a copy of its own
+    assert mailbot("backup", "--config", str(config), "--to", str(backups), "--keep", "1").returncode == 0
+    [last] = list(backups.iterdir())  # the two before were removed; the shared files live on in this one
+    assert verify(last)["messages"] == 4
