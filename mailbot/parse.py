@@ -24,7 +24,7 @@ from email.policy import compat32
 import mailparser
 from mailparser.exceptions import MailParserRecursionError
 
-from mailbot import extract
+from mailbot import bigparts, extract
 from mailbot.envelope import Attachment, ParsedMessage
 from mailbot.htmltext import html_to_text
 from mailbot.textnorm import decode_bytes, nfc
@@ -47,6 +47,17 @@ _INVENTED_NAME = re.compile(r"^[a-z]{10}\.(?:txt|rtf)$")  # mail-parser's random
 def parse_message(raw: bytes, max_attachment_bytes: int = 30 * 1024 * 1024) -> ParsedMessage:
     defects: list[str] = []
     clean = _sanitize_headers(raw, defects)
+    small, lifted = bigparts.lift(clean)
+    if lifted:
+        parsed = _parse(small, defects[:], max_attachment_bytes, lifted)
+        if not lifted:  # every large part came back as an attachment
+            return parsed
+    return _parse(clean, defects, max_attachment_bytes, {})
+
+
+def _parse(clean: bytes, defects: list[str], max_attachment_bytes: int,
+           lifted: dict[bytes, tuple[bytes, bool]]) -> ParsedMessage:
+    """`lifted`: large parts decoded beforehand (bigparts); each one used is removed from it."""
     mp = None
     try:
         mp = mailparser.parse_from_bytes(clean)
@@ -75,7 +86,7 @@ def parse_message(raw: bytes, max_attachment_bytes: int = 30 * 1024 * 1024) -> P
     if mp is not None:
         try:
             body_text, body_html, nested = _own_body(msg, defects)
-            attachments = _attachments(mp, defects, max_attachment_bytes)
+            attachments = _attachments(mp, defects, max_attachment_bytes, lifted)
         except Exception as exc:  # a last guard: parsing must never stop the runner
             log.exception("unexpected error while reading the parts of a message")
             defects.append(f"lỗi khi đọc các phần của thư ({type(exc).__name__})")
@@ -325,7 +336,8 @@ def _own_body(msg: Message, defects: list[str]) -> tuple[str, str, list[str]]:
     return body_text.replace("\x00", ""), body_html, nested
 
 
-def _attachments(mp: mailparser.MailParser, defects: list[str], max_bytes: int) -> list[Attachment]:
+def _attachments(mp: mailparser.MailParser, defects: list[str], max_bytes: int,
+                 lifted: dict[bytes, tuple[bytes, bool]]) -> list[Attachment]:
     out: list[Attachment] = []
     items = mp.attachments
     if len(items) > MAX_ATTACHMENTS:
@@ -342,6 +354,8 @@ def _attachments(mp: mailparser.MailParser, defects: list[str], max_bytes: int) 
         payload = item.get("payload") or ""
         if item.get("binary"):
             data, broken = _b64decode(str(payload))
+            if data in lifted:  # a large part, decoded from the raw bytes beforehand
+                data, broken = lifted.pop(data)
             if broken:
                 att_defects = [f"mã base64 của tệp hỏng: đã giải mã được {len(data)} byte"]
         else:

@@ -120,6 +120,13 @@ def template_injection_unknown() -> bytes:
         b"hostile.inject@", b"hostile.inject2@")
 
 
+def near_threshold_runs() -> bytes:
+    """Forty runs of base64 characters each just short of 1 MB: a quadratic scan would take hours."""
+    run = b"QUFB" * ((1024 * 1024 - 100) // 4)
+    return _mixed("nearruns", [_text(), _attachment(b"PA.docx", b"x")],
+                  extra=b"".join(b"X-Run: !" + run + b"!\r\n" for _ in range(40)))
+
+
 CASES: dict[str, Callable[[], bytes]] = {
     "nested-multipart-1000": nested_multipart,
     "attachments-10000": many_attachments,
@@ -131,4 +138,5 @@ CASES: dict[str, Callable[[], bytes]] = {
     "invalid-utf8": invalid_utf8,
     "html-and-jinja-in-subject-and-name": template_injection,
     "the-same-from-an-unknown-sender": template_injection_unknown,
+    "base64-runs-just-under-1MB-x40": near_threshold_runs,
 }
