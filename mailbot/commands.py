@@ -96,6 +96,12 @@ def source_for(config: configmod.Config) -> Source:
     return source
 
 
+def share_known(source: Source, runner: Runner) -> None:
+    """An IMAP source asks the register before downloading: recorded mail is not fetched again."""
+    if isinstance(source, ImapSource):
+        source.known = runner.is_recorded_header
+
+
 def summary(result: PassResult, sent: int, deferred: int, failed: int, dry_run: bool) -> str:
     done = f"ghi ra tệp {sent} (chạy thử, không gửi)" if dry_run else f"đã gửi {sent}"
     return (f"Đã ghi nhận {result.recorded} thư mới, bỏ qua {result.duplicates} thư đã ghi nhận trước đó, "
@@ -127,8 +133,7 @@ def run_once(config: configmod.Config) -> str:
     source = source_for(config)
     try:
         with open_runner(config, config.workers or default_workers(), source) as runner:
-            if isinstance(source, ImapSource):
-                source.known = runner.is_recorded_header  # recorded mail is not downloaded again
+            share_known(source, runner)
             result = runner.run_pass(source, send_alongside=True)
             flushed = runner.flush(ignore_backoff=True)
     finally:
@@ -153,8 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = source_for(config)
     try:
         with open_runner(config, config.workers or default_workers(), source, isolate=True) as runner:
-            if isinstance(source, ImapSource):
-                source.known = runner.is_recorded_header  # recorded mail is not downloaded again
+            share_known(source, runner)
 
             def requests() -> None:
                 if handoff.waiting(config.state_dir):
@@ -209,4 +213,4 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 
-__all__ = ["LockBusy", "add_parsers", "open_runner", "require_state", "run_once", "state_lock"]
+__all__ = ["LockBusy", "add_parsers", "open_runner", "require_state", "run_once", "share_known", "state_lock"]

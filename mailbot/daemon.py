@@ -244,13 +244,13 @@ class Daemon:
                                  f"(journalctl -u mailbot) / reload failed")
             self.notifier.ready(self._status_text())
             return
-        from mailbot.commands import source_for, transport_for  # commands builds these from a config
+        from mailbot.commands import share_known, source_for, transport_for  # built from a config there
 
         if (new.mailbox, new.poll_interval) != (old.mailbox, old.poll_interval):
             self.source.close()
             self.source = source_for(new)
             self.health.mailbox = self.source.describe()
-            _share_known(self.source, runner)
+            share_known(self.source, runner)
         runner.transport.close()
         if runner.analyser is not None:
             runner.analyser.close()
@@ -261,13 +261,6 @@ class Daemon:
         self.reload_error = None
         log.warning("configuration and templates reloaded from %s", new.path)
         self.notifier.ready(self._status_text())
-
-
-def _share_known(source: Source, runner: Runner) -> None:
-    from mailbot.sources.imap import ImapSource
-
-    if isinstance(source, ImapSource):
-        source.known = runner.is_recorded_header  # recorded mail is not downloaded again
 
 
 __all__ = ["Daemon", "reconnect_delay"]
