@@ -324,7 +324,7 @@ class Runner:
                     try:
                         self._commit(source, uncommitted)
                     except StoreError as exc:
-                        self._store_failed(result, exc, uncommitted)
+                        self._store_failed(result, exc, uncommitted, rolled_back=True)
                         break
                     if sender is not None:
                         sender.wake()
@@ -333,7 +333,7 @@ class Runner:
             try:
                 self._commit(source, uncommitted)
             except StoreError as exc:
-                self._store_failed(result, exc, uncommitted)
+                self._store_failed(result, exc, uncommitted, rolled_back=True)
             finally:
                 if sender is not None:
                     sender.stop()
@@ -359,17 +359,19 @@ class Runner:
             items.clear()
 
     def _store_failed(self, result: PassResult, exc: BaseException, uncommitted: list[tuple[Incoming, str | None]],
-                      source_id: str | None = None) -> None:
+                      source_id: str | None = None, rolled_back: bool = False) -> None:
         """The register cannot be written: forget the uncommitted group (its messages stay in the
-        mailbox, not marked done) and say so once; the next pass tries again."""
+        mailbox, not marked done) and say so once; the next pass tries again. `rolled_back`: a
+        failed Store.commit() has already read the register again."""
         result.errors += 1
         result.store_error = str(exc)
         # once per incident (a full disk fails every pass until space returns)
         report = log.error if str(exc) != self._store_error else log.debug
         report("cannot record %s, will retry on the next pass: %s", source_id or "this group", exc)
         self._store_error = str(exc)
-        with self.lock:
-            self.store.rollback()
+        if not rolled_back:
+            with self.lock:
+                self.store.rollback()
         uncommitted.clear()
 
     def _recorded_disposition(self, item: Incoming) -> str | None:
