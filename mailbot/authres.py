@@ -1,17 +1,49 @@
-"""The receiving server's Authentication-Results (RFC 8601), trusted ids only.
+"""The receiving server's Authentication-Results (RFC 8601), trusted ids only, and DMARC alignment.
 
-Any header whose authserv-id is not one of ours is ignored: anyone can write
-one. The topmost trusted header is the one our server added last.
+Any header whose authserv-id is not one of ours is ignored: anyone can write one. The topmost
+trusted header is the one our server added last.
+
+A pass proves a domain, not the From address: `spf=pass smtp.mailfrom=evil.example` says only
+that evil.example sent it. So a sender is authenticated only when a pass is *aligned* with the
+From domain, as DMARC (RFC 7489, section 3.1) defines it: `dmarc=pass` for the From domain, or
+`spf=pass` whose smtp.mailfrom domain, or `dkim=pass` whose header.d, has the same
+organizational domain as the From domain (relaxed alignment, from the Public Suffix List that
+the publicsuffixlist package ships offline).
+
+The parser is our own, small and lenient on purpose: the `authres` package raises on the
+loosely written headers real servers add, and we read only our own server's header.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass, field
+
+from publicsuffixlist import PublicSuffixList
 
 from mailbot.envelope import AuthVerdict, ParsedMessage
 
 _COMMENT_RE = re.compile(r"\([^()]*\)")
 _RESULT_RE = re.compile(r"^\s*([a-z0-9_-]+)(?:/\d+)?\s*=\s*([a-z]+)", re.I)
+_PROPERTY_RE = re.compile(r'\b([a-z]+)\.([a-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;]+)', re.I)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One `method=result` of a header, with its properties (`smtp.mailfrom`, `header.d`...)."""
+
+    method: str
+    result: str
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def domain(self, *names: str) -> str | None:
+        """The domain of the first property present among `names` (an address gives its domain)."""
+        for name in names:
+            value = self.properties.get(name)
+            if value:
+                return value.rsplit("@", 1)[-1].strip().lower().rstrip(".") or None
+        return None
 
 
 def _strip_comments(value: str) -> str:
@@ -21,16 +53,17 @@ def _strip_comments(value: str) -> str:
     return value
 
 
-def parse_header(value: str) -> tuple[str, dict[str, list[str]]]:
-    """('authserv-id', {'spf': ['pass'], 'dkim': ['fail', 'pass'], ...})."""
+def parse_results(value: str) -> tuple[str, list[Result]]:
+    """('authserv-id', [Result('spf', 'pass', {'smtp.mailfrom': 'a@b'}), ...])."""
     parts = _strip_comments(value).split(";")
     head = parts[0].split()
     authserv_id = head[0].lower().rstrip(".") if head else ""
-    results: dict[str, list[str]] = {}
+    results: list[Result] = []
     for part in parts[1:]:
         match = _RESULT_RE.match(part)
         if match:
-            results.setdefault(match.group(1).lower(), []).append(match.group(2).lower())
+            props = {f"{p.lower()}.{n.lower()}": v.strip('"') for p, n, v in _PROPERTY_RE.findall(part[match.end():])}
+            results.append(Result(match.group(1).lower(), match.group(2).lower(), props))
     return authserv_id, results
 
 
@@ -44,11 +77,50 @@ def _combine(values: list[str] | None) -> str | None:
     return values[0]
 
 
+@functools.cache
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # the list shipped with the package: no network
+
+
+def organizational_domain(domain: str) -> str:
+    """`mail.vnpt.vn` -> `vnpt.vn`; `x.viettel.com.vn` -> `viettel.com.vn` (com.vn is a public suffix)."""
+    domain = domain.lower().rstrip(".")
+    return _suffixes().privatesuffix(domain) or domain
+
+
+def aligned(domain: str | None, from_domain: str) -> bool:
+    """Relaxed alignment: the same organizational domain."""
+    return bool(domain) and organizational_domain(domain or "") == organizational_domain(from_domain)
+
+
 def verdict(parsed: ParsedMessage, trusted_ids: tuple[str, ...]) -> AuthVerdict:
     trusted = {t.lower() for t in trusted_ids}
+    from_domain = (parsed.from_address or "").rsplit("@", 1)[-1].rstrip(".") if parsed.from_address else ""
     for value in parsed.header_all("Authentication-Results"):
-        authserv_id, results = parse_header(value)
-        if authserv_id in trusted:
-            return AuthVerdict(trusted=True, dmarc=_combine(results.get("dmarc")),
-                               spf=_combine(results.get("spf")), dkim=_combine(results.get("dkim")))
+        authserv_id, results = parse_results(value)
+        if authserv_id not in trusted:
+            continue
+        by_method: dict[str, list[str]] = {}
+        for res in results:
+            by_method.setdefault(res.method, []).append(res.result)
+        header_from = next((d for r in results if r.method == "dmarc" and (d := r.domain("header.from"))), None)
+        how, others = None, []
+        for res in results:
+            if res.result != "pass" or not from_domain:
+                continue
+            if res.method == "dmarc":
+                domain = res.domain("header.from") or from_domain  # our server evaluated this message's From
+            elif res.method == "spf":
+                domain = res.domain("smtp.mailfrom")
+            elif res.method == "dkim":
+                domain = res.domain("header.d", "header.i")
+            else:
+                continue
+            if aligned(domain, from_domain) and (res.method != "dmarc" or domain == from_domain):
+                how = how or res.method
+            elif domain:
+                others.append(f"{res.method}: {domain}")
+        return AuthVerdict(trusted=True, dmarc=_combine(by_method.get("dmarc")), spf=_combine(by_method.get("spf")),
+                           dkim=_combine(by_method.get("dkim")), aligned=how, header_from=header_from,
+                           unaligned=tuple(others))
     return AuthVerdict(trusted=False)

@@ -67,8 +67,9 @@ def classify(envelope: Envelope, config: Config, known: Mapping[str, str] | None
     envelope.auth = authres.verdict(parsed, config.trusted_authserv_ids)
     ctx = Context(config)
     notes: list[str] = []
-    if envelope.organization and not envelope.auth.trusted:
-        notes.append("chưa xác thực: thư không có kết quả xác thực của máy chủ thư của Sở")
+    if envelope.organization and not envelope.auth.aligned:  # suspicious instead with require_aligned_auth
+        notes.append("chưa xác thực: máy chủ thư của Sở không xác thực được tên miền người gửi"
+                     if envelope.auth.trusted else "chưa xác thực: thư không có kết quả xác thực của máy chủ thư của Sở")
     detected = False
     for rule in CHAIN:
         if not detected and rule.name != "automated":

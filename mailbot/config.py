@@ -103,6 +103,7 @@ class Config:
     timezone: ZoneInfo
     state_dir: Path
     trusted_authserv_ids: tuple[str, ...]
+    require_aligned_auth: bool  # a claimed organization needs a pass aligned with its From domain
     department: str
     signature: str
     contact: str
@@ -208,6 +209,9 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         raise main.fail("own_addresses", "must name at least one address")
     state_dir = _resolve(base, main.text("state_dir", "state"))
     trusted = tuple(a.lower() for a in main.strings("trusted_authserv_ids", ()))
+    strict = main.get("require_aligned_auth", bool, bool(trusted))
+    if strict and not trusted:
+        raise main.fail("require_aligned_auth", "needs trusted_authserv_ids (the id of our own receiving server)")
     department = main.text("department", "Sở Thông tin và Truyền thông tỉnh Đồng Tháp")
     signature = main.text("signature", "Phòng Bưu chính, Viễn thông")
     contact = main.text("contact", "")
@@ -315,6 +319,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
 
     return Config(
         path=path, own_addresses=own, timezone=tz, state_dir=state_dir, trusted_authserv_ids=trusted,
+        require_aligned_auth=strict,
         department=department, signature=signature, contact=contact, auto_reply_cap=cap, dry_run=dry_run,
         max_attachment_bytes=max_att, poll_interval=float(poll), workers=workers,
         templates_dir=_resolve(base, tdir) if tdir else None,

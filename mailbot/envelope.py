@@ -103,6 +103,7 @@ class ParsedMessage:
     nested_subjects: list[str]
     references: list[str]
     defects: list[str] = field(default_factory=list)
+    from_addresses: list[str] = field(default_factory=list)  # every address of every From header
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -115,12 +116,15 @@ class ParsedMessage:
 
 @dataclass(frozen=True)
 class AuthVerdict:
-    """The receiving server's word on the sender (Authentication-Results)."""
+    """The receiving server's word on the sender (Authentication-Results), see authres."""
 
     trusted: bool  # a header from a trusted authserv-id was found
     dmarc: str | None = None
     spf: str | None = None
     dkim: str | None = None
+    aligned: str | None = None  # the method whose pass is aligned with the From domain, if any
+    header_from: str | None = None  # the From domain our server's DMARC check says it evaluated
+    unaligned: tuple[str, ...] = ()  # passes for other domains, e.g. "spf: evil.example"
 
     @property
     def failed(self) -> bool:
@@ -130,9 +134,17 @@ class AuthVerdict:
             return self.dmarc == "fail"
         return self.spf in ("fail", "softfail") and self.dkim in ("fail", "permerror")
 
-    @property
-    def passed(self) -> bool:
-        return self.trusted and (self.dmarc == "pass" or self.spf == "pass" or self.dkim == "pass")
+    def summary(self) -> str:
+        """`dmarc=none, spf=pass (evil.example), dkim=none`: what staff read in a reason."""
+        parts = []
+        for method in ("dmarc", "spf", "dkim"):
+            domains = [d.split(": ", 1)[1] for d in self.unaligned if d.startswith(method + ":")]
+            parts.append(f"{method}={getattr(self, method) or 'none'}" + (f" ({', '.join(domains)})" if domains else ""))
+        return ", ".join(parts)
+
+    def as_record(self) -> dict[str, object]:
+        return {"trusted": self.trusted, "dmarc": self.dmarc, "spf": self.spf, "dkim": self.dkim,
+                "aligned": self.aligned, "header_from": self.header_from}
 
 
 @dataclass
@@ -154,10 +166,11 @@ class Envelope:
     duty_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # roster document id -> rows
     raw_sha256: str | None = None
     unsynced_blobs: list[str] = field(default_factory=list)
+    identity: str | None = None  # the register's key, once the runner resolved it (see Store.identify)
 
     @property
     def key(self) -> str:
-        return message_key(self.parsed.message_id, self.raw)
+        return self.identity or message_key(self.parsed.message_id, self.raw)
 
 
 def message_key(message_id: str | None, raw: bytes) -> str:

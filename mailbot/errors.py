@@ -23,6 +23,13 @@ class StoreError(MailbotError):
     """The state folder cannot be read or written safely."""
 
 
+class RecordError(MailbotError, ValueError):
+    """A record that cannot be stored (text that is not valid Unicode, a value JSON cannot hold).
+
+    Raised before anything is written, so that one message's bad record sets that message
+    aside instead of failing the group commit of every message around it."""
+
+
 class StateDamaged(StoreError):
     """A file of the register does not load. mailbot never overwrites it; the message says how to restore."""
 

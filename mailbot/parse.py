@@ -14,6 +14,7 @@ import base64
 import binascii
 import datetime as dt
 import email.utils
+import hashlib
 import logging
 import re
 from email.header import decode_header
@@ -39,6 +40,8 @@ _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FOLD_RE = re.compile(r"\r?\n[ \t]+")
 _BLANK_LINE_RE = re.compile(rb"\r?\n\r?\n")
 _MESSAGE_ID_FIELD = re.compile(rb"(?im)^message-id:(.*(?:\r?\n[ \t].*)*)")
+IDENTITY_FIELDS = ("from", "date", "subject", "message-id")
+_IDENTITY_FIELD = re.compile(rb"(?im)^(from|date|subject|message-id):(.*(?:\r?\n[ \t].*)*)")
 # lines the stdlib's header parser takes as header fields or their continuations (then the blank line)
 _WELL_FORMED_HEAD = re.compile(rb"(?:(?:[\x21-\x39\x3b-\x7e]+:|[ \t]|From )[^\r\n]*\r?\n)*(?:\r?\n)?")
 _INVENTED_NAME = re.compile(r"^[a-z]{10}\.(?:txt|rtf)$")  # mail-parser's random_string() names
@@ -72,11 +75,15 @@ def _parse(clean: bytes, defects: list[str], max_attachment_bytes: int,
     if mp is not None:
         defects.extend(_mailparser_defects(mp))
     headers = [(name, decode_value(value)) for name, value in msg.raw_items()]
-    raw_headers = {name.lower(): value for name, value in reversed(list(msg.raw_items()))}
+    # Raw 8-bit header bytes arrive as surrogate escapes: decoded here, once, so that no
+    # surrogate ever reaches the register, a reply header or a log line.
+    raw_headers = {name.lower(): unescape(value) for name, value in reversed(list(msg.raw_items()))}
 
     from_address, from_display = _first_address(raw_headers.get("from"), defects, "From")
+    from_addresses = _addresses(raw_headers.get("from"))
     if len([n for n, _ in headers if n.lower() == "from"]) > 1:
         defects.append("thư có nhiều tiêu đề From")
+        from_addresses += ["(tiêu đề From thứ hai)"]
     reply_to = [a for a in (_addresses(raw_headers.get("reply-to")))]
     sender_header, _ = _first_address(raw_headers.get("sender"), [], "Sender")
     return_path = _return_path(raw_headers.get("return-path"))
@@ -110,6 +117,7 @@ def _parse(clean: bytes, defects: list[str], max_attachment_bytes: int,
         nested_subjects=nested,
         references=_references(raw_headers.get("in-reply-to"), raw_headers.get("references")),
         defects=defects,
+        from_addresses=from_addresses,
     )
 
 
@@ -127,7 +135,27 @@ def header_message_id(raw: bytes) -> str | None:
             return None
         if match is not None and match.group(1).isascii() and _WELL_FORMED_HEAD.fullmatch(head[:match.start()]):
             return _message_id(match.group(1).decode("ascii"))
-    return _message_id(_headers_only(_sanitize_headers(head, [])).get("message-id"))
+    return _message_id(unescape(_headers_only(_sanitize_headers(head, [])).get("message-id")))
+
+
+def header_fingerprint(raw: bytes) -> str:
+    """A short hash of the From, Date, Subject and Message-ID fields of the header block.
+
+    Tells a true re-delivery (the same fields) from another message that reuses a Message-ID
+    (another sender's, or other content): identity must not be stealable. The same function
+    on the full message and on the four fields alone (an IMAP header fetch) gives the same value.
+    """
+    end = _header_end(raw)
+    head = raw[:end]
+    values: dict[str, str] = {}
+    if end <= MAX_HEADER_FIELD and head.isascii() and b"\x00" not in head and _WELL_FORMED_HEAD.fullmatch(head):
+        for match in _IDENTITY_FIELD.finditer(head):
+            values.setdefault(match.group(1).decode("ascii").lower(), match.group(2).decode("ascii"))
+    else:
+        msg = _headers_only(_sanitize_headers(head, []))
+        values = {name: unescape(msg.get(name)) or "" for name in IDENTITY_FIELDS if msg.get(name) is not None}
+    text = "\0".join(" ".join(values.get(name, "").split()) for name in IDENTITY_FIELDS)
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
 def _header_end(raw: bytes) -> int:
@@ -181,14 +209,22 @@ def _mailparser_defects(mp: mailparser.MailParser) -> list[str]:
     return out
 
 
+def unescape(value: object) -> str | None:
+    """A raw header value with any raw 8-bit bytes (surrogate escapes) decoded as text."""
+    if value is None:
+        return None
+    text = str(value)
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        text = decode_bytes(text.encode("ascii", "surrogateescape"), None)
+        text = "".join(ch if not "\udc80" <= ch <= "\udcff" else "\ufffd" for ch in text)
+    return text
+
+
 def decode_value(value: object) -> str:
     """A header value as readable NFC text: encoded words and raw 8-bit decoded."""
     if value is None:
         return ""
-    text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
-        text = decode_bytes(text.encode("ascii", "surrogateescape"), None)
-    text = _FOLD_RE.sub(" ", text)
+    text = _FOLD_RE.sub(" ", unescape(value) or "")
     if "=?" in text:
         try:
             parts = decode_header(text)

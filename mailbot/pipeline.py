@@ -19,14 +19,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from mailbot.classify import message_time
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Envelope, message_key
 from mailbot.errors import StoreError
 from mailbot.outbox import FlushResult, Sender, Transport, flush
-from mailbot.parse import header_message_id
+from mailbot.parse import header_fingerprint, header_message_id
 from mailbot.reply import Reply, Templates, compose, shown_name
 from mailbot.review import REVIEW
 from mailbot.sources import Incoming
@@ -56,9 +56,16 @@ class Source(Protocol):
     def describe(self) -> str: ...
 
 
-def _key_of(item: Incoming) -> str:
-    """The message's identity from its header block alone (no parse of the body)."""
-    return message_key(header_message_id(item.raw), item.raw)
+class Identity(NamedTuple):
+    key: str  # the register's key for this message
+    recorded: bool  # recorded already: a re-delivery
+    collided: str | None  # the key of another message that used the same Message-ID first
+    fingerprint: str  # parse.header_fingerprint
+
+
+def _storable(text: str) -> str:
+    """Text from an exception, with anything the register cannot hold escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def utc_now() -> dt.datetime:
@@ -74,6 +81,24 @@ class PassResult:
     sent: int = 0  # replies sent alongside the pass
     failed: int = 0
     store_error: str | None = None  # the register could not be written (a full disk): nothing was lost
+
+
+@dataclass
+class Group:
+    """The messages recorded since the last group commit: what the source marks done once it is
+    durable, and how to record each again should a later message's failure undo the group."""
+
+    items: list[tuple[Incoming, str | None]] = field(default_factory=list)
+    redo: list[Callable[[], object]] = field(default_factory=list)
+
+    def add(self, item: Incoming, disposition: str | None, again: Callable[[], object] | None = None) -> None:
+        self.items.append((item, disposition))
+        if again is not None:
+            self.redo.append(again)
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.redo.clear()
 
 
 @dataclass
@@ -93,25 +118,34 @@ class Runner:
     beat: Callable[[], None] = field(default=lambda: None)
 
     # -- one message ---------------------------------------------------------------------
+    def identify(self, raw: bytes) -> Identity:
+        """Who the message is in the register, from the header block alone (no parse of the body)."""
+        fingerprint = header_fingerprint(raw)
+        key, recorded, collided = self.store.identify(message_key(header_message_id(raw), raw), fingerprint)
+        return Identity(key, recorded, collided, fingerprint)
+
     def is_recorded_header(self, head: bytes) -> bool:
-        """Recorded already, by the Message-ID in this header block? (False without one.)"""
-        message_id = header_message_id(head)
-        return message_id is not None and self.store.has_message(message_key(message_id, head))
+        """Recorded already, by the Message-ID and fingerprint of this header block? (False without an ID.)"""
+        return header_message_id(head) is not None and self.identify(head).recorded
 
     def is_new(self, item: Incoming) -> bool:
-        return not self.store.has_message(_key_of(item))
+        return not self.identify(item.raw).recorded
 
     def process(self, item: Incoming, envelope: Envelope | None = None) -> Envelope | None:
         """Record one message and queue its reply; None when it was seen before.
 
         `envelope` is the message already parsed and classified (by a worker process).
         """
-        key = envelope.key if envelope is not None else _key_of(item)
-        if self.store.has_message(key):
-            log.info("duplicate %s from %s: already recorded, nothing to do", key, item.source_id)
+        identity = self.identify(item.raw)
+        if identity.recorded:
+            log.info("duplicate %s from %s: already recorded, nothing to do", identity.key, item.source_id)
             return None
         if envelope is None:
             envelope = analyse(item.raw, item.source_id, item.delivered, self.config, self.known)
+        envelope.identity = identity.key
+        if identity.collided:
+            envelope.reasons.append(f"Message-ID {shown_name(identity.collided[4:])} đã được một thư khác dùng "
+                                    f"trước (người gửi, ngày hoặc tiêu đề khác): ghi nhận như một thư mới")
         now = self.clock()
         received = message_time(envelope, item.delivered) or now
         # an oversized message is answered unless automated or forged (no backscatter)
@@ -140,13 +174,15 @@ class Runner:
         else:
             note = "không trả lời tự động" if envelope.disposition == "automated" else "chờ cán bộ xem xét"
         record = self._record(envelope, raw_sha, received, now, receipt, reply_key, note)
+        record.update(fingerprint=identity.fingerprint,
+                      **({"collision_with": identity.collided} if identity.collided else {}))
         if envelope.disposition in REVIEW:
             record["review_id"] = self.store.next_review_id()
         if item.oversize is not None:
             record.update(size=item.oversize, oversize=True)
         self.store.record_message(record)
         log.info("recorded %s from %s: organization=%s disposition=%s receipt=%s action=%s",
-                 key, envelope.parsed.from_address, envelope.organization, envelope.disposition, receipt,
+                 identity.key, envelope.parsed.from_address, envelope.organization, envelope.disposition, receipt,
                  "acknowledgement queued" if reply_key and note is None else note)
         return envelope
 
@@ -247,8 +283,7 @@ class Runner:
             "date": utc_iso(parsed.date) if parsed.date else None, "received_at": utc_iso(received),
             "recorded_at": utc_iso(now), "campaign": envelope.campaign, "disposition": envelope.disposition,
             "reasons": envelope.reasons, "documents": envelope.documents, "defects": parsed.defects,
-            "auth": {"trusted": envelope.auth.trusted, "dmarc": envelope.auth.dmarc, "spf": envelope.auth.spf,
-                     "dkim": envelope.auth.dkim},
+            "auth": envelope.auth.as_record(),
             "attachments": [{"filename": a.filename, "size": a.size, "sha256": a.sha256, "content_type": a.content_type,
                              "container": a.container, "inline": a.inline, "document": doc_of.get(a.filename),
                              "defects": a.defects} for a in parsed.attachments],
@@ -257,14 +292,14 @@ class Runner:
 
     def _set_aside_record(self, item: Incoming, exc: BaseException) -> None:
         """A message that broke a stage: kept with the error, so the runner goes on."""
-        key = _key_of(item)
-        if self.store.has_message(key):
+        identity = self.identify(item.raw)
+        if identity.recorded:
             return
         self.store.record_message({
-            "key": key, "message_id": None, "raw_sha256": self.store.put_blob(item.raw, "raw"),
+            "key": identity.key, "message_id": None, "fingerprint": identity.fingerprint, "raw_sha256": self.store.put_blob(item.raw, "raw"),
             "size": len(item.raw), "source": item.source_id, "recorded_at": utc_iso(self.clock()),
-            "disposition": "error", "reasons": [f"lỗi khi xử lý thư: {type(exc).__name__}: {exc}"],
-            "defects": traceback.format_exception_only(type(exc), exc), "documents": [], "attachments": [],
+            "disposition": "error", "reasons": [_storable(f"lỗi khi xử lý thư: {type(exc).__name__}: {exc}")],
+            "defects": [_storable(line) for line in traceback.format_exception_only(type(exc), exc)], "documents": [], "attachments": [],
             "organization": None, "receipt": None, "reply": None, "reply_note": "chờ cán bộ xem xét",
             "review_id": self.store.next_review_id(),
         })
@@ -281,7 +316,7 @@ class Runner:
         sender = Sender(self.flush) if send_alongside else None
         analyser = self.analyser or Analyser(self.config, 1)
         wanted = lambda item: item.source_id not in self._set_aside and self.is_new(item)  # noqa: E731
-        uncommitted: list[tuple[Incoming, str | None]] = []
+        group = Group()
         started = time.monotonic()
         try:
             for item, analysed in analyser.stream(source.pending(), wanted, self.beat, stop):
@@ -290,57 +325,69 @@ class Runner:
                     break
                 if item.source_id in self._set_aside:
                     continue
+                before = self.store.changes
                 try:
                     if isinstance(analysed, BaseException):
                         raise analysed
                     with self.lock:
                         envelope = self.process(item, analysed)
                 except (OSError, StoreError) as exc:
-                    self._store_failed(result, exc, uncommitted, item.source_id)
+                    self._store_failed(result, exc, group, item.source_id)
                     break  # the disk or the state is in trouble: stop this pass, keep the messages
-                except Exception as exc:  # a bug must not stop the runner: set the message aside
+                except Exception as exc:  # a bug or a record that cannot be stored: set the message aside
                     result.errors += 1
                     log.exception("message %s set aside after an unexpected error", item.source_id)
                     self._set_aside.add(item.source_id)
                     try:
                         with self.lock:
+                            if self.store.changes != before:  # it left part of its records: undo them
+                                self._redo(group)
                             self._set_aside_record(item, exc)
+                    except (OSError, StoreError) as err:
+                        self._store_failed(result, err, group, item.source_id)
+                        break
                     except Exception:
                         log.exception("could not record the set-aside message %s", item.source_id)
                         continue
-                    envelope = None
-                    disposition: str | None = "error"
+                    group.add(item, "error", lambda item=item, exc=exc: self._set_aside_record(item, exc))
                 else:
                     if envelope is None:
                         result.duplicates += 1
-                        disposition = self._recorded_disposition(item)
+                        group.add(item, self._recorded_disposition(item))
                     else:
                         result.recorded += 1
-                        disposition = envelope.disposition
                         name = envelope.disposition or "?"
                         result.dispositions[name] = result.dispositions.get(name, 0) + 1
-                uncommitted.append((item, disposition))
-                if len(uncommitted) >= COMMIT_EVERY or time.monotonic() - started > COMMIT_SECONDS:
+                        group.add(item, envelope.disposition,
+                                  lambda item=item, envelope=envelope: self.process(item, envelope))
+                if len(group.items) >= COMMIT_EVERY or time.monotonic() - started > COMMIT_SECONDS:
                     try:
-                        self._commit(source, uncommitted)
+                        self._commit(source, group)
                     except StoreError as exc:
-                        self._store_failed(result, exc, uncommitted, rolled_back=True)
+                        self._store_failed(result, exc, group, rolled_back=True)
                         break
                     if sender is not None:
                         sender.wake()
                     started = time.monotonic()
         finally:
             try:
-                self._commit(source, uncommitted)
+                self._commit(source, group)
             except StoreError as exc:
-                self._store_failed(result, exc, uncommitted, rolled_back=True)
+                self._store_failed(result, exc, group, rolled_back=True)
             finally:
                 if sender is not None:
                     sender.stop()
                     result.sent, result.failed = sender.sent, sender.failed
         return result
 
-    def _commit(self, source: Source, items: list[tuple[Incoming, str | None]]) -> None:
+    def _redo(self, group: Group) -> None:
+        """Forget every uncommitted change, then record the group's earlier messages again:
+        what a failed message had half written never reaches the disk (rare; costs a re-read)."""
+        self.store.rollback()
+        for again in group.redo:
+            again()
+
+    def _commit(self, source: Source, group: Group) -> None:
         """Make the group durable, then let the source mark its messages done.
 
         A message the source cannot mark (a lost connection) is found again by the next
@@ -350,15 +397,15 @@ class Runner:
             with self.lock:
                 self.store.commit()
         except StoreError:
-            items.clear()  # rolled back, so not done: the next pass finds them again
+            group.clear()  # rolled back, so not done: the next pass finds them again
             raise
         self._store_error = None
         try:
-            source.done(items)
+            source.done(group.items)
         finally:
-            items.clear()
+            group.clear()
 
-    def _store_failed(self, result: PassResult, exc: BaseException, uncommitted: list[tuple[Incoming, str | None]],
+    def _store_failed(self, result: PassResult, exc: BaseException, group: Group,
                       source_id: str | None = None, rolled_back: bool = False) -> None:
         """The register cannot be written: forget the uncommitted group (its messages stay in the
         mailbox, not marked done) and say so once; the next pass tries again. `rolled_back`: a
@@ -372,10 +419,10 @@ class Runner:
         if not rolled_back:
             with self.lock:
                 self.store.rollback()
-        uncommitted.clear()
+        group.clear()
 
     def _recorded_disposition(self, item: Incoming) -> str | None:
-        record = self.store.messages.get(_key_of(item))
+        record = self.store.messages.get(self.identify(item.raw).key)
         return record.get("disposition") if record else None
 
     def flush(self, ignore_backoff: bool = False, beat: bool = False) -> FlushResult:

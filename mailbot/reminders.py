@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from mailbot.pipeline import Runner
 
 log = logging.getLogger(__name__)
-AUTHENTICATED = ("pass",)
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,8 @@ def organization_senders(store: Store, known: dict[str, str]) -> dict[str, set[s
         org, sender, auth = record.get("organization"), record.get("from"), record.get("auth") or {}
         if not org or not sender or record.get("disposition") not in ("submission", "correspondence"):
             continue
-        if auth.get("trusted") and AUTHENTICATED[0] in (auth.get("dmarc"), auth.get("dkim"), auth.get("spf")):
+        # aligned with the From domain (records from before alignment was kept: a DMARC pass)
+        if auth.get("trusted") and (auth.get("aligned") if "aligned" in auth else auth.get("dmarc") == "pass"):
             out.setdefault(org, set()).add(sender.lower())
     for address, org in known.items():
         out.setdefault(org, set()).add(address)

@@ -117,6 +117,7 @@ def assign(runner: Runner, record: dict[str, Any], org_id: str, document_ids: li
     raw = store.blob_path(record["raw_sha256"], "raw").read_bytes()
     received = parse_iso(record["received_at"])
     envelope = analyse(raw, record.get("source") or "", received, config)
+    envelope.identity = record["key"]
     campaign = config.campaign(record.get("campaign") or envelope.campaign or "")
     if campaign is None:
         raise MailbotError("no campaign in the configuration takes this message")

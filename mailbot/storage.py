@@ -28,9 +28,17 @@ from typing import Any
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from mailbot.errors import StateDamaged, StoreError
+from mailbot.errors import RecordError, StateDamaged, StoreError
 
 TABLE = "records"
+
+
+def check_record(doc: dict[str, Any]) -> None:
+    """Raise RecordError unless the segment file could hold `doc` (as flush() will write it)."""
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise RecordError(f"record {str(doc.get('key'))[:80]!a} cannot be stored: {exc}") from None
 
 
 def fsync_dir(path: Path) -> None:
@@ -204,6 +212,7 @@ class SegmentedTable:
         key = doc["key"]
         if key in self._index:
             return False
+        check_record(doc)
         if self._counts.get(self._last, 0) >= self.segment_size:
             self._evict(self._last)
             self._last += 1
@@ -215,6 +224,7 @@ class SegmentedTable:
 
     def update(self, key: str, fields: dict[str, Any]) -> None:
         number = self._index[key]
+        check_record({"key": key, **fields})
         self._table(number).update(fields, Query().key == key)
         self._dirty.add(number)
         if number != self._last:

@@ -23,7 +23,7 @@ from mailbot.storage import SegmentedTable
 
 _RECEIPT_RE = re.compile(r"^([A-Z0-9]+)-(\d+)$")
 SENT_STATES = ("pending", "sent", "dry-run")
-REVIEW_PREFIX = "XL"  # "xử lý": messages waiting for a person  # mails that count against the per-recipient cap
+REVIEW_PREFIX = "XL"  # "xử lý": messages waiting for a person
 
 
 def utc_iso(when: dt.datetime) -> str:
@@ -56,6 +56,8 @@ class Store:
     def _load(self) -> None:
         db = self.root / "db"
         self._review_max = 0  # highest review number given (XL-0001 ...)
+        self._fingerprints: dict[str, str] = {}  # "mid:" key -> header fingerprint of its message
+        self.changes = 0  # changes made in memory since the register was opened (see Runner)
         self.messages = SegmentedTable(db / "messages", self.segment_size, observe=self._note_message)
         self.submissions = SegmentedTable(db / "submissions", self.segment_size)
         self.outbox = SegmentedTable(db / "outbox", self.segment_size)
@@ -108,9 +110,26 @@ class Store:
     def has_message(self, key: str) -> bool:
         return key in self.messages
 
+    def identify(self, key: str, fingerprint: str) -> tuple[str, bool, str | None]:
+        """(the key to record a message under, recorded already?, the key it collided with).
+
+        A Message-ID identifies a message only together with its header fingerprint: a message
+        that reuses a recorded Message-ID with other From, Date or Subject (another sender
+        pre-empting a carrier's ID) is a new message, under its own key. Records from before
+        fingerprints were kept count as the same message.
+        """
+        if key not in self.messages:
+            return key, False, None
+        stored = self._fingerprints.get(key, "")
+        if not key.startswith("mid:") or not stored or stored == fingerprint:
+            return key, True, None
+        alternative = f"{key}#{fingerprint}"
+        return alternative, alternative in self.messages, key
+
     def record_message(self, doc: dict[str, Any]) -> bool:
         inserted = self.messages.insert(doc)
         if inserted:
+            self.changes += 1
             self._note_message(doc)
         return inserted
 
@@ -118,6 +137,8 @@ class Store:
         match = _RECEIPT_RE.match(doc.get("review_id") or "")
         if match:
             self._review_max = max(self._review_max, int(match.group(2)))
+        if doc.get("fingerprint") and doc["key"].startswith("mid:"):
+            self._fingerprints[doc["key"]] = doc["fingerprint"]
 
     def next_review_id(self) -> str:
         """The id staff type for a message waiting in the review queue."""
@@ -125,6 +146,7 @@ class Store:
 
     def update_message(self, key: str, fields: dict[str, Any]) -> None:
         self.messages.update(key, fields)
+        self.changes += 1
 
     # -- submissions ---------------------------------------------------------------------
     def _note_submission(self, sub: dict[str, Any]) -> None:
@@ -152,6 +174,7 @@ class Store:
         slot = (sub["campaign"], sub["organization"], sub["document"])
         sub = {**sub, "version": self._versions[slot] + 1}
         self.submissions.insert(sub)
+        self.changes += 1
         self._note_submission(sub)
         return sub
 
@@ -188,6 +211,7 @@ class Store:
         if existing is not None:
             return existing
         self.outbox.insert(mail)
+        self.changes += 1
         self._note_mail(mail)
         return mail
 
@@ -197,6 +221,7 @@ class Store:
 
     def update_mail(self, key: str, fields: dict[str, Any]) -> None:
         self.outbox.update(key, fields)
+        self.changes += 1
         if fields.get("status", "pending") != "pending":
             self._pending.discard(key)
 

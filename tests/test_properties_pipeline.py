@@ -17,8 +17,6 @@ from hypothesis import strategies as st
 
 from mailbot import config as configmod
 from mailbot.commands import open_runner, source_for
-from mailbot.pipeline import _key_of
-from mailbot.sources import Incoming
 from tests.conftest import build, deliver, write_config
 from tests.test_properties import mime_tree, serialise
 
@@ -44,9 +42,9 @@ def check(pipeline, raw: bytes) -> None:
     result = runner.run_pass(source)
     assert result.recorded + result.duplicates + result.errors >= 2
     assert not list((tmp_path / "maildir" / "new").iterdir())  # both taken, neither left behind
-    generated = runner.store.messages.get(_key_of(Incoming("x", raw, None)))
+    generated = runner.store.messages.get(runner.identify(raw).key)
     assert generated is not None and generated["disposition"]
-    record = runner.store.messages.get(_key_of(Incoming("y", ordinary, None)))
+    record = runner.store.messages.get(runner.identify(ordinary).key)
     assert record is not None and record["disposition"] == "submission" and record["reply"]
     assert runner.store.outbox.get(record["reply"]) is not None
 

@@ -43,13 +43,18 @@ def test_a_plan_from_a_personal_address_is_assigned_and_acknowledged(tmp_path, s
     assert "anh.kythuat@gmail.com" in mailbot("status", "--config", config).stdout
 
     # the remembered sender's next mail is VNPT's without anyone's help
+    # (authenticated by Gmail's DKIM signature: an unauthenticated copy of the address is not enough)
     deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Gửi danh sách trực",
                             files=(("DS truc VNPT.xlsx", b"list"),),
-                            auth="mail.dongthap.gov.vn; dmarc=none header.from=gmail.com"), "3.c")
+                            auth="mail.dongthap.gov.vn; dkim=pass header.d=gmail.com; dmarc=pass header.from=gmail.com"),
+            "3.c")
+    deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Gửi danh sách trực (bản khác)",
+                            files=(("DS truc VNPT.xlsx", b"forged"),),
+                            auth="mail.dongthap.gov.vn; spf=pass smtp.mailfrom=evil.example; dmarc=none"), "4.d")
     assert mailbot("run", "--config", config, "--once").returncode == 0
     assert len(recorder.messages) == 2
     rows = json.loads(mailbot("review", "--config", config, "--json").stdout)
-    assert [r["id"] for r in rows] == ["XL-0002"]
+    assert [(r["id"], r["disposition"]) for r in rows] == [("XL-0002", "correspondence"), ("XL-0003", "suspicious")]
 
 
 def test_dismiss_takes_a_message_off_the_queue(tmp_path, smtp_server) -> None:

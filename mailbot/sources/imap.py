@@ -214,11 +214,11 @@ class ImapSource:
                 yield item
 
     def _overview(self, box: BaseMailBox, uids: list[int]) -> dict[int, tuple[int, bytes]]:
-        """Size and Message-ID of each UID, before any body is downloaded."""
+        """Size and identity header fields of each UID, before any body is downloaded."""
         out: dict[int, tuple[int, bytes]] = {}
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = ",".join(str(u) for u in uids[start:start + FETCH_CHUNK])
-            typ, data = box.client.uid("FETCH", chunk, "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            typ, data = box.client.uid("FETCH", chunk, "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT)])")
             if typ != "OK":
                 raise imaplib.IMAP4.error(f"FETCH sizes: {typ} {data!r}")
             for line in data:
