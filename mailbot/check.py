@@ -11,12 +11,13 @@ import argparse
 import fcntl
 import imaplib
 import os
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailbot import config as configmod
-from mailbot import logs
+from mailbot import logs, tls
 from mailbot.errors import MailbotError, SendError, SourceError
 from mailbot.outbox import SmtpTransport
 from mailbot.reply import TEMPLATES, Templates
@@ -119,6 +120,10 @@ def _check_imap(config: configmod.Config, fix: bool) -> Iterator[Line]:
     source = ImapSource(mb, config.state_dir, config.secret, config.poll_interval)
     try:
         box = source.login()
+    except ssl.SSLCertVerificationError as exc:  # before any credential was sent
+        problem = source.certificate_problem(exc) or str(exc)
+        yield Line(False, what, problem, (tls.explain(exc) or ("", ""))[1])
+        return
     except imaplib.IMAP4.error as exc:
         yield Line(False, what, f"đăng nhập bị từ chối ({_text(exc)})",
                    f"kiểm tra username và mật khẩu ({mb.password_env or 'oauth_token_command'})")
@@ -185,6 +190,11 @@ def check_smtp(config: configmod.Config) -> Line:
     try:
         conn = transport.connect()
     except SendError as exc:
+        explained = tls.explain(exc)
+        if explained is not None:  # before any credential was sent
+            cert = tls.peer_certificate(cfg.host, cfg.port, "smtp" if cfg.security == "starttls" else None,
+                                        cfg.timeout)
+            return Line(False, what, f"{explained[0]}; chứng thư: {cert}", explained[1])
         fix = ("kiểm tra username và mật khẩu SMTP" if exc.code in (530, 534, 535) or "password" in str(exc)
                else "kiểm tra host, port, security và tường lửa")
         return Line(False, what, str(exc), fix)

@@ -21,7 +21,8 @@ from mailbot.configtable import deadline as _deadline
 from mailbot.configtable import is_address as _is_address
 from mailbot.configtable import is_domain as _is_domain
 from mailbot.configtable import resolve as _resolve
-from mailbot.config_mailbox import SECURITY, MailboxConfig, mailbox_section
+from mailbot.config_mailbox import SECURITY, MailboxConfig, ca_file_value, mailbox_section, plaintext_refused
+from mailbot.tls import is_loopback
 from mailbot.errors import ConfigError
 
 KINDS = ("telecom", "postal", "other")
@@ -94,6 +95,8 @@ class SmtpConfig:
     timeout: float
     retry_first: float = 60.0  # seconds before the first retry of a mail refused for now, doubled up to
     retry_max: float = 3600.0
+    ca_file: Path | None = None  # a private CA (PEM) trusted besides the system's
+    allow_plaintext_login: bool = False  # a login in clear to a host that is not loopback
 
 
 @dataclass(frozen=True)
@@ -243,7 +246,10 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     smtp = SmtpConfig(host=sm.text("host", "localhost"), port=port, security=security,
                       username=sm.text("username", ""), password_env=sm.text("password_env", ""),
                       timeout=float(sm.get("timeout", (int, float), 30, "a number of seconds")),
-                      retry_first=retry_first, retry_max=retry_max)
+                      retry_first=retry_first, retry_max=retry_max, ca_file=ca_file_value(sm, base),
+                      allow_plaintext_login=sm.get("allow_plaintext_login", bool, False))
+    if security == "none" and smtp.username and not smtp.allow_plaintext_login and not is_loopback(smtp.host):
+        raise plaintext_refused(sm, "security = \"none\"", smtp.host)
     sm.done()
 
     orgs: list[Organization] = []

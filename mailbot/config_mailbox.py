@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailbot.configtable import Section, date_value, resolve
+from mailbot.tls import check_ca_file, is_loopback
 
 SECURITY = ("none", "starttls", "tls")
 BACKENDS = ("maildir", "imap", "ews")
@@ -43,7 +44,8 @@ class MailboxConfig:
     autodiscover: bool = False
     send_via_ews: bool = False  # replies through Exchange (saved in Sent Items) instead of [smtp]
     sent_folder: str = ""  # imap: a copy of every reply APPENDed here ("" = none)
-
+    ca_file: Path | None = None  # a private CA (PEM) trusted besides the system's, for IMAP and EWS
+    allow_plaintext_login: bool = False  # a password in clear to a host that is not loopback
 
 
 def mailbox_section(mb: Section, base: Path) -> MailboxConfig:
@@ -100,9 +102,36 @@ def mailbox_section(mb: Section, base: Path) -> MailboxConfig:
         raise mb.fail("timeout", "must be positive")
     start = date_value(mb, "start_date")
     password_env = mb.text("password_env", "")
+    ca_file = ca_file_value(mb, base)
+    plaintext = mb.get("allow_plaintext_login", bool, False)
+    if not plaintext:
+        if backend == "imap" and security == "none" and not is_loopback(host):
+            raise plaintext_refused(mb, "security = \"none\"", host)
+        if backend == "ews" and ews["ews_url"].startswith("http://"):
+            ews_host = ews["ews_url"].split("/")[2].rsplit(":", 1)[0]
+            if not is_loopback(ews_host):
+                raise plaintext_refused(mb, "ews_url = \"http://…\"", ews_host, key="ews_url")
     mb.done()
     return MailboxConfig(
         backend=backend, path=resolve(base, mb_path) if mb_path else None, host=host, port=port,
         security=security, username=username, password_env=password_env, auth=auth,
         oauth_token_command=command, max_message_bytes=max_mb * 1024 * 1024, start_date=start,
-        idle_seconds=float(idle) * 60, timeout=float(timeout), **folders, **ews)
+        idle_seconds=float(idle) * 60, timeout=float(timeout), ca_file=ca_file, allow_plaintext_login=plaintext,
+        **folders, **ews)
+
+
+def ca_file_value(sec: Section, base: Path) -> Path | None:
+    """`ca_file`: a PEM (or DER) file relative to the config file, loaded now so a bad one fails here."""
+    text = sec.text("ca_file", "")
+    if not text:
+        return None
+    path = resolve(base, text)
+    problem = check_ca_file(path)
+    if problem:
+        raise sec.fail("ca_file", problem)
+    return path
+
+
+def plaintext_refused(sec: Section, what: str, host: str, key: str = "security") -> Exception:
+    return sec.fail(key, f"{what} would send the password in clear to {host}: use TLS (\"tls\" or \"starttls\", "
+                         f"or https://), or set allow_plaintext_login = true if the network to it is trusted")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from mailbot import tls
 from mailbot.config import SmtpConfig, read_secret
 from mailbot.errors import SendError
 from mailbot.storage import atomic_write
@@ -61,13 +62,10 @@ class SmtpTransport:
     def __init__(self, cfg: SmtpConfig) -> None:
         self.cfg = cfg
         self.conn: smtplib.SMTP | None = None
-        self._context: ssl.SSLContext | None = None  # loading the CA store costs ~10 ms: once
 
     @property
     def context(self) -> ssl.SSLContext:
-        if self._context is None:
-            self._context = ssl.create_default_context()
-        return self._context
+        return tls.client_context(self.cfg.ca_file)
 
     def connect(self) -> smtplib.SMTP:
         """A connection through EHLO, STARTTLS and login as configured; SendError if any step fails."""

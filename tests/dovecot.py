@@ -1,8 +1,8 @@
 """A private Dovecot IMAP server on loopback, for the tests and the benchmarks.
 
 Everything lives in one temporary folder: configuration, passwd-file, Maildirs,
-sockets, logs. `ssl = no`; plain LOGIN over loopback. As root, mail is owned by
-a non-root user (Dovecot refuses uid 0 for mail access).
+sockets, logs. `ssl = no` and plain LOGIN over loopback, unless a certificate is given.
+As root, mail is owned by a non-root user (Dovecot refuses uid 0 for mail access).
 """
 
 from __future__ import annotations
@@ -46,9 +46,12 @@ def _mail_owner() -> tuple[str, int, int]:
 
 
 class Dovecot:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: a certificate and key; STARTTLS on `port` and TLS from the first byte on `tls_port`."""
         self.root = root
         self.port = free_port()
+        self.tls = tls
+        self.tls_port = free_port() if tls else 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.user, self.uid, self.gid = _mail_owner()
         self.home = root / "home" / USER
@@ -70,7 +73,7 @@ base_dir = {self.root}/run
 state_dir = {self.root}/state
 log_path = {self.root}/dovecot.log
 info_log_path = {self.root}/dovecot.log
-ssl = no
+{self._ssl()}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
@@ -96,7 +99,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service anvil {{
@@ -112,6 +116,12 @@ protocol imap {{
         if os.geteuid() == 0:
             os.chown(self.root / "home", self.uid, self.gid)
             os.chown(self.home, self.uid, self.gid)
+
+    def _ssl(self) -> str:
+        if self.tls is None:
+            return "ssl = no"
+        cert, key = self.tls
+        return f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\nssl_min_protocol = TLSv1.2"
 
     # -- life cycle --------------------------------------------------------------------
     def start(self) -> None:

@@ -137,7 +137,9 @@ def test_smtp_with_starttls_and_a_login_then_a_real_acknowledgement_through_it(t
         assert smtp_line.endswith("→ kiểm tra username và mật khẩu SMTP") and "sai-mật-khẩu" not in smtp_line
 
         status, lines = check(config, env={k: v for k, v in env.items() if k != "SSL_CERT_FILE"})
-        assert status == 1 and "CERTIFICATE_VERIFY_FAILED" in line(lines, "máy chủ gửi thư SMTP")  # an untrusted certificate
+        untrusted = line(lines, "máy chủ gửi thư SMTP")  # what is wrong, whose certificate, what to do
+        assert status == 1 and "chưa được tin cậy" in untrusted and "CN=127.0.0.1" in untrusted, untrusted
+        assert untrusted.endswith("trong mục cấu hình tương ứng") and "ca_file" in untrusted
 
         deliver(tmp_path, build(subject="Phương án bảo đảm thông tin liên lạc", files=(("PA.docx", b"pa"),)), "1.eml")
         done = mailbot("run", "--config", str(config), "--once", env=env)

@@ -31,8 +31,10 @@ def make_ca(folder: Path) -> tuple[Path, Path, Path]:
 class Authenticator:
     def __init__(self) -> None:
         self.logins: list[str] = []
+        self.attempts: list[str] = []  # every AUTH, accepted or not
 
     def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+        self.attempts.append(mechanism)
         ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == USER
               and auth_data.password.decode("utf-8") == PASSWORD)
         if ok:

@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import requests.adapters
 import requests.exceptions
 from exchangelib import (BASIC, DELEGATE, IMPERSONATION, NTLM, OAUTH2, Account, Build, Configuration,
                          Credentials, FailFast, Folder, Identity, Message, OAuth2Credentials, Version)
 from exchangelib import Mailbox
 from exchangelib.errors import EWSError, ErrorInternalServerTransientError, ErrorServerBusy, ResponseMessageError
 from exchangelib.folders import FolderCollection, Inbox, MsgFolderRoot
+from exchangelib.protocol import BaseProtocol
 
 from mailbot.config import MailboxConfig
 from mailbot.errors import SendError, SourceError
@@ -46,6 +48,22 @@ def _source_error(exc: BaseException, what: str) -> SourceError:
     if isinstance(exc, ErrorServerBusy) and exc.back_off and not str(exc).startswith("Reraised from"):
         error.retry_after = float(exc.back_off)
     return error
+
+
+def trust_ca_file(ca_file: Path) -> None:
+    """Verify Exchange's certificate against `ca_file` (the system's roots are not added then:
+    requests takes one bundle). exchangelib takes its HTTP adapter from a class attribute of
+    BaseProtocol, its documented hook; one mailbox per process, so one setting."""
+
+    class CaFileAdapter(requests.adapters.HTTPAdapter):
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            super().cert_verify(conn, url, str(ca_file), cert)
+
+        def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None,
+                                            cert: Any = None) -> Any:
+            return super().get_connection_with_tls_context(request, str(ca_file), proxies, cert)
+
+    BaseProtocol.HTTP_ADAPTER_CLS = CaFileAdapter
 
 
 class EwsSource:
@@ -92,6 +110,8 @@ class EwsSource:
             return self.account
         cfg = self.config
         credentials = self._credentials()
+        if cfg.ca_file:
+            trust_ca_file(cfg.ca_file)
         try:
             if cfg.autodiscover:
                 account = Account(self.address, credentials=credentials, autodiscover=True,

@@ -29,7 +29,7 @@ from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError
 from imap_tools.utils import encode_folder
 
-from mailbot import logs
+from mailbot import logs, tls
 from mailbot.config import MailboxConfig
 from mailbot.errors import SourceError
 from mailbot.review import REVIEW
@@ -89,12 +89,23 @@ class ImapSource:
 
     # -- connection --------------------------------------------------------------------
     def _mailbox(self) -> BaseMailBox:
+        """Connected, and for TLS verified (certificate and host name) before anything is sent:
+        imaplib's own default context verifies nothing."""
         cfg = self.config
         if cfg.security == "tls":
-            return MailBox(cfg.host, cfg.port, timeout=cfg.timeout)
+            return MailBox(cfg.host, cfg.port, timeout=cfg.timeout, ssl_context=tls.client_context(cfg.ca_file))
         if cfg.security == "starttls":
-            return MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout)
+            return MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout, ssl_context=tls.client_context(cfg.ca_file))
         return MailBoxUnencrypted(cfg.host, cfg.port, timeout=cfg.timeout)
+
+    def certificate_problem(self, exc: BaseException) -> str | None:
+        """What is wrong with the server's certificate, and whose it is; None if `exc` is not that."""
+        explained = tls.explain(exc)
+        if explained is None:
+            return None
+        cfg = self.config
+        cert = tls.peer_certificate(cfg.host, cfg.port, "imap" if cfg.security == "starttls" else None, cfg.timeout)
+        return f"{explained[0]}; chứng thư: {cert}"
 
     def _token(self) -> str:
         """A fresh OAuth2 access token from the configured command (e.g. a script using msal)."""
@@ -148,7 +159,7 @@ class ImapSource:
                     log.warning("created IMAP folder %s", folder)
             self._select(box)
         except CONNECTION_ERRORS as exc:
-            raise SourceError(f"IMAP {cfg.host}:{cfg.port}: {exc}") from exc
+            raise SourceError(f"IMAP {cfg.host}:{cfg.port}: {self.certificate_problem(exc) or exc}") from exc
         self.box = box
         self.last_contact = dt.datetime.now(dt.timezone.utc)
         return box
