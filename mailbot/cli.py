@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -81,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.setup(args.log_level, args.log_format)
+    # Stored mail, registers, rosters and backups are for the service's user alone, whatever
+    # the umask of the shell or cron that runs the command (the unit sets UMask=0077 too).
+    os.umask(os.umask(0o077) | 0o077)
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -46,8 +46,9 @@ class Store:
         self.root = state_dir
         self.segment_size = segment_size
         try:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only, whatever the umask
             for sub in ("db", "raw", "files"):
-                (state_dir / sub).mkdir(parents=True, exist_ok=True)
+                (state_dir / sub).mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the state folder {state_dir}: {exc.strerror}") from exc
         self.blobs = Blobs(state_dir)
