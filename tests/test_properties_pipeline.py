@@ -60,3 +60,20 @@ def test_generated_mime_trees_are_recorded_and_the_next_message_answered(pipelin
 @given(raw=st.binary(min_size=1, max_size=3000))
 def test_generated_bytes_are_recorded_and_the_next_message_answered(pipeline, raw) -> None:
     check(pipeline, raw)
+
+
+HEADER_NAMES = ("Message-ID", "From", "Reply-To", "Sender", "Return-Path", "Subject", "Date", "References",
+                "In-Reply-To", "To", "Authentication-Results", "Content-Type", "Content-Disposition")
+_header_value = st.binary(min_size=0, max_size=120).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.dictionaries(st.sampled_from(HEADER_NAMES), _header_value, min_size=1),
+       utf8=st.lists(st.text(min_size=1, max_size=20), max_size=3))
+def test_raw_bytes_in_every_header_are_recorded_and_the_next_message_answered(pipeline, values, utf8) -> None:
+    """Whatever bytes a header holds (raw 8-bit, NUL, half a UTF-8 sequence), the whole runner
+    records the message and the plan behind it is acknowledged (the poison-mail class of bug)."""
+    head = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in values.items())
+    head += b"".join(b"X-Note: " + t.replace("\r", "").replace("\n", "").encode("utf-8", "surrogatepass") + b"\r\n"
+                     for t in utf8)
+    check(pipeline, head + b"\r\nN\xe1\xbb\x99i dung \xff\r\n")
