@@ -1,8 +1,8 @@
 """Fetch the public test-mail corpora that tests/test_poison.py runs through the whole runner.
 
 mail-parser's own test mails come from its source distribution on PyPI (the version installed
-here), unpacked into .corpora/mail-parser/. CPython's email test data needs nothing: it ships
-with the interpreter's `test` package. Run by .ci/run; safe to run again.
+here), unpacked into .corpora/mail-parser/ on first use. CPython's email test data needs nothing:
+it ships with the interpreter's `test` package.
 """
 
 from __future__ import annotations
