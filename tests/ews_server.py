@@ -13,9 +13,11 @@ import base64
 import datetime as dt
 import hashlib
 import http.server
+import ssl
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 S = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -65,7 +67,8 @@ class Mailbox:
 
 
 class EwsServer:
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: a certificate and key, for https:// (else http:// on loopback)."""
         self.mailbox = Mailbox()
         self.requests: list[str] = []  # operation names, in order
         self.bodies: list[bytes] = []
@@ -89,11 +92,17 @@ class EwsServer:
                 return None
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}/EWS/Exchange.asmx"
+        return f"{self.scheme}://127.0.0.1:{self.httpd.server_port}/EWS/Exchange.asmx"
 
     def start(self) -> None:
         self.thread.start()

@@ -181,3 +181,25 @@ def test_a_ca_file_that_is_missing_or_not_a_certificate_is_a_config_error(tmp_pa
         path = mailbox_config(tmp_path, 993, "tls", f'ca_file = "{name}"')
         with pytest.raises(ConfigError, match="ca_file"):
             configmod.load(path)
+
+
+def test_exchange_over_https_is_verified_and_ca_file_trusts_a_private_ca(tmp_path, pki, smtp_server) -> None:
+    from tests.ews_server import EwsServer
+    from tests.test_ews_replay import ENV as EWS_ENV
+    from tests.test_ews_replay import ews_config, plan
+
+    recorder, port = smtp_server
+    issued = pki.issue("exchange")
+    server = EwsServer(tls=(issued.cert, issued.key))
+    server.start()
+    try:
+        server.mailbox.deliver(plan(1))
+        untrusted = mailbot("run", "--config", str(ews_config(tmp_path, port, server.url)), "--once", env=EWS_ENV)
+        assert untrusted.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+        assert server.requests == []  # no request, so no credential, ever reached the server
+        trusted = ews_config(tmp_path, port, server.url, f'ca_file = "{pki.pem}"')
+        done = mailbot("run", "--config", str(trusted), "--once", env=EWS_ENV)
+        assert done.returncode == 0, done.stderr
+        assert len(recorder.messages) == 1 and "SyncFolderItems" in server.requests
+    finally:
+        server.stop()
