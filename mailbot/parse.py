@@ -14,42 +14,31 @@ import base64
 import binascii
 import datetime as dt
 import email.utils
-import hashlib
 import logging
 import re
-from email.header import decode_header
 from email.message import Message
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 import mailparser
 from mailparser.exceptions import MailParserRecursionError
 
 from mailbot import bigparts, extract
+from mailbot.headers import (FOLD_RE, decode_value, headers_only, message_id,
+                             sanitize_headers, unescape)
 from mailbot.envelope import Attachment, ParsedMessage
 from mailbot.htmltext import html_to_text
-from mailbot.textnorm import decode_bytes, nfc
+from mailbot.textnorm import decode_bytes
 
 log = logging.getLogger(__name__)
 
-MAX_HEADER_FIELD = 16 * 1024  # bytes of one header field kept; the rest is cut
 MAX_ATTACHMENTS = 500  # attachments examined per message
 MAX_DEPTH = 64  # MIME nesting walked for the body
 MAX_BODY_CHARS = 200_000
-_CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_FOLD_RE = re.compile(r"\r?\n[ \t]+")
-_BLANK_LINE_RE = re.compile(rb"\r?\n\r?\n")
-_MESSAGE_ID_FIELD = re.compile(rb"(?im)^message-id:(.*(?:\r?\n[ \t].*)*)")
-IDENTITY_FIELDS = ("from", "date", "subject", "message-id")
-_IDENTITY_FIELD = re.compile(rb"(?im)^(from|date|subject|message-id):(.*(?:\r?\n[ \t].*)*)")
-# lines the stdlib's header parser takes as header fields or their continuations (then the blank line)
-_WELL_FORMED_HEAD = re.compile(rb"(?:(?:[\x21-\x39\x3b-\x7e]+:|[ \t]|From )[^\r\n]*\r?\n)*(?:\r?\n)?")
 _INVENTED_NAME = re.compile(r"^[a-z]{10}\.(?:txt|rtf)$")  # mail-parser's random_string() names
 
 
 def parse_message(raw: bytes, max_attachment_bytes: int = 30 * 1024 * 1024) -> ParsedMessage:
     defects: list[str] = []
-    clean = _sanitize_headers(raw, defects)
+    clean = sanitize_headers(raw, defects)
     small, lifted = bigparts.lift(clean)
     if lifted:
         parsed = _parse(small, defects[:], max_attachment_bytes, lifted)
@@ -67,10 +56,10 @@ def _parse(clean: bytes, defects: list[str], max_attachment_bytes: int,
         msg: Message = mp.message
     except MailParserRecursionError:
         defects.append("cấu trúc MIME lồng nhau quá sâu: chỉ đọc được tiêu đề thư")
-        msg = _headers_only(clean)
+        msg = headers_only(clean)
     except Exception as exc:  # mail-parser may fail in many ways on hostile input
         defects.append(f"không phân tích được cấu trúc thư ({type(exc).__name__}): chỉ đọc được tiêu đề thư")
-        msg = _headers_only(clean)
+        msg = headers_only(clean)
 
     if mp is not None:
         defects.extend(_mailparser_defects(mp))
@@ -100,7 +89,7 @@ def _parse(clean: bytes, defects: list[str], max_attachment_bytes: int,
 
     subject = decode_value(raw_headers.get("subject", "")) if "subject" in raw_headers else ""
     return ParsedMessage(
-        message_id=_message_id(raw_headers.get("message-id")),
+        message_id=message_id(raw_headers.get("message-id")),
         subject=subject,
         from_address=from_address,
         from_display=from_display,
@@ -121,83 +110,6 @@ def _parse(clean: bytes, defects: list[str], max_attachment_bytes: int,
     )
 
 
-def header_message_id(raw: bytes) -> str | None:
-    """The Message-ID from the header block alone, as parse_message() reads it.
-
-    Called for every message before it is analysed: a regex over a well-formed header block
-    (a tenth of the cost), the stdlib header parser for anything unusual.
-    """
-    end = _header_end(raw)
-    head = raw[:end]
-    if end <= MAX_HEADER_FIELD and b"\x00" not in head:
-        match = _MESSAGE_ID_FIELD.search(head)
-        if match is None:  # no such line at all: the header parser finds none either
-            return None
-        if match is not None and match.group(1).isascii() and _WELL_FORMED_HEAD.fullmatch(head[:match.start()]):
-            return _message_id(match.group(1).decode("ascii"))
-    return _message_id(unescape(_headers_only(_sanitize_headers(head, [])).get("message-id")))
-
-
-def header_fingerprint(raw: bytes) -> str:
-    """A short hash of the From, Date, Subject and Message-ID fields of the header block.
-
-    Tells a true re-delivery (the same fields) from another message that reuses a Message-ID
-    (another sender's, or other content): identity must not be stealable. The same function
-    on the full message and on the four fields alone (an IMAP header fetch) gives the same value.
-    """
-    end = _header_end(raw)
-    head = raw[:end]
-    values: dict[str, str] = {}
-    if end <= MAX_HEADER_FIELD and head.isascii() and b"\x00" not in head and _WELL_FORMED_HEAD.fullmatch(head):
-        for match in _IDENTITY_FIELD.finditer(head):
-            values.setdefault(match.group(1).decode("ascii").lower(), match.group(2).decode("ascii"))
-    else:
-        msg = _headers_only(_sanitize_headers(head, []))
-        values = {name: unescape(msg.get(name)) or "" for name in IDENTITY_FIELDS if msg.get(name) is not None}
-    text = "\0".join(" ".join(values.get(name, "").split()) for name in IDENTITY_FIELDS)
-    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
-
-
-def _header_end(raw: bytes) -> int:
-    match = _BLANK_LINE_RE.search(raw)
-    return match.end() if match else len(raw)
-
-
-def _sanitize_headers(raw: bytes, defects: list[str]) -> bytes:
-    """Drop NUL bytes from the header block and cut over-long header fields (no copy when clean)."""
-    end = _header_end(raw)
-    head = raw[:end]
-    if b"\x00" in head:
-        defects.append("tiêu đề thư chứa byte NUL")
-        head = head.replace(b"\x00", b"")
-    elif end <= MAX_HEADER_FIELD:
-        return raw
-    body = raw[end:]
-    if len(head) <= MAX_HEADER_FIELD:
-        return head + body
-    fields: list[bytearray] = []
-    for line in head.splitlines(keepends=True):
-        if fields and line[:1] in (b" ", b"\t"):
-            fields[-1] += line
-        else:
-            fields.append(bytearray(line))
-    out = bytearray()
-    for fld in fields:
-        if len(fld) > MAX_HEADER_FIELD:
-            name = bytes(fld[: fld.find(b":")] if b":" in fld[:80] else fld[:20]).decode("ascii", "replace")
-            defects.append(f"tiêu đề {name} dài {len(fld)} byte, đã cắt còn {MAX_HEADER_FIELD} byte")
-            fld = fld[:MAX_HEADER_FIELD].replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
-        out += fld
-    return bytes(out) + body
-
-
-def _headers_only(raw: bytes) -> Message:
-    try:
-        return BytesHeaderParser(policy=compat32).parsebytes(raw)
-    except Exception:  # pragma: no cover - the header parser is very lenient
-        return Message()
-
-
 def _mailparser_defects(mp: mailparser.MailParser) -> list[str]:
     out: list[str] = []
     try:
@@ -209,37 +121,11 @@ def _mailparser_defects(mp: mailparser.MailParser) -> list[str]:
     return out
 
 
-def unescape(value: object) -> str | None:
-    """A raw header value with any raw 8-bit bytes (surrogate escapes) decoded as text."""
-    if value is None:
-        return None
-    text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
-        text = decode_bytes(text.encode("ascii", "surrogateescape"), None)
-        text = "".join(ch if not "\udc80" <= ch <= "\udcff" else "\ufffd" for ch in text)
-    return text
-
-
-def decode_value(value: object) -> str:
-    """A header value as readable NFC text: encoded words and raw 8-bit decoded."""
-    if value is None:
-        return ""
-    text = _FOLD_RE.sub(" ", unescape(value) or "")
-    if "=?" in text:
-        try:
-            parts = decode_header(text)
-            text = "".join(
-                decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk for chunk, charset in parts)
-        except Exception:
-            pass
-    return nfc(_CTRL_RE.sub("", text)).strip()
-
-
 def _addresses(raw: str | None) -> list[str]:
     if not raw:
         return []
     try:
-        pairs = email.utils.getaddresses([_FOLD_RE.sub(" ", str(raw))])
+        pairs = email.utils.getaddresses([FOLD_RE.sub(" ", str(raw))])
     except Exception:
         return []
     return [addr.strip().lower().rstrip(".") for _, addr in pairs if "@" in addr]
@@ -250,7 +136,7 @@ def _first_address(raw: str | None, defects: list[str], name: str) -> tuple[str 
     if not raw:
         return None, ""
     try:
-        pairs = email.utils.getaddresses([_FOLD_RE.sub(" ", str(raw))])
+        pairs = email.utils.getaddresses([FOLD_RE.sub(" ", str(raw))])
     except Exception:
         pairs = []
     for display, addr in pairs:
@@ -271,16 +157,6 @@ def _return_path(raw: str | None) -> str | None:
     return addrs[0] if addrs else value.strip("<> ").lower()
 
 
-def _message_id(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    value = _FOLD_RE.sub(" ", str(raw)).strip()
-    match = re.search(r"<([^<>\s]+)>", value)
-    mid = match.group(1) if match else value.split()[0] if value.split() else ""
-    mid = _CTRL_RE.sub("", mid)[:900]
-    return mid or None
-
-
 def _references(in_reply_to: str | None, references: str | None) -> list[str]:
     ids: list[str] = []
     for raw in (references, in_reply_to):
@@ -298,7 +174,7 @@ def _date(raw: str | None) -> dt.datetime | None:
     if not raw:
         return None
     try:
-        return _as_aware(email.utils.parsedate_to_datetime(_FOLD_RE.sub(" ", str(raw)).strip()))
+        return _as_aware(email.utils.parsedate_to_datetime(FOLD_RE.sub(" ", str(raw)).strip()))
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 

@@ -26,7 +26,7 @@ from mailbot.config import Campaign, Config
 from mailbot.envelope import Envelope, message_key
 from mailbot.errors import StoreError
 from mailbot.outbox import FlushResult, Sender, Transport, flush
-from mailbot.parse import header_fingerprint, header_message_id
+from mailbot.headers import header_fingerprint, header_message_id
 from mailbot.reply import Reply, Templates, compose, shown_name
 from mailbot.review import REVIEW
 from mailbot.sources import Incoming
@@ -60,7 +60,7 @@ class Identity(NamedTuple):
     key: str  # the register's key for this message
     recorded: bool  # recorded already: a re-delivery
     collided: str | None  # the key of another message that used the same Message-ID first
-    fingerprint: str  # parse.header_fingerprint
+    fingerprint: str  # headers.header_fingerprint
 
 
 def _storable(text: str) -> str:

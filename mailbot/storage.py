@@ -28,7 +28,7 @@ from typing import Any
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from mailbot.errors import RecordError, StateDamaged, StoreError
+from mailbot.errors import RecordError, StateDamaged
 
 TABLE = "records"
 

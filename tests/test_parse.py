@@ -141,10 +141,10 @@ def test_parsing_is_deterministic() -> None:
 
 
 def _slow_message_id(raw: bytes) -> str | None:
-    from mailbot import parse
+    from mailbot import headers
 
-    head = raw[:parse._header_end(raw)]
-    return parse._message_id(parse._headers_only(parse._sanitize_headers(head, [])).get("message-id"))
+    head = raw[:headers.header_end(raw)]
+    return headers.message_id(headers.headers_only(headers.sanitize_headers(head, [])).get("message-id"))
 
 
 _LINES = st.sampled_from([
@@ -157,7 +157,7 @@ _LINES = st.sampled_from([
 @given(st.lists(_LINES, max_size=8), st.sampled_from([b"\r\n", b"\n"]), st.booleans())
 @settings(max_examples=400, deadline=None)
 def test_the_fast_message_id_reads_as_the_header_parser_does(lines, eol, body) -> None:
-    from mailbot.parse import header_message_id
+    from mailbot.headers import header_message_id
 
     raw = eol.join(lines) + eol + (eol + b"Message-ID: <in-body@x>" + eol if body else b"")
     assert header_message_id(raw) == _slow_message_id(raw)
