@@ -21,17 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from mailbot.acknowledge import acknowledge, notice_oversized, record_submissions
 from mailbot.classify import message_time
-from mailbot.config import Campaign, Config
+from mailbot.config import Config
 from mailbot.envelope import Envelope, message_key
 from mailbot.errors import StoreError
 from mailbot.outbox import FlushResult, Sender, Transport, flush
 from mailbot.headers import header_fingerprint, header_message_id
-from mailbot.reply import Reply, Templates, compose, shown_name
+from mailbot.reply import Templates, shown_name
 from mailbot.review import REVIEW
 from mailbot.sources import Incoming
-from mailbot.store import Store, cap_note, utc_iso
-from mailbot.timefmt import deadline_text, short_date, size_text, time_and_date
+from mailbot.store import Store, utc_iso
+from mailbot.timefmt import short_date, size_text
 from mailbot.workers import Analyser, analyse
 
 log = logging.getLogger(__name__)
@@ -163,13 +164,15 @@ class Runner:
         receipt, reply_key, note = None, None, None
         campaign = self.config.campaign(envelope.campaign) if envelope.campaign else None
         if envelope.disposition == "submission" and campaign is not None:
-            receipt, subs = self.submissions(envelope, campaign, received)
+            receipt, subs = record_submissions(self.store, envelope, campaign, received)
             if before_start:
                 note = f"thư đến trước ngày bắt đầu {short_date(start)}: ghi nhận, không trả lời"
             else:
-                reply_key, note = self.acknowledge(envelope, campaign, receipt, subs, received, now)
+                reply_key, note = acknowledge(self.config, self.store, self.templates, envelope, campaign, receipt,
+                                              subs, received, now)
         elif envelope.disposition == "oversized" and not before_start and answerable:
-            reply_key, note = self._notice_oversized(envelope, item.oversize or 0, received, now)
+            reply_key, note = notice_oversized(self.config, self.store, self.templates, envelope,
+                                               item.oversize or 0, received, now)
             note = note or "đã báo người gửi; chờ cán bộ xem xét"
         else:
             note = "không trả lời tự động" if envelope.disposition == "automated" else "chờ cán bộ xem xét"
@@ -186,91 +189,12 @@ class Runner:
                  "acknowledgement queued" if reply_key and note is None else note)
         return envelope
 
-    def submissions(self, envelope: Envelope, campaign: Campaign, received: dt.datetime
-                     ) -> tuple[str, list[dict[str, Any]]]:
-        receipt = self.store.receipt_for(envelope.key, campaign.id, campaign.receipt_prefix)
-        subs = []
-        for doc_id in [d.id for d in campaign.documents if d.id in envelope.documents]:
-            doc = campaign.document(doc_id)
-            if doc is None or envelope.organization not in doc.organizations:
-                continue
-            subs.append(self.store.add_submission({
-                "key": f"{envelope.key}#{campaign.id}#{doc_id}", "receipt": receipt, "campaign": campaign.id,
-                "organization": envelope.organization, "document": doc_id, "message_key": envelope.key,
-                "received_at": utc_iso(received), "on_time": received <= doc.deadline,
-                "files": envelope.document_files.get(doc_id, []),
-                **({"rows": envelope.duty_rows[doc_id]} if doc_id in envelope.duty_rows else {}),
-            }))
-        return receipt, subs
-
-    def acknowledge(self, envelope: Envelope, campaign: Campaign, receipt: str, subs: list[dict[str, Any]],
-                     received: dt.datetime, now: dt.datetime) -> tuple[str | None, str | None]:
-        tz = self.config.timezone
-        org = self.config.organization(envelope.organization or "")
-        docs = {d.id: d for d in campaign.documents}
-        kinds = {name: docs[doc].name for doc, names in envelope.document_files.items() if doc in docs
-                 for name in names}
-        files = [{"name": shown_name(a.filename if not a.container else f"{a.container} › {a.filename}"),
-                  "size": size_text(a.size),
-                  "kind": kinds.get(a.filename) or ("tệp nén" if a.is_archive else "tài liệu kèm theo")}
-                 for a in envelope.parsed.attachments if not a.inline and not a.is_signature]
-        received_docs = [{"name": docs[s["document"]].name, "on_time": s["on_time"], "version": s["version"],
-                          "deadline": deadline_text(docs[s["document"]].deadline, tz)} for s in subs]
-        owed = [{"name": d.name, "deadline": deadline_text(d.deadline, tz), "overdue": received > d.deadline}
-                for d in campaign.documents
-                if org and org.id in d.organizations and self.store.latest_submission(campaign.id, org.id, d.id) is None]
-        rosters = [s for s in subs if docs[s["document"]].roster]
-        roster = [{"name": r["name"], "position": r["position"],
-                   "phones": ", ".join(p["display"] or p["text"] for p in r["phones"]), "problems": r["problems"]}
-                  for s in rosters for r in s.get("rows", [])]
-        context = {
-            "organization": org.name if org else "", "department": self.config.department,
-            "mailbox": self.config.reply_from, "receipt": receipt, "received": time_and_date(received, tz),
-            "campaign": campaign.title, "files": files, "received_documents": received_docs, "owed": owed,
-            "roster": roster, "roster_unread": bool(rosters) and not roster,
-            "roster_problems": sum(1 for r in roster if r["problems"]),
-            "contact": self.config.contact, "signature": self.config.signature,
-        }
-        return self._queue(envelope, compose(envelope, self.config, self.templates, context, now), receipt, now)
-
     def _mark_oversized(self, envelope: Envelope, size: int) -> None:
         """Only the header block was fetched: the message goes to staff, never counted as a submission."""
         envelope.disposition = "oversized"
         envelope.documents, envelope.document_files = [], {}
         envelope.reasons.append(f"thư dung lượng {size_text(size)} vượt giới hạn "
                                 f"{self.config.mailbox.max_message_bytes // (1024 * 1024)} MB: không tải về")
-
-    def _notice_oversized(self, envelope: Envelope, size: int, received: dt.datetime, now: dt.datetime
-                          ) -> tuple[str | None, str | None]:
-        org = self.config.organization(envelope.organization or "")
-        context = {
-            "organization": org.name if org else "", "department": self.config.department,
-            "mailbox": self.config.reply_from, "received": time_and_date(received, self.config.timezone),
-            "subject": envelope.parsed.subject or "(không có tiêu đề)", "size": size_text(size),
-            "limit": f"{self.config.mailbox.max_message_bytes // (1024 * 1024)} MB",
-            "contact": self.config.contact, "signature": self.config.signature,
-        }
-        reply = compose(envelope, self.config, self.templates, context, now, kind="oversize",
-                        fallback_subject="Thư vượt dung lượng tiếp nhận")
-        return self._queue(envelope, reply, None, now)
-
-    def _queue(self, envelope: Envelope, reply: Reply, receipt: str | None, now: dt.datetime
-               ) -> tuple[str | None, str | None]:
-        """Into the outbox, unless the per-recipient cap says no; (reply key, note)."""
-        if not reply.to:
-            return None, "không có địa chỉ để trả lời"
-        capped = self.store.capped(reply.to, self.config.auto_reply_cap, now)
-        status = "suppressed" if capped else "pending"
-        stored = self.store.enqueue({
-            "key": reply.key, "kind": reply.key.split(".", 1)[0], "to": reply.to, "subject": reply.subject, "message_key": envelope.key,
-            "raw_sha256": self.store.put_blob(reply.raw, "raw", durable=False),  # synced by the commit
-            "created_at": utc_iso(now), "status": status,
-            "attempts": 0, "receipt": receipt,
-            **({"last_error": cap_note(self.config.auto_reply_cap, capped)} if capped else {}),
-        })
-        if stored["status"] == "suppressed":  # a redo after a crash finds the first decision
-            return reply.key, f"không gửi: {stored['last_error']}"
-        return reply.key, None
 
     def _record(self, envelope: Envelope, raw_sha: str, received: dt.datetime, now: dt.datetime,
                 receipt: str | None, reply_key: str | None, note: str | None) -> dict[str, Any]:

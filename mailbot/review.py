@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailbot.acknowledge import acknowledge, record_submissions
 from mailbot.config import Config
 from mailbot.errors import MailbotError, StateDamaged
 from mailbot.dutylist import read_rosters
@@ -138,8 +139,8 @@ def assign(runner: Runner, record: dict[str, Any], org_id: str, document_ids: li
     envelope.document_files = {d: envelope.document_files.get(d) or untyped for d in docs}
     envelope.organization, envelope.disposition, envelope.documents = org_id, "submission", docs
     envelope.duty_rows = read_rosters(envelope, campaign)
-    receipt, subs = runner.submissions(envelope, campaign, received)
-    reply_key, note = runner.acknowledge(envelope, campaign, receipt, subs, received, now)
+    receipt, subs = record_submissions(store, envelope, campaign, received)
+    reply_key, note = acknowledge(config, store, runner.templates, envelope, campaign, receipt, subs, received, now)
     store.update_message(record["key"], {
         "disposition": "submission", "organization": org_id, "documents": docs, "campaign": campaign.id,
         "receipt": receipt, "reply": reply_key, "reply_note": note,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import imaplib
-import json
 import logging
 import re
 import os
@@ -34,7 +33,7 @@ from mailbot.config import MailboxConfig
 from mailbot.errors import SourceError
 from mailbot.review import REVIEW
 from mailbot.sources import Incoming
-from mailbot.storage import atomic_write
+from mailbot.sources.imap_state import FolderState
 
 log = logging.getLogger(__name__)
 
@@ -44,30 +43,6 @@ _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 # What a lost or refused connection raises, from the socket up through imaplib and imap-tools.
 CONNECTION_ERRORS = (OSError, imaplib.IMAP4.error, ImapToolsError, ssl.SSLError, EOFError)
-
-
-class FolderState:
-    """UIDVALIDITY and the last UID processed, per folder, in one small JSON file.
-
-    A hint, not a record: losing it means a rescan, which deduplication makes harmless.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self.data: dict[str, dict[str, int]] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.data = {}
-
-    def get(self, folder: str) -> tuple[int, int]:
-        entry = self.data.get(folder, {})
-        return int(entry.get("uidvalidity", 0)), int(entry.get("last_uid", 0))
-
-    def set(self, folder: str, uidvalidity: int, last_uid: int) -> None:
-        if self.get(folder) == (uidvalidity, last_uid):
-            return
-        self.data[folder] = {"uidvalidity": uidvalidity, "last_uid": last_uid}
-        atomic_write(self.path, json.dumps(self.data, ensure_ascii=False).encode("utf-8"), durable=False)
 
 
 class ImapSource:
