@@ -234,3 +234,23 @@ def test_polling_where_the_server_offers_no_idle(tmp_path, dovecot) -> None:
         assert len(list(source.pending())) == 1
     finally:
         source.close()
+
+
+def test_mail_arriving_during_a_pass_is_answered_at_once(tmp_path, smtp_server, dovecot) -> None:
+    """A small plan appended while a large message is being recorded: searched for again before
+    IDLE, not left until Dovecot's next idle check (30 s)."""
+    recorder, port = smtp_server
+    config_path = imap_config(tmp_path, port, dovecot.port)
+    big = build(sender="kt@viettel.com.vn", subject="Hồ sơ lớn", files=(("scan.pdf", os.urandom(12 * 1024 * 1024)),))
+    with daemon(config_path) as child:
+        wait_for(lambda: "watching imap://" in (child.stderr.readline() or ""), what="the daemon to start")
+        time.sleep(0.3)  # into IDLE
+        for _ in range(3):
+            dovecot.append(big)  # a pass of several seconds
+            time.sleep(0.6)
+            before = len(recorder.messages)
+            dovecot.append(plan(len(recorder.messages) + 100))
+            appended = time.monotonic()
+            wait_for(lambda: len(recorder.messages) > before, timeout=25, what="the small plan's acknowledgement")
+            assert time.monotonic() - appended < 8, "the plan waited for the server's next idle check"
+        stop(child)

@@ -57,6 +57,7 @@ class ImapSource:
         self.last_contact: dt.datetime | None = None
         # set by the runner: is the message with this header block recorded already?
         self.known: Callable[[bytes], bool] | None = None
+        self._listed = 0  # the highest UID the last scan listed
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()  # interrupt() -> wait() returns
         os.set_blocking(self._wake_r, False)
@@ -150,6 +151,7 @@ class ImapSource:
         if saved != uidvalidity:
             self.state.set(self.config.folder, uidvalidity, 0)
         self.uidvalidity = uidvalidity
+        self._listed = 0  # UIDs are listed again by the next scan
 
     def close(self) -> None:
         with self._lock:
@@ -180,6 +182,7 @@ class ImapSource:
             box.client.noop()  # the server brings the selected folder up to date (new mail, expunges)
             uids = [int(u) for u in box.uids(f"UID {last + 1}:*")]
             uids = sorted(u for u in uids if u > last)  # "n:*" always matches the highest UID
+            self._listed = max([self._listed, *uids])
             overview = self._overview(box, uids)
         except CONNECTION_ERRORS as exc:
             raise self._lost(exc) from exc
@@ -295,6 +298,8 @@ class ImapSource:
             return
         timeout = min(timeout, self.config.idle_seconds)
         try:
+            if self._arrived(box):
+                return  # mail came in during the pass: IDLE would hear of it only at the server's next check
             box.idle.start()
             try:
                 # imap-tools' own IDLE poll watches the socket only: poll it beside the wake pipe
@@ -313,6 +318,10 @@ class ImapSource:
         if any(b"BYE" in line for line in responses):
             raise self._lost(EOFError("BYE"))
         self.last_contact = dt.datetime.now(dt.timezone.utc)
+
+    def _arrived(self, box: BaseMailBox) -> bool:
+        """New UIDs since the last scan listed its messages (one UID SEARCH)."""
+        return any(int(u) > self._listed for u in box.uids(f"UID {self._listed + 1}:*"))
 
     def _woken(self, timeout: float) -> None:
         select.select([self._wake_r], [], [], timeout)
