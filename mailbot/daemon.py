@@ -134,7 +134,7 @@ class Daemon:
                     jobs.run_pending()
                 if requests is not None:
                     requests()  # staff commands handed over while this daemon runs
-                runner.flush(beat=True)
+                runner.flush(beat=True, stop=self.stop)
                 if failures:
                     log.warning("mailbox %s reachable again after %d failed attempts", source.describe(), failures)
                     failures = 0

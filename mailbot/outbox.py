@@ -155,12 +155,13 @@ def backoff(attempts: int, first: float = BACKOFF_FIRST, most: float = BACKOFF_M
 
 def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry_run: bool,
           ignore_backoff: bool = False, lock: AbstractContextManager[object] | None = None,
-          beat: Callable[[], None] | None = None, retry: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX)
-          ) -> FlushResult:
+          beat: Callable[[], None] | None = None, retry: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
+          stop: threading.Event | None = None) -> FlushResult:
     """Try every pending mail whose message is recorded and whose retry time has come.
 
     `lock` guards the store when another thread records messages meanwhile; it is
-    never held while talking to the server.
+    never held while talking to the server. `stop` (SIGTERM) ends the run at the next mail
+    boundary: the rest stay pending and go after the restart, each once.
     """
     guard = lock if lock is not None else nullcontext()
     result = FlushResult()
@@ -169,6 +170,8 @@ def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry
         mails = [m for m in store.pending_mail() if not m.get("message_key") or store.has_message(m["message_key"])]
     try:
         for mail in mails:
+            if stop is not None and stop.is_set():
+                break
             if beat is not None:
                 beat()
             if not ignore_backoff and mail.get("next_attempt") and parse_iso(mail["next_attempt"]) > now:

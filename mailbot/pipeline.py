@@ -237,7 +237,7 @@ class Runner:
         while the next group is analysed (for a backlog); else the caller flushes after.
         """
         result = PassResult()
-        sender = Sender(self.flush) if send_alongside else None
+        sender = Sender(lambda: self.flush(stop=stop)) if send_alongside else None
         analyser = self.analyser or Analyser(self.config, 1)
         wanted = lambda item: item.source_id not in self._set_aside and self.is_new(item)  # noqa: E731
         group = Group()
@@ -349,8 +349,10 @@ class Runner:
         record = self.store.messages.get(self.identify(item.raw).key)
         return record.get("disposition") if record else None
 
-    def flush(self, ignore_backoff: bool = False, beat: bool = False) -> FlushResult:
-        """Send what is due; `beat` from the daemon's own thread (not the sending thread)."""
+    def flush(self, ignore_backoff: bool = False, beat: bool = False, stop: threading.Event | None = None
+              ) -> FlushResult:
+        """Send what is due; `beat` from the daemon's own thread (not the sending thread); `stop`
+        ends sending at the next mail boundary."""
         return flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
                      ignore_backoff=ignore_backoff, lock=self.lock, beat=self.beat if beat else None,
-                     retry=(self.config.smtp.retry_first, self.config.smtp.retry_max))
+                     retry=(self.config.smtp.retry_first, self.config.smtp.retry_max), stop=stop)
