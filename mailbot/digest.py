@@ -134,6 +134,9 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
             (unsent if mail["status"] in ("no-recipient", "suppressed", "failed") else sent).append(item)
         if mail["status"] == "failed":
             failures.append(f"Thư gửi {', '.join(mail['to'])} không đi được: {mail.get('last_error', '')}")
+        elif mail["status"] == "uncertain":
+            failures.append(f"Thư gửi {', '.join(mail['to'])} không chắc đã gửi: hai lần mất kết nối ngay sau khi "
+                            f"gửi hết nội dung, có thể người nhận đã nhận (không gửi lại lần nữa)")
     queue = [review.as_row(r, config) for r in review.open_items(store)]
     for row in queue:
         row["when"] = short_time(dt.datetime.fromisoformat(row["received_at"]), tz) if row["received_at"] else ""

@@ -42,9 +42,10 @@ class StateDamaged(StoreError):
 class SendError(MailbotError):
     """An outgoing mail could not be handed to the SMTP server."""
 
-    def __init__(self, message: str, permanent: bool, code: int | None = None) -> None:
+    def __init__(self, message: str, permanent: bool, code: int | None = None, uncertain: bool = False) -> None:
         self.permanent = permanent
         self.code = code
+        self.uncertain = uncertain  # lost after the final dot: the server may well have taken it (RFC 1047)
         super().__init__(message)
 
 

@@ -4,7 +4,10 @@ A mail is stored before it is sent and marked sent once the server accepted
 it. Temporary failures (4xx, refused connection, timeout) are retried with
 backoff; permanent ones (5xx) are marked failed with the server's answer.
 A kill between acceptance and marking means one resend of the same stored
-bytes, with the same Message-ID, so the recipient can recognise it.
+bytes, with the same Message-ID, so the recipient can recognise it. A connection
+lost after the final dot of DATA (RFC 1047: the server may have taken it) gets one
+more try; lost so twice, the mail is "uncertain", never sent a third time, and the
+digest says so.
 """
 
 from __future__ import annotations
@@ -56,6 +59,26 @@ def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
         raise smtplib.SMTPAuthenticationError(code, answer)
 
 
+class _MarksFinalDot:
+    """Remembers that the whole message, final dot included, went out in DATA: a connection lost
+    after that may have delivered it (RFC 1047's duplicate window)."""
+
+    final_dot_sent = False
+
+    def send(self, s: bytes | str) -> None:
+        super().send(s)  # type: ignore[misc]
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):  # only DATA's content ends so
+            self.final_dot_sent = True
+
+
+class _SMTP(_MarksFinalDot, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_MarksFinalDot, smtplib.SMTP_SSL):
+    pass
+
+
 class SmtpTransport:
     """One connection reused for a flush pass."""
 
@@ -72,9 +95,9 @@ class SmtpTransport:
         cfg = self.cfg
         try:
             if cfg.security == "tls":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=self.context)
+                conn: smtplib.SMTP = _SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=self.context)
             else:
-                conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+                conn = _SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
             conn.ehlo()
             if cfg.security == "starttls":
                 conn.starttls(context=self.context)
@@ -95,6 +118,7 @@ class SmtpTransport:
     def send(self, sender: str, to: list[str], raw: bytes) -> str:
         if self.conn is None:
             self.conn = self.connect()
+        self.conn.final_dot_sent = False  # type: ignore[attr-defined]
         try:
             refused = self.conn.sendmail(sender, to, raw)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -105,7 +129,11 @@ class SmtpTransport:
             self.close()
             raise SendError(f"{exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code >= 500, exc.smtp_code) from exc
         except (OSError, smtplib.SMTPException) as exc:
+            uncertain = bool(getattr(self.conn, "final_dot_sent", False))
             self.close()
+            if uncertain:
+                raise SendError(f"connection lost after the whole message was sent: {exc}", permanent=False,
+                                uncertain=True) from exc
             raise SendError(f"connection lost: {exc}", permanent=False) from exc
         if refused:
             return "accepted for some recipients: " + "; ".join(f"{r}: {c}" for r, (c, _) in refused.items())
@@ -146,6 +174,7 @@ class FlushResult:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    uncertain: int = 0  # lost after the final dot twice: state "uncertain", never sent again
     errors: list[str] = field(default_factory=list)
 
 
@@ -192,7 +221,21 @@ def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry
                 answer = transport.send(sender, mail["to"], raw)
             except SendError as exc:
                 with guard:
-                    if exc.permanent or attempts >= MAX_ATTEMPTS:
+                    if exc.uncertain and mail.get("uncertain_at"):
+                        # lost after the final dot twice: never a third copy; staff are told
+                        store.update_mail(mail["key"], {"status": "uncertain", "attempts": attempts,
+                                                        "last_error": str(exc), "failed_at": utc_iso(now)})
+                        result.uncertain += 1
+                        log.error("mail %s to %s may or may not have arrived; not sent again: %s", mail["key"],
+                                  ", ".join(mail["to"]), exc)
+                    elif exc.uncertain:  # probably delivered: one more try, no more
+                        store.update_mail(mail["key"], {"attempts": attempts, "last_error": str(exc),
+                                                        "uncertain_at": utc_iso(now),
+                                                        "next_attempt": utc_iso(now + backoff(attempts, *retry))})
+                        result.deferred += 1
+                        log.warning("mail %s to %s: connection lost after the message was sent; one more try: %s",
+                                    mail["key"], ", ".join(mail["to"]), exc)
+                    elif exc.permanent or attempts >= MAX_ATTEMPTS:
                         store.update_mail(mail["key"], {"status": "failed", "attempts": attempts,
                                                         "last_error": str(exc), "failed_at": utc_iso(now)})
                         result.failed += 1

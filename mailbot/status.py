@@ -78,7 +78,7 @@ def render_table(config: Config, store: Store, campaign_id: str | None = None) -
     out.append("Thư đã ghi nhận: " + (", ".join(f"{names.get(k, k)} {v}" for k, v in sorted(c["messages"].items()))
                                      or "chưa có"))
     states = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "gửi lỗi", "dry-run": "ghi ra tệp (chạy thử)",
-              "suppressed": "không gửi (vượt giới hạn)"}
+              "suppressed": "không gửi (vượt giới hạn)", "uncertain": "không chắc đã gửi"}
     out.append("Thư trả lời: " + (", ".join(f"{states.get(k, k)} {v}" for k, v in sorted(c["outbox"].items()))
                                   or "chưa có"))
     return "\n".join(out)

@@ -22,7 +22,7 @@ from mailbot.blobs import Blobs
 from mailbot.storage import SegmentedTable
 
 _RECEIPT_RE = re.compile(r"^([A-Z0-9]+)-(\d+)$")
-SENT_STATES = ("pending", "sent", "dry-run")
+SENT_STATES = ("pending", "sent", "dry-run", "uncertain")  # mails that count against the per-recipient cap
 REVIEW_PREFIX = "XL"  # "xử lý": messages waiting for a person
 
 

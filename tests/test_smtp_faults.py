@@ -138,3 +138,93 @@ def test_the_daemon_waits_out_a_dead_then_busy_server_and_gives_up_on_550(tmp_pa
                              "--to", "ddthong@dongthap.gov.vn"], capture_output=True, text=True, timeout=60)
     failures = digest.stdout.split("V. SỰ CỐ", 1)[1]
     assert refused in failures and "550" in failures  # reported to staff
+
+
+class DropAfterDot:
+    """An SMTP server on loopback that takes the whole message, then closes the connection
+    without its final reply: the duplicate window of RFC 1047, every time."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.received: list[bytes] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.2)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self._session(conn)
+                except OSError:
+                    pass
+
+    def _session(self, conn) -> None:  # noqa: ANN001
+        reader = conn.makefile("rb")
+        conn.sendall(b"220 drop.test ESMTP\r\n")
+        while line := reader.readline():
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                conn.sendall(b"250-drop.test\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                body = b""
+                while not body.endswith(b"\r\n.\r\n"):
+                    chunk = reader.readline()
+                    if not chunk:
+                        return
+                    body += chunk
+                self.received.append(body)
+                return  # gone before "250 OK"
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 OK\r\n")
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_a_connection_lost_after_the_final_dot_gives_at_most_two_copies(tmp_path) -> None:
+    from mailbot import digest
+    from mailbot.reply import Templates
+
+    server = DropAfterDot()
+    try:
+        config_path = write_config(tmp_path, server.port)
+        fill(tmp_path, 1)
+        for _ in range(3):  # run --once tries what is pending; a third run sends nothing more
+            proc = run_once(config_path)
+            assert proc.returncode == 0, proc.stderr
+        assert len(server.received) == 2  # the first try and one more, never 30
+        [mail] = outbox(config_path)
+        assert mail["status"] == "uncertain" and mail["attempts"] == 2 and mail["uncertain_at"]
+        status = subprocess.run([sys.executable, "-m", "mailbot", "status", "--config", str(config_path)],
+                                capture_output=True, text=True)
+        assert "không chắc đã gửi 1" in status.stdout
+        config = configmod.load(config_path)
+        store = Store(config.state_dir)
+        try:
+            import datetime as dt
+
+            now = dt.datetime.now(dt.timezone.utc)
+            text = Templates(config.templates_dir).render(
+                "digest.txt.j2", digest.context(config, store, now))
+        finally:
+            store.close()
+        assert "Thư gửi khkt.dtp@vnpt.vn không chắc đã gửi" in text.split("SỰ CỐ")[1]
+    finally:
+        server.close()
