@@ -128,7 +128,7 @@ class Daemon:
             try:
                 result = runner.run_pass(source, self.stop, send_alongside=True)
                 self._contact()
-                self._register(result.store_error)
+                self._register(runner.store_error)
                 self.health.recorded += result.recorded
                 if jobs is not None:
                     jobs.run_pending()
@@ -153,9 +153,8 @@ class Daemon:
                 delay = reconnect_delay(failures, suggested_backoff(exc))
                 self.notifier.status(f"mất kết nối hộp thư, thử lại sau {delay:.0f} giây / mailbox unreachable")
                 self.sleep(delay)
-            except StoreError as exc:  # the outbox's sent marks could not be written (a full disk)
-                report = log.error if self._register(str(exc)) else log.debug  # once per incident
-                report("cannot write the register; trying again in %s s: %s", self.config.poll_interval, exc)
+            except StoreError:  # the outbox's sent marks could not be written (a full disk): the runner said so
+                self._register(runner.store_error)
                 self.notifier.status(self._status_text())
                 self.sleep(self.config.poll_interval)
             except Exception:
@@ -189,11 +188,9 @@ class Daemon:
             self.health.save(self.config.state_dir, self.clock(), force=True)
 
     def _register(self, error: str | None) -> bool:
-        """Track whether the register can be written; say when it can again. True on a change."""
+        """Track in health.json and STATUS whether the register can be written. True on a change."""
         if error == self.health.store_error:
             return False
-        if error is None:
-            log.warning("the register can be written again")
         self.health.store_error = error
         self.health.save(self.config.state_dir, self.clock(), force=True)  # may fail too: then status is stale
         return True

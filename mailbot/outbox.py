@@ -26,7 +26,7 @@ from typing import Protocol
 
 from mailbot import tls
 from mailbot.config import SmtpConfig, read_secret
-from mailbot.errors import SendError
+from mailbot.errors import SendError, StoreError
 from mailbot.storage import atomic_write
 from mailbot.store import Store, parse_iso, utc_iso
 
@@ -294,5 +294,7 @@ class Sender:
                 done = self._job()
                 self.sent += done.sent
                 self.failed += done.failed
+            except StoreError:
+                pass  # the job reported it (once per incident); the caller's own flush tries again
             except Exception:  # logged; the caller's own flush tries again
                 log.exception("sending alongside the pass failed")

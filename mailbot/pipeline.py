@@ -91,6 +91,7 @@ class Group:
 
     items: list[tuple[Incoming, str | None]] = field(default_factory=list)
     redo: list[Callable[[], object]] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)  # dispositions of the new records, counted once committed
 
     def add(self, item: Incoming, disposition: str | None, again: Callable[[], object] | None = None) -> None:
         self.items.append((item, disposition))
@@ -100,6 +101,7 @@ class Group:
     def clear(self) -> None:
         self.items.clear()
         self.redo.clear()
+        self.recorded.clear()
 
 
 @dataclass
@@ -114,7 +116,9 @@ class Runner:
     known: dict[str, str] = field(default_factory=dict)  # senders staff confirmed: address -> organization
     # held while the store changes, so that a sending thread can mark mails sent meanwhile
     lock: threading.RLock = field(default_factory=threading.RLock)
-    _store_error: str | None = None  # the last failure to write the register, until a commit succeeds
+    # the register cannot be written since this failure (a full disk), until a write succeeds:
+    # one incident, logged once, shown by the daemon's health
+    store_error: str | None = None
     # called between messages and mails sent: the daemon's watchdog heartbeat
     beat: Callable[[], None] = field(default=lambda: None)
 
@@ -279,14 +283,12 @@ class Runner:
                         result.duplicates += 1
                         group.add(item, self._recorded_disposition(item))
                     else:
-                        result.recorded += 1
-                        name = envelope.disposition or "?"
-                        result.dispositions[name] = result.dispositions.get(name, 0) + 1
+                        group.recorded.append(envelope.disposition or "?")
                         group.add(item, envelope.disposition,
                                   lambda item=item, envelope=envelope: self.process(item, envelope))
                 if len(group.items) >= COMMIT_EVERY or time.monotonic() - started > COMMIT_SECONDS:
                     try:
-                        self._commit(source, group)
+                        self._commit(source, group, result)
                     except StoreError as exc:
                         self._store_failed(result, exc, group, rolled_back=True)
                         break
@@ -295,7 +297,7 @@ class Runner:
                     started = time.monotonic()
         finally:
             try:
-                self._commit(source, group)
+                self._commit(source, group, result)
             except StoreError as exc:
                 self._store_failed(result, exc, group, rolled_back=True)
             finally:
@@ -311,8 +313,8 @@ class Runner:
         for again in group.redo:
             again()
 
-    def _commit(self, source: Source, group: Group) -> None:
-        """Make the group durable, then let the source mark its messages done.
+    def _commit(self, source: Source, group: Group, result: PassResult) -> None:
+        """Make the group durable, count it, then let the source mark its messages done.
 
         A message the source cannot mark (a lost connection) is found again by the next
         scan, recognised as recorded, and marked then.
@@ -323,7 +325,11 @@ class Runner:
         except StoreError:
             group.clear()  # rolled back, so not done: the next pass finds them again
             raise
-        self._store_error = None
+        if group.items:
+            self.store_fine()
+        result.recorded += len(group.recorded)
+        for name in group.recorded:
+            result.dispositions[name] = result.dispositions.get(name, 0) + 1
         try:
             source.done(group.items)
         finally:
@@ -336,10 +342,7 @@ class Runner:
         failed Store.commit() has already read the register again."""
         result.errors += 1
         result.store_error = str(exc)
-        # once per incident (a full disk fails every pass until space returns)
-        report = log.error if str(exc) != self._store_error else log.debug
-        report("cannot record %s, will retry on the next pass: %s", source_id or "this group", exc)
-        self._store_error = str(exc)
+        self.store_trouble(exc, f"cannot record {source_id or 'this group'}, will retry on the next pass")
         if not rolled_back:
             with self.lock:
                 self.store.rollback()
@@ -352,7 +355,30 @@ class Runner:
     def flush(self, ignore_backoff: bool = False, beat: bool = False, stop: threading.Event | None = None
               ) -> FlushResult:
         """Send what is due; `beat` from the daemon's own thread (not the sending thread); `stop`
-        ends sending at the next mail boundary."""
-        return flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
-                     ignore_backoff=ignore_backoff, lock=self.lock, beat=self.beat if beat else None,
-                     retry=(self.config.smtp.retry_first, self.config.smtp.retry_max), stop=stop)
+        ends sending at the next mail boundary. A StoreError (the sent mark could not be written)
+        is reported once per incident, then raised."""
+        try:
+            done = flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
+                         ignore_backoff=ignore_backoff, lock=self.lock, beat=self.beat if beat else None,
+                         retry=(self.config.smtp.retry_first, self.config.smtp.retry_max), stop=stop)
+        except StoreError as exc:
+            self.store_trouble(exc, "cannot mark sent mail in the register; it stays marked in memory")
+            raise
+        if done.sent or done.failed:  # their marks were written
+            self.store_fine()
+        return done
+
+    def store_trouble(self, exc: BaseException, what: str) -> None:
+        """The register could not be written: an ERROR at the start of an incident (its text kept
+        for the health report), DEBUG after."""
+        if self.store_error is None:
+            log.error("%s: %s", what, exc)
+            self.store_error = str(exc)
+        else:
+            log.debug("%s: %s", what, exc)
+
+    def store_fine(self) -> None:
+        """A write of the register succeeded: the incident, if any, is over."""
+        if self.store_error is not None:
+            self.store_error = None
+            log.warning("the register can be written again")

@@ -52,6 +52,10 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot create the state folder {state_dir}: {exc.strerror}") from exc
         self.blobs = Blobs(state_dir)
+        # Outbox changes (sent marks, attempts) not yet on disk: a rollback re-applies them, so a
+        # reply the SMTP server accepted is never sent again because the register could not be
+        # written (a full disk), and the attempt count keeps growing toward its limit.
+        self._unwritten_mail: dict[str, dict[str, Any]] = {}
         self._load()
 
     def _load(self) -> None:
@@ -86,6 +90,7 @@ class Store:
         except OSError as exc:
             self.rollback()
             raise StoreError(f"cannot write the register in {self.root}: {exc.strerror or exc}") from exc
+        self._unwritten_mail.clear()
 
     def commit_outbox(self) -> None:
         """Write the outbox alone, without fsync: the sent marks of the sending thread."""
@@ -93,12 +98,17 @@ class Store:
             self.outbox.flush(durable=False)
         except OSError as exc:
             raise StoreError(f"cannot write the outbox in {self.root}: {exc.strerror or exc}") from exc
+        self._unwritten_mail.clear()
 
     def rollback(self) -> None:
-        """Forget every change not committed; the state is read again from disk."""
+        """Forget every change not committed; the state is read again from disk. Outbox changes
+        are the exception: what was sent stays sent (see _unwritten_mail)."""
         self._close_tables()
         self.blobs.unsynced.clear()
         self._load()
+        for key, fields in self._unwritten_mail.items():
+            if key in self.outbox:
+                self._apply_mail(key, fields)
 
     # -- files ---------------------------------------------------------------------------
     def put_blob(self, data: bytes, kind: str, durable: bool = True) -> str:
@@ -221,8 +231,12 @@ class Store:
         return sorted(mails, key=lambda m: m["created_at"])
 
     def update_mail(self, key: str, fields: dict[str, Any]) -> None:
-        self.outbox.update(key, fields)
+        self._apply_mail(key, fields)
+        self._unwritten_mail.setdefault(key, {}).update(fields)
         self.changes += 1
+
+    def _apply_mail(self, key: str, fields: dict[str, Any]) -> None:
+        self.outbox.update(key, fields)
         if fields.get("status", "pending") != "pending":
             self._pending.discard(key)
 

@@ -141,3 +141,68 @@ def test_a_full_disk_damages_nothing_and_the_daemon_recovers_when_space_returns(
         store.close()
     assert len({m["Message-ID"] for m in recorder.parsed()}) == 25
     assert json.loads(health.read_text(encoding="utf-8"))["store_error"] is None
+
+
+class FillingRecorder:
+    """An SMTP server that fills the disk while it takes one chosen mail: the reply is accepted,
+    and the register cannot record that it was sent."""
+
+    def __init__(self, folder: Path, victim: str) -> None:
+        from tests.conftest import Recorder
+
+        self.recorder = Recorder()
+        self.folder = folder
+        self.victim = victim
+        self.filler: Path | None = None
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001
+        if self.filler is None and self.victim in envelope.rcpt_tos:
+            self.filler = fill(self.folder)
+        return await self.recorder.handle_DATA(server, session, envelope)
+
+
+def test_a_disk_that_fills_while_a_reply_is_in_flight_sends_no_second_copy(tmp_path, small_disk) -> None:
+    import time
+
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    handler = FillingRecorder(small_disk, "kt1@vnpt.vn")
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    recorder = handler.recorder
+    config = write_config(tmp_path, controller.port)
+    log = tmp_path / "daemon.log"
+    with open(log, "w", encoding="utf-8") as err:
+        daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config)],
+                                  stdout=subprocess.DEVNULL, stderr=err, text=True)
+    try:
+        deliver(tmp_path, plan(0), "0.eml")
+        wait_for(lambda: len(recorder.messages) == 1, 30, "the first acknowledgement")
+        deliver(tmp_path, plan(1), "1.eml")
+        wait_for(lambda: handler.filler is not None, 30, "the disk to fill during the second send")
+        for n in range(2, 6):  # more mail while the disk is full: waits in the mailbox
+            deliver(tmp_path, plan(n, 50_000), f"{n}.eml")
+        time.sleep(8)  # 40 passes at poll_interval 0.2 s
+        assert len(recorder.messages) == 2  # the reply in flight went once, never again
+        errors = [line for line in log.read_text(encoding="utf-8").splitlines() if " ERROR " in line]
+        assert 1 <= len(errors) <= 3, errors  # once per incident, not once per pass
+        health = json.loads((small_disk / "health.json").read_bytes())
+        assert health["recorded"] <= 2  # nothing counted that the register did not keep
+        assert handler.filler is not None
+        handler.filler.unlink()  # space returns
+        wait_for(lambda: len(recorder.messages) == 6, 60, "the waiting mail answered once space returns")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        controller.stop()
+    assert daemon.returncode == 0
+    assert Counter(m["To"] for m in recorder.parsed()) == Counter(f"kt{n}@vnpt.vn" for n in range(6))
+    store = Store(configmod.load(config).state_dir)
+    try:
+        assert sorted(m["status"] for m in store.outbox.all()) == ["sent"] * 6
+        sent_again = next(m for m in store.outbox.all() if m["to"] == ["kt1@vnpt.vn"])
+        assert sent_again["attempts"] == 1
+    finally:
+        store.close()
