@@ -1,8 +1,12 @@
 """The daily digest to staff: where each campaign stands, what arrived, what needs a person.
 
-One digest per day (its Message-ID is fixed by the day): the job sends the digest
-of the latest digest time already passed if there is none for it yet, so one
-missed during downtime goes out once at start-up, and never two in a day.
+One digest per day, by the calendar day in the configured zone: the job sends the
+digest of the latest digest time already passed unless a digest for that day or a
+later one exists, so one missed during downtime goes out once at start-up, never two
+in a day, and none for a day already covered, whatever the clock did (set back an
+hour, forward a day and back). Each daily digest covers what was recorded since the
+previous one was made, by the register's order, not by timestamps: a clock step can
+neither drop a message from every digest nor show it twice.
 """
 
 from __future__ import annotations
@@ -51,17 +55,30 @@ def daily_key(config: Config, day: dt.date) -> str:
     return digest_key(config, day.isoformat())
 
 
-def _since(store: Store, now: dt.datetime) -> dt.datetime:
-    """When the last digest was made (a day ago if there was none)."""
-    times = [parse_iso(m["created_at"]) for m in store.outbox.all() if m.get("kind") == "digest"
-             and parse_iso(m["created_at"]) < now]
-    return max(times) if times else now - dt.timedelta(days=1)
+def _window(store: Store, now: dt.datetime) -> tuple[dt.datetime, int | None, int | None]:
+    """Since when (for the text), and from which message and outbox record on, a digest reports:
+    what the register received after the latest daily digest was made (by position, whatever
+    the clock did); the last day by time before any daily digest, or one kept without positions."""
+    last = store.last_digest
+    if last is None:
+        return now - dt.timedelta(days=1), None, None
+    return parse_iso(last["created_at"]), last.get("messages_seen"), last.get("outbox_seen")
+
+
+def _after(records: Any, first: int | None, since: dt.datetime, now: dt.datetime, stamp: Any) -> Any:
+    """The records from position `first` on; without a position, those stamped in [since, now)."""
+    for position, record in enumerate(records):
+        if first is not None:
+            if position >= first:
+                yield record
+        elif (when := stamp(record)) and since <= parse_iso(when) < now:
+            yield record
 
 
 def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
     tz = config.timezone
     today = now.astimezone(tz).date()
-    since = _since(store, now)
+    since, first_message, first_mail = _window(store, now)
     rows = status.campaign_rows(config, store)
     campaigns = []
     for campaign in config.campaigns:
@@ -103,9 +120,10 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
                           "documents": [{"name": d.name, "deadline": short_date(d.deadline.astimezone(tz).date())}
                                         for d in campaign.documents]})
     arrived, failures = [], []
-    for m in store.messages.all():
-        stamp = m.get("received_at") or m.get("recorded_at")  # when the Department got it
-        if not stamp or not since <= parse_iso(stamp) < now:
+    received = lambda m: m.get("received_at") or m.get("recorded_at")  # noqa: E731  when the Department got it
+    for m in _after(store.messages.all(), first_message, since, now, received):
+        stamp = received(m)
+        if not stamp:
             continue
         org = config.organization(m.get("organization") or "")
         arrived.append({"time": short_time(parse_iso(stamp), tz),
@@ -120,10 +138,7 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
             if att.get("defects"):
                 failures.append(f"Tệp không đọc được: {att['filename']} ({m.get('from')}): {att['defects'][0]}")
     sent, unsent = [], []
-    for mail in store.outbox.all():
-        created = parse_iso(mail["created_at"])
-        if not since <= created < now:
-            continue
+    for mail in _after(store.outbox.all(), first_mail, since, now, lambda m: m["created_at"]):
         if mail.get("kind") == "reminder":
             org = config.organization(mail.get("organization") or "")
             campaign = config.campaign(mail.get("campaign") or "")
@@ -151,18 +166,21 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
 _DISPOSITIONS = {"submission": "nộp tài liệu", "automated": "thư tự động"}
 
 
-def make(config: Config, store: Store, templates: Templates, now: dt.datetime, to: list[str], key: str
-         ) -> dict[str, Any]:
-    """Compose the digest and put it in the outbox (or find the one already there)."""
+def make(config: Config, store: Store, templates: Templates, now: dt.datetime, to: list[str], key: str,
+         day: dt.date | None = None) -> dict[str, Any]:
+    """Compose the digest and put it in the outbox (or find the one already there). `day`: the
+    daily digest of that day, which the next one reports from (on demand ones report, never move)."""
     existing = store.outbox.get(key)
     if existing is not None:
         return existing
     ctx = context(config, store, now)
     subject = f"Báo cáo hộp thư {config.reply_from} ngày {ctx['short_date']}"
     mail = compose_mail(config, templates, "digest", ctx, to, subject, key, now)
+    ledger = ({"day": day.isoformat(), "messages_seen": len(store.messages), "outbox_seen": len(store.outbox)}
+              if day is not None else {})
     return store.enqueue({"key": key, "kind": "digest", "to": to, "subject": subject, "message_key": None,
                           "raw_sha256": store.put_blob(mail.raw, "raw", durable=False), "created_at": utc_iso(now),
-                          "status": "pending", "attempts": 0})
+                          "status": "pending", "attempts": 0, **ledger})
 
 
 def send_due(runner: Runner, now: dt.datetime) -> dict[str, Any] | None:
@@ -170,11 +188,13 @@ def send_due(runner: Runner, now: dt.datetime) -> dict[str, Any] | None:
     config = runner.config
     if not config.digest.to:
         return None
-    key = daily_key(config, slot(config, now))
+    day = slot(config, now)
+    key = daily_key(config, day)
     with runner.lock:
-        if runner.store.outbox.get(key) is not None:
-            return None
-        entry = make(config, runner.store, runner.templates, now, list(config.digest.to), key)
+        last = runner.store.last_digest
+        if runner.store.outbox.get(key) is not None or (last is not None and last["day"] >= day.isoformat()):
+            return None  # that day, or a later one (the clock was set back), is covered
+        entry = make(config, runner.store, runner.templates, now, list(config.digest.to), key, day)
         runner.store.commit()
     log.info("daily digest queued for %s", ", ".join(config.digest.to))
     return entry

@@ -74,6 +74,7 @@ class Store:
         self._message_receipts: dict[tuple[str, str], str] = {}  # (message key, campaign) -> receipt
         self._mail_times: dict[str, list[dt.datetime]] = defaultdict(list)
         self._pending: set[str] = set()
+        self.last_digest: dict[str, Any] | None = None  # the daily digest of the latest day (see digest.py)
         for sub in self.submissions.all():
             self._note_submission(sub)
         for mail in self.outbox.all():
@@ -197,6 +198,8 @@ class Store:
 
     # -- outbox --------------------------------------------------------------------------
     def _note_mail(self, mail: dict[str, Any]) -> None:
+        if mail.get("day") and (self.last_digest is None or mail["day"] >= self.last_digest["day"]):
+            self.last_digest = mail
         if mail["status"] in SENT_STATES:
             when = parse_iso(mail["created_at"])
             for rcpt in mail["to"]:

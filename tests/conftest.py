@@ -41,8 +41,8 @@ def build(sender: str = "kt@vnpt.vn", subject: str | None = "Gửi tài liệu",
     msg["To"] = "pbcvt@dongthap.gov.vn"
     if subject is not None:
         msg["Subject"] = subject
-    msg["Date"] = "Mon, 29 Mar 2021 09:15:00 +0700"
     headers = dict(headers or {})
+    msg["Date"] = headers.pop("Date", "Mon, 29 Mar 2021 09:15:00 +0700")
     msg["Message-ID"] = headers.pop("Message-ID", f"<{abs(hash((sender, subject, body, files)))}@test>")
     for name, value in headers.items():
         msg[name] = value

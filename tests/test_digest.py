@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.utils
 import os
 import subprocess
 import sys
@@ -94,3 +95,50 @@ def test_the_roster_is_in_the_digest_until_the_day_after_the_election(tmp_path, 
     assert "* Viettel Đồng Tháp: chưa gửi danh sách." in during
     after = mailbot("digest", "--config", config, "--dry-run", "--now", "2021-05-25T07:30:00+07:00").stdout
     assert "Danh sách trực:" not in after
+
+
+def test_clock_steps_never_give_two_digests_a_day_nor_lose_a_message(tmp_path, smtp_server) -> None:
+    """The clock set back an hour, then forward a day and back (the project's injectable clock):
+    one digest per calendar day at most, none for a day already covered, and every message
+    recorded in exactly one daily digest."""
+    from mailbot.commands import source_for
+
+    recorder, port = smtp_server
+    config = configmod.load(write_config(tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$':
+                                                          'to = ["ddthong@dongthap.gov.vn"]'}))
+    source = source_for(config)
+    made: list[dict] = []
+
+    def arrive(runner, n: int, now: dt.datetime) -> None:
+        runner.clock = lambda: now
+        date = email.utils.format_datetime(now)
+        deliver(tmp_path, build(sender=f"kt{n}@vnpt.vn", subject=f"Thư số {n}", headers={"Date": date}), f"{n}.eml")
+        runner.run_pass(source)
+
+    def tick(runner, now: dt.datetime) -> None:
+        entry = digest.send_due(runner, now)
+        if entry is not None:
+            made.append(entry)
+
+    day = dt.datetime(2021, 4, 5, tzinfo=TZ)  # a Monday
+    with open_runner(config) as runner:
+        arrive(runner, 1, day.replace(hour=6))
+        tick(runner, day.replace(hour=7, minute=31))  # D: the first digest
+        arrive(runner, 2, day.replace(hour=7, minute=40))
+        tick(runner, day.replace(hour=6, minute=45))  # set back an hour: yesterday's slot, already covered
+        tick(runner, day.replace(hour=7, minute=35))  # 07:30 comes a second time: D is covered
+        arrive(runner, 3, day.replace(hour=9))
+        tick(runner, day.replace(hour=8) + dt.timedelta(days=1))  # forward a day: D+1, early
+        arrive(runner, 4, day.replace(hour=10))  # back again: recorded after the early digest
+        tick(runner, day.replace(hour=10, minute=5))
+        tick(runner, day.replace(hour=7, minute=31) + dt.timedelta(days=1))  # the real D+1: covered already
+        arrive(runner, 5, day.replace(hour=12) + dt.timedelta(days=1))
+        tick(runner, day.replace(hour=7, minute=31) + dt.timedelta(days=2))  # D+2
+        bodies = [email.message_from_bytes(runner.store.blob_path(m["raw_sha256"], "raw").read_bytes(),
+                                           policy=default).get_body(("plain",)).get_content() for m in made]
+    texts = [b.split("II. THƯ MỚI ĐẾN")[1].split("III. ")[0] for b in bodies]  # the arrivals of each
+    days = [(day + dt.timedelta(days=n)).date() for n in range(3)]
+    assert [m["key"] for m in made] == [digest.daily_key(config, d) for d in days]
+    for n in range(1, 6):
+        assert sum(f"Thư số {n}" in t for t in texts) == 1, (n, [f"Thư số {n}" in t for t in texts])
+    assert "Thư số 4" in texts[2] and "Thư số 5" in texts[2]  # what the early digest could not see
