@@ -84,7 +84,8 @@ def transport_for(config: configmod.Config, source: Source | None = None) -> Tra
 
 def source_for(config: configmod.Config) -> Source:
     if config.mailbox.backend == "imap":
-        return ImapSource(config.mailbox, config.state_dir, config.secret, config.poll_interval)
+        return ImapSource(config.mailbox, config.state_dir, config.secret, config.poll_interval,
+                          read_only=config.dry_run)
     if config.mailbox.backend == "ews":
         from mailbot.sources.ews import EwsSource  # exchangelib is slow to import: only when used
 

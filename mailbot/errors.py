@@ -53,3 +53,9 @@ class SourceError(MailbotError):
     """The mailbox cannot be read."""
 
     retry_after: float | None = None  # seconds the server asked us to wait (throttling)
+
+
+class MailboxBusy(SourceError):
+    """Another live mailbot works this mailbox: the daemon waits and retries, `run --once` stops."""
+
+    retry_after = 10.0

@@ -210,6 +210,11 @@ class Analyser:
             except (OSError, AttributeError):
                 pass
         pool.shutdown(wait=False, cancel_futures=True)
+        # Let the pool's manager thread see the dead workers and finish: left running, its pipe can
+        # be closed under the interpreter's exit hook, which then prints "Bad file descriptor".
+        manager = getattr(pool, "_executor_manager_thread", None)
+        if manager is not None:
+            manager.join(2)
 
     def close(self) -> None:
         """At exit: anything still in flight is uncommitted and will be analysed again next time."""

@@ -108,8 +108,7 @@ def test_a_private_ca_in_ca_file_reads_a_real_mailbox(tmp_path, tls_dovecot, sec
                for line in text.splitlines()), text
     out = mailbot("run", "--config", str(config), "--once", "--dry-run", env=ENV)
     assert out.returncode == 0, out.stderr
-    assert "Đã ghi nhận 1 thư mới" in out.stdout
-    assert tls_dovecot.folder_uids("INBOX") == []  # read and moved over TLS
+    assert "Đã ghi nhận 1 thư mới" in out.stdout  # read over TLS (a dry run leaves it in INBOX)
     logins = [line for line in tls_dovecot.full_log()[before:].splitlines() if "imap-login: Info: Login:" in line]
     # logged in (Dovecot writes "secured" for loopback, TLS or not: that the same server refused
     # the login without ca_file above is what shows the certificate was checked first)

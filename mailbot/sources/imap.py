@@ -33,6 +33,7 @@ from mailbot.config import MailboxConfig
 from mailbot.errors import SourceError
 from mailbot.review import REVIEW
 from mailbot.sources import Incoming
+from mailbot.sources.imap_lease import LEASE_FOLDER, RENEW_SECONDS, Lease
 from mailbot.sources.imap_state import FolderState
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,11 @@ CONNECTION_ERRORS = (OSError, imaplib.IMAP4.error, ImapToolsError, ssl.SSLError,
 
 class ImapSource:
     def __init__(self, config: MailboxConfig, state_dir: Path, secret: Callable[[str], str | None],
-                 poll_interval: float = 10.0) -> None:
+                 poll_interval: float = 10.0, read_only: bool = False) -> None:
+        """`read_only` (a dry run): the mailbox is never changed: no \\Seen, no MOVE, no folder, no lease."""
         self.config = config
+        self.read_only = read_only
+        self.lease = None if read_only else Lease(state_dir)
         self.poll_interval = poll_interval  # where the server offers no IDLE
         self.secret = secret
         self.state = FolderState(state_dir / "imap-state.json")
@@ -129,11 +133,18 @@ class ImapSource:
         cfg = self.config
         try:
             box = self.login()
-            for folder in (cfg.processed_folder, cfg.review_folder):
-                if not box.folder.exists(folder):
-                    box.folder.create(folder)
-                    log.warning("created IMAP folder %s", folder)
-            self._select(box)
+            try:
+                if not self.read_only:
+                    for folder in (cfg.processed_folder, cfg.review_folder):
+                        if not box.folder.exists(folder):
+                            box.folder.create(folder)
+                            log.warning("created IMAP folder %s", folder)
+                if self.lease is not None:
+                    self.lease.acquire(box)
+                self._select(box)
+            except BaseException:
+                _logout(box)
+                raise
         except CONNECTION_ERRORS as exc:
             raise SourceError(f"IMAP {cfg.host}:{cfg.port}: {self.certificate_problem(exc) or exc}") from exc
         self.box = box
@@ -141,7 +152,7 @@ class ImapSource:
         return box
 
     def _select(self, box: BaseMailBox) -> None:
-        box.folder.set(self.config.folder)
+        box.folder.set(self.config.folder, readonly=self.read_only)
         values = box.client.untagged_responses.get("UIDVALIDITY") or [b"0"]
         uidvalidity = int(values[-1])
         saved, _ = self.state.get(self.config.folder)
@@ -156,6 +167,11 @@ class ImapSource:
     def close(self) -> None:
         with self._lock:
             box, self.box = self.box, None
+        if box is not None and self.lease is not None and self.lease.held:
+            try:
+                self.lease.release(box)  # another instance may take over at once
+            except (*CONNECTION_ERRORS, SourceError) as exc:
+                log.warning("could not remove our lease from %s: %s", LEASE_FOLDER, exc)
         _logout(box)  # the wake pipe stays: close() is also a reconnect, the source lives on
 
     def interrupt(self) -> None:
@@ -178,6 +194,14 @@ class ImapSource:
         """New messages (UID above the last processed), oldest first, bodies one at a time."""
         box = self.connect()
         _, last = self.state.get(self.config.folder)
+        try:
+            if self.lease is not None and self.lease.renew(box):
+                self._select(box)
+        except SourceError:  # the lease is lost (MailboxBusy) or our claim was removed: connect afresh
+            self.close()
+            raise
+        except CONNECTION_ERRORS as exc:
+            raise self._lost(exc) from exc
         try:
             box.client.noop()  # the server brings the selected folder up to date (new mail, expunges)
             uids = [int(u) for u in box.uids(f"UID {last + 1}:*")]
@@ -248,6 +272,11 @@ class ImapSource:
 
         One STORE and one MOVE per target folder for a whole group commit.
         """
+        if self.read_only:  # a dry run: remembered here only, the mailbox left as it is
+            uids = [_parse_source_id(item.source_id)[2] for item, _ in items]
+            _, last = self.state.get(self.config.folder)
+            self.state.set(self.config.folder, self.uidvalidity, max([last, *uids]))
+            return
         targets: dict[str, list[int]] = {}
         for item, disposition in items:
             folder, uidvalidity, uid = _parse_source_id(item.source_id)
@@ -296,7 +325,7 @@ class ImapSource:
         if box is None or "IDLE" not in box.client.capabilities:
             self._woken(min(timeout, self.poll_interval))
             return
-        timeout = min(timeout, self.config.idle_seconds)
+        timeout = min(timeout, self.config.idle_seconds, RENEW_SECONDS if self.lease is not None else timeout)
         try:
             if self._arrived(box):
                 return  # mail came in during the pass: IDLE would hear of it only at the server's next check

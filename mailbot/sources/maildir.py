@@ -7,16 +7,19 @@ means the message is read again, and deduplication makes that harmless.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from mailbot.errors import SourceError
+from mailbot.errors import MailboxBusy, SourceError
 from mailbot.sources import Incoming
 
 log = logging.getLogger(__name__)
+
+LOCK_NAME = ".mailbot.lock"  # in the Maildir's root, beside cur/ new/ tmp/
 
 
 def is_maildir(path: Path) -> bool:
@@ -59,6 +62,23 @@ class MaildirSource:
         self.root = root
         self.poll_interval = poll_interval
         self._wake = threading.Event()
+        self._lock_fd: int | None = None
+
+    def _take(self) -> None:
+        """One mailbot per Maildir, whatever its state folder: a lock file in the Maildir itself."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "?"
+            os.close(fd)
+            raise MailboxBusy(f"another mailbot ({holder}) is working the Maildir {self.root}; "
+                              f"waiting for it to stop") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
 
     def ensure(self) -> None:
         for sub in ("tmp", "new", "cur"):
@@ -76,6 +96,7 @@ class MaildirSource:
     def pending(self) -> Iterator[Incoming]:
         """Messages in new/, oldest first; read lazily, one at a time."""
         try:
+            self._take()
             names = sorted(os.listdir(self.root / "new"))
         except OSError as exc:
             raise SourceError(f"cannot read Maildir {self.root}: {exc.strerror}") from exc
@@ -98,7 +119,9 @@ class MaildirSource:
         self._wake.set()
 
     def close(self) -> None:
-        return None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def describe(self) -> str:
         return str(self.root)
