@@ -59,6 +59,21 @@ def open_items(store: Store) -> list[dict[str, Any]]:
     return sorted(items, key=lambda m: m["review_id"])
 
 
+SHOWN = 50  # review items printed unless asked for more (a year of mail can hold thousands)
+
+
+def select(items: list[dict[str, Any]], config: Config, since: dt.date | None = None,
+           organization: str | None = None, limit: int | None = SHOWN) -> list[dict[str, Any]]:
+    """The items staff asked for: received on or after `since` (local day), from `organization`,
+    the newest `limit` of them (None: all), oldest first."""
+    if organization:
+        items = [m for m in items if m.get("organization") == organization]
+    if since is not None:
+        items = [m for m in items if m.get("received_at")
+                 and parse_iso(m["received_at"]).astimezone(config.timezone).date() >= since]
+    return items[-limit:] if limit is not None and limit > 0 else items
+
+
 def find(store: Store, review_id: str) -> dict[str, Any]:
     wanted = review_id.strip().upper()
     for record in store.messages.all():
@@ -80,10 +95,16 @@ def as_row(record: dict[str, Any], config: Config) -> dict[str, Any]:
     }
 
 
-def render(rows: list[dict[str, Any]], config: Config) -> str:
-    if not rows:
+def render(rows: list[dict[str, Any]], config: Config, waiting: int | None = None) -> str:
+    """The queue as staff read it; `waiting`: how many wait in all (rows may be a selection)."""
+    waiting = len(rows) if waiting is None else waiting
+    if not waiting:
         return "Không có thư nào chờ xem xét."
-    out = [f"Thư chờ cán bộ xem xét: {len(rows)}", ""]
+    out = [f"Thư chờ cán bộ xem xét: {waiting}"]
+    if len(rows) < waiting:
+        out.append(f"Hiển thị {len(rows)} thư (mới nhất ở cuối); xem thêm: --limit N, --all, --since YYYY-MM-DD, "
+                   f"--organization ID")
+    out.append("")
     for row in rows:
         when = short_time(dt.datetime.fromisoformat(row["received_at"]), config.timezone) if row["received_at"] else "?"
         out.append(f"{row['id']}  {when}  {row['label']}  {row['from'] or '(không rõ người gửi)'}  "

@@ -56,8 +56,14 @@ def do_status(runner: Runner, params: dict[str, Any]) -> str:
 
 
 def do_review(runner: Runner, params: dict[str, Any]) -> str:
-    rows = [review.as_row(r, runner.config) for r in review.open_items(runner.store)]
-    return json.dumps(rows, ensure_ascii=False, indent=1) if params.get("json") else review.render(rows, runner.config)
+    since = dt.date.fromisoformat(params["since"]) if params.get("since") else None
+    items = review.open_items(runner.store)
+    chosen = review.select(items, runner.config, since, params.get("organization"),
+                           None if params.get("all") else params.get("limit") or review.SHOWN)
+    rows = [review.as_row(r, runner.config) for r in chosen]
+    if params.get("json"):
+        return json.dumps(rows, ensure_ascii=False, indent=1)
+    return review.render(rows, runner.config, waiting=len(items))
 
 
 def _open_item(runner: Runner, review_id: str) -> dict[str, Any]:
@@ -197,6 +203,13 @@ def run_action(args: argparse.Namespace, action: str, params: dict[str, Any]) ->
     return 0
 
 
+def _iso_date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date such as 2021-05-20") from None
+
+
 def _command(action: str, *names: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         params = {name: getattr(args, name) for name in names}
@@ -239,7 +252,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = sub.add_parser("review", help="what waits for a person: unknown senders, suspicious, oversized ...")
     p.add_argument("--config", required=True)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_command("review", "json"))
+    p.add_argument("--limit", type=int, metavar="N", help="the newest N items (default 50)")
+    p.add_argument("--all", action="store_true", help="every item waiting")
+    p.add_argument("--since", type=_iso_date, metavar="YYYY-MM-DD", help="items received on or after that day")
+    p.add_argument("--organization", metavar="ID", help="items from (or claiming) that organization")
+    p.set_defaults(func=_command("review", "json", "limit", "all", "since", "organization"))
 
     p = sub.add_parser("assign", help="confirm a queued message as an organization's submission")
     p.add_argument("--config", required=True)

@@ -81,3 +81,25 @@ def test_assign_needs_a_document_it_can_name(tmp_path, smtp_server) -> None:
     out = mailbot("assign", "--config", config, "XL-0001", "viettel-dongthap", "--documents", "duty-list")
     assert out.returncode == 0, out.stderr
     assert "anh.jpg" in recorder.parsed()[0].get_body(("plain",)).get_content()
+
+
+def test_a_long_queue_shows_the_newest_items_a_count_and_filters(tmp_path, smtp_server) -> None:
+    _, port = smtp_server
+    config = str(write_config(tmp_path, port))
+    for n in range(60):
+        sender = f"x{n}@gmail.com" if n % 2 else f"kt{n}@vnpt.vn"  # strangers, and VNPT's questions
+        day = 1 + n // 10
+        deliver(tmp_path, build(sender=sender, subject=f"Hỏi số {n}",
+                                headers={"Date": f"Thu, {day:02d} Apr 2021 09:00:00 +0700"}), f"{n:02d}.eml")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    text = mailbot("review", "--config", config).stdout
+    assert text.startswith("Thư chờ cán bộ xem xét: 60\nHiển thị 50 thư") and "--all" in text
+    assert "XL-0060" in text and "XL-0010 " not in text and "XL-0011 " in text  # the newest 50
+    rows = lambda *extra: json.loads(mailbot("review", "--config", config, "--json", *extra).stdout)  # noqa: E731
+    assert [r["id"] for r in rows("--limit", "3")] == ["XL-0058", "XL-0059", "XL-0060"]
+    assert len(rows("--all")) == 60
+    vnpt = rows("--organization", "vnpt-dongthap", "--all")
+    assert len(vnpt) == 30 and {r["organization"] for r in vnpt} == {"vnpt-dongthap"}
+    assert [r["subject"] for r in rows("--since", "2021-04-06")] == [f"Hỏi số {n}" for n in range(50, 60)]
+    bad = mailbot("review", "--config", config, "--since", "6/4/2021")
+    assert bad.returncode == 2 and "is not a date such as 2021-05-20" in bad.stderr
