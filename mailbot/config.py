@@ -49,7 +49,8 @@ class ReminderPlan:
 @dataclass(frozen=True)
 class Reminders:
     hour: dt.time = dt.time(8, 0)  # local time on working days
-    holidays: tuple[dt.date, ...] = ()  # besides Saturdays and Sundays
+    holidays: tuple[dt.date, ...] = ()  # days off besides weekends and Vietnam's public holidays
+    workdays: tuple[dt.date, ...] = ()  # days worked though off by the calendar (a Saturday in exchange)
     plan: ReminderPlan = ReminderPlan()
 
 
@@ -272,10 +273,14 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         hour = dt.time.fromisoformat(hour_text)
     except ValueError:
         raise rsec.fail("hour", f"{hour_text!r} is not a time such as \"08:00\"") from None
-    holidays = rsec.get("holidays", list, [], "a list of dates")
-    if not all(isinstance(d, dt.date) and not isinstance(d, dt.datetime) for d in holidays):
-        raise rsec.fail("holidays", "must be a list of dates such as 2021-04-30")
-    reminders = Reminders(hour=hour, holidays=tuple(holidays), plan=_reminder_plan(rsec, ReminderPlan()))
+    days: dict[str, tuple[dt.date, ...]] = {}
+    for key in ("holidays", "workdays"):
+        listed = rsec.get(key, list, [], "a list of dates")
+        if not all(isinstance(d, dt.date) and not isinstance(d, dt.datetime) for d in listed):
+            raise rsec.fail(key, "must be a list of dates such as 2021-04-30")
+        days[key] = tuple(listed)
+    reminders = Reminders(hour=hour, holidays=days["holidays"], workdays=days["workdays"],
+                          plan=_reminder_plan(rsec, ReminderPlan()))
     rsec.done()
 
     dsec_ = top.table("digest", {})

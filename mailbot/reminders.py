@@ -17,10 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mailbot import workdays
 from mailbot.config import Campaign, Config, Document, Organization, ReminderPlan
 from mailbot.reply import Templates, compose_mail
 from mailbot.store import Store, cap_note, parse_iso, utc_iso
@@ -52,26 +52,16 @@ class Reminder:
                 "due": self.step.due.isoformat()}
 
 
-def is_working_day(day: dt.date, holidays: Iterable[dt.date]) -> bool:
-    return day.weekday() < 5 and day not in set(holidays)
-
-
-def _shift(day: dt.date, direction: int, holidays: tuple[dt.date, ...]) -> dt.date:
-    while not is_working_day(day, holidays):
-        day += dt.timedelta(days=direction)
-    return day
-
-
 def steps(config: Config, campaign: Campaign, doc: Document, plan: ReminderPlan) -> list[Step]:
-    tz, hour, holidays = config.timezone, config.reminders.hour, config.reminders.holidays
+    tz, hour, days_off = config.timezone, config.reminders.hour, workdays.calendar(config.reminders)
     deadline = doc.deadline.astimezone(tz).date()
-    days: list[tuple[str, dt.date]] = [(f"before-{n}", _shift(deadline - dt.timedelta(days=n), -1, holidays))
+    days: list[tuple[str, dt.date]] = [(f"before-{n}", days_off.shift(deadline - dt.timedelta(days=n), -1))
                                        for n in plan.before_days]
     if plan.on_deadline:
-        days.append(("deadline", _shift(deadline, -1, holidays)))
+        days.append(("deadline", days_off.shift(deadline, -1)))
     last = deadline
     for k in range(1, plan.overdue_max + 1):  # every N days counted from the previous reminder
-        last = _shift(last + dt.timedelta(days=plan.overdue_every_days), +1, holidays)
+        last = days_off.shift(last + dt.timedelta(days=plan.overdue_every_days), +1)
         days.append((f"overdue-{k}", last))
     by_day: dict[dt.date, str] = {}
     for name, day in days:  # two steps moved onto one day: the later step speaks
@@ -109,7 +99,7 @@ def organization_senders(store: Store, known: dict[str, str]) -> dict[str, set[s
 def due(config: Config, store: Store, now: dt.datetime, known: dict[str, str] | None = None) -> list[Reminder]:
     """The reminders to send at `now` (none twice: those already in the outbox are left out)."""
     local = now.astimezone(config.timezone)
-    if not is_working_day(local.date(), config.reminders.holidays) or local.time() < config.reminders.hour:
+    if not workdays.calendar(config.reminders).is_working_day(local.date()) or local.time() < config.reminders.hour:
         return []
     domain = config.reply_from.rsplit("@", 1)[1]
     senders: dict[str, set[str]] | None = None

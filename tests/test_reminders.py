@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -164,3 +165,49 @@ def test_remind_dry_run_json_is_the_same_whatever_the_machine_zone(tmp_path, smt
     assert sorted(r["organization"] for r in rows) == ["mobifone-mien-nam", "viettelpost-dongthap", "vnpost-dongthap"]
     assert {(r["document"], r["step"], r["deadline"]) for r in rows} == {("plan", "before-3", "2021-04-01T23:59:59+07:00")}
     assert len(recorder.messages) == 2  # the two acknowledgements; the dry run sent nothing
+
+
+def _without_holidays(tmp_path, deadline: str, extra: str = "") -> configmod.Config:
+    """The example deployment with no `holidays` key at all, its plan due `deadline`."""
+    path = write_config(tmp_path, 25, {
+        r"(?ms)^holidays = \[.*?\]\n": extra,
+        r"(?m)^opens = .*$": "opens = 2020-01-01",
+        r"(?m)^event_date = .*$": "event_date = 2030-01-01",
+        r'(?ms)(id = "plan".*?)^deadline = .*?$': f"\\1deadline = {deadline}"})
+    config = configmod.load(path)
+    assert config.reminders.holidays == () or extra
+    return config
+
+
+def _step_days(config: configmod.Config) -> list[dt.date]:
+    campaign = config.campaigns[0]
+    doc = campaign.document("plan")
+    plan = doc.reminders or config.reminders.plan
+    plan = dataclasses.replace(plan, before_days=tuple(range(1, 15)))  # a reminder every day it may go
+    return [s.due.date() for s in reminders.steps(config, campaign, doc, plan)]
+
+
+def test_no_reminder_on_tet_2027_or_a_weekend_without_a_holidays_list(tmp_path) -> None:
+    config = _without_holidays(tmp_path, "2027-02-12")
+    days = _step_days(config)
+    tet = {dt.date(2027, 2, d) for d in range(4, 11)}  # 29 Tết to the fifth day: 4-10 February 2027
+    assert days and not tet & set(days), days
+    assert all(d.weekday() < 5 for d in days)
+    assert dt.date(2027, 2, 3) in days and dt.date(2027, 2, 11) in days  # the working days around Tết
+    store = Store(config.state_dir)
+    try:  # and at the hour itself, on Lunar New Year's Eve: nothing due
+        assert reminders.due(config, store, dt.datetime(2027, 2, 5, 10, 0, tzinfo=TZ)) == []
+    finally:
+        store.close()
+
+
+def test_substituted_days_off_and_make_up_saturdays(tmp_path) -> None:
+    days = _step_days(_without_holidays(tmp_path, "2026-09-04"))
+    # 31/8/2026 is a day off in exchange for Saturday 22/8, which is worked (the Government's decision)
+    assert dt.date(2026, 8, 31) not in days and dt.date(2026, 9, 1) not in days and dt.date(2026, 9, 2) not in days
+    assert dt.date(2026, 8, 22) in days
+    (tmp_path / "own").mkdir()
+    own = _without_holidays(tmp_path / "own", "2026-09-04",
+                            "holidays = [2026-08-27]\nworkdays = [2026-08-29]\n")  # the Department's own
+    days = _step_days(own)
+    assert dt.date(2026, 8, 27) not in days and dt.date(2026, 8, 29) in days
