@@ -98,6 +98,9 @@ def messages() -> list[bytes]:
     duty = [["Nguyễn Văn Hải", "Giám đốc", "0913.456.789", "Cả ngày 23/5"],
             ["Trần Thị Mai", "Trưởng phòng Kỹ thuật", "0277 3851 234 - 0919 222 333", "Cả ngày 23/5"],
             ["Lê Minh Tuấn", "Điều hành viên", "0945.111.222", "Ca đêm 22-23/5"]]
+    post = [["Huỳnh Thị Thu Trang", "Giám đốc Bưu điện tỉnh", "0918.672.345", "Cả ngày 23/5"],
+            ["Châu Văn Phúc", "Trưởng phòng Khai thác", "0277 3852 468 - 0939 415 026", "Ca ngày 23/5"],
+            ["Ngô Thanh Tâm", "Nhân viên điều hành", "0886.204.715", "Ca đêm 22-23/5"]]
     return [
         _mail("Phòng Kỹ thuật - Viễn thông Đồng Tháp <kythuat.dtp@vnpt.vn>", "V/v gửi phương án bảo đảm TTLL bầu cử",
               kg + "Viễn thông Đồng Tháp gửi phương án bảo đảm thông tin liên lạc phục vụ bầu cử." + tt,
@@ -113,7 +116,7 @@ def messages() -> list[bytes]:
         _mail("Bưu điện tỉnh Đồng Tháp <buudien.dongthap@vnpost.vn>", "Phương án và danh sách trực",
               kg + "Bưu điện tỉnh gửi phương án và danh sách trực." + tt, "Wed, 31 Mar 2021 08:30:00 +0700",
               "bd-2021-03", files={"Phuong an.docx": _plan("Bưu điện tỉnh Đồng Tháp"),
-                                   "DS truc bau cu.xlsx": _xlsx("DANH SÁCH TRỰC NGÀY BẦU CỬ", duty)}),
+                                   "DS truc bau cu.xlsx": _xlsx("DANH SÁCH TRỰC NGÀY BẦU CỬ", post)}),
         _mail("Viettel Post Đồng Tháp <cn.dongthap@viettelpost.com.vn>", "Danh sách trực ngày bầu cử",
               kg + "Danh sách trực Ngày bầu cử:\n1. Phạm Văn Long - Giám đốc chi nhánh - 0986.123.456\n"
               "2. Võ Thị Hồng - Phó Giám đốc - 0277 3857 999\n3. Đặng Quốc Bảo - Điều hành - 0962 888 777" + tt,
