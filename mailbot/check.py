@@ -23,7 +23,7 @@ from mailbot.outbox import SmtpTransport
 from mailbot.reply import TEMPLATES, Templates
 from mailbot.storage import scan
 
-OK, FAIL = "ok  ", "LỖI "
+OK, FAIL, WARN = "ok  ", "LỖI ", "CHÚ Ý"
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,11 @@ class Line:
     what: str
     detail: str
     fix: str = ""
+    warning: bool = False  # works today, but should change: said, not counted as a failure
 
     def __str__(self) -> str:
-        text = f"{OK if self.ok else FAIL} {self.what}: {self.detail}"
-        return f"{text} → {self.fix}" if self.fix and not self.ok else text
+        text = f"{WARN if self.warning else OK if self.ok else FAIL} {self.what}: {self.detail}"
+        return f"{text} → {self.fix}" if self.fix and (self.warning or not self.ok) else text
 
 
 def check_templates(config: configmod.Config) -> Line:
@@ -161,12 +162,20 @@ def _folder_line(folder: str, exists: Callable[[str], bool], create: Callable[[s
     return Line(False, what, "không có trên máy chủ", "chạy lại với --fix để tạo, hoặc sửa tên trong [mailbox]")
 
 
+EXCHANGE_ONLINE = ("outlook.office365.com", "outlook.office.com", "outlook.live.com")
+
+
 def _check_ews(config: configmod.Config, fix: bool) -> Iterator[Line]:
     from mailbot.sources.ews import EwsSource
 
     mb = config.mailbox
     source = EwsSource(mb, config.state_dir, config.secret, config.poll_interval)
     what = f"hộp thư Exchange {source.describe()}"
+    host = mb.ews_url.split("/")[2].split(":")[0].lower() if "://" in mb.ews_url else ""
+    if host in EXCHANGE_ONLINE or host.endswith(".outlook.com") or mb.ews_version == "Office365":
+        yield Line(True, what, "EWS của Exchange Online (Microsoft 365) bị Microsoft chặn dần từ 01/10/2026 "
+                               "và sẽ ngừng hẳn trong năm 2027", "chuyển sang backend = \"imap\", host = "
+                               "\"outlook.office365.com\", auth = \"xoauth2\" (README, mục IMAP)", warning=True)
     try:
         source.connect(create_folders=fix)
     except (SourceError, MailbotError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mailbot import config as configmod
 from tests import dovecot as dc
 from tests.conftest import build, deliver, free_port, imap_config, mailbot, write_config
 
@@ -145,3 +146,13 @@ def test_smtp_with_starttls_and_a_login_then_a_real_acknowledgement_through_it(t
         done = mailbot("run", "--config", str(config), "--once", env=env)
         assert done.returncode == 0 and "đã gửi 1" in done.stdout, done.stdout + done.stderr
         assert len(recorder.messages) == 1 and auth.logins.count("PLAIN") + auth.logins.count("LOGIN") >= 2
+
+
+def test_check_warns_that_exchange_online_no_longer_serves_ews(tmp_path) -> None:
+    from mailbot import check as checkmod
+    from tests.test_ews_replay import ews_config
+
+    config = configmod.load(ews_config(tmp_path, 25, "https://outlook.office365.com/EWS/Exchange.asmx"))
+    first = next(checkmod._check_ews(config, False))  # said before any connection is tried
+    assert first.warning and first.ok and str(first).startswith("CHÚ Ý")
+    assert "Exchange Online" in str(first) and 'auth = "xoauth2"' in str(first)
