@@ -137,7 +137,7 @@ def prune(to: Path, keep: int) -> list[Path]:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from mailbot import handoff
-    from mailbot.commands import LockBusy, require_state, state_lock
+    from mailbot.runtime import LockBusy, require_state, state_lock
 
     config = configmod.load(args.config)
     require_state(config)

@@ -180,7 +180,8 @@ class Daemon:
         except SourceError as exc:
             self._lost(exc, 1)
             return 1
-        self._contact()
+        self.health.contact(self.clock())
+        self.health.save(self.config.state_dir, self.clock(), force=True)  # what `status` reads, before READY
         return 0
 
     def _contact(self) -> None:
@@ -241,7 +242,7 @@ class Daemon:
                                  f"(journalctl -u mailbot) / reload failed")
             self.notifier.ready(self._status_text())
             return
-        from mailbot.commands import share_known, source_for, transport_for  # built from a config there
+        from mailbot.runtime import share_known, source_for, transport_for  # built from a config there
 
         if (new.mailbox, new.poll_interval) != (old.mailbox, old.poll_interval):
             self.source.close()

@@ -17,7 +17,7 @@ from typing import Any
 
 from mailbot import config as configmod
 from mailbot import backup, digest, handoff, health, reminders, review, roster, status
-from mailbot.commands import LockBusy, open_runner, require_state
+from mailbot.runtime import LockBusy, open_runner, require_state
 from mailbot.errors import MailbotError
 from mailbot.pipeline import Runner, utc_now
 from mailbot.storage import atomic_write

@@ -48,7 +48,7 @@ def test_demo_refuses_a_folder_that_is_not_its_own(tmp_path) -> None:
 
 
 def test_a_second_instance_is_refused(tmp_path) -> None:
-    from mailbot.commands import state_lock
+    from mailbot.runtime import state_lock
     from mailbot.errors import MailbotError
 
     with state_lock(tmp_path):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from mailbot import config as configmod
 from mailbot import digest
-from mailbot.commands import open_runner
+from mailbot.runtime import open_runner
 from tests.conftest import build, deliver, write_config
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -101,7 +101,7 @@ def test_clock_steps_never_give_two_digests_a_day_nor_lose_a_message(tmp_path, s
     """The clock set back an hour, then forward a day and back (the project's injectable clock):
     one digest per calendar day at most, none for a day already covered, and every message
     recorded in exactly one daily digest."""
-    from mailbot.commands import source_for
+    from mailbot.runtime import source_for
 
     recorder, port = smtp_server
     config = configmod.load(write_config(tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$':

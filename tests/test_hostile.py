@@ -7,7 +7,6 @@ bounds), and must record every one and acknowledge the ordinary plan.
 
 from __future__ import annotations
 
-import os
 import resource
 import subprocess
 import sys

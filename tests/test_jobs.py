@@ -9,7 +9,7 @@ import threading
 import schedule
 
 from mailbot import config as configmod
-from mailbot.commands import open_runner, source_for
+from mailbot.runtime import open_runner, source_for
 from mailbot.daemon import Daemon
 from mailbot.jobs import guarded, scheduler_for
 from tests.conftest import write_config

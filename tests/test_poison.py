@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from mailbot import config as configmod
-from mailbot.commands import open_runner, source_for
+from mailbot.runtime import open_runner, source_for
 from mailbot.pipeline import Runner
 from tests import corpora
 from tests.conftest import ROOT, build, deliver, mailbot, wait_for, write_config

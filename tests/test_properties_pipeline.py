@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailbot import config as configmod
-from mailbot.commands import open_runner, source_for
+from mailbot.runtime import open_runner, source_for
 from tests.conftest import build, deliver, write_config
 from tests.test_properties import mime_tree, serialise
 

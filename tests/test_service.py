@@ -171,6 +171,6 @@ def test_commands_refuse_a_state_folder_of_another_user(tmp_path, smtp_server) -
         done = subprocess.run([sys.executable, "-m", "mailbot", *command, "--config", str(config)],
                               capture_output=True, text=True, env=ENV)
         assert done.returncode == 1, (command, done.stderr)
-        assert done.stderr.strip().endswith(f"belongs to user nobody; run this command as that user "
-                                            f"(sudo -u nobody mailbot ...)"), done.stderr
+        assert done.stderr.strip().endswith("belongs to user nobody; run this command as that user "
+                                            "(sudo -u nobody mailbot ...)"), done.stderr
     assert sorted((p, p.stat().st_uid) for p in (tmp_path / "state").rglob("*")) == before  # nothing written

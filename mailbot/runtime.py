@@ -1,0 +1,128 @@
+"""What every command that opens the state shares: the state lock, the mailbox source and the
+transport a configuration names, and a Runner opened on them. Below the commands (run, the staff
+commands, backup) and the daemon, which all use it."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import pwd
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mailbot import config as configmod
+from mailbot.errors import MailbotError, StoreError
+from mailbot.outbox import DirectoryTransport, SmtpTransport, Transport
+from mailbot.pipeline import Runner, Source
+from mailbot.reply import Templates
+from mailbot.review import KnownSenders
+from mailbot.sources.imap import ImapSource, SentCopy
+from mailbot.sources.maildir import MaildirSource
+from mailbot.store import Store
+from mailbot.workers import Analyser
+
+log = logging.getLogger(__name__)
+
+
+class LockBusy(MailbotError):
+    """Another mailbot holds the state folder."""
+
+    def __init__(self, pid: int | None, state_dir: Path) -> None:
+        super().__init__(f"another mailbot (pid {pid or '?'}) is using {state_dir}; stop it first")
+        self.pid = pid
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+@contextmanager
+def state_lock(state_dir: Path) -> Iterator[None]:
+    """One mailbot per state folder: the store assumes it is the only writer."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    owner = state_dir.stat().st_uid
+    if owner != os.geteuid():  # e.g. root: files it wrote would lock the service out of its own state
+        name = _user_name(owner)
+        raise MailbotError(f"{state_dir} belongs to user {name}; run this command as that user "
+                           f"(sudo -u {name} mailbot ...)")
+    path = state_dir / "mailbot.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+            raise LockBusy(int(holder) if holder.isdigit() else None, state_dir) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def transport_for(config: configmod.Config, source: Source | None = None) -> Transport:
+    if config.dry_run:
+        return DirectoryTransport(config.state_dir / "outbox")
+    if config.mailbox.send_via_ews and source is not None:
+        from mailbot.sources.ews import EwsSource, EwsTransport
+
+        if isinstance(source, EwsSource):
+            return EwsTransport(source)
+    if config.mailbox.sent_folder and isinstance(source, ImapSource):
+        return SentCopy(SmtpTransport(config.smtp), source, config.mailbox.sent_folder)
+    return SmtpTransport(config.smtp)
+
+
+def source_for(config: configmod.Config) -> Source:
+    if config.mailbox.backend == "imap":
+        return ImapSource(config.mailbox, config.state_dir, config.secret, config.poll_interval,
+                          read_only=config.dry_run)
+    if config.mailbox.backend == "ews":
+        from mailbot.sources.ews import EwsSource  # exchangelib is slow to import: only when used
+
+        return EwsSource(config.mailbox, config.state_dir, config.secret, config.poll_interval)
+    if config.mailbox.backend != "maildir" or config.mailbox.path is None:
+        raise MailbotError(f"mailbox backend {config.mailbox.backend!r} is not available in this version")
+    source = MaildirSource(config.mailbox.path, config.poll_interval)
+    source.ensure()
+    return source
+
+
+def share_known(source: Source, runner: Runner) -> None:
+    """An IMAP source asks the register before downloading: recorded mail is not fetched again."""
+    if isinstance(source, ImapSource):
+        source.known = runner.is_recorded_header
+
+
+@contextmanager
+def open_runner(config: configmod.Config, workers: int = 1, source: Source | None = None,
+                isolate: bool = False) -> Iterator[Runner]:
+    """Templates checked, the state folder locked and opened; everything closed after.
+
+    `isolate`: every message analysed in a worker process (the daemon; see workers.Analyser)."""
+    templates = Templates(config.templates_dir)
+    with state_lock(config.state_dir):
+        store = Store(config.state_dir)
+        known = KnownSenders(config.state_dir).addresses
+        runner = Runner(config, store, templates, transport_for(config, source),
+                        analyser=Analyser(config, workers, known, isolate), known=known)
+        try:
+            yield runner
+        finally:
+            if runner.analyser is not None:  # a reload may have replaced it
+                runner.analyser.close()
+            runner.transport.close()
+            store.close()
+
+
+def require_state(config: configmod.Config) -> None:
+    if not (config.state_dir / "db").is_dir():
+        raise StoreError(f"no state in {config.state_dir} yet: run `mailbot run --config {config.path}` first")
+
+
+__all__ = ["LockBusy", "open_runner", "require_state", "share_known", "source_for", "state_lock", "transport_for"]
