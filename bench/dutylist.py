@@ -62,7 +62,7 @@ def pdf(pages: int, rows_per_page: int = 40) -> bytes:
 
 
 def case(path: str) -> None:
-    from mailbot import dutylist
+    from mailbot.analysis import dutylist
 
     import openpyxl  # noqa: F401  imported before the baseline: its code is not what is measured
     import pypdf  # noqa: F401

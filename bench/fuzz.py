@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 with atheris.instrument_imports():
     from mailbot import config as configmod
-    from mailbot.classify import classify_bytes
+    from mailbot.analysis.classify import classify_bytes
 
 CONFIG = configmod.load(configmod.example_path())
 DISPOSITIONS = {"automated", "suspicious", "unknown-sender", "submission", "correspondence"}

@@ -20,12 +20,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import generate  # noqa: E402
 from mailbot import config as configmod  # noqa: E402
-from mailbot.outbox import DirectoryTransport  # noqa: E402
+from mailbot.replies.outbox import DirectoryTransport  # noqa: E402
 from mailbot.pipeline import Runner  # noqa: E402
-from mailbot.reply import Templates  # noqa: E402
-from mailbot.sources import Incoming  # noqa: E402
-from mailbot.store import Store  # noqa: E402
-from mailbot.workers import analyse  # noqa: E402
+from mailbot.replies.reply import Templates  # noqa: E402
+from mailbot.intake.sources import Incoming  # noqa: E402
+from mailbot.register.store import Store  # noqa: E402
+from mailbot.analysis.workers import analyse  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mailbot import config as configmod  # noqa: E402
-from mailbot.store import Store  # noqa: E402
+from mailbot.register.store import Store  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.notifysock import NotifySocket  # noqa: E402
 

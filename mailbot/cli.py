@@ -10,11 +10,11 @@ import sys
 from collections.abc import Sequence
 
 from mailbot import config as configmod
-from mailbot import logs
-from mailbot.classify import classify_bytes
+from mailbot.service import logs
+from mailbot.analysis.classify import classify_bytes
 from mailbot.errors import ConfigError, MailbotError, StateDamaged
-from mailbot.sources import Incoming
-from mailbot.sources.maildir import iter_paths
+from mailbot.intake.sources import Incoming
+from mailbot.intake.sources.maildir import iter_paths
 
 log = logging.getLogger("mailbot")
 
@@ -65,10 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     from mailbot import commands  # the commands that keep state
 
     commands.add_parsers(sub)
-    from mailbot import staff
+    from mailbot.staff import commands as staff
 
     staff.add_parsers(sub)
-    from mailbot import backup, check
+    from mailbot.staff import backup
+    from mailbot.staff import check
 
     check.add_parser(sub)
     backup.add_parser(sub)

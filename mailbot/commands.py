@@ -8,14 +8,17 @@ import logging
 from pathlib import Path
 
 from mailbot import config as configmod
-from mailbot import demo, handoff, logs, status
-from mailbot.daemon import Daemon
+from mailbot import demo
+from mailbot.service import handoff
+from mailbot.service import logs
+from mailbot.staff import status
+from mailbot.service.daemon import Daemon
 from mailbot.runtime import open_runner, share_known, source_for, state_lock
-from mailbot.jobs import scheduler_for
-from mailbot.notify import Notifier
+from mailbot.service.jobs import scheduler_for
+from mailbot.service.notify import Notifier
 from mailbot.pipeline import PassResult
-from mailbot.store import Store
-from mailbot.workers import default_workers
+from mailbot.register.store import Store
+from mailbot.analysis.workers import default_workers
 
 log = logging.getLogger("mailbot")
 
@@ -47,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.once:
         print(run_once(config))
         return 0
-    from mailbot.staff import serve_requests  # the staff commands use this module
+    from mailbot.staff.commands import serve_requests  # the staff commands use this module
 
     notifier = Notifier.from_env()
     daemon = Daemon(config, notifier)

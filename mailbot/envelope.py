@@ -13,6 +13,8 @@ from typing import Any
 
 DOCUMENT_EXTENSIONS = frozenset({"doc", "docx", "odt", "pdf", "xls", "xlsx", "ods", "csv", "zip", "rar", "7z", "rtf"})
 ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z"})
+# the dispositions that wait for a person (the review queue, the review folder of a live mailbox)
+REVIEW = ("unknown-sender", "suspicious", "correspondence", "oversized", "error")
 
 
 @dataclass

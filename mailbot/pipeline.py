@@ -21,19 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from mailbot.acknowledge import acknowledge, notice_oversized, record_submissions
-from mailbot.classify import message_time
+from mailbot.replies.acknowledge import acknowledge, notice_oversized, record_submissions
+from mailbot.analysis.classify import message_time
 from mailbot.config import Config
 from mailbot.envelope import Envelope, message_key
 from mailbot.errors import StoreError
-from mailbot.outbox import FlushResult, Sender, Transport, flush
-from mailbot.headers import header_fingerprint, header_message_id
-from mailbot.reply import Templates, shown_name
-from mailbot.review import REVIEW
-from mailbot.sources import Incoming
-from mailbot.store import Store, utc_iso
-from mailbot.timefmt import short_date, size_text
-from mailbot.workers import Analyser, analyse
+from mailbot.replies.outbox import FlushResult, Sender, Transport, flush
+from mailbot.intake.headers import header_fingerprint, header_message_id
+from mailbot.replies.reply import Templates, shown_name
+from mailbot.envelope import REVIEW
+from mailbot.intake.sources import Incoming
+from mailbot.register.store import Store, utc_iso
+from mailbot.replies.timefmt import short_date, size_text
+from mailbot.analysis.workers import Analyser, analyse
 
 log = logging.getLogger(__name__)
 

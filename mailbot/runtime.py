@@ -14,14 +14,14 @@ from pathlib import Path
 
 from mailbot import config as configmod
 from mailbot.errors import MailbotError, StoreError
-from mailbot.outbox import DirectoryTransport, SmtpTransport, Transport
+from mailbot.replies.outbox import DirectoryTransport, SmtpTransport, Transport
 from mailbot.pipeline import Runner, Source
-from mailbot.reply import Templates
-from mailbot.review import KnownSenders
-from mailbot.sources.imap import ImapSource, SentCopy
-from mailbot.sources.maildir import MaildirSource
-from mailbot.store import Store
-from mailbot.workers import Analyser
+from mailbot.replies.reply import Templates
+from mailbot.staff.review import KnownSenders
+from mailbot.intake.sources.imap import ImapSource, SentCopy
+from mailbot.intake.sources.maildir import MaildirSource
+from mailbot.register.store import Store
+from mailbot.analysis.workers import Analyser
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def transport_for(config: configmod.Config, source: Source | None = None) -> Tra
     if config.dry_run:
         return DirectoryTransport(config.state_dir / "outbox")
     if config.mailbox.send_via_ews and source is not None:
-        from mailbot.sources.ews import EwsSource, EwsTransport
+        from mailbot.intake.sources.ews import EwsSource, EwsTransport
 
         if isinstance(source, EwsSource):
             return EwsTransport(source)
@@ -83,7 +83,7 @@ def source_for(config: configmod.Config) -> Source:
         return ImapSource(config.mailbox, config.state_dir, config.secret, config.poll_interval,
                           read_only=config.dry_run)
     if config.mailbox.backend == "ews":
-        from mailbot.sources.ews import EwsSource  # exchangelib is slow to import: only when used
+        from mailbot.intake.sources.ews import EwsSource  # exchangelib is slow to import: only when used
 
         return EwsSource(config.mailbox, config.state_dir, config.secret, config.poll_interval)
     if config.mailbox.backend != "maildir" or config.mailbox.path is None:

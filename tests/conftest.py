@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailbot import config as configmod
-from mailbot.classify import classify_bytes
+from mailbot.analysis.classify import classify_bytes
 from mailbot.envelope import Envelope
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 import pytest
 
 from mailbot import config as configmod
-from mailbot import workers
+from mailbot.analysis import workers
 from mailbot.envelope import Envelope
-from mailbot.sources import Incoming
-from mailbot.workers import Abandoned, AnalysisTimeout, Analyser
+from mailbot.intake.sources import Incoming
+from mailbot.analysis.workers import Abandoned, AnalysisTimeout, Analyser
 from tests.conftest import build, write_config
 
 

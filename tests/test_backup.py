@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from mailbot.backup import verify
+from mailbot.staff.backup import verify
 from tests.conftest import build, deliver, mailbot, wait_for, write_config
 
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from mailbot import bigparts
-from mailbot.parse import parse_message
+from mailbot.intake import bigparts
+from mailbot.intake.parse import parse_message
 from tests.conftest import build
 from tests.hostile import _attachment, _mixed, _text
 

@@ -149,7 +149,7 @@ def test_smtp_with_starttls_and_a_login_then_a_real_acknowledgement_through_it(t
 
 
 def test_check_warns_that_exchange_online_no_longer_serves_ews(tmp_path) -> None:
-    from mailbot import check as checkmod
+    from mailbot.staff import check as checkmod
     from tests.test_ews_replay import ews_config
 
     config = configmod.load(ews_config(tmp_path, 25, "https://outlook.office365.com/EWS/Exchange.asmx"))

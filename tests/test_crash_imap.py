@@ -21,7 +21,7 @@ from collections import Counter
 from imap_tools import MailBoxUnencrypted
 
 from mailbot import config as configmod
-from mailbot.store import Store
+from mailbot.register.store import Store
 from tests import dovecot as dc
 from tests.conftest import imap_config, wait_for
 from tests.test_kill import backlog, orphans

@@ -12,7 +12,7 @@ from email.policy import default
 from zoneinfo import ZoneInfo
 
 from mailbot import config as configmod
-from mailbot import digest
+from mailbot.replies import digest
 from mailbot.runtime import open_runner
 from tests.conftest import build, deliver, write_config
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import zipfile
 
-from mailbot import dutylist
-from mailbot.parse import parse_message
+from mailbot.analysis import dutylist
+from mailbot.intake.parse import parse_message
 from tests.conftest import FIXTURES, build
 
 
@@ -109,7 +109,7 @@ def test_a_plan_that_mentions_duty_gives_no_rows() -> None:
 
 def test_the_acknowledgement_shows_the_rows_and_asks_for_a_corrected_list(tmp_path, smtp_server) -> None:
     from mailbot import config as configmod
-    from mailbot.store import Store
+    from mailbot.register.store import Store
     from tests.conftest import deliver, mailbot, write_config
 
     recorder, port = smtp_server
@@ -179,7 +179,7 @@ def test_a_table_in_a_text_pdf_and_an_html_table_in_the_mail() -> None:
         ("Lê Văn Cường", [None])]
     assert rows[2].problems
     from mailbot.config import load, example_path
-    from mailbot.workers import analyse
+    from mailbot.analysis.workers import analyse
 
     envelope = analyse((FIXTURES / "19-duty-list-html-table.eml").read_bytes(), "19", None, load(example_path()))
     assert [r["name"] for r in envelope.duty_rows["duty-list"]] == ["Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Cường"]

@@ -8,8 +8,8 @@ import sys
 from email.utils import getaddresses
 
 from mailbot import config as configmod
-from mailbot.parse import parse_message
-from mailbot.store import Store
+from mailbot.intake.parse import parse_message
+from mailbot.register.store import Store
 from tests.conftest import FIXTURES, build, deliver, write_config
 
 

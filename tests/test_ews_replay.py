@@ -17,9 +17,9 @@ import pytest
 from exchangelib.errors import ErrorServerBusy
 
 from mailbot import config as configmod
-from mailbot.sources import suggested_backoff
-from mailbot.sources.ews import EwsSource, _source_error
-from mailbot.store import Store
+from mailbot.intake.sources import suggested_backoff
+from mailbot.intake.sources.ews import EwsSource, _source_error
+from mailbot.register.store import Store
 from tests.conftest import build, mailbot, wait_for, write_config
 from tests.ews_server import EwsServer
 

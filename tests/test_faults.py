@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mailbot import config as configmod
-from mailbot.store import Store
+from mailbot.register.store import Store
 from tests.conftest import build, deliver, mailbot, wait_for, write_config
 from tests.notifysock import NotifySocket
 
@@ -108,7 +108,7 @@ def test_a_full_disk_damages_nothing_and_the_daemon_recovers_when_space_returns(
         wait_for(lambda: "KHÔNG GHI ĐƯỢC SỔ GHI NHẬN" in sock.statuses()[-1], 30, "STATUS= to say so")
         staff = mailbot("status", "--config", str(config))  # it cannot even hand its request over: it says so
         assert staff.returncode == 1 and "the disk is full: free some space" in staff.stderr
-        from mailbot import health as healthmod  # what status prints once it can run again
+        from mailbot.service import health as healthmod  # what status prints once it can run again
 
         cfg = configmod.load(config)
         shown = healthmod.render(cfg, {"running": True, "daemon": healthmod.load(small_disk).as_json(),  # type: ignore[union-attr]

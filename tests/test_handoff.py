@@ -47,7 +47,7 @@ def test_staff_commands_work_while_the_daemon_runs(tmp_path, smtp_server) -> Non
 def test_requests_are_served_and_answers_nobody_read_are_cleared(tmp_path) -> None:
     import os
 
-    from mailbot import handoff
+    from mailbot.service import handoff
     from mailbot.errors import MailbotError
 
     folder = tmp_path / "requests"

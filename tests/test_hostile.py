@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mailbot import config as configmod
-from mailbot.store import Store
+from mailbot.register.store import Store
 from tests.conftest import build, deliver, write_config
 from tests.hostile import CASES
 

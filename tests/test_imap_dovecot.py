@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 from mailbot import config as configmod
-from mailbot.store import Store
+from mailbot.register.store import Store
 from tests import dovecot as dc
 from tests.conftest import build, imap_config, mailbot, wait_for
 
@@ -84,7 +84,7 @@ def test_idle_answers_new_mail_and_files_it(tmp_path, smtp_server, dovecot) -> N
 
 def test_fetching_leaves_mail_unread_until_it_is_done(tmp_path, dovecot) -> None:
     """BODY.PEEK: \\Seen is set by done(), after the record is committed, never by the fetch."""
-    from mailbot.sources.imap import ImapSource
+    from mailbot.intake.sources.imap import ImapSource
 
     config = configmod.load(imap_config(tmp_path, 25, dovecot.port))
     dovecot.append(plan(2))
@@ -218,7 +218,7 @@ def test_a_copy_of_each_reply_goes_to_the_sent_folder(tmp_path, smtp_server, dov
 def test_polling_where_the_server_offers_no_idle(tmp_path, dovecot) -> None:
     import threading
 
-    from mailbot.sources.imap import ImapSource
+    from mailbot.intake.sources.imap import ImapSource
 
     config = configmod.load(imap_config(tmp_path, 25, dovecot.port))
     (tmp_path / "state").mkdir(exist_ok=True)

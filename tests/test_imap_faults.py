@@ -9,7 +9,7 @@ import sys
 import time
 
 from mailbot import config as configmod
-from mailbot.store import Store
+from mailbot.register.store import Store
 from tests import dovecot as dc
 from tests.conftest import build, imap_config, wait_for
 from tests.test_crash_imap import append_all

@@ -10,8 +10,8 @@ import schedule
 
 from mailbot import config as configmod
 from mailbot.runtime import open_runner, source_for
-from mailbot.daemon import Daemon
-from mailbot.jobs import guarded, scheduler_for
+from mailbot.service.daemon import Daemon
+from mailbot.service.jobs import guarded, scheduler_for
 from tests.conftest import write_config
 
 

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 
 from mailbot import config as configmod
-from mailbot.store import Store
+from mailbot.register.store import Store
 from tests.conftest import FIXTURES, deliver, write_config
 
 KILLS = int(os.environ.get("MAILBOT_KILLS", "25"))

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 
-from mailbot import logs
+from mailbot.service import logs
 from tests import dovecot as dc
 from tests.conftest import build, deliver, imap_config, mailbot, wait_for, write_config
 
@@ -77,7 +77,7 @@ def test_debug_logs_of_the_daemon_hold_no_password_and_no_body(tmp_path, smtp_se
 
 def test_an_oauth_token_is_masked_once_fetched(tmp_path) -> None:
     from mailbot import config as configmod
-    from mailbot.sources.imap import ImapSource
+    from mailbot.intake.sources.imap import ImapSource
 
     command = f'oauth_token_command = ["{sys.executable}", "-c", "print(\'tok-9f8e7d6c5b4a\')"]'
     config = configmod.load(imap_config(tmp_path, 25, 143, {r'(?m)^timeout = 10$':

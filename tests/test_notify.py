@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from mailbot.notify import Notifier
+from mailbot.service.notify import Notifier
 from tests.conftest import wait_for
 from tests.notifysock import NotifySocket
 

@@ -7,8 +7,8 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import extract
-from mailbot.parse import parse_message
+from mailbot.analysis import extract
+from mailbot.intake.parse import parse_message
 from tests.conftest import FIXTURES, build
 from tests.hostile import zip_of
 
@@ -141,7 +141,7 @@ def test_parsing_is_deterministic() -> None:
 
 
 def _slow_message_id(raw: bytes) -> str | None:
-    from mailbot import headers
+    from mailbot.intake import headers
 
     head = raw[:headers.header_end(raw)]
     return headers.message_id(headers.headers_only(headers.sanitize_headers(head, [])).get("message-id"))
@@ -157,7 +157,7 @@ _LINES = st.sampled_from([
 @given(st.lists(_LINES, max_size=8), st.sampled_from([b"\r\n", b"\n"]), st.booleans())
 @settings(max_examples=400, deadline=None)
 def test_the_fast_message_id_reads_as_the_header_parser_does(lines, eol, body) -> None:
-    from mailbot.headers import header_message_id
+    from mailbot.intake.headers import header_message_id
 
     raw = eol.join(lines) + eol + (eol + b"Message-ID: <in-body@x>" + eol if body else b"")
     assert header_message_id(raw) == _slow_message_id(raw)

@@ -7,7 +7,7 @@ from email.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailbot.classify import classify_bytes
+from mailbot.analysis.classify import classify_bytes
 
 HEADER_NAMES = st.sampled_from([
     "From", "To", "Subject", "Message-ID", "Date", "Reply-To", "Return-Path", "Auto-Submitted", "Precedence",

@@ -8,9 +8,9 @@ import pytest
 
 from mailbot import config as configmod
 from mailbot.errors import SourceError
-from mailbot.daemon import RECONNECT_MAX, reconnect_delay
-from mailbot.sources import suggested_backoff
-from mailbot.sources.imap import ImapSource
+from mailbot.service.daemon import RECONNECT_MAX, reconnect_delay
+from mailbot.intake.sources import suggested_backoff
+from mailbot.intake.sources.imap import ImapSource
 from tests.conftest import imap_config
 
 

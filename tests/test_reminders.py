@@ -11,9 +11,9 @@ import sys
 from zoneinfo import ZoneInfo
 
 from mailbot import config as configmod
-from mailbot import reminders
-from mailbot.reply import Templates
-from mailbot.store import Store, utc_iso
+from mailbot.replies import reminders
+from mailbot.replies.reply import Templates
+from mailbot.register.store import Store, utc_iso
 from tests.conftest import build, deliver, write_config
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

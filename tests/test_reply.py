@@ -7,14 +7,14 @@ import unicodedata
 
 import pytest
 
-from mailbot.classify import classify_bytes
+from mailbot.analysis.classify import classify_bytes
 from mailbot.errors import TemplateError
-from mailbot.reply import SAMPLE_ACK, Templates, compose, default_templates_dir, encode_phrase, reply_subject
-from mailbot.parse import decode_value
+from mailbot.replies.reply import SAMPLE_ACK, Templates, compose, default_templates_dir, encode_phrase, reply_subject
+from mailbot.intake.parse import decode_value
 
 
 def test_shipped_templates_render_in_nfc() -> None:
-    from mailbot.reply import SAMPLES, TEMPLATES
+    from mailbot.replies.reply import SAMPLES, TEMPLATES
 
     templates = Templates()
     assert len(TEMPLATES) == 9
@@ -26,7 +26,7 @@ def test_shipped_templates_render_in_nfc() -> None:
 
 
 def test_every_template_is_strict_about_its_context() -> None:
-    from mailbot.reply import SAMPLES, TEMPLATES
+    from mailbot.replies.reply import SAMPLES, TEMPLATES
 
     templates = Templates()
     for name in TEMPLATES:

@@ -10,7 +10,7 @@ import time
 from aiosmtpd.controller import Controller
 
 from mailbot import config as configmod
-from mailbot.store import Store
+from mailbot.register.store import Store
 from tests.conftest import FIXTURES, Recorder, deliver, free_port, wait_for, write_config
 from tests.test_e2e_maildir_smtp import run_once
 
@@ -199,8 +199,8 @@ class DropAfterDot:
 
 
 def test_a_connection_lost_after_the_final_dot_gives_at_most_two_copies(tmp_path) -> None:
-    from mailbot import digest
-    from mailbot.reply import Templates
+    from mailbot.replies import digest
+    from mailbot.replies.reply import Templates
 
     server = DropAfterDot()
     try:

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from mailbot.textnorm import Keyword, decode_bytes, find_phones, fold, name_matches, words
+from mailbot.analysis.textnorm import Keyword, decode_bytes, find_phones, fold, name_matches, words
 
 
 @pytest.mark.parametrize("text", ["Phương án", "PHƯƠNG ÁN", "phuong an", unicodedata.normalize("NFD", "Phương Án")])

@@ -14,8 +14,8 @@ import pytest
 
 from mailbot import config as configmod
 from mailbot.errors import ConfigError, SendError
-from mailbot.outbox import SmtpTransport
-from mailbot.sources.imap import ImapSource
+from mailbot.replies.outbox import SmtpTransport
+from mailbot.intake.sources.imap import ImapSource
 from mailbot.errors import SourceError
 from tests import dovecot as dc
 from tests.conftest import build, mailbot, write_config

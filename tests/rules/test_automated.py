@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mailbot.envelope import Envelope
-from mailbot.parse import parse_message
-from mailbot.rules import Context
-from mailbot.rules.automated import Automated
+from mailbot.intake.parse import parse_message
+from mailbot.analysis.rules import Context
+from mailbot.analysis.rules.automated import Automated
 from tests.conftest import build
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mailbot.classify import classify_bytes
-from mailbot.rules import CHAIN, DISPOSITIONS, Context
+from mailbot.analysis.classify import classify_bytes
+from mailbot.analysis.rules import CHAIN, DISPOSITIONS, Context
 from tests.conftest import build
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mailbot.classify import classify_bytes
+from mailbot.analysis.classify import classify_bytes
 from tests.conftest import build
 
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from mailbot.classify import classify_bytes
+from mailbot.analysis.classify import classify_bytes
 from mailbot.envelope import Envelope
 from tests.conftest import build
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailbot.classify import organization_of
+from mailbot.analysis.classify import organization_of
 
 
 @pytest.mark.parametrize("address, org", [
@@ -38,7 +38,7 @@ def test_individual_addresses_and_learnt_senders(config) -> None:
 
 
 def test_rule_reason_names_the_sender(config) -> None:
-    from mailbot.classify import classify_bytes
+    from mailbot.analysis.classify import classify_bytes
     from tests.conftest import build
 
     env = classify_bytes(build(sender='"Viễn thông Đồng Tháp" <vt.dongthap@gmail.com>'), config)

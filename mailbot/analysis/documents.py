@@ -1,0 +1,198 @@
+"""Which required documents a message carries.
+
+Each document file gets at most one type, decided in this order:
+1. its name (keywords of the campaign's documents; several may match);
+2. a cover letter (công văn) is set aside: beside other files it adds nothing;
+3. its content: a keyword in the title region, else a roster-like table;
+4. an archive's name types its untyped members.
+The subject types the document files that are still untyped. The body counts
+only when it holds a pasted duty list (names with telephone numbers); a mere
+mention of a document in the text is no document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from mailbot.config import Campaign
+from mailbot.envelope import Attachment, ParsedMessage
+from mailbot.analysis.htmltext import html_to_text
+from mailbot.analysis.textnorm import Keyword, find_any, find_phones, fold, name_matches, words
+
+TITLE_CHARS = 900  # folded characters of a file that count as its title region
+COVER_LETTER = tuple(Keyword.parse(k) for k in ("công văn", "CV", "tờ trình", "giấy giới thiệu", "thư ngỏ"))
+_NAME_HEADERS = (Keyword.parse("họ và tên"), Keyword.parse("họ tên"), Keyword.parse("họ * tên"))
+_PHONE_HEADERS = tuple(Keyword.parse(k) for k in ("điện thoại", "SĐT", "ĐT", "di động", "DĐ", "số máy"))
+_ROSTER_DOC = "duty-list"
+
+
+@dataclass
+class Detection:
+    documents: dict[str, list[str]] = field(default_factory=dict)  # doc id -> sources
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, doc_id: str, source: str) -> None:
+        self.documents.setdefault(doc_id, [])
+        if source not in self.documents[doc_id]:
+            self.documents[doc_id].append(source)
+
+
+def detect(parsed: ParsedMessage, campaign: Campaign) -> Detection:
+    keywords = {d.id: tuple(Keyword.parse(k) for k in d.keywords) for d in campaign.documents}
+    names = {d.id: d.name for d in campaign.documents}
+    result = Detection()
+    files = [a for a in parsed.attachments if a.is_document_file]
+    types: dict[int, list[str]] = {}
+    covers: list[Attachment] = []
+    for index, att in enumerate(files):
+        by_name = [doc for doc, kws in keywords.items() if name_matches(kws, _stem(att.filename))]
+        if by_name:
+            types[index] = by_name
+            result.reasons.append(f"tệp “{att.filename}” là {_names(by_name, names)} (theo tên tệp)")
+            continue
+        if att.is_archive:
+            continue  # typed by its members, or types them below
+        if name_matches(COVER_LETTER, _stem(att.filename)) or _looks_like_cover_letter(att.text):
+            covers.append(att)
+            continue
+        by_content = _type_by_content(att.text, keywords)
+        if by_content:
+            types[index] = [by_content]
+            result.reasons.append(f"tệp “{att.filename}” là {names[by_content]} (theo nội dung)")
+    # an archive's name types its untyped members
+    for index, att in enumerate(files):
+        if att.is_archive and index in types:
+            for mindex, member in enumerate(files):
+                if member.container.endswith(att.filename) and mindex not in types:
+                    types[mindex] = list(types[index])
+    for index, doc_ids in types.items():
+        for doc_id in doc_ids:
+            result.add(doc_id, files[index].filename)
+    untyped = [a for i, a in enumerate(files) if i not in types and a not in covers and not _is_typed_archive(a, files, types)]
+    if not untyped and covers and not types:
+        untyped = covers  # a cover letter alone is described by its own V/v line and the subject
+        for att in covers:
+            doc = _type_by_content(att.text, keywords, title_only=True)
+            if doc:
+                result.add(doc, att.filename)
+                result.reasons.append(f"công văn “{att.filename}” gửi {names[doc]} (theo trích yếu)")
+    if untyped:
+        subject_tokens = words(_strip_prefixes(parsed.subject))
+        found = [doc for doc, kws in keywords.items() if find_any(kws, subject_tokens) >= 0]
+        for doc in found:
+            for att in untyped:
+                result.add(doc, att.filename)
+        if found:
+            result.reasons.append(f"tiêu đề thư nêu {_names(found, names)} và thư có kèm tệp")
+    elif covers and result.documents:
+        result.reasons.append("công văn kèm theo không được tính là tài liệu riêng")
+    if _ROSTER_DOC in keywords and _ROSTER_DOC not in result.documents and (
+            is_pasted_roster(parsed.body_text) or (parsed.body_html and is_pasted_roster(html_to_text(parsed.body_html)))):
+        result.add(_ROSTER_DOC, "(nội dung thư)")
+        result.reasons.append(f"nội dung thư có {names[_ROSTER_DOC]} (họ tên kèm số điện thoại)")
+    return result
+
+
+def _is_typed_archive(att: Attachment, files: list[Attachment], types: dict[int, list[str]]) -> bool:
+    """An archive whose members carry types is not itself untyped."""
+    if not att.is_archive:
+        return False
+    return any(m.container.endswith(att.filename) and i in types for i, m in enumerate(files))
+
+
+def _names(doc_ids: list[str], names: dict[str, str]) -> str:
+    return " và ".join(names[d].lower() if i else names[d] for i, d in enumerate(doc_ids))
+
+
+def _stem(filename: str) -> str:
+    base = filename.rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[0] if "." in base else base
+
+
+def _strip_prefixes(subject: str) -> str:
+    return re.sub(r"^(?:\s*(?:re|fw|fwd|tr|tl|v/v|vv)\s*:\s*)+", "", subject, flags=re.I)
+
+
+def _looks_like_cover_letter(text: str) -> bool:
+    """A công văn: 'V/v' summary line and 'Kính gửi' near the top."""
+    head = fold(text[:2500])
+    return bool(re.search(r"(?m)^\s*v/\s?v\b", head)) and "kinh gui" in head
+
+
+def _title_region(text: str, title_only: bool) -> str:
+    if title_only:
+        match = re.search(r"(?im)^\s*v/\s?v[\s:.]*(.*(?:\n(?!\s*kinh gui).*){0,3})", fold(text[:2500]))
+        return match.group(1) if match else ""
+    return fold(text)[:TITLE_CHARS]
+
+
+def _type_by_content(text: str, keywords: dict[str, tuple[Keyword, ...]], title_only: bool = False) -> str | None:
+    if not text.strip():
+        return None
+    tokens = _WORDS_RE.findall(_title_region(text, title_only))
+    best: tuple[int, str] | None = None
+    for doc, kws in keywords.items():
+        pos = find_any(kws, tokens)
+        if pos >= 0 and (best is None or pos < best[0]):
+            best = (pos, doc)
+    if best:
+        return best[1]
+    if not title_only and _ROSTER_DOC in keywords and is_roster_table(text):
+        return _ROSTER_DOC
+    return None
+
+
+_WORDS_RE = re.compile(r"[a-z0-9]+")
+
+
+def is_roster_table(text: str) -> bool:
+    """A header row naming people and telephones, followed by telephone numbers."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines[:200]):
+        tokens = words(line)
+        if find_any(_NAME_HEADERS, tokens) >= 0 and find_any(_PHONE_HEADERS, tokens) >= 0:
+            following = "\n".join(lines[index + 1:index + 40])
+            return len(find_phones(following)) >= 1
+    return False
+
+
+def is_pasted_roster(body: str) -> bool:
+    """A list or table of people with Vietnamese telephone numbers in the body.
+
+    Quoted text (lines after a reply header or starting with '>') is ignored;
+    a signature gives one person at most, so two are required.
+    """
+    own: list[str] = []
+    for line in body.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">") or re.match(r"(?i)^-+\s*(original message|forwarded message|thư gốc)", stripped):
+            break
+        if re.match(r"(?i)^(vào|on)\b.*(đã viết|wrote)\s*:?\s*$", stripped):
+            break
+        own.append(line)
+    text = "\n".join(own)
+    if is_roster_table(text):
+        return True
+    people = set()
+    for line in own:
+        phones = find_phones(line)
+        if not phones:
+            continue
+        name = _person_name(line)
+        if name:
+            people.add((name, phones[0]))
+    return len(people) >= 2
+
+
+def _person_name(line: str) -> str | None:
+    """The first run of 2-5 capitalised words, as Vietnamese names are written."""
+    run: list[str] = []
+    for token in re.findall(r"[^\W\d_]+|\S", line):
+        if token[0].isalpha() and token[0].isupper():
+            run.append(token)
+            continue
+        if 2 <= len(run) <= 5:
+            return " ".join(run)
+        run = []
+    return " ".join(run) if 2 <= len(run) <= 5 else None

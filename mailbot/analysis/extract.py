@@ -1,0 +1,242 @@
+"""Text out of attached files, and members out of zip archives, within bounds.
+
+An unreadable file is a defect of that attachment, never of the message.
+No name taken from an archive is ever used as a path on disk.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from mailbot.envelope import Attachment
+from mailbot.analysis.textnorm import decode_bytes, nfc
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 30_000  # characters of text kept per file
+MAX_ROWS = 2_000  # spreadsheet rows read per file for classification
+MAX_PDF_PAGES = 20
+MAX_MEMBERS = 200  # archive members examined per message
+MAX_ARCHIVE_DEPTH = 2  # a zip inside a zip is read; deeper ones are not
+MAX_UNCOMPRESSED = 64 * 1024 * 1024  # bytes unpacked per message, all archives together
+MAX_RATIO = 200  # compression ratio above which a member counts as a zip bomb
+
+
+@dataclass
+class Budget:
+    """What one message may still unpack."""
+
+    members: int = MAX_MEMBERS
+    bytes: int = MAX_UNCOMPRESSED
+
+
+def examine(att: Attachment, budget: Budget, depth: int = 0) -> list[Attachment]:
+    """Check att and give it a text reader (run on first use); return att and an archive's members."""
+    kind = _kind(att)
+    if kind == "zip" and att.extension not in ("docx", "xlsx", "odt", "ods"):
+        return [att, *_zip_members(att, budget, depth)]
+    reader = _READERS.get(kind)
+    if reader is None:
+        return [att]
+    if kind in ("docx", "xlsx", "odt", "ods") and not _zip_is_sane(att, _MAIN_PART[kind]):
+        return [att]
+    att.reader = lambda data: nfc(reader(data))[:MAX_TEXT]
+    return [att]
+
+
+def _kind(att: Attachment) -> str:
+    ext = att.extension
+    head = att.data[:8]
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        if ext in ("docx", "xlsx", "odt", "ods"):
+            return ext
+        return "zip"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls" if ext == "xls" else "ole"
+    if ext in ("csv", "txt"):
+        return "text"
+    if ext in ("docx", "xlsx", "odt", "ods", "pdf", "xls", "zip"):
+        att.defects.append(f"tệp .{ext} không đúng định dạng (nội dung không phải {ext})")
+    return ext
+
+
+_MAIN_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "odt": "content.xml", "ods": "content.xml"}
+
+
+def _zip_is_sane(att: Attachment, main_part: str) -> bool:
+    """A cheap check done for every office file: a whole zip, its main part there, no bomb."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(att.data)) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            packed = sum(i.compress_size for i in infos) or 1
+            names = {i.filename for i in infos}
+    except Exception as exc:
+        att.defects.append(f"không đọc được nội dung tệp: tệp nén hỏng ({type(exc).__name__})")
+        return False
+    if main_part not in names:
+        att.defects.append(f"không đọc được nội dung tệp: thiếu phần {main_part}")
+        return False
+    if total > MAX_UNCOMPRESSED or (total > 1024 * 1024 and total / packed > MAX_RATIO):
+        att.defects.append(f"tệp giải nén ra {total} byte (tỉ lệ nén {total // packed}): nghi là bom nén, không đọc")
+        return False
+    return True
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        raw = name.encode("cp437", errors="replace")
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            name = raw.decode("cp1258", errors="replace")
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name.replace("\\", "/"))
+    return nfc(name)
+
+
+def _zip_members(att: Attachment, budget: Budget, depth: int) -> list[Attachment]:
+    if depth >= MAX_ARCHIVE_DEPTH:
+        att.defects.append("tệp nén lồng quá sâu: không mở")
+        return []
+    out: list[Attachment] = []
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(att.data))
+    except Exception as exc:
+        att.defects.append(f"không mở được tệp nén ({type(exc).__name__})")
+        return []
+    with zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            name = _member_name(info)
+            if budget.members <= 0:
+                att.defects.append(f"tệp nén có quá nhiều tệp: chỉ xét {MAX_MEMBERS} tệp")
+                break
+            budget.members -= 1
+            if ".." in name.split("/") or name.startswith("/"):
+                att.defects.append(f"tệp nén chứa đường dẫn nguy hiểm {name!r}")
+            if info.flag_bits & 0x1:
+                att.defects.append(f"tệp {name!r} trong tệp nén có mật khẩu: không đọc được")
+                continue
+            if info.file_size > budget.bytes or (
+                    info.file_size > 1024 * 1024 and info.file_size / max(info.compress_size, 1) > MAX_RATIO):
+                att.defects.append(f"tệp {name!r} giải nén ra {info.file_size} byte: nghi là bom nén, không mở")
+                continue
+            try:
+                with zf.open(info) as fh:
+                    data = fh.read(budget.bytes + 1)
+            except Exception as exc:
+                att.defects.append(f"không giải nén được {name!r} ({type(exc).__name__})")
+                continue
+            if len(data) > budget.bytes:
+                att.defects.append(f"tệp {name!r} lớn hơn kích thước khai báo: không mở")
+                budget.bytes = 0
+                continue
+            budget.bytes -= len(data)
+            member = Attachment(filename=name, content_type="application/octet-stream", data=data,
+                                container=att.filename if not att.container else f"{att.container}/{att.filename}")
+            out.extend(examine(member, budget, depth + 1))
+    return out
+
+
+def _read_docx(data: bytes) -> str:
+    import docx  # python-docx; imported lazily, it is slow to import
+
+    document = docx.Document(io.BytesIO(data))
+    lines = [p.text for p in document.paragraphs if p.text.strip()]
+    for table in document.tables:
+        for row in table.rows:
+            cells: list[str] = []
+            for cell in row.cells:
+                text = cell.text.strip()
+                if not cells or cells[-1] != text:  # merged cells repeat
+                    cells.append(text)
+            lines.append(" | ".join(cells))
+    return "\n".join(lines)
+
+
+def _read_xlsx(data: bytes) -> str:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        return "\n".join(line for ws in wb.worksheets for line in _row_lines(ws.iter_rows(values_only=True)))
+    finally:
+        wb.close()
+
+
+def cell_text(value: object) -> str:
+    """A spreadsheet cell as text (913123456.0 -> '913123456')."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a number typed into a spreadsheet: 913123456.0 -> 913123456
+    return "" if value is None else str(value).strip()
+
+
+def _row_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
+    """Spreadsheet rows as lines of non-empty cells joined by " | ", at most MAX_ROWS per sheet."""
+    for index, row in enumerate(rows):
+        if index >= MAX_ROWS:
+            break
+        cells = [c for c in map(cell_text, row) if c]
+        if cells:
+            yield " | ".join(cells)
+
+
+def _read_xls(data: bytes) -> str:
+    import xlrd
+
+    book = xlrd.open_workbook(file_contents=data, on_demand=True)
+    try:
+        return "\n".join(line for sheet in book.sheets()
+                         for line in _row_lines(sheet.row_values(r) for r in range(sheet.nrows)))
+    finally:
+        book.release_resources()
+
+
+def _read_pdf(data: bytes) -> str:
+    import pypdf
+
+    # pypdf logs every oddity of a broken PDF as a warning; the defect is recorded instead.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise ValueError("encrypted PDF")
+    parts = []
+    for page in reader.pages[:MAX_PDF_PAGES]:
+        parts.append(page.extract_text() or "")
+        if sum(map(len, parts)) > MAX_TEXT:
+            break
+    return "\n".join(parts)
+
+
+def _read_odf(data: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        xml = zf.read("content.xml").decode("utf-8", errors="replace")
+    xml = re.sub(r"</text:(?:p|h)>|</table:table-row>", "\n", xml)
+    xml = re.sub(r"</table:table-cell>", " | ", xml)
+    text = html.unescape(re.sub(r"<[^>]+>", "", xml))
+    return "\n".join(line.strip(" |") for line in text.splitlines() if line.strip(" |"))
+
+
+def _read_text(data: bytes) -> str:
+    return decode_bytes(data[: MAX_TEXT * 4].removeprefix(b"\xef\xbb\xbf"), None).replace(",", " | ")
+
+
+_READERS = {
+    "docx": _read_docx,
+    "xlsx": _read_xlsx,
+    "xls": _read_xls,
+    "pdf": _read_pdf,
+    "odt": _read_odf,
+    "ods": _read_odf,
+    "text": _read_text,
+}

@@ -1,0 +1,20 @@
+"""Classification rules, one small class per file; the first that matches decides.
+
+Each rule has a `name` (the disposition it gives) and `check(envelope, ctx)`
+returning the reasons it matched, or an empty list. The order is data:
+"""
+
+from __future__ import annotations
+
+from mailbot.analysis.rules.automated import Automated
+from mailbot.analysis.rules.base import Context, Rule
+from mailbot.analysis.rules.correspondence import Correspondence
+from mailbot.analysis.rules.submission import Submission
+from mailbot.analysis.rules.suspicious import Suspicious
+from mailbot.analysis.rules.unknown_sender import UnknownSender
+
+CHAIN: tuple[Rule, ...] = (Automated(), Suspicious(), UnknownSender(), Submission(), Correspondence())
+
+DISPOSITIONS = tuple(rule.name for rule in CHAIN)
+
+__all__ = ["CHAIN", "DISPOSITIONS", "Context", "Rule"]

@@ -1,0 +1,422 @@
+"""An IMAP mailbox (imap-tools): IDLE for push, UIDs for catching up, MOVE once recorded.
+
+After every wake-up or reconnection the folder is searched for UIDs above the
+last one processed: IDLE alone is never trusted (imap-tools' IDLE can return
+quietly on a dropped connection). Bodies are fetched with BODY.PEEK, so \\Seen
+is set only once a message is recorded. Messages are then moved with UID MOVE
+(or UID COPY + UID EXPUNGE of that UID alone); never a bare EXPUNGE, which
+would also remove other messages someone flagged \\Deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import imaplib
+import logging
+import re
+import os
+import select
+import ssl
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from pathlib import Path
+
+from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
+from imap_tools.errors import ImapToolsError
+from imap_tools.utils import encode_folder
+
+from mailbot import tls
+from mailbot.service import logs
+from mailbot.config import MailboxConfig
+from mailbot.errors import SourceError
+from mailbot.envelope import REVIEW
+from mailbot.intake.sources import Incoming
+from mailbot.intake.sources.imap_lease import LEASE_FOLDER, RENEW_SECONDS, Lease
+from mailbot.intake.sources.imap_state import FolderState
+
+log = logging.getLogger(__name__)
+
+FETCH_CHUNK = 200  # UIDs per FETCH of sizes
+_SIZE_RE = re.compile(rb"UID (\d+).*?RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+).*?UID (\d+)")
+_DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+# What a lost or refused connection raises, from the socket up through imaplib and imap-tools.
+CONNECTION_ERRORS = (OSError, imaplib.IMAP4.error, ImapToolsError, ssl.SSLError, EOFError)
+
+
+class ImapSource:
+    def __init__(self, config: MailboxConfig, state_dir: Path, secret: Callable[[str], str | None],
+                 poll_interval: float = 10.0, read_only: bool = False) -> None:
+        """`read_only` (a dry run): the mailbox is never changed: no \\Seen, no MOVE, no folder, no lease."""
+        self.config = config
+        self.read_only = read_only
+        self.lease = None if read_only else Lease(state_dir)
+        self.poll_interval = poll_interval  # where the server offers no IDLE
+        self.secret = secret
+        self.state = FolderState(state_dir / "imap-state.json")
+        self.box: BaseMailBox | None = None
+        self.uidvalidity = 0
+        self.last_contact: dt.datetime | None = None
+        # set by the runner: is the message with this header block recorded already?
+        self.known: Callable[[bytes], bool] | None = None
+        self._listed = 0  # the highest UID the last scan listed
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()  # interrupt() -> wait() returns
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    # -- connection --------------------------------------------------------------------
+    def _mailbox(self) -> BaseMailBox:
+        """Connected, and for TLS verified (certificate and host name) before anything is sent:
+        imaplib's own default context verifies nothing."""
+        cfg = self.config
+        if cfg.security == "tls":
+            return MailBox(cfg.host, cfg.port, timeout=cfg.timeout, ssl_context=tls.client_context(cfg.ca_file))
+        if cfg.security == "starttls":
+            return MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout, ssl_context=tls.client_context(cfg.ca_file))
+        return MailBoxUnencrypted(cfg.host, cfg.port, timeout=cfg.timeout)
+
+    def certificate_problem(self, exc: BaseException) -> str | None:
+        """What is wrong with the server's certificate, and whose it is; None if `exc` is not that."""
+        explained = tls.explain(exc)
+        if explained is None:
+            return None
+        cfg = self.config
+        cert = tls.peer_certificate(cfg.host, cfg.port, "imap" if cfg.security == "starttls" else None, cfg.timeout)
+        return f"{explained[0]}; chứng thư: {cert}"
+
+    def _token(self) -> str:
+        """A fresh OAuth2 access token from the configured command (e.g. a script using msal)."""
+        try:
+            proc = subprocess.run(list(self.config.oauth_token_command), capture_output=True, text=True,
+                                  timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SourceError(f"oauth_token_command failed: {exc}") from None
+        token = proc.stdout.strip()
+        if proc.returncode != 0 or not token:
+            raise SourceError(f"oauth_token_command exited with {proc.returncode} and no token")
+        logs.protect([token])  # masked in every log line from now on
+        return token
+
+    def login(self) -> BaseMailBox:
+        """A new logged-in connection, capabilities read again (no folder selected)."""
+        cfg = self.config
+        box = self._mailbox()
+        try:
+            if cfg.auth == "xoauth2":
+                box.xoauth2(cfg.username, self._token(), initial_folder=None)
+            else:
+                password = self.secret(cfg.password_env) if cfg.password_env else None
+                if password is None:
+                    raise SourceError(f"no IMAP password: set {cfg.password_env or '[mailbox] password_env'}")
+                if (cfg.username + password).isascii():
+                    box.login(cfg.username, password, initial_folder=None)
+                else:  # LOGIN is ASCII only: SASL PLAIN carries UTF-8 (RFC 4616)
+                    box.login_utf8(cfg.username, password, initial_folder=None)
+            # Servers (Dovecot among them) announce MOVE and UIDPLUS only after login.
+            typ, data = box.client.capability()
+            if typ == "OK" and data and data[-1]:
+                box.client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
+        except BaseException:
+            try:
+                box.client.shutdown()
+            except Exception:  # the socket may already be gone
+                pass
+            raise
+        return box
+
+    def connect(self) -> BaseMailBox:
+        if self.box is not None:
+            return self.box
+        cfg = self.config
+        try:
+            box = self.login()
+            try:
+                if not self.read_only:
+                    for folder in (cfg.processed_folder, cfg.review_folder):
+                        if not box.folder.exists(folder):
+                            box.folder.create(folder)
+                            log.warning("created IMAP folder %s", folder)
+                if self.lease is not None:
+                    self.lease.acquire(box)
+                self._select(box)
+            except BaseException:
+                _logout(box)
+                raise
+        except CONNECTION_ERRORS as exc:
+            raise SourceError(f"IMAP {cfg.host}:{cfg.port}: {self.certificate_problem(exc) or exc}") from exc
+        self.box = box
+        self.last_contact = dt.datetime.now(dt.timezone.utc)
+        return box
+
+    def _select(self, box: BaseMailBox) -> None:
+        box.folder.set(self.config.folder, readonly=self.read_only)
+        values = box.client.untagged_responses.get("UIDVALIDITY") or [b"0"]
+        uidvalidity = int(values[-1])
+        saved, _ = self.state.get(self.config.folder)
+        if saved and saved != uidvalidity:
+            log.warning("UIDVALIDITY of %s changed (%s -> %s): scanning the whole folder again",
+                        self.config.folder, saved, uidvalidity)
+        if saved != uidvalidity:
+            self.state.set(self.config.folder, uidvalidity, 0)
+        self.uidvalidity = uidvalidity
+        self._listed = 0  # UIDs are listed again by the next scan
+
+    def close(self) -> None:
+        with self._lock:
+            box, self.box = self.box, None
+        if box is not None and self.lease is not None and self.lease.held:
+            try:
+                self.lease.release(box)  # another instance may take over at once
+            except (*CONNECTION_ERRORS, SourceError) as exc:
+                log.warning("could not remove our lease from %s: %s", LEASE_FOLDER, exc)
+        _logout(box)  # the wake pipe stays: close() is also a reconnect, the source lives on
+
+    def interrupt(self) -> None:
+        """Wake a wait() at once (SIGTERM, a staff request): the IDLE ends cleanly with DONE.
+
+        A byte on a pipe the wait polls beside the socket; safe from a signal handler.
+        """
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:
+            pass  # already woken
+
+    def _lost(self, exc: BaseException) -> SourceError:
+        with self._lock:
+            self.box = None
+        return SourceError(f"IMAP {self.config.host}:{self.config.port}: connection lost ({exc})")
+
+    # -- messages ----------------------------------------------------------------------
+    def pending(self) -> Iterator[Incoming]:
+        """New messages (UID above the last processed), oldest first, bodies one at a time."""
+        box = self.connect()
+        _, last = self.state.get(self.config.folder)
+        try:
+            if self.lease is not None and self.lease.renew(box):
+                self._select(box)
+        except SourceError:  # the lease is lost (MailboxBusy) or our claim was removed: connect afresh
+            self.close()
+            raise
+        except CONNECTION_ERRORS as exc:
+            raise self._lost(exc) from exc
+        try:
+            box.client.noop()  # the server brings the selected folder up to date (new mail, expunges)
+            uids = [int(u) for u in box.uids(f"UID {last + 1}:*")]
+            uids = sorted(u for u in uids if u > last)  # "n:*" always matches the highest UID
+            self._listed = max([self._listed, *uids])
+            overview = self._overview(box, uids)
+        except CONNECTION_ERRORS as exc:
+            raise self._lost(exc) from exc
+        self.last_contact = dt.datetime.now(dt.timezone.utc)
+        for uid in uids:
+            if uid not in overview:
+                continue  # expunged meanwhile
+            size, head = overview[uid]
+            if head and self.known is not None and self.known(head):
+                # Recorded before (a rescan, a copy put back): the header is all the runner needs.
+                yield Incoming(source_id=self._source_id(uid), raw=head)
+                continue
+            try:
+                item = self._fetch(box, uid, size)
+            except CONNECTION_ERRORS as exc:
+                raise self._lost(exc) from exc
+            if item is not None:
+                yield item
+
+    def _overview(self, box: BaseMailBox, uids: list[int]) -> dict[int, tuple[int, bytes]]:
+        """Size and identity header fields of each UID, before any body is downloaded."""
+        out: dict[int, tuple[int, bytes]] = {}
+        for start in range(0, len(uids), FETCH_CHUNK):
+            chunk = ",".join(str(u) for u in uids[start:start + FETCH_CHUNK])
+            typ, data = box.client.uid("FETCH", chunk, "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT)])")
+            if typ != "OK":
+                raise imaplib.IMAP4.error(f"FETCH sizes: {typ} {data!r}")
+            for line in data:
+                meta, head = (line[0], line[1]) if isinstance(line, tuple) else (line, b"")
+                match = _SIZE_RE.search(meta or b"")
+                if match:
+                    uid, size = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
+                    out[int(uid)] = (int(size), head or b"")
+        return out
+
+    def _source_id(self, uid: int) -> str:
+        return f"imap:{self.config.folder}:{self.uidvalidity}:{uid}"
+
+    def _fetch(self, box: BaseMailBox, uid: int, size: int) -> Incoming | None:
+        # The raw bytes through imap-tools' client: its MailMessage would parse every message
+        # once more, and mailbot parses (in its own guarded way) later.
+        oversized = size > self.config.max_message_bytes
+        part = "BODY.PEEK[HEADER]" if oversized else "BODY.PEEK[]"
+        typ, data = box.client.uid("FETCH", str(uid), f"({part} INTERNALDATE)")
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"FETCH {uid}: {typ} {data!r}")
+        pieces = [d for d in data if isinstance(d, tuple)]
+        if not pieces:
+            return None
+        meta, raw = pieces[0][0], pieces[0][1]
+        delivered = None
+        match = _DATE_RE.search(meta)
+        if match:
+            try:
+                delivered = email.utils.parsedate_to_datetime(match.group(1).decode("ascii"))
+            except (TypeError, ValueError):
+                delivered = None
+        return Incoming(source_id=self._source_id(uid), raw=raw,
+                        delivered=delivered, oversize=size if oversized else None)
+
+    def done(self, items: list[tuple[Incoming, str | None]]) -> None:
+        """Recorded: mark \\Seen, move to the processed or review folder, remember the UIDs.
+
+        One STORE and one MOVE per target folder for a whole group commit.
+        """
+        if self.read_only:  # a dry run: remembered here only, the mailbox left as it is
+            uids = [_parse_source_id(item.source_id)[2] for item, _ in items]
+            _, last = self.state.get(self.config.folder)
+            self.state.set(self.config.folder, self.uidvalidity, max([last, *uids]))
+            return
+        targets: dict[str, list[int]] = {}
+        for item, disposition in items:
+            folder, uidvalidity, uid = _parse_source_id(item.source_id)
+            if folder != self.config.folder or uidvalidity != self.uidvalidity:
+                continue  # from an earlier folder state: the next scan finds it again
+            target = self.config.review_folder if disposition in REVIEW else self.config.processed_folder
+            targets.setdefault(target, []).append(uid)
+        if not targets or self.box is None:
+            return
+        box = self.box
+        try:
+            for target, uids in targets.items():
+                uid_set = ",".join(str(u) for u in uids)
+                typ, data = box.client.uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Seen)")
+                if typ != "OK":
+                    raise imaplib.IMAP4.error(f"STORE {uid_set}: {typ} {data!r}")
+                self._move(box, uid_set, target)
+        except CONNECTION_ERRORS as exc:
+            raise self._lost(exc) from exc
+        _, last = self.state.get(self.config.folder)
+        self.state.set(self.config.folder, self.uidvalidity, max([last, *(u for us in targets.values() for u in us)]))
+
+    def _move(self, box: BaseMailBox, uid_set: str, folder: str) -> None:
+        caps = box.client.capabilities
+        target = encode_folder(folder)
+        if "MOVE" in caps:
+            typ, data = box.client.uid("MOVE", uid_set, target)
+        else:
+            typ, data = box.client.uid("COPY", uid_set, target)
+            if typ == "OK":
+                typ, data = box.client.uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Deleted)")
+            if typ == "OK" and "UIDPLUS" in caps:
+                typ, data = box.client.uid("EXPUNGE", uid_set)  # these UIDs only (RFC 4315)
+            elif typ == "OK":
+                log.warning("the server has neither MOVE nor UIDPLUS: UIDs %s left flagged \\Deleted in %s",
+                            uid_set, self.config.folder)
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"moving UIDs {uid_set} to {folder}: {typ} {data!r}")
+
+    # -- waiting -----------------------------------------------------------------------
+    def wait(self, stop: threading.Event, timeout: float) -> None:
+        """Until new mail may be there (IDLE, else a poll interval), `timeout`, or interrupt()."""
+        box = self.box
+        if stop.is_set():
+            return
+        if box is None or "IDLE" not in box.client.capabilities:
+            self._woken(min(timeout, self.poll_interval))
+            return
+        timeout = min(timeout, self.config.idle_seconds, RENEW_SECONDS if self.lease is not None else timeout)
+        try:
+            if self._arrived(box):
+                return  # mail came in during the pass: IDLE would hear of it only at the server's next check
+            box.idle.start()
+            try:
+                # imap-tools' own IDLE poll watches the socket only: poll it beside the wake pipe
+                poller = select.poll()
+                poller.register(box.client.sock.fileno(), select.POLLIN)
+                poller.register(self._wake_r, select.POLLIN)
+                ready = {fd for fd, _ in poller.poll(timeout * 1000)}
+                self._drain()
+                responses = box.idle.poll(timeout=0) if box.client.sock.fileno() in ready else []
+            finally:
+                box.idle.stop()
+        except CONNECTION_ERRORS as exc:
+            if not stop.is_set():
+                raise self._lost(exc) from exc
+            return
+        if any(b"BYE" in line for line in responses):
+            raise self._lost(EOFError("BYE"))
+        self.last_contact = dt.datetime.now(dt.timezone.utc)
+
+    def _arrived(self, box: BaseMailBox) -> bool:
+        """New UIDs since the last scan listed its messages (one UID SEARCH)."""
+        return any(int(u) > self._listed for u in box.uids(f"UID {self._listed + 1}:*"))
+
+    def _woken(self, timeout: float) -> None:
+        select.select([self._wake_r], [], [], timeout)
+        self._drain()
+
+    def _drain(self) -> None:
+        try:
+            while os.read(self._wake_r, 64):
+                pass
+        except BlockingIOError:
+            pass
+
+    def describe(self) -> str:
+        return f"imap://{self.config.username}@{self.config.host}:{self.config.port}/{self.config.folder}"
+
+
+class SentCopy:
+    """Sends with another transport, then APPENDs a copy to the IMAP Sent folder (read), so that
+    staff see in their mail client what mailbot answered. Its own connection: the source's is
+    used by the recording thread. A failed copy is logged, never a failed send."""
+
+    def __init__(self, inner: Any, source: ImapSource, folder: str) -> None:
+        self.inner = inner
+        self.source = source
+        self.folder = folder
+        self.box: BaseMailBox | None = None
+
+    def send(self, sender: str, to: list[str], raw: bytes) -> str:
+        answer = self.inner.send(sender, to, raw)
+        try:
+            if self.box is None:
+                self.box = self.source.login()
+                if not self.box.folder.exists(self.folder):
+                    self.box.folder.create(self.folder)
+            typ, data = self.box.client.append(encode_folder(self.folder), r"(\Seen)", None, raw)
+            if typ != "OK":
+                raise imaplib.IMAP4.error(f"APPEND: {typ} {data!r}")
+        except (*CONNECTION_ERRORS, SourceError) as exc:
+            log.warning("sent, but no copy in %s: %s", self.folder, exc)
+            self._close_box()
+        return answer
+
+    def _close_box(self) -> None:
+        box, self.box = self.box, None
+        _logout(box)
+
+    def close(self) -> None:
+        self.inner.close()
+        self._close_box()
+
+
+def _logout(box: BaseMailBox | None) -> None:
+    """Log out if the connection still allows it; a dead one is simply dropped."""
+    if box is not None:
+        try:
+            box.logout()
+        except (*CONNECTION_ERRORS, AttributeError):
+            pass
+
+
+def _parse_source_id(source_id: str) -> tuple[str, int, int]:
+    _, rest = source_id.split(":", 1)
+    folder, uidvalidity, uid = rest.rsplit(":", 2)
+    return folder, int(uidvalidity), int(uid)
+
+
+__all__ = ["ImapSource", "FolderState", "SentCopy", "CONNECTION_ERRORS"]
+

@@ -1,0 +1,300 @@
+"""Sending what the outbox holds: SMTP (none, STARTTLS, TLS) or a folder for dry runs.
+
+A mail is stored before it is sent and marked sent once the server accepted
+it. Temporary failures (4xx, refused connection, timeout) are retried with
+backoff; permanent ones (5xx) are marked failed with the server's answer.
+A kill between acceptance and marking means one resend of the same stored
+bytes, with the same Message-ID, so the recipient can recognise it. A connection
+lost after the final dot of DATA (RFC 1047: the server may have taken it) gets one
+more try; lost so twice, the mail is "uncertain", never sent a third time, and the
+digest says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import smtplib
+import ssl
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from mailbot import tls
+from mailbot.config import SmtpConfig, read_secret
+from mailbot.errors import SendError, StoreError
+from mailbot.register.storage import atomic_write
+from mailbot.register.store import Store, parse_iso, utc_iso
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 30  # about two days of retries with the backoff below
+BACKOFF_FIRST = 60.0
+BACKOFF_MAX = 3600.0
+
+
+class Transport(Protocol):
+    def send(self, sender: str, to: list[str], raw: bytes) -> str:
+        """Hand one mail over; return the server's answer. Raise SendError."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
+    """smtplib encodes credentials as ASCII (a Vietnamese password raises UnicodeEncodeError):
+    such a login goes as SASL PLAIN, which carries UTF-8 (RFC 4616)."""
+    if (username + password).isascii():
+        conn.login(username, password)
+        return
+    if "plain" not in conn.esmtp_features.get("auth", "").lower().split():
+        raise smtplib.SMTPException("the server offers no AUTH PLAIN, needed for a non-ASCII password")
+    token = base64.b64encode(b"\0" + username.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
+    code, answer = conn.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
+
+
+class _MarksFinalDot:
+    """Remembers that the whole message, final dot included, went out in DATA: a connection lost
+    after that may have delivered it (RFC 1047's duplicate window)."""
+
+    final_dot_sent = False
+
+    def send(self, s: bytes | str) -> None:
+        super().send(s)  # type: ignore[misc]
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):  # only DATA's content ends so
+            self.final_dot_sent = True
+
+
+class _SMTP(_MarksFinalDot, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_MarksFinalDot, smtplib.SMTP_SSL):
+    pass
+
+
+class SmtpTransport:
+    """One connection reused for a flush pass."""
+
+    def __init__(self, cfg: SmtpConfig) -> None:
+        self.cfg = cfg
+        self.conn: smtplib.SMTP | None = None
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        return tls.client_context(self.cfg.ca_file)
+
+    def connect(self) -> smtplib.SMTP:
+        """A connection through EHLO, STARTTLS and login as configured; SendError if any step fails."""
+        cfg = self.cfg
+        try:
+            if cfg.security == "tls":
+                conn: smtplib.SMTP = _SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=self.context)
+            else:
+                conn = _SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+            conn.ehlo()
+            if cfg.security == "starttls":
+                conn.starttls(context=self.context)
+                conn.ehlo()
+            if cfg.username:
+                password = read_secret(cfg.password_env)
+                if password is None:
+                    raise SendError(f"no SMTP password: set {cfg.password_env or 'smtp.password_env'}", permanent=False)
+                _login(conn, cfg.username, password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise SendError(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise SendError(f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code) from exc
+        except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+            raise SendError(f"cannot reach SMTP server {cfg.host}:{cfg.port}: {exc}", permanent=False) from exc
+        return conn
+
+    def send(self, sender: str, to: list[str], raw: bytes) -> str:
+        if self.conn is None:
+            self.conn = self.connect()
+        self.conn.final_dot_sent = False  # type: ignore[attr-defined]
+        try:
+            refused = self.conn.sendmail(sender, to, raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            answer = "; ".join(f"{r}: {c} {_text(m)}" for r, (c, m) in exc.recipients.items())
+            raise SendError(answer, permanent=all(c >= 500 for c in codes), code=max(codes)) from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            raise SendError(f"{exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code >= 500, exc.smtp_code) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            uncertain = bool(getattr(self.conn, "final_dot_sent", False))
+            self.close()
+            if uncertain:
+                raise SendError(f"connection lost after the whole message was sent: {exc}", permanent=False,
+                                uncertain=True) from exc
+            raise SendError(f"connection lost: {exc}", permanent=False) from exc
+        if refused:
+            return "accepted for some recipients: " + "; ".join(f"{r}: {c}" for r, (c, _) in refused.items())
+        return "250 accepted"
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.conn = None
+
+
+class DirectoryTransport:
+    """Dry run: each mail becomes an .eml file in a folder; nothing is sent."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, sender: str, to: list[str], raw: bytes) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = raw.split(b"Message-ID: <", 1)[-1].split(b">", 1)[0].decode("ascii", "replace")
+        path = self.folder / f"{''.join(c if c.isalnum() or c in '.-' else '_' for c in name)[:120]}.eml"
+        atomic_write(path, raw)
+        return f"written to {path}"
+
+    def close(self) -> None:
+        return None
+
+
+def _text(answer: bytes | str) -> str:
+    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+
+
+@dataclass
+class FlushResult:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    uncertain: int = 0  # lost after the final dot twice: state "uncertain", never sent again
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int, first: float = BACKOFF_FIRST, most: float = BACKOFF_MAX) -> dt.timedelta:
+    return dt.timedelta(seconds=min(first * 2 ** max(attempts - 1, 0), most))
+
+
+def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry_run: bool,
+          ignore_backoff: bool = False, lock: AbstractContextManager[object] | None = None,
+          beat: Callable[[], None] | None = None, retry: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
+          stop: threading.Event | None = None) -> FlushResult:
+    """Try every pending mail whose message is recorded and whose retry time has come.
+
+    `lock` guards the store when another thread records messages meanwhile; it is
+    never held while talking to the server. `stop` (SIGTERM) ends the run at the next mail
+    boundary: the rest stay pending and go after the restart, each once.
+    """
+    guard = lock if lock is not None else nullcontext()
+    result = FlushResult()
+    with guard:
+        # a mail whose message is not committed yet (a crash in between) waits for the redo
+        mails = [m for m in store.pending_mail() if not m.get("message_key") or store.has_message(m["message_key"])]
+    try:
+        for mail in mails:
+            if stop is not None and stop.is_set():
+                break
+            if beat is not None:
+                beat()
+            if not ignore_backoff and mail.get("next_attempt") and parse_iso(mail["next_attempt"]) > now:
+                result.deferred += 1
+                continue
+            attempts = mail.get("attempts", 0) + 1
+            try:
+                raw = store.blob_path(mail["raw_sha256"], "raw").read_bytes()
+            except OSError as exc:
+                with guard:
+                    store.update_mail(mail["key"], {"status": "failed", "attempts": attempts, "failed_at": utc_iso(now),
+                                                    "last_error": f"không đọc được thư đã soạn: {exc}"})
+                    store.commit_outbox()
+                result.failed += 1
+                log.error("mail %s cannot be read from the store: %s", mail["key"], exc)
+                continue
+            try:
+                answer = transport.send(sender, mail["to"], raw)
+            except SendError as exc:
+                with guard:
+                    if exc.uncertain and mail.get("uncertain_at"):
+                        # lost after the final dot twice: never a third copy; staff are told
+                        store.update_mail(mail["key"], {"status": "uncertain", "attempts": attempts,
+                                                        "last_error": str(exc), "failed_at": utc_iso(now)})
+                        result.uncertain += 1
+                        log.error("mail %s to %s may or may not have arrived; not sent again: %s", mail["key"],
+                                  ", ".join(mail["to"]), exc)
+                    elif exc.uncertain:  # probably delivered: one more try, no more
+                        store.update_mail(mail["key"], {"attempts": attempts, "last_error": str(exc),
+                                                        "uncertain_at": utc_iso(now),
+                                                        "next_attempt": utc_iso(now + backoff(attempts, *retry))})
+                        result.deferred += 1
+                        log.warning("mail %s to %s: connection lost after the message was sent; one more try: %s",
+                                    mail["key"], ", ".join(mail["to"]), exc)
+                    elif exc.permanent or attempts >= MAX_ATTEMPTS:
+                        store.update_mail(mail["key"], {"status": "failed", "attempts": attempts,
+                                                        "last_error": str(exc), "failed_at": utc_iso(now)})
+                        result.failed += 1
+                        log.error("mail %s to %s failed for good: %s", mail["key"], ", ".join(mail["to"]), exc)
+                    else:
+                        store.update_mail(mail["key"], {"attempts": attempts, "last_error": str(exc),
+                                                        "next_attempt": utc_iso(now + backoff(attempts, *retry))})
+                        result.deferred += 1
+                        log.warning("mail %s to %s deferred: %s", mail["key"], ", ".join(mail["to"]), exc)
+                    store.commit_outbox()
+                result.errors.append(str(exc))
+                if exc.code is None and not exc.permanent:
+                    break  # the server is unreachable: leave the rest for the next pass
+                continue
+            with guard:
+                store.update_mail(mail["key"], {"status": "dry-run" if dry_run else "sent", "attempts": attempts,
+                                                "sent_at": utc_iso(now), "server_answer": answer})
+                # Marked at once, so a kill resends at most this one mail (with the same Message-ID).
+                # Not fsynced: a power cut that loses the mark costs one resend, nothing more.
+                store.commit_outbox()
+            result.sent += 1
+            log.info("mail %s to %s: %s", mail["key"], ", ".join(mail["to"]), answer)
+    finally:
+        transport.close()
+    return result
+
+
+class Sender:
+    """A thread that runs `job` (the outbox flush) each time it is woken, one run at a time."""
+
+    def __init__(self, job: Callable[[], FlushResult]) -> None:
+        self._job = job
+        self.sent = 0
+        self.failed = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="mailbot-send", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Let a run in progress finish; the caller flushes what is left."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                done = self._job()
+                self.sent += done.sent
+                self.failed += done.failed
+            except StoreError:
+                pass  # the job reported it (once per incident); the caller's own flush tries again
+            except Exception:  # logged; the caller's own flush tries again
+                log.exception("sending alongside the pass failed")

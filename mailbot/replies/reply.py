@@ -1,0 +1,237 @@
+"""Acknowledgements: rendered from jinja2 templates, threaded, marked auto-replied."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import email.utils
+import hashlib
+from dataclasses import dataclass
+from email.charset import BASE64, Charset
+from email.policy import compat32
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from mailbot.analysis.classify import organization_of
+from mailbot.config import Config
+from mailbot.envelope import Envelope
+from mailbot.errors import TemplateError
+
+TEMPLATES = ("ack.txt.j2", "ack.html.j2", "oversize.txt.j2", "oversize.html.j2", "remind.txt.j2", "remind.html.j2",
+             "digest.txt.j2", "digest.html.j2", "roster.html.j2")
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = BASE64
+
+SAMPLE_ACK: dict[str, Any] = {
+    "organization": "Viễn thông Đồng Tháp", "department": "Sở Thông tin và Truyền thông tỉnh Đồng Tháp",
+    "mailbox": "pbcvt@dongthap.gov.vn", "receipt": "BC2021-0001",
+    "received": "09 giờ 15 phút, ngày 29 tháng 3 năm 2021", "campaign": "Bảo đảm thông tin liên lạc",
+    "files": [{"name": "PA.docx", "size": "12,0 KB", "kind": "Phương án"}],
+    "received_documents": [{"name": "Phương án", "on_time": True, "deadline": "hết ngày 01 tháng 4 năm 2021",
+                            "version": 2}],
+    "owed": [{"name": "Danh sách trực", "deadline": "hết ngày 21 tháng 5 năm 2021", "overdue": False}],
+    "roster": [{"name": "Nguyễn Văn An", "position": "Giám đốc", "phones": "0913 123 456", "problems": []},
+               {"name": "Võ Thị Em", "position": "Nhân viên", "phones": "0913 12",
+                "problems": ["0913 12: số không hợp lệ (sai đầu số hoặc độ dài)"]}],
+    "roster_unread": False, "roster_problems": 1,
+    "contact": "Liên hệ: 0277.3873996.", "signature": "Phòng Bưu chính, Viễn thông",
+}
+
+SAMPLE_OVERSIZE: dict[str, Any] = {
+    "organization": "Viễn thông Đồng Tháp", "department": SAMPLE_ACK["department"], "mailbox": SAMPLE_ACK["mailbox"],
+    "received": SAMPLE_ACK["received"], "subject": "Gửi phương án", "size": "42,0 MB", "limit": "30 MB",
+    "contact": SAMPLE_ACK["contact"], "signature": SAMPLE_ACK["signature"],
+}
+SAMPLE_REMIND: dict[str, Any] = {
+    "organization": "Viễn thông Đồng Tháp", "department": SAMPLE_ACK["department"], "mailbox": SAMPLE_ACK["mailbox"],
+    "campaign": SAMPLE_ACK["campaign"],
+    "reference": "Công văn số 123/STTTT-BCVT ngày 15/3/2021 của Sở Thông tin và Truyền thông",
+    "document": "Phương án bảo đảm thông tin liên lạc", "deadline": "hết ngày 01 tháng 4 năm 2021", "days_left": 3,
+    "submitted": [{"name": "Danh sách trực", "receipt": "BC2021-0002", "received": "09 giờ 15 phút, ngày 29 tháng 3 năm 2021"}],
+    "contact": SAMPLE_ACK["contact"], "signature": SAMPLE_ACK["signature"],
+}
+SAMPLE_DIGEST: dict[str, Any] = {
+    "date": "ngày 29 tháng 3 năm 2021", "short_date": "29/03/2021", "since": "07 giờ 30 phút, ngày 28 tháng 3 năm 2021",
+    "department": SAMPLE_ACK["department"], "mailbox": SAMPLE_ACK["mailbox"], "signature": SAMPLE_ACK["signature"],
+    "campaigns": [{"title": "Bầu cử 2021", "id": "bau-cu-2021", "documents": [{"name": "Phương án", "deadline": "01/04/2021"}],
+                   "table": [{"organization": "Viễn thông Đồng Tháp", "cells": [{"status": "on-time", "text": "đúng hạn"}]}],
+                   "roster": [{"organization": "Viễn thông Đồng Tháp", "missing": False, "rows": [
+                       {"name": "Nguyễn Văn An", "position": "Giám đốc", "phones": "0913 123 456", "problems": ""}]},
+                       {"organization": "Viettel Đồng Tháp", "missing": True, "rows": []}]}],
+    "arrived": [{"time": "09:15 29/03/2021", "from": "kt@vnpt.vn", "organization": "Viễn thông Đồng Tháp",
+                 "what": "nộp tài liệu", "receipt": "BC2021-0001", "subject": "Phương án"}],
+    "reminders": [{"organization": "Viettel Đồng Tháp", "document": "Phương án", "step": "trước hạn 3 ngày",
+                   "to": "kt@viettel.com.vn", "note": ""}],
+    "unsent_reminders": [{"organization": "Bưu điện tỉnh Đồng Tháp", "document": "Phương án", "step": "trước hạn 3 ngày",
+                          "to": "", "note": "chưa có địa chỉ"}],
+    "review": [{"id": "XL-0001", "when": "10:00 29/03/2021", "label": "người gửi lạ", "from": "a@gmail.com",
+                "subject": "PA"}],
+    "failures": ["Tệp không đọc được: a.docx"],
+}
+SAMPLE_ROSTER: dict[str, Any] = {
+    "department": SAMPLE_ACK["department"], "campaign": SAMPLE_ACK["campaign"], "document": "Danh sách trực",
+    "event": "Ngày bầu cử ngày 23 tháng 5 năm 2021", "today": "ngày 21 tháng 5 năm 2021", "organizations": [
+        {"name": "Viễn thông Đồng Tháp", "missing": False, "receipt": "BC2021-0007", "received": "14:00 20/05/2021",
+         "version": 2, "rows": [{"name": "Nguyễn Văn An", "position": "Giám đốc", "unit": "", "time": "Cả ngày",
+                                 "phones": [{"display": "0913 123 456", "e164": "+84913123456"}], "problems": []}]},
+        {"name": "Viettel Đồng Tháp", "missing": True, "receipt": None, "received": "", "version": 0, "rows": []}],
+}
+SAMPLES = {"ack": SAMPLE_ACK, "oversize": SAMPLE_OVERSIZE, "remind": SAMPLE_REMIND, "digest": SAMPLE_DIGEST,
+           "roster": SAMPLE_ROSTER}
+
+
+def default_templates_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+class Templates:
+    """The jinja2 templates, checked at start: a template that fails is an error now, not at send time."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or default_templates_dir()
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self.directory)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+            keep_trailing_newline=True,
+        )
+        for name in TEMPLATES:
+            self.render(name, SAMPLES[name.split(".", 1)[0]])
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"template {name} not found in {self.directory}") from None
+        except jinja2.TemplateError as exc:
+            where = f"{name}, line {exc.lineno}" if getattr(exc, "lineno", None) else name
+            raise TemplateError(f"template {where} in {self.directory}: {exc}") from None
+
+
+NAME_CHARS = 80  # a file name longer than this is shortened in replies (the record keeps it whole)
+
+
+def shown_name(name: str) -> str:
+    """A sender's file name as a reply shows it: control characters out, a very long one shortened."""
+    clean = "".join(c if c.isprintable() else "\ufffd" for c in name)
+    if len(clean) <= NAME_CHARS:
+        return clean
+    head, dot, ext = clean.rpartition(".")
+    ext = dot + ext if head and len(ext) <= 10 else ""
+    keep = NAME_CHARS - len(ext) - 1
+    return clean[: keep - 12] + "…" + clean[-12 - len(ext):]
+
+
+@dataclass(frozen=True)
+class Reply:
+    key: str  # the Message-ID, fixed for this reply
+    to: list[str]
+    subject: str
+    raw: bytes
+
+
+def reply_message_id(kind: str, message_key: str, domain: str) -> str:
+    digest = hashlib.sha256(f"{kind}\0{message_key}".encode()).hexdigest()[:32]
+    return f"{kind}.{digest}@{domain}"
+
+
+def recipients(envelope: Envelope, config: Config) -> list[str]:
+    """The sender, or its Reply-To when that belongs to the same organization.
+
+    Only plain ASCII addresses: an internationalised one would need SMTPUTF8 end to end,
+    and a raw 8-bit header is more often a broken client than a real address.
+    """
+    parsed = envelope.parsed
+    for addr in parsed.reply_to:
+        if _sendable(addr) and envelope.organization and organization_of(addr, config) == envelope.organization:
+            return [addr]
+    return [parsed.from_address] if parsed.from_address and _sendable(parsed.from_address) else []
+
+
+def _sendable(value: str) -> bool:
+    """ASCII, printable, no spaces or brackets: safe in a header we write and on the wire."""
+    return value.isascii() and value.isprintable() and not any(c in value for c in " <>\"")
+
+
+def reply_subject(original: str, fallback: str) -> str:
+    subject = " ".join(original.split())
+    if not subject:
+        return fallback
+    return subject if subject.lower().startswith(("re:", "tl:", "trả lời:")) else f"Re: {subject}"
+
+
+def compose(envelope: Envelope, config: Config, templates: Templates, context: dict[str, Any],
+            now: dt.datetime, kind: str = "ack", fallback_subject: str = "") -> Reply:
+    """A reply to a message: threaded under it, marked auto-replied (RFC 3834)."""
+    parsed = envelope.parsed
+    domain = config.reply_from.rsplit("@", 1)[1]
+    msgid = reply_message_id(kind, envelope.key, domain)
+    subject = reply_subject(parsed.subject, fallback_subject
+                            or f"Xác nhận đã nhận tài liệu – số biên nhận {context['receipt']}")
+    thread: list[tuple[str, str]] = []
+    if parsed.message_id and _sendable(parsed.message_id):
+        refs = [r for r in parsed.references if r != parsed.message_id and _sendable(r)][-20:] + [parsed.message_id]
+        thread = [("In-Reply-To", f"<{parsed.message_id}>"), ("References", "\r\n ".join(f"<{r}>" for r in refs))]
+    return compose_mail(config, templates, kind, context, recipients(envelope, config), subject, msgid, now,
+                        "auto-replied", thread)
+
+
+def compose_mail(config: Config, templates: Templates, kind: str, context: dict[str, Any], to: list[str],
+                 subject: str, msgid: str, now: dt.datetime, auto_submitted: str = "auto-generated",
+                 extra_headers: list[tuple[str, str]] | None = None) -> Reply:
+    """Text and HTML from the `kind` templates, From the Department, with a fixed Message-ID."""
+    # compat32 classes: a fifth of the cost of EmailMessage with policy=SMTP, and the same bytes
+    # on the wire (headers encoded by us, bodies in base64 UTF-8).
+    # A boundary of our own: characters base64 never produces, and no regex compiled per mail
+    # (the stdlib compiles one for each boundary it invents).
+    msg = MIMEMultipart("alternative", boundary=f"=_mailbot_{msgid.split('@', 1)[0].rsplit('.', 1)[-1]}")
+    for name, text in ((("plain", templates.render(f"{kind}.txt.j2", context))),
+                       ("html", templates.render(f"{kind}.html.j2", context))):
+        part = MIMEText(text.replace("\r\n", "\n").replace("\n", "\r\n"), name, _UTF8)  # canonical CRLF
+        del part["MIME-Version"]
+        part["Content-Language"] = "vi"
+        msg.attach(part)
+    head = [
+        ("From", f"{encode_phrase(config.department)} <{config.reply_from}>"),
+        ("To", ", ".join(to)),
+        ("Subject", encode_words(subject)),
+        ("Date", email.utils.format_datetime(now.astimezone(config.timezone))),
+        ("Message-ID", f"<{msgid}>"),
+        *(extra_headers or []),
+        ("Auto-Submitted", auto_submitted), ("X-Auto-Response-Suppress", "All"), ("Content-Language", "vi"),
+    ]
+    top = "".join(f"{name}: {value}\r\n" for name, value in head).encode("ascii")
+    raw = top + msg.as_bytes(policy=compat32.clone(linesep="\r\n"))
+    return Reply(key=msgid, to=to, subject=subject, raw=raw)
+
+
+def encode_phrase(text: str) -> str:
+    """A display name: quoted when ASCII needs it, else encoded words (see encode_words)."""
+    if text.isascii():
+        return f'"{email.utils.quote(text)}"' if not text.replace(" ", "").isalnum() else text
+    return encode_words(text)
+
+
+def encode_words(text: str) -> str:
+    """Unstructured text as RFC 2047 encoded words split between words, never inside one.
+
+    The stdlib folder splits encoded words mid-word ("Đ" | "ồng"), which some
+    readers, the stdlib's own among them, show with a space inside the word.
+    """
+    text = " ".join(text.split())  # no CR, LF or tabs reach the header
+    if text.isascii():
+        return text if len(text) < 900 else text[:900]
+    chunks: list[str] = []
+    for word in text.split(" "):
+        candidate = f"{chunks[-1]} {word}" if chunks else word
+        if chunks and len(candidate.encode()) + 1 <= 45:
+            chunks[-1] = candidate
+        else:
+            chunks.append(word)
+    encoded = [base64.b64encode((c + (" " if i < len(chunks) - 1 else "")).encode()).decode()
+               for i, c in enumerate(chunks)]
+    return "\r\n ".join(f"=?utf-8?b?{e}?=" for e in encoded)

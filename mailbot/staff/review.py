@@ -1,0 +1,169 @@
+"""The review queue: what waits for a person, and what staff decide about it.
+
+A message whose disposition needs a person gets a review id (XL-0001) when it is
+recorded. Staff list the queue (`mailbot review`), confirm that a message is an
+organization's submission (`mailbot assign`: a receipt, an acknowledgement, and
+optionally the sender remembered), or close it by hand (`mailbot dismiss`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mailbot.replies.acknowledge import acknowledge, record_submissions
+from mailbot.config import Config
+from mailbot.errors import MailbotError, StateDamaged
+from mailbot.analysis.dutylist import read_rosters
+from mailbot.analysis.workers import analyse
+from mailbot.register.storage import atomic_write
+from mailbot.register.store import Store, parse_iso, utc_iso
+from mailbot.replies.timefmt import short_time, size_text
+
+if TYPE_CHECKING:
+    from mailbot.pipeline import Runner
+
+# dispositions that wait for a person (and go to the review folder of a live mailbox)
+LABELS = {"unknown-sender": "người gửi lạ", "suspicious": "nghi giả mạo", "correspondence": "thư trao đổi",
+          "oversized": "thư quá lớn", "error": "thư lỗi"}
+
+
+class KnownSenders:
+    """Addresses staff confirmed as an organization's (`assign --remember-sender`), in the state."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "known_senders.json"
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            data = {}
+        except (OSError, ValueError) as exc:
+            raise StateDamaged(self.path, exc) from None
+        self.addresses: dict[str, str] = {str(k).lower(): str(v) for k, v in data.items()}
+
+    def add(self, address: str, organization: str) -> None:
+        self.addresses[address.lower()] = organization
+        text = json.dumps(dict(sorted(self.addresses.items())), ensure_ascii=False, indent=1)
+        atomic_write(self.path, text.encode("utf-8"))
+
+    def of(self, organization: str) -> list[str]:
+        return sorted(a for a, o in self.addresses.items() if o == organization)
+
+
+def open_items(store: Store) -> list[dict[str, Any]]:
+    """Messages waiting for a person, oldest first."""
+    items = [m for m in store.messages.all() if m.get("review_id") and not m.get("review_closed")]
+    return sorted(items, key=lambda m: m["review_id"])
+
+
+SHOWN = 50  # review items printed unless asked for more (a year of mail can hold thousands)
+
+
+def select(items: list[dict[str, Any]], config: Config, since: dt.date | None = None,
+           organization: str | None = None, limit: int | None = SHOWN) -> list[dict[str, Any]]:
+    """The items staff asked for: received on or after `since` (local day), from `organization`,
+    the newest `limit` of them (None: all), oldest first."""
+    if organization:
+        items = [m for m in items if m.get("organization") == organization]
+    if since is not None:
+        items = [m for m in items if m.get("received_at")
+                 and parse_iso(m["received_at"]).astimezone(config.timezone).date() >= since]
+    return items[-limit:] if limit is not None and limit > 0 else items
+
+
+def find(store: Store, review_id: str) -> dict[str, Any]:
+    wanted = review_id.strip().upper()
+    for record in store.messages.all():
+        if record.get("review_id") == wanted:
+            return record
+    raise MailbotError(f"no message {wanted} in the review queue (see `mailbot review`)")
+
+
+def as_row(record: dict[str, Any], config: Config) -> dict[str, Any]:
+    received = parse_iso(record["received_at"]) if record.get("received_at") else None
+    return {
+        "id": record["review_id"], "disposition": record.get("disposition"),
+        "label": LABELS.get(record.get("disposition") or "", record.get("disposition") or ""),
+        "received_at": received.astimezone(config.timezone).isoformat() if received else None,
+        "from": record.get("from"), "organization": record.get("organization"), "subject": record.get("subject", ""),
+        "size": record.get("size"), "documents": record.get("documents", []),
+        "files": [a["filename"] for a in record.get("attachments", []) if not a.get("inline")],
+        "reasons": record.get("reasons", []),
+    }
+
+
+def render(rows: list[dict[str, Any]], config: Config, waiting: int | None = None) -> str:
+    """The queue as staff read it; `waiting`: how many wait in all (rows may be a selection)."""
+    waiting = len(rows) if waiting is None else waiting
+    if not waiting:
+        return "Không có thư nào chờ xem xét."
+    out = [f"Thư chờ cán bộ xem xét: {waiting}"]
+    if len(rows) < waiting:
+        out.append(f"Hiển thị {len(rows)} thư (mới nhất ở cuối); xem thêm: --limit N, --all, --since YYYY-MM-DD, "
+                   f"--organization ID")
+    out.append("")
+    for row in rows:
+        when = short_time(dt.datetime.fromisoformat(row["received_at"]), config.timezone) if row["received_at"] else "?"
+        out.append(f"{row['id']}  {when}  {row['label']}  {row['from'] or '(không rõ người gửi)'}  "
+                   f"({size_text(row['size'] or 0)})")
+        out.append(f"    Tiêu đề: {row['subject'] or '(không có tiêu đề)'}")
+        if row["files"]:
+            out.append(f"    Tệp: {', '.join(row['files'])}")
+        for reason in row["reasons"]:
+            out.append(f"    - {reason}")
+    out += ["", "Xác nhận là tài liệu của một đơn vị: mailbot assign --config FILE XL-0001 vnpt-dongthap "
+                "[--documents plan] [--remember-sender]",
+            "Đã xử lý thủ công:                 mailbot dismiss --config FILE XL-0001 --reason \"...\""]
+    return "\n".join(out)
+
+
+def close(store: Store, record: dict[str, Any], action: str, now: dt.datetime, **details: Any) -> None:
+    store.update_message(record["key"], {"review_closed": {"action": action, "at": utc_iso(now), **details}})
+
+
+def assign(runner: Runner, record: dict[str, Any], org_id: str, document_ids: list[str], now: dt.datetime
+           ) -> tuple[str, str | None]:
+    """Staff confirm the message is `org_id`'s submission: a receipt, then the acknowledgement.
+
+    Returns (receipt, note); a note says why no acknowledgement was queued.
+    """
+    config, store = runner.config, runner.store
+    org = config.organization(org_id)
+    if org is None:
+        raise MailbotError(f"no organization {org_id!r}; one of: {', '.join(o.id for o in config.organizations)}")
+    if record.get("oversize"):
+        raise MailbotError(f"{record['review_id']} was too large to download: ask the sender for a smaller file")
+    raw = store.blob_path(record["raw_sha256"], "raw").read_bytes()
+    received = parse_iso(record["received_at"])
+    envelope = analyse(raw, record.get("source") or "", received, config)
+    envelope.identity = record["key"]
+    campaign = config.campaign(record.get("campaign") or envelope.campaign or "")
+    if campaign is None:
+        raise MailbotError("no campaign in the configuration takes this message")
+    docs = document_ids or [d for d in envelope.documents if campaign.document(d) is not None]
+    if not docs:
+        raise MailbotError(f"no required document recognised in {record['review_id']}: name them with "
+                           f"--documents {','.join(d.id for d in campaign.documents)}")
+    for doc_id in docs:
+        doc = campaign.document(doc_id)
+        if doc is None:
+            raise MailbotError(f"no document {doc_id!r} in campaign {campaign.id}; one of: "
+                               f"{', '.join(d.id for d in campaign.documents)}")
+        if org_id not in doc.organizations:
+            raise MailbotError(f"{org.name} is not asked for {doc.name} in campaign {campaign.id}")
+    typed = {name for names in envelope.document_files.values() for name in names}
+    untyped = [a.filename for a in envelope.parsed.attachments
+               if not a.inline and not a.is_signature and not a.container and a.filename not in typed]
+    envelope.document_files = {d: envelope.document_files.get(d) or untyped for d in docs}
+    envelope.organization, envelope.disposition, envelope.documents = org_id, "submission", docs
+    envelope.duty_rows = read_rosters(envelope, campaign)
+    receipt, subs = record_submissions(store, envelope, campaign, received)
+    reply_key, note = acknowledge(config, store, runner.templates, envelope, campaign, receipt, subs, received, now)
+    store.update_message(record["key"], {
+        "disposition": "submission", "organization": org_id, "documents": docs, "campaign": campaign.id,
+        "receipt": receipt, "reply": reply_key, "reply_note": note,
+        "review_closed": {"action": "assigned", "at": utc_iso(now), "organization": org_id, "documents": docs},
+    })
+    return receipt, note
