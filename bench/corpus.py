@@ -69,12 +69,19 @@ def generate(count: int, seed: int = 2021, sizes: str = "uniform") -> list[bytes
         if kind < 0.55 or kind >= 0.9:
             if rng.random() < 0.6:
                 msg["Subject"] = "V/v gửi phương án bảo đảm thông tin liên lạc"
-                files.append((f"PA bau cu {n}.docx", plan, "application",
-                              "vnd.openxmlformats-officedocument.wordprocessingml.document"))
+                files.append(
+                    (
+                        f"PA bau cu {n}.docx",
+                        plan,
+                        "application",
+                        "vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    )
+                )
             else:
                 msg["Subject"] = "Danh sách trực ngày bầu cử"
-                files.append((f"DS truc {n}.xlsx", duty, "application",
-                              "vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+                files.append(
+                    (f"DS truc {n}.xlsx", duty, "application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                )
         elif kind < 0.8:
             msg["Subject"] = "Trao đổi về công tác bảo đảm thông tin"
         else:
@@ -85,7 +92,8 @@ def generate(count: int, seed: int = 2021, sizes: str = "uniform") -> list[bytes
             msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
         size = len(msg.as_bytes())
         if target > size + 1000:  # a scanned page as carriers attach them
-            msg.add_attachment(rng.randbytes((target - size) * 3 // 4), maintype="image", subtype="jpeg",
-                               filename=f"scan{n}.jpg")
+            msg.add_attachment(
+                rng.randbytes((target - size) * 3 // 4), maintype="image", subtype="jpeg", filename=f"scan{n}.jpg"
+            )
         out.append(msg.as_bytes())
     return out

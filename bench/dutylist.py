@@ -26,7 +26,9 @@ def xlsx(rows: int) -> bytes:
     ws.append(["DANH SÁCH TRỰC"])
     ws.append(["STT", "Họ và tên", "Chức vụ", "Đơn vị", "Số điện thoại", "Thời gian trực"])
     for n in range(1, rows + 1):
-        ws.append([n, f"Nguyễn Văn {n}", "Trực ban", "Trung tâm Điều hành", f"0913.{n % 1000:03d}.{n % 997:03d}", "Ca 1"])
+        ws.append(
+            [n, f"Nguyễn Văn {n}", "Trực ban", "Trung tâm Điều hành", f"0913.{n % 1000:03d}.{n % 997:03d}", "Ca 1"]
+        )
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -37,8 +39,7 @@ def pdf(pages: int, rows_per_page: int = 40) -> bytes:
     objects = ["<< /Type /Catalog /Pages 2 0 R >>", "", "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     kids = []
     for page in range(pages):
-        lines = ["BT /F1 9 Tf 40 800 Td 12 TL",
-                 "(STT     Ho va ten              Chuc vu          So dien thoai) Tj T*"]
+        lines = ["BT /F1 9 Tf 40 800 Td 12 TL", "(STT     Ho va ten              Chuc vu          So dien thoai) Tj T*"]
         for r in range(rows_per_page):
             n = page * rows_per_page + r + 1
             lines.append(f"({n:<6}  Nguyen Van {n:<10}   Truc ban         0913 {n % 1000:03d} {n % 997:03d}) Tj T*")
@@ -46,8 +47,10 @@ def pdf(pages: int, rows_per_page: int = 40) -> bytes:
         stream = "\n".join(lines)
         objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
         content = len(objects)
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {content} 0 R "
-                       f"/Resources << /Font << /F1 3 0 R >> >> >>")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {content} 0 R "
+            f"/Resources << /Font << /F1 3 0 R >> >> >>"
+        )
         kids.append(f"{len(objects)} 0 R")
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {pages} >>"
     out, offsets = b"%PDF-1.4\n", []
@@ -62,10 +65,10 @@ def pdf(pages: int, rows_per_page: int = 40) -> bytes:
 
 
 def case(path: str) -> None:
-    from mailbot.analysis import dutylist
-
     import openpyxl  # noqa: F401  imported before the baseline: its code is not what is measured
     import pypdf  # noqa: F401
+
+    from mailbot.analysis import dutylist
 
     data = Path(path).read_bytes()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -73,8 +76,10 @@ def case(path: str) -> None:
     rows = [r for s, t in dutylist.tables(Path(path).name, data) for r in dutylist.rows_of(t, s)]
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{Path(path).name}: {len(data) / 1e6:.2f} MB, {len(rows)} rows read in {elapsed:.2f} s; "
-          f"peak memory {peak:.0f} MB ({peak - before:+.0f} MB over the process before reading)")
+    print(
+        f"{Path(path).name}: {len(data) / 1e6:.2f} MB, {len(rows)} rows read in {elapsed:.2f} s; "
+        f"peak memory {peak:.0f} MB ({peak - before:+.0f} MB over the process before reading)"
+    )
 
 
 def main() -> None:

@@ -29,8 +29,9 @@ def large(size: int = 25 * 1024 * 1024) -> bytes:
 
 def run(path: Path) -> tuple[float, int, int]:
     started = time.monotonic()
-    child = subprocess.Popen([sys.executable, "-m", "mailbot", "classify", str(path)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "classify", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     _, status, usage = os.wait4(child.pid, 0)
     return time.monotonic() - started, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status)
 

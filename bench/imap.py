@@ -1,11 +1,11 @@
 """IMAP figures against a private Dovecot on loopback (Debian's dovecot-imapd).
 
-    .venv/bin/python bench/imap.py latency [--count 50]
-        APPEND -> acknowledgement accepted by an SMTP server on loopback, one message at a
-        time, while `mailbot run` IDLEs; p50 and p95.
-    .venv/bin/python bench/imap.py backlog [--count 2000] [--sizes uniform|log]
-        COUNT messages waiting in INBOX when `mailbot run --once` starts: messages per second
-        end to end, beside a plain bulk fetch of the same messages by imap-tools.
+.venv/bin/python bench/imap.py latency [--count 50]
+    APPEND -> acknowledgement accepted by an SMTP server on loopback, one message at a
+    time, while `mailbot run` IDLEs; p50 and p95.
+.venv/bin/python bench/imap.py backlog [--count 2000] [--sizes uniform|log]
+    COUNT messages waiting in INBOX when `mailbot run --once` starts: messages per second
+    end to end, beside a plain bulk fetch of the same messages by imap-tools.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def servers() -> Iterator[tuple[Path, dc.Dovecot, Recorder, int]]:
 def latency(count: int) -> None:
     with servers() as (root, server, recorder, smtp_port):
         config = imap_config(root, smtp_port, server.port)
-        child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config)],
-                                 stderr=subprocess.DEVNULL, env=ENV)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "mailbot", "run", "--config", str(config)], stderr=subprocess.DEVNULL, env=ENV
+        )
         try:
             server.append(build(sender="kt@vnpt.vn", subject="khởi động", files=(("PA-0.docx", b"0"),)))
             _wait(lambda: len(recorder.messages) == 1, 60)  # started, connected, idling
@@ -70,8 +71,10 @@ def latency(count: int) -> None:
     samples.sort()
     p50 = statistics.median(samples)
     p95 = samples[max(0, int(round(0.95 * len(samples))) - 1)]
-    print(f"{count} deliveries: APPEND -> acknowledgement accepted by SMTP: p50 {p50:.3f} s, p95 {p95:.3f} s, "
-          f"max {samples[-1]:.3f} s (Dovecot announces new mail 0.5 s after it arrives)")
+    print(
+        f"{count} deliveries: APPEND -> acknowledgement accepted by SMTP: p50 {p50:.3f} s, p95 {p95:.3f} s, "
+        f"max {samples[-1]:.3f} s (Dovecot announces new mail 0.5 s after it arrives)"
+    )
 
 
 def backlog(count: int, sizes: str) -> None:
@@ -84,19 +87,26 @@ def backlog(count: int, sizes: str) -> None:
             start = time.perf_counter()
             fetched = sum(1 for _ in box.fetch(mark_seen=False, bulk=100))
             fetch_rate = fetched / (time.perf_counter() - start)
-        config = imap_config(root, smtp_port, server.port,
-                             {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 100000"})
+        config = imap_config(
+            root, smtp_port, server.port, {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 100000"}
+        )
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"],
-                              capture_output=True, text=True, env=ENV)
+        proc = subprocess.run(
+            [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"],
+            capture_output=True,
+            text=True,
+            env=ENV,
+        )
         elapsed = time.perf_counter() - start
         if proc.returncode != 0:
             raise SystemExit(proc.stderr)
         left = len(server.folder_uids("INBOX"))
     print(f"{count} messages ({total_mb:.0f} MB) waiting in INBOX")
     print(f"imap-tools bulk fetch alone: {fetch_rate:7.1f} messages/s")
-    print(f"mailbot run --once:          {count / elapsed:7.1f} messages/s end to end "
-          f"({len(recorder.messages)} acknowledgements accepted by SMTP, {left} left in INBOX)")
+    print(
+        f"mailbot run --once:          {count / elapsed:7.1f} messages/s end to end "
+        f"({len(recorder.messages)} acknowledgements accepted by SMTP, {left} left in INBOX)"
+    )
 
 
 def _fill(server: dc.Dovecot, messages: list[bytes]) -> None:
@@ -110,7 +120,11 @@ def _fill(server: dc.Dovecot, messages: list[bytes]) -> None:
         if os.geteuid() == 0:
             os.chown(path, server.uid, server.gid)
     if os.geteuid() == 0:
-        for folder in (server.home, server.home / "Maildir", *(server.home / "Maildir" / s for s in ("cur", "new", "tmp"))):
+        for folder in (
+            server.home,
+            server.home / "Maildir",
+            *(server.home / "Maildir" / s for s in ("cur", "new", "tmp")),
+        ):
             os.chown(folder, server.uid, server.gid)
     with server.client() as box:
         box.folder.set("INBOX")

@@ -62,7 +62,9 @@ class Sink(Recorder):
         return "250 OK"
 
 
-Row = tuple[int, int, float, float, float, int, int]  # batch, messages, ms/message, daemon MB, workers MB, children, replies
+Row = tuple[
+    int, int, float, float, float, int, int
+]  # batch, messages, ms/message, daemon MB, workers MB, children, replies
 
 
 def soak(count: int, batches: int, sizes: str, quiet: bool = False) -> tuple[list[Row], int]:
@@ -74,19 +76,27 @@ def soak(count: int, batches: int, sizes: str, quiet: bool = False) -> tuple[lis
     controller.start()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        config = write_config(tmp, controller.port, {
-            r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 100000",
-            r"(?m)^poll_interval = .*$": "poll_interval = 0.2"})
+        config = write_config(
+            tmp,
+            controller.port,
+            {
+                r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 100000",
+                r"(?m)^poll_interval = .*$": "poll_interval = 0.2",
+            },
+        )
         new = tmp / "maildir" / "new"
         new.mkdir(parents=True, exist_ok=True)
-        daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "mailbot", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         rows = []
         sent_before = 0
         try:
             time.sleep(2)
             for batch in range(batches):
-                chunk = messages[batch * per:(batch + 1) * per]
+                chunk = messages[batch * per : (batch + 1) * per]
                 if not chunk:
                     break
                 started = time.monotonic()
@@ -99,12 +109,24 @@ def soak(count: int, batches: int, sizes: str, quiet: bool = False) -> tuple[lis
                 main_kb = rss_kb(daemon.pid)
                 kids = children(daemon.pid)
                 workers_kb = sum(rss_kb(k) for k in kids)
-                rows.append((batch, len(chunk), seconds / len(chunk) * 1000, main_kb / 1024, workers_kb / 1024,
-                             len(kids), sink.count - sent_before))
+                rows.append(
+                    (
+                        batch,
+                        len(chunk),
+                        seconds / len(chunk) * 1000,
+                        main_kb / 1024,
+                        workers_kb / 1024,
+                        len(kids),
+                        sink.count - sent_before,
+                    )
+                )
                 sent_before = sink.count
                 if not quiet:
-                    print(f"batch {batch:3d}: {len(chunk)} messages, {rows[-1][2]:6.1f} ms/message, daemon "
-                          f"{rows[-1][3]:6.1f} MB, {len(kids)} children {rows[-1][4]:6.1f} MB", flush=True)
+                    print(
+                        f"batch {batch:3d}: {len(chunk)} messages, {rows[-1][2]:6.1f} ms/message, daemon "
+                        f"{rows[-1][3]:6.1f} MB, {len(kids)} children {rows[-1][4]:6.1f} MB",
+                        flush=True,
+                    )
         finally:
             daemon.terminate()
             daemon.wait(60)
@@ -121,15 +143,19 @@ def main() -> None:
     rows, replies = soak(args.count, args.batches, args.sizes)
     warm = max(1, len(rows) // 10)
     after = rows[warm:]
-    first, last = after[: len(after) // 4], after[-(len(after) // 4):]
+    first, last = after[: len(after) // 4], after[-(len(after) // 4) :]
     main_warm, main_end, main_max = rows[warm - 1][3], rows[-1][3], max(r[3] for r in after)
     total_warm, total_end = rows[warm - 1][3] + rows[warm - 1][4], rows[-1][3] + rows[-1][4]
     print()
     print(f"{sum(r[1] for r in rows)} messages in {len(rows)} batches, {replies} replies received")
-    print(f"daemon RSS after warm-up (batch {warm - 1}) {main_warm:.1f} MB, at the end {main_end:.1f} MB, "
-          f"highest after warm-up {main_max:.1f} MB; with its worker processes {total_warm:.1f} -> {total_end:.1f} MB")
-    print(f"time per message, median of the first and last quarter after warm-up: "
-          f"{statistics.median(r[2] for r in first):.1f} ms and {statistics.median(r[2] for r in last):.1f} ms")
+    print(
+        f"daemon RSS after warm-up (batch {warm - 1}) {main_warm:.1f} MB, at the end {main_end:.1f} MB, "
+        f"highest after warm-up {main_max:.1f} MB; with its worker processes {total_warm:.1f} -> {total_end:.1f} MB"
+    )
+    print(
+        f"time per message, median of the first and last quarter after warm-up: "
+        f"{statistics.median(r[2] for r in first):.1f} ms and {statistics.median(r[2] for r in last):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

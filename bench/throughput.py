@@ -31,8 +31,10 @@ def main() -> None:
     messages = generate(args.count, sizes=args.sizes)
     sizes = [len(m) for m in messages]
     total_mb = sum(sizes) / 1e6
-    print(f"{len(messages)} messages, {min(sizes) // 1000}-{max(sizes) // 1000} KB "
-          f"(median {statistics.median(sizes) / 1000:.0f} KB), {total_mb:.0f} MB in all")
+    print(
+        f"{len(messages)} messages, {min(sizes) // 1000}-{max(sizes) // 1000} KB "
+        f"(median {statistics.median(sizes) / 1000:.0f} KB), {total_mb:.0f} MB in all"
+    )
 
     start = time.perf_counter()
     for raw in messages:
@@ -46,21 +48,27 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            config = write_config(root, controller.port,
-                                  {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 100000"})
+            config = write_config(
+                root, controller.port, {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 100000"}
+            )
             for n, raw in enumerate(messages):
                 (root / "maildir" / "new" / f"{1617000000 + n}.M{n}.bench").write_bytes(raw)
             start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"],
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"],
+                capture_output=True,
+                text=True,
+            )
             elapsed = time.perf_counter() - start
             if proc.returncode != 0:
                 raise SystemExit(proc.stderr)
     finally:
         controller.stop()
     rate = len(messages) / elapsed
-    print(f"mailbot run --once:  {rate:7.1f} messages/s end to end "
-          f"({len(recorder.messages)} acknowledgements accepted by SMTP, process start included)")
+    print(
+        f"mailbot run --once:  {rate:7.1f} messages/s end to end "
+        f"({len(recorder.messages)} acknowledgements accepted by SMTP, process start included)"
+    )
     print(f"end to end / parse-only: {rate / parse_rate:.0%} (target at least 70%)")
     print(f"mailbot said: {proc.stdout.strip()}")
 

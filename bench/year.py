@@ -36,31 +36,72 @@ def fill(store: Store, count: int, acks: int, review: int) -> None:
         org = ORGS[n % 5]
         kind = "submission" if n < acks else "unknown-sender" if n < acks + review else "automated"
         record = {
-            "key": key, "message_id": key[4:], "raw_sha256": "0" * 64, "size": 180_000, "source": f"imap:INBOX:1:{n}",
-            "from": f"nv{n % 97}@{org}.vn", "from_display": "Nhân viên", "reply_to": [],
-            "subject": f"Phương án bảo đảm thông tin liên lạc số {n}", "organization": org if kind != "unknown-sender"
-            else None, "date": "2021-03-29T02:15:00+00:00", "disposition": kind,
+            "key": key,
+            "message_id": key[4:],
+            "raw_sha256": "0" * 64,
+            "size": 180_000,
+            "source": f"imap:INBOX:1:{n}",
+            "from": f"nv{n % 97}@{org}.vn",
+            "from_display": "Nhân viên",
+            "reply_to": [],
+            "subject": f"Phương án bảo đảm thông tin liên lạc số {n}",
+            "organization": org if kind != "unknown-sender" else None,
+            "date": "2021-03-29T02:15:00+00:00",
+            "disposition": kind,
             "received_at": f"2021-{1 + n % 12:02d}-{1 + n % 28:02d}T02:15:00+00:00",
             "recorded_at": f"2021-{1 + n % 12:02d}-{1 + n % 28:02d}T02:15:01+00:00",
-            "campaign": "bau-cu-2021", "reasons": ["người gửi không thuộc đơn vị nào trong danh sách"],
-            "documents": ["plan"] if kind == "submission" else [], "defects": [],
+            "campaign": "bau-cu-2021",
+            "reasons": ["người gửi không thuộc đơn vị nào trong danh sách"],
+            "documents": ["plan"] if kind == "submission" else [],
+            "defects": [],
             "auth": {"trusted": True, "dmarc": "pass", "spf": None, "dkim": None, "aligned": "dmarc"},
-            "attachments": [{"filename": f"PA {n}.docx", "size": 30_000, "sha256": "1" * 64, "content_type": "x",
-                             "container": "", "inline": False, "document": "plan", "defects": []}],
+            "attachments": [
+                {
+                    "filename": f"PA {n}.docx",
+                    "size": 30_000,
+                    "sha256": "1" * 64,
+                    "content_type": "x",
+                    "container": "",
+                    "inline": False,
+                    "document": "plan",
+                    "defects": [],
+                }
+            ],
             "receipt": f"BC2021-{n + 1:05d}" if kind == "submission" else None,
-            "reply": f"ack.{n}" if kind == "submission" else None, "reply_note": None,
-            "fingerprint": f"{n:016x}"}
+            "reply": f"ack.{n}" if kind == "submission" else None,
+            "reply_note": None,
+            "fingerprint": f"{n:016x}",
+        }
         if kind == "unknown-sender":
             record["review_id"] = store.next_review_id()
         store.record_message(record)
         if kind == "submission":
-            store.add_submission({"key": f"{key}#bau-cu-2021#plan", "receipt": record["receipt"],
-                                  "campaign": "bau-cu-2021", "organization": org, "document": "plan",
-                                  "message_key": key, "received_at": record["received_at"], "on_time": True,
-                                  "files": [f"PA {n}.docx"]})
-            store.enqueue({"key": f"ack.{n}", "kind": "ack", "to": [record["from"]], "subject": "Re: PA",
-                           "message_key": key, "raw_sha256": "2" * 64, "created_at": record["recorded_at"],
-                           "status": "sent", "attempts": 1})
+            store.add_submission(
+                {
+                    "key": f"{key}#bau-cu-2021#plan",
+                    "receipt": record["receipt"],
+                    "campaign": "bau-cu-2021",
+                    "organization": org,
+                    "document": "plan",
+                    "message_key": key,
+                    "received_at": record["received_at"],
+                    "on_time": True,
+                    "files": [f"PA {n}.docx"],
+                }
+            )
+            store.enqueue(
+                {
+                    "key": f"ack.{n}",
+                    "kind": "ack",
+                    "to": [record["from"]],
+                    "subject": "Re: PA",
+                    "message_key": key,
+                    "raw_sha256": "2" * 64,
+                    "created_at": record["recorded_at"],
+                    "status": "sent",
+                    "attempts": 1,
+                }
+            )
         if n % 1000 == 999:
             store.commit(durable=False)
     store.commit()
@@ -81,16 +122,26 @@ def ready(config: Path, folder: Path) -> tuple[float, float, float, float]:
     sock = NotifySocket(folder / "notify")
     env = {**os.environ, "NOTIFY_SOCKET": str(sock.path)}
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while sock.first("READY") is None:
             if time.perf_counter() - started > 120:
                 raise SystemExit("no READY within 120 s")
             time.sleep(0.01)
         took = time.perf_counter() - started
-        rss = next(int(line.split()[1]) for line in Path(f"/proc/{child.pid}/status").read_text().splitlines()
-                   if line.startswith("VmRSS:")) / 1024
+        rss = (
+            next(
+                int(line.split()[1])
+                for line in Path(f"/proc/{child.pid}/status").read_text().splitlines()
+                if line.startswith("VmRSS:")
+            )
+            / 1024
+        )
         status = timed("status", "--config", str(config))[0]
         review = timed("review", "--config", str(config))[0]
     finally:

@@ -10,11 +10,11 @@ import sys
 from collections.abc import Sequence
 
 from mailbot import config as configmod
-from mailbot.service import logs
 from mailbot.analysis.classify import classify_bytes
 from mailbot.errors import ConfigError, MailbotError, StateDamaged
 from mailbot.intake.sources import Incoming
 from mailbot.intake.sources.maildir import iter_paths
+from mailbot.service import logs
 
 log = logging.getLogger("mailbot")
 
@@ -35,14 +35,20 @@ def cmd_classify(args: argparse.Namespace) -> int:
             status = EXIT_FAIL
             continue
         env = classify_bytes(item.raw, config, source=item.source_id, received=item.delivered)
-        print(json.dumps({
-            "file": item.source_id,
-            "message_id": env.parsed.message_id,
-            "organization": env.organization,
-            "documents": env.documents,
-            "disposition": env.disposition,
-            "reasons": env.reasons,
-        }, ensure_ascii=False), flush=True)
+        print(
+            json.dumps(
+                {
+                    "file": item.source_id,
+                    "message_id": env.parsed.message_id,
+                    "organization": env.organization,
+                    "documents": env.documents,
+                    "disposition": env.disposition,
+                    "reasons": env.reasons,
+                },
+                ensure_ascii=False,
+            ),
+            flush=True,
+        )
     return status
 
 
@@ -53,8 +59,12 @@ LOG_FORMATS = ["text", "json"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailbot", description="Hộp thư tự động của Sở Thông tin và Truyền thông.")
     parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS)
-    parser.add_argument("--log-format", default="text", choices=LOG_FORMATS,
-                        help="text (one line per event) or json (one object per line, for log shippers)")
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=LOG_FORMATS,
+        help="text (one line per event) or json (one object per line, for log shippers)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("classify", help="classify .eml files or Maildir folders; print one JSON line per message")
@@ -68,8 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mailbot.staff import commands as staff
 
     staff.add_parsers(sub)
-    from mailbot.staff import backup
-    from mailbot.staff import check
+    from mailbot.staff import backup, check
 
     check.add_parser(sub)
     backup.add_parser(sub)

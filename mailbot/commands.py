@@ -9,24 +9,25 @@ from pathlib import Path
 
 from mailbot import config as configmod
 from mailbot import demo
-from mailbot.service import handoff
-from mailbot.service import logs
-from mailbot.staff import status
-from mailbot.service.daemon import Daemon
-from mailbot.runtime import open_runner, share_known, source_for, state_lock
-from mailbot.service.jobs import scheduler_for
-from mailbot.service.notify import Notifier
+from mailbot.analysis.workers import default_workers
 from mailbot.pipeline import PassResult
 from mailbot.register.store import Store
-from mailbot.analysis.workers import default_workers
+from mailbot.runtime import open_runner, share_known, source_for, state_lock
+from mailbot.service import handoff, logs
+from mailbot.service.daemon import Daemon
+from mailbot.service.jobs import scheduler_for
+from mailbot.service.notify import Notifier
+from mailbot.staff import status
 
 log = logging.getLogger("mailbot")
 
 
 def summary(result: PassResult, sent: int, deferred: int, failed: int, dry_run: bool) -> str:
     done = f"ghi ra tệp {sent} (chạy thử, không gửi)" if dry_run else f"đã gửi {sent}"
-    return (f"Đã ghi nhận {result.recorded} thư mới, bỏ qua {result.duplicates} thư đã ghi nhận trước đó, "
-            f"{result.errors} thư lỗi; thư trả lời: {done}, chờ gửi lại {deferred}, gửi lỗi {failed}.")
+    return (
+        f"Đã ghi nhận {result.recorded} thư mới, bỏ qua {result.duplicates} thư đã ghi nhận trước đó, "
+        f"{result.errors} thư lỗi; thư trả lời: {done}, chờ gửi lại {deferred}, gửi lỗi {failed}."
+    )
 
 
 def run_once(config: configmod.Config) -> str:
@@ -38,8 +39,7 @@ def run_once(config: configmod.Config) -> str:
             flushed = runner.flush(ignore_backoff=True)
     finally:
         source.close()
-    return summary(result, result.sent + flushed.sent, flushed.deferred, result.failed + flushed.failed,
-                   config.dry_run)
+    return summary(result, result.sent + flushed.sent, flushed.deferred, result.failed + flushed.failed, config.dry_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -105,7 +105,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = sub.add_parser("demo", help="the main job on an embedded demo mailbox, with no server")
     p.add_argument("--dir", default="mailbot-demo", help="demo folder (recreated each time; default ./mailbot-demo)")
     p.set_defaults(func=cmd_demo)
-
 
 
 __all__ = ["add_parsers", "run_once"]

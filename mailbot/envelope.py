@@ -141,12 +141,20 @@ class AuthVerdict:
         parts = []
         for method in ("dmarc", "spf", "dkim"):
             domains = [d.split(": ", 1)[1] for d in self.unaligned if d.startswith(method + ":")]
-            parts.append(f"{method}={getattr(self, method) or 'none'}" + (f" ({', '.join(domains)})" if domains else ""))
+            parts.append(
+                f"{method}={getattr(self, method) or 'none'}" + (f" ({', '.join(domains)})" if domains else "")
+            )
         return ", ".join(parts)
 
     def as_record(self) -> dict[str, object]:
-        return {"trusted": self.trusted, "dmarc": self.dmarc, "spf": self.spf, "dkim": self.dkim,
-                "aligned": self.aligned, "header_from": self.header_from}
+        return {
+            "trusted": self.trusted,
+            "dmarc": self.dmarc,
+            "spf": self.spf,
+            "dkim": self.dkim,
+            "aligned": self.aligned,
+            "header_from": self.header_from,
+        }
 
 
 @dataclass

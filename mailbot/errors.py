@@ -34,9 +34,11 @@ class StateDamaged(StoreError):
     """A file of the register does not load. mailbot never overwrites it; the message says how to restore."""
 
     def __init__(self, path: object, problem: object) -> None:
-        super().__init__(f"{path} is damaged ({problem}). mailbot will not start on it and will not overwrite it. "
-                         f"Stop the service and restore the state folder from the latest backup "
-                         f"(`mailbot backup`; README, \"Sao lưu và khôi phục\"); keep the damaged folder aside")
+        super().__init__(
+            f"{path} is damaged ({problem}). mailbot will not start on it and will not overwrite it. "
+            f"Stop the service and restore the state folder from the latest backup "
+            f'(`mailbot backup`; README, "Sao lưu và khôi phục"); keep the damaged folder aside'
+        )
 
 
 class SendError(MailbotError):

@@ -21,19 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from mailbot.replies.acknowledge import acknowledge, notice_oversized, record_submissions
 from mailbot.analysis.classify import message_time
+from mailbot.analysis.workers import Analyser, analyse
 from mailbot.config import Config
-from mailbot.envelope import Envelope, message_key
+from mailbot.envelope import REVIEW, Envelope, message_key
 from mailbot.errors import StoreError
-from mailbot.replies.outbox import FlushResult, Sender, Transport, flush
 from mailbot.intake.headers import header_fingerprint, header_message_id
-from mailbot.replies.reply import Templates, shown_name
-from mailbot.envelope import REVIEW
 from mailbot.intake.sources import Incoming
 from mailbot.register.store import Store, utc_iso
+from mailbot.replies.acknowledge import acknowledge, notice_oversized, record_submissions
+from mailbot.replies.outbox import FlushResult, Sender, Transport, flush
+from mailbot.replies.reply import Templates, shown_name
 from mailbot.replies.timefmt import short_date, size_text
-from mailbot.analysis.workers import Analyser, analyse
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +148,10 @@ class Runner:
             envelope = analyse(item.raw, item.source_id, item.delivered, self.config, self.known)
         envelope.identity = identity.key
         if identity.collided:
-            envelope.reasons.append(f"Message-ID {shown_name(identity.collided[4:])} đã được một thư khác dùng "
-                                    f"trước (người gửi, ngày hoặc tiêu đề khác): ghi nhận như một thư mới")
+            envelope.reasons.append(
+                f"Message-ID {shown_name(identity.collided[4:])} đã được một thư khác dùng "
+                f"trước (người gửi, ngày hoặc tiêu đề khác): ghi nhận như một thư mới"
+            )
         now = self.clock()
         received = message_time(envelope, item.delivered) or now
         # an oversized message is answered unless automated or forged (no backscatter)
@@ -158,8 +159,11 @@ class Runner:
         if item.oversize is not None:
             self._mark_oversized(envelope, item.oversize)
         start = self.config.mailbox.start_date
-        before_start = (start is not None and item.delivered is not None
-                        and item.delivered.astimezone(self.config.timezone).date() < start)
+        before_start = (
+            start is not None
+            and item.delivered is not None
+            and item.delivered.astimezone(self.config.timezone).date() < start
+        )
         if envelope.raw_sha256 is not None:  # kept by a worker; durable with the next commit
             raw_sha = envelope.raw_sha256
             self.store.blobs.unsynced.extend(Path(p) for p in envelope.unsynced_blobs)
@@ -172,50 +176,93 @@ class Runner:
             if before_start:
                 note = f"thư đến trước ngày bắt đầu {short_date(start)}: ghi nhận, không trả lời"
             else:
-                reply_key, note = acknowledge(self.config, self.store, self.templates, envelope, campaign, receipt,
-                                              subs, received, now)
+                reply_key, note = acknowledge(
+                    self.config, self.store, self.templates, envelope, campaign, receipt, subs, received, now
+                )
         elif envelope.disposition == "oversized" and not before_start and answerable:
-            reply_key, note = notice_oversized(self.config, self.store, self.templates, envelope,
-                                               item.oversize or 0, received, now)
+            reply_key, note = notice_oversized(
+                self.config, self.store, self.templates, envelope, item.oversize or 0, received, now
+            )
             note = note or "đã báo người gửi; chờ cán bộ xem xét"
         else:
             note = "không trả lời tự động" if envelope.disposition == "automated" else "chờ cán bộ xem xét"
         record = self._record(envelope, raw_sha, received, now, receipt, reply_key, note)
-        record.update(fingerprint=identity.fingerprint,
-                      **({"collision_with": identity.collided} if identity.collided else {}))
+        record.update(
+            fingerprint=identity.fingerprint, **({"collision_with": identity.collided} if identity.collided else {})
+        )
         if envelope.disposition in REVIEW:
             record["review_id"] = self.store.next_review_id()
         if item.oversize is not None:
             record.update(size=item.oversize, oversize=True)
         self.store.record_message(record)
-        log.info("recorded %s from %s: organization=%s disposition=%s receipt=%s action=%s",
-                 identity.key, envelope.parsed.from_address, envelope.organization, envelope.disposition, receipt,
-                 "acknowledgement queued" if reply_key and note is None else note)
+        log.info(
+            "recorded %s from %s: organization=%s disposition=%s receipt=%s action=%s",
+            identity.key,
+            envelope.parsed.from_address,
+            envelope.organization,
+            envelope.disposition,
+            receipt,
+            "acknowledgement queued" if reply_key and note is None else note,
+        )
         return envelope
 
     def _mark_oversized(self, envelope: Envelope, size: int) -> None:
         """Only the header block was fetched: the message goes to staff, never counted as a submission."""
         envelope.disposition = "oversized"
         envelope.documents, envelope.document_files = [], {}
-        envelope.reasons.append(f"thư dung lượng {size_text(size)} vượt giới hạn "
-                                f"{self.config.mailbox.max_message_bytes // (1024 * 1024)} MB: không tải về")
+        envelope.reasons.append(
+            f"thư dung lượng {size_text(size)} vượt giới hạn "
+            f"{self.config.mailbox.max_message_bytes // (1024 * 1024)} MB: không tải về"
+        )
 
-    def _record(self, envelope: Envelope, raw_sha: str, received: dt.datetime, now: dt.datetime,
-                receipt: str | None, reply_key: str | None, note: str | None) -> dict[str, Any]:
+    def _record(
+        self,
+        envelope: Envelope,
+        raw_sha: str,
+        received: dt.datetime,
+        now: dt.datetime,
+        receipt: str | None,
+        reply_key: str | None,
+        note: str | None,
+    ) -> dict[str, Any]:
         parsed = envelope.parsed
         doc_of = {name: doc for doc, names in envelope.document_files.items() for name in names}
         return {
-            "key": envelope.key, "message_id": parsed.message_id, "raw_sha256": raw_sha, "size": len(envelope.raw),
-            "source": envelope.source, "from": parsed.from_address, "from_display": parsed.from_display,
-            "reply_to": parsed.reply_to, "organization": envelope.organization, "subject": parsed.subject,
-            "date": utc_iso(parsed.date) if parsed.date else None, "received_at": utc_iso(received),
-            "recorded_at": utc_iso(now), "campaign": envelope.campaign, "disposition": envelope.disposition,
-            "reasons": envelope.reasons, "documents": envelope.documents, "defects": parsed.defects,
+            "key": envelope.key,
+            "message_id": parsed.message_id,
+            "raw_sha256": raw_sha,
+            "size": len(envelope.raw),
+            "source": envelope.source,
+            "from": parsed.from_address,
+            "from_display": parsed.from_display,
+            "reply_to": parsed.reply_to,
+            "organization": envelope.organization,
+            "subject": parsed.subject,
+            "date": utc_iso(parsed.date) if parsed.date else None,
+            "received_at": utc_iso(received),
+            "recorded_at": utc_iso(now),
+            "campaign": envelope.campaign,
+            "disposition": envelope.disposition,
+            "reasons": envelope.reasons,
+            "documents": envelope.documents,
+            "defects": parsed.defects,
             "auth": envelope.auth.as_record(),
-            "attachments": [{"filename": a.filename, "size": a.size, "sha256": a.sha256, "content_type": a.content_type,
-                             "container": a.container, "inline": a.inline, "document": doc_of.get(a.filename),
-                             "defects": a.defects} for a in parsed.attachments],
-            "receipt": receipt, "reply": reply_key, "reply_note": note,
+            "attachments": [
+                {
+                    "filename": a.filename,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "content_type": a.content_type,
+                    "container": a.container,
+                    "inline": a.inline,
+                    "document": doc_of.get(a.filename),
+                    "defects": a.defects,
+                }
+                for a in parsed.attachments
+            ],
+            "receipt": receipt,
+            "reply": reply_key,
+            "reply_note": note,
         }
 
     def _set_aside_record(self, item: Incoming, exc: BaseException) -> None:
@@ -223,18 +270,30 @@ class Runner:
         identity = self.identify(item.raw)
         if identity.recorded:
             return
-        self.store.record_message({
-            "key": identity.key, "message_id": None, "fingerprint": identity.fingerprint, "raw_sha256": self.store.put_blob(item.raw, "raw"),
-            "size": len(item.raw), "source": item.source_id, "recorded_at": utc_iso(self.clock()),
-            "disposition": "error", "reasons": [_storable(f"lỗi khi xử lý thư: {type(exc).__name__}: {exc}")],
-            "defects": [_storable(line) for line in traceback.format_exception_only(type(exc), exc)], "documents": [], "attachments": [],
-            "organization": None, "receipt": None, "reply": None, "reply_note": "chờ cán bộ xem xét",
-            "review_id": self.store.next_review_id(),
-        })
+        self.store.record_message(
+            {
+                "key": identity.key,
+                "message_id": None,
+                "fingerprint": identity.fingerprint,
+                "raw_sha256": self.store.put_blob(item.raw, "raw"),
+                "size": len(item.raw),
+                "source": item.source_id,
+                "recorded_at": utc_iso(self.clock()),
+                "disposition": "error",
+                "reasons": [_storable(f"lỗi khi xử lý thư: {type(exc).__name__}: {exc}")],
+                "defects": [_storable(line) for line in traceback.format_exception_only(type(exc), exc)],
+                "documents": [],
+                "attachments": [],
+                "organization": None,
+                "receipt": None,
+                "reply": None,
+                "reply_note": "chờ cán bộ xem xét",
+                "review_id": self.store.next_review_id(),
+            }
+        )
 
     # -- passes --------------------------------------------------------------------------
-    def run_pass(self, source: Source, stop: threading.Event | None = None, send_alongside: bool = False
-                 ) -> PassResult:
+    def run_pass(self, source: Source, stop: threading.Event | None = None, send_alongside: bool = False) -> PassResult:
         """Record what the source holds, committing in groups (one write per changed table file).
 
         With `send_alongside`, a thread sends the replies of each group once it is committed,
@@ -284,8 +343,11 @@ class Runner:
                         group.add(item, self._recorded_disposition(item))
                     else:
                         group.recorded.append(envelope.disposition or "?")
-                        group.add(item, envelope.disposition,
-                                  lambda item=item, envelope=envelope: self.process(item, envelope))
+                        group.add(
+                            item,
+                            envelope.disposition,
+                            lambda item=item, envelope=envelope: self.process(item, envelope),
+                        )
                 if len(group.items) >= COMMIT_EVERY or time.monotonic() - started > COMMIT_SECONDS:
                     try:
                         self._commit(source, group, result)
@@ -335,8 +397,14 @@ class Runner:
         finally:
             group.clear()
 
-    def _store_failed(self, result: PassResult, exc: BaseException, group: Group,
-                      source_id: str | None = None, rolled_back: bool = False) -> None:
+    def _store_failed(
+        self,
+        result: PassResult,
+        exc: BaseException,
+        group: Group,
+        source_id: str | None = None,
+        rolled_back: bool = False,
+    ) -> None:
         """The register cannot be written: forget the uncommitted group (its messages stay in the
         mailbox, not marked done) and say so once; the next pass tries again. `rolled_back`: a
         failed Store.commit() has already read the register again."""
@@ -352,15 +420,25 @@ class Runner:
         record = self.store.messages.get(self.identify(item.raw).key)
         return record.get("disposition") if record else None
 
-    def flush(self, ignore_backoff: bool = False, beat: bool = False, stop: threading.Event | None = None
-              ) -> FlushResult:
+    def flush(
+        self, ignore_backoff: bool = False, beat: bool = False, stop: threading.Event | None = None
+    ) -> FlushResult:
         """Send what is due; `beat` from the daemon's own thread (not the sending thread); `stop`
         ends sending at the next mail boundary. A StoreError (the sent mark could not be written)
         is reported once per incident, then raised."""
         try:
-            done = flush(self.store, self.transport, self.config.reply_from, self.clock(), self.config.dry_run,
-                         ignore_backoff=ignore_backoff, lock=self.lock, beat=self.beat if beat else None,
-                         retry=(self.config.smtp.retry_first, self.config.smtp.retry_max), stop=stop)
+            done = flush(
+                self.store,
+                self.transport,
+                self.config.reply_from,
+                self.clock(),
+                self.config.dry_run,
+                ignore_backoff=ignore_backoff,
+                lock=self.lock,
+                beat=self.beat if beat else None,
+                retry=(self.config.smtp.retry_first, self.config.smtp.retry_max),
+                stop=stop,
+            )
         except StoreError as exc:
             self.store_trouble(exc, "cannot mark sent mail in the register; it stays marked in memory")
             raise

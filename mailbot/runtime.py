@@ -13,15 +13,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mailbot import config as configmod
+from mailbot.analysis.workers import Analyser
 from mailbot.errors import MailbotError, StoreError
-from mailbot.replies.outbox import DirectoryTransport, SmtpTransport, Transport
-from mailbot.pipeline import Runner, Source
-from mailbot.replies.reply import Templates
-from mailbot.staff.review import KnownSenders
 from mailbot.intake.sources.imap import ImapSource, SentCopy
 from mailbot.intake.sources.maildir import MaildirSource
+from mailbot.pipeline import Runner, Source
 from mailbot.register.store import Store
-from mailbot.analysis.workers import Analyser
+from mailbot.replies.outbox import DirectoryTransport, SmtpTransport, Transport
+from mailbot.replies.reply import Templates
+from mailbot.staff.review import KnownSenders
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,9 @@ def state_lock(state_dir: Path) -> Iterator[None]:
     owner = state_dir.stat().st_uid
     if owner != os.geteuid():  # e.g. root: files it wrote would lock the service out of its own state
         name = _user_name(owner)
-        raise MailbotError(f"{state_dir} belongs to user {name}; run this command as that user "
-                           f"(sudo -u {name} mailbot ...)")
+        raise MailbotError(
+            f"{state_dir} belongs to user {name}; run this command as that user (sudo -u {name} mailbot ...)"
+        )
     path = state_dir / "mailbot.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -80,8 +81,9 @@ def transport_for(config: configmod.Config, source: Source | None = None) -> Tra
 
 def source_for(config: configmod.Config) -> Source:
     if config.mailbox.backend == "imap":
-        return ImapSource(config.mailbox, config.state_dir, config.secret, config.poll_interval,
-                          read_only=config.dry_run)
+        return ImapSource(
+            config.mailbox, config.state_dir, config.secret, config.poll_interval, read_only=config.dry_run
+        )
     if config.mailbox.backend == "ews":
         from mailbot.intake.sources.ews import EwsSource  # exchangelib is slow to import: only when used
 
@@ -100,8 +102,9 @@ def share_known(source: Source, runner: Runner) -> None:
 
 
 @contextmanager
-def open_runner(config: configmod.Config, workers: int = 1, source: Source | None = None,
-                isolate: bool = False) -> Iterator[Runner]:
+def open_runner(
+    config: configmod.Config, workers: int = 1, source: Source | None = None, isolate: bool = False
+) -> Iterator[Runner]:
     """Templates checked, the state folder locked and opened; everything closed after.
 
     `isolate`: every message analysed in a worker process (the daemon; see workers.Analyser)."""
@@ -109,8 +112,14 @@ def open_runner(config: configmod.Config, workers: int = 1, source: Source | Non
     with state_lock(config.state_dir):
         store = Store(config.state_dir)
         known = KnownSenders(config.state_dir).addresses
-        runner = Runner(config, store, templates, transport_for(config, source),
-                        analyser=Analyser(config, workers, known, isolate), known=known)
+        runner = Runner(
+            config,
+            store,
+            templates,
+            transport_for(config, source),
+            analyser=Analyser(config, workers, known, isolate),
+            known=known,
+        )
         try:
             yield runner
         finally:

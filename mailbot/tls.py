@@ -64,15 +64,21 @@ def explain(exc: BaseException) -> tuple[str, str] | None:
         return None
     code = error.verify_code
     if code in _EXPIRED:
-        return (f"chứng thư số của máy chủ {_EXPIRED[code]} ({error.verify_message})",
-                "đề nghị quản trị máy chủ thư gia hạn hoặc thay chứng thư số; không tắt kiểm tra")
+        return (
+            f"chứng thư số của máy chủ {_EXPIRED[code]} ({error.verify_message})",
+            "đề nghị quản trị máy chủ thư gia hạn hoặc thay chứng thư số; không tắt kiểm tra",
+        )
     if code in _WRONG_NAME:
-        return (f"chứng thư số không cấp cho tên máy chủ này ({error.verify_message})",
-                "dùng đúng tên máy chủ ghi trong chứng thư số (host trong cấu hình), không dùng địa chỉ IP")
+        return (
+            f"chứng thư số không cấp cho tên máy chủ này ({error.verify_message})",
+            "dùng đúng tên máy chủ ghi trong chứng thư số (host trong cấu hình), không dùng địa chỉ IP",
+        )
     if code in _UNTRUSTED:
-        return (f"chứng thư số do một tổ chức chưa được tin cậy cấp ({error.verify_message})",
-                "nếu máy chủ dùng chứng thư của CA riêng (của Sở hay của tỉnh), đặt ca_file = \"đường/dẫn/ca.pem\" "
-                "trong mục cấu hình tương ứng")
+        return (
+            f"chứng thư số do một tổ chức chưa được tin cậy cấp ({error.verify_message})",
+            'nếu máy chủ dùng chứng thư của CA riêng (của Sở hay của tỉnh), đặt ca_file = "đường/dẫn/ca.pem" '
+            "trong mục cấu hình tương ứng",
+        )
     return (f"chứng thư số không hợp lệ ({error.verify_message})", "xem nhật ký và chứng thư số của máy chủ")
 
 
@@ -110,6 +116,9 @@ def describe_certificate(der: bytes) -> str:
         cert = x509.load_der_x509_certificate(der)
     except ValueError:
         return "(chứng thư không đọc được)"
-    until = cert.not_valid_after_utc if hasattr(cert, "not_valid_after_utc") else cert.not_valid_after.replace(
-        tzinfo=dt.timezone.utc)
+    until = (
+        cert.not_valid_after_utc
+        if hasattr(cert, "not_valid_after_utc")
+        else cert.not_valid_after.replace(tzinfo=dt.timezone.utc)
+    )
     return f"{cert.subject.rfc4514_string()}, do {cert.issuer.rfc4514_string()} cấp, hết hạn {until.date().isoformat()}"

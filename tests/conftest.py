@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.policy import SMTP
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from mailbot import config as configmod
 from mailbot.analysis.classify import classify_bytes
@@ -27,9 +34,14 @@ def config() -> configmod.Config:
 AUTHENTICATED = "authenticated"  # build()'s default: our server's DMARC pass for the sender's own domain
 
 
-def build(sender: str = "kt@vnpt.vn", subject: str | None = "Gửi tài liệu", body: str = "Kính gửi Sở.",
-          files: tuple[tuple[str, bytes], ...] = (), headers: dict[str, str] | None = None,
-          auth: str | None = AUTHENTICATED) -> bytes:
+def build(
+    sender: str = "kt@vnpt.vn",
+    subject: str | None = "Gửi tài liệu",
+    body: str = "Kính gửi Sở.",
+    files: tuple[tuple[str, bytes], ...] = (),
+    headers: dict[str, str] | None = None,
+    auth: str | None = AUTHENTICATED,
+) -> bytes:
     """A message as a carrier's mail client would write it, authenticated by our server unless `auth` says otherwise."""
     msg = EmailMessage(policy=SMTP)
     if auth == AUTHENTICATED:
@@ -57,15 +69,6 @@ def classify(raw: bytes, cfg: configmod.Config) -> Envelope:
 
 
 # -- a real SMTP server on loopback (aiosmtpd) and configurations that point at it ----------
-
-import re
-import socket
-import subprocess
-import sys
-import threading
-import time
-
-from aiosmtpd.controller import Controller
 
 
 class Recorder:
@@ -130,15 +133,15 @@ def write_config(tmp_path: Path, smtp_port: int = 25, extra: dict[str, str] | No
     """The example deployment pointed at tmp_path and an SMTP server on loopback."""
     text = EXAMPLE.read_text(encoding="utf-8")
     changes = {
-        r'(?m)^state_dir = .*$': 'state_dir = "state"',
-        r'(?m)^poll_interval = .*$': "poll_interval = 0.2",
+        r"(?m)^state_dir = .*$": 'state_dir = "state"',
+        r"(?m)^poll_interval = .*$": "poll_interval = 0.2",
         r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$': "to = []",  # no daily digest unless a test wants one
         **(extra or {}),
         r'(?m)^path = "state/maildir"$': 'path = "maildir"',
-        r'(?ms)^(\[smtp\]\n)host = .*?$': '\\1host = "127.0.0.1"',
-        r'(?ms)^(\[smtp\]\n.*?)^port = .*?$': f"\\1port = {smtp_port}",
-        r'(?ms)^(\[smtp\]\n.*?)^security = .*?$': '\\1security = "none"',
-        r'(?ms)^(\[smtp\]\n.*?)^username = .*?$': '\\1username = ""',
+        r"(?ms)^(\[smtp\]\n)host = .*?$": '\\1host = "127.0.0.1"',
+        r"(?ms)^(\[smtp\]\n.*?)^port = .*?$": f"\\1port = {smtp_port}",
+        r"(?ms)^(\[smtp\]\n.*?)^security = .*?$": '\\1security = "none"',
+        r"(?ms)^(\[smtp\]\n.*?)^username = .*?$": '\\1username = ""',
     }
     for pattern, new in changes.items():
         text, count = re.subn(pattern, new, text, count=1)
@@ -193,17 +196,21 @@ def imap_config(tmp_path: Path, smtp_port: int, imap_port: int, extra: dict[str,
     """The example deployment reading the private Dovecot's INBOX."""
     from tests import dovecot as dc
 
-    mailbox = (f'[mailbox]\nbackend = "imap"\nhost = "127.0.0.1"\nport = {imap_port}\nsecurity = "none"\n'
-               f'username = "{dc.USER}"\npassword_env = "MAILBOT_TEST_IMAP_PASSWORD"\ntimeout = 10\n')
-    changes = {r'(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])': mailbox + "\n", **(extra or {})}
+    mailbox = (
+        f'[mailbox]\nbackend = "imap"\nhost = "127.0.0.1"\nport = {imap_port}\nsecurity = "none"\n'
+        f'username = "{dc.USER}"\npassword_env = "MAILBOT_TEST_IMAP_PASSWORD"\ntimeout = 10\n'
+    )
+    changes = {r"(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])": mailbox + "\n", **(extra or {})}
     return write_config(tmp_path, smtp_port, changes)
 
 
-def mailbot(*args: str, env: dict[str, str] | None = None, cwd: Path | str | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def mailbot(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """`python -m mailbot ARGS` in a child process, its output captured as text."""
-    return subprocess.run([sys.executable, "-m", "mailbot", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mailbot", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout
+    )
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:

@@ -22,9 +22,24 @@ def mail_parser(target: Path) -> int:
         return len(list(target.iterdir()))
     version = importlib.metadata.version("mail-parser")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                        "-d", tmp, f"mail-parser=={version}"], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                tmp,
+                f"mail-parser=={version}",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         [sdist] = Path(tmp).glob("*.tar.gz")
         target.mkdir(parents=True, exist_ok=True)
         with tarfile.open(sdist) as tar:

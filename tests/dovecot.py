@@ -66,7 +66,8 @@ class Dovecot:
         (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n", encoding="utf-8")
         login_user = self.user if os.geteuid() != 0 else "dovenull"
         internal_user = self.user if os.geteuid() != 0 else "dovecot"
-        self.conf.write_text(f"""
+        self.conf.write_text(
+            f"""
 protocols = imap
 listen = 127.0.0.1
 base_dir = {self.root}/run
@@ -112,7 +113,9 @@ service imap-login {{
 protocol imap {{
   mail_max_userip_connections = 100
 }}
-""", encoding="utf-8")
+""",
+            encoding="utf-8",
+        )
         if os.geteuid() == 0:
             os.chown(self.root / "home", self.uid, self.gid)
             os.chown(self.home, self.uid, self.gid)
@@ -126,13 +129,18 @@ protocol imap {{
     # -- life cycle --------------------------------------------------------------------
     def start(self) -> None:
         # its own process group, so that stop() ends the IMAP processes too, as a real restart does
-        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.conf)], start_new_session=True,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(self.conf)],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"dovecot exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}"
-                                   f"\n{self.log()}")
+                raise RuntimeError(
+                    f"dovecot exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}\n{self.log()}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
@@ -166,8 +174,12 @@ protocol imap {{
 
     def kick(self) -> None:
         """Cut every IMAP connection of the user (the server stays up)."""
-        subprocess.run([DOVEADM, "-c", str(self.conf), "kick", USER], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [DOVEADM, "-c", str(self.conf), "kick", USER],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def full_log(self) -> str:
         try:

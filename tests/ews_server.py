@@ -141,18 +141,21 @@ class EwsServer:
         children = sum(1 for _, p in self.mailbox.folders.values() if p == fid)
         items = [i for i in self.mailbox.items.values() if i.folder == fid]
         parent_xml = f'<t:ParentFolderId Id="{parent}" ChangeKey="AQAAAA=="/>' if parent else ""
-        return (f'<t:Folder><t:FolderId Id="{fid}" ChangeKey="AQAAAA=="/>{parent_xml}'
-                f"<t:FolderClass>IPF.Note</t:FolderClass><t:DisplayName>{escape(name)}</t:DisplayName>"
-                f"<t:TotalCount>{len(items)}</t:TotalCount><t:ChildFolderCount>{children}</t:ChildFolderCount>"
-                f"<t:UnreadCount>{sum(1 for i in items if not i.is_read)}</t:UnreadCount></t:Folder>")
+        return (
+            f'<t:Folder><t:FolderId Id="{fid}" ChangeKey="AQAAAA=="/>{parent_xml}'
+            f"<t:FolderClass>IPF.Note</t:FolderClass><t:DisplayName>{escape(name)}</t:DisplayName>"
+            f"<t:TotalCount>{len(items)}</t:TotalCount><t:ChildFolderCount>{children}</t:ChildFolderCount>"
+            f"<t:UnreadCount>{sum(1 for i in items if not i.is_read)}</t:UnreadCount></t:Folder>"
+        )
 
     def _GetFolder(self, request: ET.Element) -> str:  # noqa: N802
         parts = []
         for ref in request.find(f"{{{M}}}FolderIds"):  # type: ignore[union-attr]
             fid = _id(ref.get("Id", "")) if ref.tag.endswith("DistinguishedFolderId") else ref.get("Id", "")
             if fid not in self.mailbox.folders:  # a distinguished folder this mailbox does not have
-                parts.append(_error("GetFolder", "ErrorFolderNotFound", "The specified folder could not be found "
-                                                                        "in the store."))
+                parts.append(
+                    _error("GetFolder", "ErrorFolderNotFound", "The specified folder could not be found in the store.")
+                )
                 continue
             parts.append(_ok("GetFolder", f"<m:Folders>{self._folder_xml(fid)}</m:Folders>"))
         return _response("GetFolder", "".join(parts))
@@ -161,8 +164,10 @@ class EwsServer:
         parent = self._folder_id(request.find(f"{{{M}}}ParentFolderIds"))  # type: ignore[arg-type]
         children = [fid for fid, (_, p) in self.mailbox.folders.items() if p == parent]
         folders = "".join(self._folder_xml(fid) for fid in children)
-        body = (f'<m:RootFolder TotalItemsInView="{len(children)}" IncludesLastItemInRange="true">'
-                f"<t:Folders>{folders}</t:Folders></m:RootFolder>")
+        body = (
+            f'<m:RootFolder TotalItemsInView="{len(children)}" IncludesLastItemInRange="true">'
+            f"<t:Folders>{folders}</t:Folders></m:RootFolder>"
+        )
         return _response("FindFolder", _ok("FindFolder", body))
 
     def _CreateFolder(self, request: ET.Element) -> str:  # noqa: N802
@@ -172,8 +177,12 @@ class EwsServer:
             name = folder.find(f"{{{T}}}DisplayName").text or ""  # type: ignore[union-attr]
             fid = _id(f"folder-{name}")
             self.mailbox.folders[fid] = (name, parent)
-            parts.append(_ok("CreateFolder", f'<m:Folders><t:Folder><t:FolderId Id="{fid}" ChangeKey="AQAAAA=="/>'
-                                             f"</t:Folder></m:Folders>"))
+            parts.append(
+                _ok(
+                    "CreateFolder",
+                    f'<m:Folders><t:Folder><t:FolderId Id="{fid}" ChangeKey="AQAAAA=="/></t:Folder></m:Folders>',
+                )
+            )
         return _response("CreateFolder", "".join(parts))
 
     def _SyncFolderItems(self, request: ET.Element) -> str:  # noqa: N802
@@ -186,13 +195,17 @@ class EwsServer:
         for _, kind, item_id in changes:
             item = self.mailbox.items.get(item_id)
             if kind == "create" and item is not None and item.folder == _id("inbox"):
-                xml.append(f"<t:Create><t:Message>{_item_ref(item)}<t:Size>{len(item.mime)}</t:Size>"
-                           f"<t:DateTimeReceived>{_time(item.received)}</t:DateTimeReceived></t:Message></t:Create>")
+                xml.append(
+                    f"<t:Create><t:Message>{_item_ref(item)}<t:Size>{len(item.mime)}</t:Size>"
+                    f"<t:DateTimeReceived>{_time(item.received)}</t:DateTimeReceived></t:Message></t:Create>"
+                )
             elif kind == "delete":
                 xml.append(f'<t:Delete><t:ItemId Id="{item_id}" ChangeKey="AQAAAA=="/></t:Delete>')
         done = "true" if not [e for e in self.mailbox.log if e[0] > last] else "false"
-        body = (f"<m:SyncState>state-{last}</m:SyncState><m:IncludesLastItemInRange>{done}"
-                f"</m:IncludesLastItemInRange><m:Changes>{''.join(xml)}</m:Changes>")
+        body = (
+            f"<m:SyncState>state-{last}</m:SyncState><m:IncludesLastItemInRange>{done}"
+            f"</m:IncludesLastItemInRange><m:Changes>{''.join(xml)}</m:Changes>"
+        )
         return _response("SyncFolderItems", _ok("SyncFolderItems", body))
 
     def _GetItem(self, request: ET.Element) -> str:  # noqa: N802
@@ -210,9 +223,10 @@ class EwsServer:
             extra += _item_ref(item)
             if want_headers:
                 head = item.mime.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace").replace("\r\n ", " ")
-                headers = "".join(f'<t:InternetMessageHeader HeaderName={quoteattr(n)}>{escape(v.strip())}'
-                                  f"</t:InternetMessageHeader>"
-                                  for n, _, v in (line.partition(":") for line in head.split("\r\n")))
+                headers = "".join(
+                    f"<t:InternetMessageHeader HeaderName={quoteattr(n)}>{escape(v.strip())}</t:InternetMessageHeader>"
+                    for n, _, v in (line.partition(":") for line in head.split("\r\n"))
+                )
                 extra += f"<t:InternetMessageHeaders>{headers}</t:InternetMessageHeaders>"
             parts.append(_ok("GetItem", f"<m:Items><t:Message>{extra}</t:Message></m:Items>"))
         return _response("GetItem", "".join(parts))
@@ -222,13 +236,20 @@ class EwsServer:
         for change in request.find(f"{{{M}}}ItemChanges"):  # type: ignore[union-attr]
             item = self.mailbox.items.get(change.find(f"{{{T}}}ItemId").get("Id", ""))  # type: ignore[union-attr]
             if item is None:
-                parts.append(_error("UpdateItem", "ErrorItemNotFound", "The specified object was not found in the store."))
+                parts.append(
+                    _error("UpdateItem", "ErrorItemNotFound", "The specified object was not found in the store.")
+                )
                 continue
             if change.findtext(f".//{{{T}}}IsRead") in ("true", "1"):  # xs:boolean
                 item.is_read = True
             item.changekey = "CQAAABYAAAB"
-            parts.append(_ok("UpdateItem", f"<m:Items><t:Message>{_item_ref(item)}</t:Message></m:Items>"
-                                           "<m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>"))
+            parts.append(
+                _ok(
+                    "UpdateItem",
+                    f"<m:Items><t:Message>{_item_ref(item)}</t:Message></m:Items>"
+                    "<m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>",
+                )
+            )
         return _response("UpdateItem", "".join(parts))
 
     def _CreateItem(self, request: ET.Element) -> str:  # noqa: N802
@@ -243,7 +264,9 @@ class EwsServer:
                 self.mailbox.sent.append((mime, rcpts))
             if disposition in ("SaveOnly", "SendAndSaveCopy"):
                 item_id = _id(f"created-{len(self.mailbox.items)}")
-                self.mailbox.items[item_id] = Item(item_id, mime, folder, dt.datetime.now(dt.timezone.utc), is_read=True)
+                self.mailbox.items[item_id] = Item(
+                    item_id, mime, folder, dt.datetime.now(dt.timezone.utc), is_read=True
+                )
             parts.append(_ok("CreateItem", "<m:Items/>"))
         return _response("CreateItem", "".join(parts))
 
@@ -253,7 +276,9 @@ class EwsServer:
         for ref in request.find(f"{{{M}}}ItemIds"):  # type: ignore[union-attr]
             item = self.mailbox.items.pop(ref.get("Id", ""), None)
             if item is None:
-                parts.append(_error("MoveItem", "ErrorItemNotFound", "The specified object was not found in the store."))
+                parts.append(
+                    _error("MoveItem", "ErrorItemNotFound", "The specified object was not found in the store.")
+                )
                 continue
             if item.folder == _id("inbox"):
                 self.mailbox.seq += 1
@@ -274,29 +299,39 @@ def _time(value: dt.datetime) -> str:
 
 
 def _ok(operation: str, inner: str) -> str:
-    return (f'<m:{operation}ResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
-            f"{inner}</m:{operation}ResponseMessage>")
+    return (
+        f'<m:{operation}ResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
+        f"{inner}</m:{operation}ResponseMessage>"
+    )
 
 
 def _error(operation: str, code: str, text: str) -> str:
-    return (f'<m:{operation}ResponseMessage ResponseClass="Error"><m:MessageText>{escape(text)}</m:MessageText>'
-            f"<m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"
-            f"</m:{operation}ResponseMessage>")
+    return (
+        f'<m:{operation}ResponseMessage ResponseClass="Error"><m:MessageText>{escape(text)}</m:MessageText>'
+        f"<m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"
+        f"</m:{operation}ResponseMessage>"
+    )
 
 
 def _response(operation: str, messages: str) -> str:
-    return (f'<m:{operation}Response xmlns:m="{M}" xmlns:t="{T}"><m:ResponseMessages>{messages}'
-            f"</m:ResponseMessages></m:{operation}Response>")
+    return (
+        f'<m:{operation}Response xmlns:m="{M}" xmlns:t="{T}"><m:ResponseMessages>{messages}'
+        f"</m:ResponseMessages></m:{operation}Response>"
+    )
 
 
 def _envelope(body: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{S}"><s:Header>'
-            f'<h:ServerVersionInfo MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6" '
-            f'Version="V2017_07_11" xmlns:h="{T}" xmlns="{T}"/></s:Header><s:Body>{body}</s:Body>'
-            f"</s:Envelope>").encode("utf-8")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{S}"><s:Header>'
+        f'<h:ServerVersionInfo MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6" '
+        f'Version="V2017_07_11" xmlns:h="{T}" xmlns="{T}"/></s:Header><s:Body>{body}</s:Body>'
+        f"</s:Envelope>"
+    ).encode("utf-8")
 
 
 def _fault(text: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{S}"><s:Body><s:Fault>'
-            f"<faultcode>s:Client</faultcode><faultstring>{escape(text)}</faultstring></s:Fault></s:Body>"
-            f"</s:Envelope>").encode("utf-8")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{S}"><s:Body><s:Fault>'
+        f"<faultcode>s:Client</faultcode><faultstring>{escape(text)}</faultstring></s:Fault></s:Body>"
+        f"</s:Envelope>"
+    ).encode("utf-8")

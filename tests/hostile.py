@@ -7,9 +7,11 @@ import io
 import zipfile
 from collections.abc import Callable
 
-HEAD = (b"Authentication-Results: mail.dongthap.gov.vn; dmarc=pass header.from=vnpt.vn\r\n"
-        b"From: kt@vnpt.vn\r\nTo: pbcvt@dongthap.gov.vn\r\nDate: Mon, 29 Mar 2021 09:15:00 +0700\r\n"
-        b"MIME-Version: 1.0\r\n")
+HEAD = (
+    b"Authentication-Results: mail.dongthap.gov.vn; dmarc=pass header.from=vnpt.vn\r\n"
+    b"From: kt@vnpt.vn\r\nTo: pbcvt@dongthap.gov.vn\r\nDate: Mon, 29 Mar 2021 09:15:00 +0700\r\n"
+    b"MIME-Version: 1.0\r\n"
+)
 SUBJECT = "=?utf-8?B?" + base64.b64encode("Phương án bảo đảm thông tin liên lạc".encode()).decode() + "?="
 
 
@@ -18,16 +20,29 @@ def _mid(name: str) -> bytes:
 
 
 def _attachment(filename: bytes, data: bytes, ctype: bytes = b"application/octet-stream") -> bytes:
-    return (b"Content-Type: " + ctype + b"\r\nContent-Transfer-Encoding: base64\r\n"
-            b"Content-Disposition: attachment; filename=\"" + filename + b"\"\r\n\r\n"
-            + base64.encodebytes(data).replace(b"\n", b"\r\n") + b"\r\n")
+    return (
+        b"Content-Type: " + ctype + b"\r\nContent-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="'
+        + filename
+        + b'"\r\n\r\n'
+        + base64.encodebytes(data).replace(b"\n", b"\r\n")
+        + b"\r\n"
+    )
 
 
 def _mixed(name: str, parts: list[bytes], subject: str = SUBJECT, extra: bytes = b"") -> bytes:
     boundary = b"b0undary-" + name.encode()
     body = b"".join(b"--" + boundary + b"\r\n" + part for part in parts) + b"--" + boundary + b"--\r\n"
-    return (HEAD + _mid(name) + f"Subject: {subject}\r\n".encode() + extra
-            + b"Content-Type: multipart/mixed; boundary=\"" + boundary + b"\"\r\n\r\n" + body)
+    return (
+        HEAD
+        + _mid(name)
+        + f"Subject: {subject}\r\n".encode()
+        + extra
+        + b'Content-Type: multipart/mixed; boundary="'
+        + boundary
+        + b'"\r\n\r\n'
+        + body
+    )
 
 
 def _text(text: str = "Kính gửi Sở, đơn vị gửi phương án.") -> bytes:
@@ -39,8 +54,17 @@ def nested_multipart(depth: int = 1000) -> bytes:
     inner = _text()
     for level in range(depth):
         boundary = b"n%d" % level
-        inner = (b"Content-Type: multipart/mixed; boundary=\"" + boundary + b"\"\r\n\r\n--" + boundary + b"\r\n"
-                 + inner + b"--" + boundary + b"--\r\n")
+        inner = (
+            b'Content-Type: multipart/mixed; boundary="'
+            + boundary
+            + b'"\r\n\r\n--'
+            + boundary
+            + b"\r\n"
+            + inner
+            + b"--"
+            + boundary
+            + b"--\r\n"
+        )
     return HEAD + _mid("nested") + f"Subject: {SUBJECT}\r\n".encode() + inner
 
 
@@ -77,8 +101,14 @@ def nested_zips(levels: int = 12) -> bytes:
 
 def hostile_names() -> bytes:
     """Attachment and zip-member names aimed at the file system."""
-    names = [b"../../etc/passwd", b"CON", b"A" * 300 + b".docx", b"Phuong\x00an.docx", b"/root/.ssh/authorized_keys",
-             b"..\\..\\windows\\system32\\evil.dll"]
+    names = [
+        b"../../etc/passwd",
+        b"CON",
+        b"A" * 300 + b".docx",
+        b"Phuong\x00an.docx",
+        b"/root/.ssh/authorized_keys",
+        b"..\\..\\windows\\system32\\evil.dll",
+    ]
     archive = zip_of({"../../../../tmp/mailbot-pwned": b"pwned", "/etc/cron.d/evil": b"x", "ok/Phuong-an.docx": b"x"})
     parts = [_text()] + [_attachment(n, b"data") for n in names]
     parts.append(_attachment(b"ho-so.zip", archive, b"application/zip"))
@@ -92,16 +122,26 @@ def huge_header_line() -> bytes:
 
 def semicolon_header() -> bytes:
     """A Content-Type stuffed with 200,000 semicolons (stdlib policy=default takes minutes on it)."""
-    return (HEAD + _mid("semicolons") + f"Subject: {SUBJECT}\r\n".encode()
-            + b"Content-Type: text/plain; " + b";" * 200_000 + b"charset=utf-8\r\n\r\n" + "Kính gửi Sở.\r\n".encode())
+    return (
+        HEAD
+        + _mid("semicolons")
+        + f"Subject: {SUBJECT}\r\n".encode()
+        + b"Content-Type: text/plain; "
+        + b";" * 200_000
+        + b"charset=utf-8\r\n\r\n"
+        + "Kính gửi Sở.\r\n".encode()
+    )
 
 
 def invalid_utf8() -> bytes:
     """Invalid UTF-8 in the subject, the sender's name, the body and a filename, all declared utf-8."""
-    return (HEAD.replace(b"From: kt@vnpt.vn", b"From: \"Ph\xff\xfe\xc3\" <kt@vnpt.vn>") + _mid("utf8")
-            + b"Subject: Ph\xc6\xb0\xc6\xa1ng \xe1n \xff\xfe b\xe1\xba\r\nContent-Type: multipart/mixed; boundary=u\r\n\r\n"
-            b"--u\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPh\xc6\xb0\xc6 \xff\xfe\xfd \xed\xa0\x80\r\n"
-            b"--u\r\n" + _attachment(b"Ph\xff\xfeng-an.docx", b"x") + b"--u--\r\n")
+    return (
+        HEAD.replace(b"From: kt@vnpt.vn", b'From: "Ph\xff\xfe\xc3" <kt@vnpt.vn>')
+        + _mid("utf8")
+        + b"Subject: Ph\xc6\xb0\xc6\xa1ng \xe1n \xff\xfe b\xe1\xba\r\nContent-Type: multipart/mixed; boundary=u\r\n\r\n"
+        b"--u\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPh\xc6\xb0\xc6 \xff\xfe\xfd \xed\xa0\x80\r\n"
+        b"--u\r\n" + _attachment(b"Ph\xff\xfeng-an.docx", b"x") + b"--u--\r\n"
+    )
 
 
 def template_injection() -> bytes:
@@ -109,22 +149,25 @@ def template_injection() -> bytes:
     subject = "Phương án <script>alert(1)</script> {{ 7*7 }} {% for x in y %}"
     encoded = "=?utf-8?B?" + base64.b64encode(subject.encode()).decode() + "?="
     name = "PA <b>{{ config }}</b>.docx".encode()
-    return _mixed("inject", [_text("<img src=x onerror=alert(1)> {{ 7*7 }}"), _attachment(name, b"x")],
-                  subject=encoded)
+    return _mixed("inject", [_text("<img src=x onerror=alert(1)> {{ 7*7 }}"), _attachment(name, b"x")], subject=encoded)
 
 
 def template_injection_unknown() -> bytes:
     """The same from an unknown sender: it goes to the review queue, so the digest shows its subject."""
-    raw = template_injection().replace(b"From: kt@vnpt.vn", b"From: \"{{ 7*7 }}\" <ke.la@gmail.com>")
+    raw = template_injection().replace(b"From: kt@vnpt.vn", b'From: "{{ 7*7 }}" <ke.la@gmail.com>')
     return raw.replace(b"dmarc=pass header.from=vnpt.vn", b"dmarc=pass header.from=gmail.com").replace(
-        b"hostile.inject@", b"hostile.inject2@")
+        b"hostile.inject@", b"hostile.inject2@"
+    )
 
 
 def near_threshold_runs() -> bytes:
     """Forty runs of base64 characters each just short of 1 MB: a quadratic scan would take hours."""
     run = b"QUFB" * ((1024 * 1024 - 100) // 4)
-    return _mixed("nearruns", [_text(), _attachment(b"PA.docx", b"x")],
-                  extra=b"".join(b"X-Run: !" + run + b"!\r\n" for _ in range(40)))
+    return _mixed(
+        "nearruns",
+        [_text(), _attachment(b"PA.docx", b"x")],
+        extra=b"".join(b"X-Run: !" + run + b"!\r\n" for _ in range(40)),
+    )
 
 
 CASES: dict[str, Callable[[], bytes]] = {

@@ -12,14 +12,15 @@ import pytest
 
 from mailbot import config as configmod
 from mailbot.analysis import workers
+from mailbot.analysis.workers import Abandoned, Analyser, AnalysisTimeout
 from mailbot.envelope import Envelope
 from mailbot.intake.sources import Incoming
-from mailbot.analysis.workers import Abandoned, AnalysisTimeout, Analyser
 from tests.conftest import build, write_config
 
 
-def hang_or_die(raw: bytes, source_id: str, delivered: object, config: configmod.Config,
-                known: Mapping[str, str] | None) -> Envelope:
+def hang_or_die(
+    raw: bytes, source_id: str, delivered: object, config: configmod.Config, known: Mapping[str, str] | None
+) -> Envelope:
     """Runs in the worker: a parser stuck for an hour, or a worker killed (as by the OOM killer)."""
     if b"X-Test: hang" in raw:
         time.sleep(3600)
@@ -29,8 +30,9 @@ def hang_or_die(raw: bytes, source_id: str, delivered: object, config: configmod
 
 
 def item(name: str, header: str | None = None) -> Incoming:
-    raw = build(subject=f"Phương án {name}", files=((f"{name}.docx", b"x"),),
-                headers={"X-Test": header} if header else None)
+    raw = build(
+        subject=f"Phương án {name}", files=((f"{name}.docx", b"x"),), headers={"X-Test": header} if header else None
+    )
     return Incoming(source_id=name, raw=raw, delivered=None)
 
 
@@ -46,8 +48,11 @@ def analyser(tmp_path, monkeypatch):
 def test_a_hung_parse_is_given_up_and_the_next_message_analysed(analyser) -> None:
     beats: list[float] = []
     started = time.monotonic()
-    results = list(analyser.stream([item("a"), item("b", "hang"), item("c")], lambda _: True,
-                                   beat=lambda: beats.append(time.monotonic())))
+    results = list(
+        analyser.stream(
+            [item("a"), item("b", "hang"), item("c")], lambda _: True, beat=lambda: beats.append(time.monotonic())
+        )
+    )
     elapsed = time.monotonic() - started
     assert [type(r).__name__ for _, r in results] == ["Envelope", "AnalysisTimeout", "Envelope"]
     assert str(results[1][1]) == "phân tích thư quá 3 giây"

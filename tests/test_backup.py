@@ -15,8 +15,11 @@ from tests.conftest import build, deliver, mailbot, wait_for, write_config
 
 
 def plan(n: int) -> bytes:
-    return build(sender=f"kt{n}@vnpt.vn", subject=f"Phương án bảo đảm thông tin liên lạc {n}",
-                 files=((f"PA-{n}.docx", b"plan %d" % n),))
+    return build(
+        sender=f"kt{n}@vnpt.vn",
+        subject=f"Phương án bảo đảm thông tin liên lạc {n}",
+        files=((f"PA-{n}.docx", b"plan %d" % n),),
+    )
 
 
 def status_json(config: Path) -> dict:
@@ -29,8 +32,12 @@ def test_backups_while_the_daemon_records_mail_then_a_restore(tmp_path, smtp_ser
     recorder, port = smtp_server
     config = write_config(tmp_path, port)
     backups = tmp_path / "backups"
-    daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     total = 60
 
     def feed() -> None:
@@ -125,7 +132,9 @@ def test_a_nightly_backup_shares_unchanged_mail_files_with_the_last_one(tmp_path
     blobs = [p for p in new.rglob("*") if p.is_file() and p.parts[len(new.parts)] in ("raw", "files")]
     shared = [p for p in blobs if inodes.get(p.relative_to(new)) == p.stat().st_ino]
     fresh = [p for p in blobs if p.relative_to(new) not in inodes]
-    assert len(shared) == len(blobs) - len(fresh) and len(shared) >= 6 and len(fresh) == 3  # mail 9, its file, its reply
+    assert (
+        len(shared) == len(blobs) - len(fresh) and len(shared) >= 6 and len(fresh) == 3
+    )  # mail 9, its file, its reply
     db = [p for p in new.rglob("*.json") if inodes.get(p.relative_to(new)) == p.stat().st_ino]
     assert db == []  # the register itself is always a copy of its own
     assert mailbot("backup", "--config", str(config), "--to", str(backups), "--keep", "1").returncode == 0

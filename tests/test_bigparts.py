@@ -23,14 +23,21 @@ def both(monkeypatch, raw: bytes):  # noqa: ANN201
 
 
 def summary(parsed):  # noqa: ANN201
-    return [(a.filename, a.size, a.sha256, a.container, tuple(a.defects)) for a in parsed.attachments], \
-        parsed.body_text, parsed.subject, tuple(parsed.defects)
+    return (
+        [(a.filename, a.size, a.sha256, a.container, tuple(a.defects)) for a in parsed.attachments],
+        parsed.body_text,
+        parsed.subject,
+        tuple(parsed.defects),
+    )
 
 
 def test_large_attachments_come_back_byte_for_byte(monkeypatch) -> None:
     big, bigger = os.urandom(1_500_000), os.urandom(3_000_000)
-    raw = build(subject="Phương án bảo đảm thông tin liên lạc", body="Kính gửi Sở.",
-                files=(("PA.docx", big), ("nho.txt", b"small"), ("DS-truc.xlsx", bigger)))
+    raw = build(
+        subject="Phương án bảo đảm thông tin liên lạc",
+        body="Kính gửi Sở.",
+        files=(("PA.docx", big), ("nho.txt", b"small"), ("DS-truc.xlsx", bigger)),
+    )
     small, lifted = bigparts.lift(raw)
     assert len(lifted) == 2 and len(small) < 10_000  # the parser sees a small message
     fast, slow = both(monkeypatch, raw)
@@ -40,9 +47,11 @@ def test_large_attachments_come_back_byte_for_byte(monkeypatch) -> None:
 
 def test_a_large_base64_text_body_falls_back_to_the_parser(monkeypatch) -> None:
     text = ("Kính gửi Sở Thông tin và Truyền thông. " * 40_000).encode()
-    raw = (b"From: kt@vnpt.vn\r\nTo: pbcvt@dongthap.gov.vn\r\nSubject: x\r\nMessage-ID: <big.body@vnpt.vn>\r\n"
-           b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-           + base64.encodebytes(text).replace(b"\n", b"\r\n"))
+    raw = (
+        b"From: kt@vnpt.vn\r\nTo: pbcvt@dongthap.gov.vn\r\nSubject: x\r\nMessage-ID: <big.body@vnpt.vn>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(text).replace(b"\n", b"\r\n")
+    )
     assert bigparts.lift(raw)[1]  # lifted, but no attachment takes the token back
     fast, slow = both(monkeypatch, raw)
     assert summary(fast) == summary(slow) and fast.body_text.startswith("Kính gửi Sở Thông tin")
@@ -52,8 +61,14 @@ def test_a_large_base64_text_body_falls_back_to_the_parser(monkeypatch) -> None:
 def test_broken_base64_is_reported_the_same_way(monkeypatch, damage) -> None:
     body = base64.encodebytes(os.urandom(1_200_000)).replace(b"\n", b"\r\n")
     body = body[:500_000] + damage + body[500_000:]
-    raw = _mixed("broken", [_text(), b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
-                            b"Content-Disposition: attachment; filename=\"PA.pdf\"\r\n\r\n" + body])
+    raw = _mixed(
+        "broken",
+        [
+            _text(),
+            b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+            b'Content-Disposition: attachment; filename="PA.pdf"\r\n\r\n' + body,
+        ],
+    )
     fast, slow = both(monkeypatch, raw)
     assert summary(fast) == summary(slow)
 

@@ -34,8 +34,9 @@ def test_missing_folders_are_named_then_created_with_fix(tmp_path, smtp_server, 
     assert line(lines, "hộp thư IMAP").startswith("ok ") and "IDLE, MOVE" in line(lines, "hộp thư IMAP")
     assert line(lines, "“INBOX”").startswith("ok ")
     for folder in ("Đã xử lý", "Cần xem xét", "Đã gửi"):
-        assert line(lines, f"“{folder}”") == (f"LỖI  thư mục “{folder}”: không có trên máy chủ → chạy lại với --fix "
-                                              f"để tạo, hoặc sửa tên trong [mailbox]")
+        assert line(lines, f"“{folder}”") == (
+            f"LỖI  thư mục “{folder}”: không có trên máy chủ → chạy lại với --fix để tạo, hoặc sửa tên trong [mailbox]"
+        )
     assert line(lines, "máy chủ gửi thư SMTP").startswith(f"ok   máy chủ gửi thư SMTP 127.0.0.1:{port}: EHLO được")
     assert lines[-1] == "3 mục có lỗi."
 
@@ -123,13 +124,21 @@ def test_smtp_with_starttls_and_a_login_then_a_real_acknowledgement_through_it(t
         config = write_config(tmp_path, port)
         text = config.read_text(encoding="utf-8")
         smtp = text.index("[smtp]")
-        config.write_text(text[:smtp] + text[smtp:].replace('security = "none"', 'security = "starttls"', 1)
-                          .replace('username = ""', f'username = "{USER}"', 1), encoding="utf-8")
+        config.write_text(
+            text[:smtp]
+            + text[smtp:]
+            .replace('security = "none"', 'security = "starttls"', 1)
+            .replace('username = ""', f'username = "{USER}"', 1),
+            encoding="utf-8",
+        )
         env = {**os.environ, "SSL_CERT_FILE": str(ca), "MAILBOT_SMTP_PASSWORD": PASSWORD}
 
         status, lines = check(config, env=env)
         assert status == 0, lines
-        assert line(lines, "máy chủ gửi thư SMTP") == f"ok   máy chủ gửi thư SMTP 127.0.0.1:{port}: EHLO + STARTTLS + đăng nhập được"
+        assert (
+            line(lines, "máy chủ gửi thư SMTP")
+            == f"ok   máy chủ gửi thư SMTP 127.0.0.1:{port}: EHLO + STARTTLS + đăng nhập được"
+        )
         assert line(lines, "bí mật MAILBOT_SMTP_PASSWORD").startswith("ok ")
 
         status, lines = check(config, env={**env, "MAILBOT_SMTP_PASSWORD": "sai-mật-khẩu"})

@@ -26,9 +26,19 @@ def test_example_describes_the_letter(config) -> None:
     assert config.own_addresses == ("pbcvt@dongthap.gov.vn",)
     assert config.trusted_authserv_ids == ("mail.dongthap.gov.vn",)
     assert [o.id for o in config.organizations] == [
-        "vnpt-dongthap", "viettel-dongthap", "mobifone-mien-nam", "vnpost-dongthap", "viettelpost-dongthap"]
+        "vnpt-dongthap",
+        "viettel-dongthap",
+        "mobifone-mien-nam",
+        "vnpost-dongthap",
+        "viettelpost-dongthap",
+    ]
     assert [o.domains for o in config.organizations] == [
-        ("vnpt.vn",), ("viettel.com.vn",), ("mobifone.vn",), ("vnpost.vn",), ("viettelpost.com.vn",)]
+        ("vnpt.vn",),
+        ("viettel.com.vn",),
+        ("mobifone.vn",),
+        ("vnpost.vn",),
+        ("viettelpost.com.vn",),
+    ]
     campaign = config.campaign("bau-cu-2021")
     assert campaign.event_date == dt.date(2021, 5, 23)
     plan, duty = campaign.documents
@@ -39,35 +49,65 @@ def test_example_describes_the_letter(config) -> None:
     assert len(plan.organizations) == len(duty.organizations) == 5
 
 
-@pytest.mark.parametrize("old, new, key, problem", [
-    ('poll_interval = 10', 'poll_intervall = 10', "mailbot.poll_intervall", "unknown key"),
-    ('backend = "maildir"', 'backend = "pop3"', "mailbox.backend", "must be one of"),
-    ('port = 587', 'port = "587"', "smtp.port", "must be an integer"),
-    ('port = 587', 'port = 70000', "smtp.port", "not a TCP port"),
-    ('deadline = 2021-04-01', 'deadline = "1/4/2021"', "campaigns[0].documents[0].deadline", "must be a date"),
-    ('deadline = 2021-04-01', 'deadline = 2021-04-01T23:59:59', "campaigns[0].documents[0].deadline", "offset"),
-    ('event_date = 2021-05-23', 'event_date = 2021-05-32', "(syntax)", ""),
-    ('name = "Phương án bảo đảm thông tin liên lạc"',
-     'name = "Phương án bảo đảm thông tin liên lạc"\norganizations = ["vnpt-dongthap", "vnpt"]',
-     "campaigns[0].documents[0].organizations", "unknown organization id 'vnpt'"),
-    ('domains = ["vnpt.vn"]', 'domains = ["vnpt .vn"]', "organizations[0].domains", "not a domain name"),
-    ('kind = "telecom"', 'kind = 1', "organizations[0].kind", "must be a string"),
-    ('dry_run = false', 'dry_run = "no"', "mailbot.dry_run", "true or false"),
-    ('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hanoi_City"', "mailbot.timezone", "unknown time zone"),
-    ('backend = "maildir"', 'backend = "imap"', "mailbox.host", "is required for the imap backend"),
-    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nsecurity = "ssl"',
-     "mailbox.security", "must be one of none, starttls, tls"),
-    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nauth = "xoauth2"',
-     "mailbox.oauth_token_command", "is required"),
-    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nidle_minutes = 30',
-     "mailbox.idle_minutes", "between 1 and 29"),
-    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nreview_folder = "a*b"',
-     "mailbox.review_folder", "not a usable folder name"),
-    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nstart_date = "2021-03-01"',
-     "mailbox.start_date", "date"),
-    ('backend = "maildir"', 'backend = "imap"\nhost = "imap.x"\nusername = "u"\nfolders = "INBOX"',
-     "mailbox.folders", "unknown key"),
-])
+@pytest.mark.parametrize(
+    "old, new, key, problem",
+    [
+        ("poll_interval = 10", "poll_intervall = 10", "mailbot.poll_intervall", "unknown key"),
+        ('backend = "maildir"', 'backend = "pop3"', "mailbox.backend", "must be one of"),
+        ("port = 587", 'port = "587"', "smtp.port", "must be an integer"),
+        ("port = 587", "port = 70000", "smtp.port", "not a TCP port"),
+        ("deadline = 2021-04-01", 'deadline = "1/4/2021"', "campaigns[0].documents[0].deadline", "must be a date"),
+        ("deadline = 2021-04-01", "deadline = 2021-04-01T23:59:59", "campaigns[0].documents[0].deadline", "offset"),
+        ("event_date = 2021-05-23", "event_date = 2021-05-32", "(syntax)", ""),
+        (
+            'name = "Phương án bảo đảm thông tin liên lạc"',
+            'name = "Phương án bảo đảm thông tin liên lạc"\norganizations = ["vnpt-dongthap", "vnpt"]',
+            "campaigns[0].documents[0].organizations",
+            "unknown organization id 'vnpt'",
+        ),
+        ('domains = ["vnpt.vn"]', 'domains = ["vnpt .vn"]', "organizations[0].domains", "not a domain name"),
+        ('kind = "telecom"', "kind = 1", "organizations[0].kind", "must be a string"),
+        ("dry_run = false", 'dry_run = "no"', "mailbot.dry_run", "true or false"),
+        ('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hanoi_City"', "mailbot.timezone", "unknown time zone"),
+        ('backend = "maildir"', 'backend = "imap"', "mailbox.host", "is required for the imap backend"),
+        (
+            'backend = "maildir"',
+            'backend = "imap"\nhost = "imap.x"\nusername = "u"\nsecurity = "ssl"',
+            "mailbox.security",
+            "must be one of none, starttls, tls",
+        ),
+        (
+            'backend = "maildir"',
+            'backend = "imap"\nhost = "imap.x"\nusername = "u"\nauth = "xoauth2"',
+            "mailbox.oauth_token_command",
+            "is required",
+        ),
+        (
+            'backend = "maildir"',
+            'backend = "imap"\nhost = "imap.x"\nusername = "u"\nidle_minutes = 30',
+            "mailbox.idle_minutes",
+            "between 1 and 29",
+        ),
+        (
+            'backend = "maildir"',
+            'backend = "imap"\nhost = "imap.x"\nusername = "u"\nreview_folder = "a*b"',
+            "mailbox.review_folder",
+            "not a usable folder name",
+        ),
+        (
+            'backend = "maildir"',
+            'backend = "imap"\nhost = "imap.x"\nusername = "u"\nstart_date = "2021-03-01"',
+            "mailbox.start_date",
+            "date",
+        ),
+        (
+            'backend = "maildir"',
+            'backend = "imap"\nhost = "imap.x"\nusername = "u"\nfolders = "INBOX"',
+            "mailbox.folders",
+            "unknown key",
+        ),
+    ],
+)
 def test_invalid_config_is_one_clear_error(tmp_path, old, new, key, problem) -> None:
     path = variant(tmp_path, old, new)
     with pytest.raises(ConfigError) as info:
@@ -78,13 +118,18 @@ def test_invalid_config_is_one_clear_error(tmp_path, old, new, key, problem) -> 
 
 
 def test_cli_prints_one_line_and_exits_2(tmp_path) -> None:
-    path = variant(tmp_path, 'poll_interval = 10', 'pol_interval = 10')
-    proc = subprocess.run([sys.executable, "-m", "mailbot", "classify", "--config", str(path), str(FIXTURES)],
-                          capture_output=True, text=True)
+    path = variant(tmp_path, "poll_interval = 10", "pol_interval = 10")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mailbot", "classify", "--config", str(path), str(FIXTURES)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
-    assert lines == [f"mailbot: {path}: mailbot.pol_interval: unknown key (check the spelling; see config.example.toml)"]
+    assert lines == [
+        f"mailbot: {path}: mailbot.pol_interval: unknown key (check the spelling; see config.example.toml)"
+    ]
 
 
 def test_missing_file(tmp_path) -> None:
@@ -115,9 +160,13 @@ def test_no_password_in_the_example() -> None:
 
 
 def test_imap_mailbox_settings(tmp_path) -> None:
-    path = variant(tmp_path, 'backend = "maildir"', 'backend = "imap"\nhost = "imap.dongthap.gov.vn"\n'
-                   'username = "pbcvt@dongthap.gov.vn"\npassword_env = "MAILBOT_IMAP_PASSWORD"\n'
-                   'processed_folder = "INBOX/Đã xử lý"\nstart_date = 2021-03-15\nmax_message_mb = 25')
+    path = variant(
+        tmp_path,
+        'backend = "maildir"',
+        'backend = "imap"\nhost = "imap.dongthap.gov.vn"\n'
+        'username = "pbcvt@dongthap.gov.vn"\npassword_env = "MAILBOT_IMAP_PASSWORD"\n'
+        'processed_folder = "INBOX/Đã xử lý"\nstart_date = 2021-03-15\nmax_message_mb = 25',
+    )
     mailbox = configmod.load(path).mailbox
     assert (mailbox.backend, mailbox.security, mailbox.port) == ("imap", "tls", 993)
     assert mailbox.processed_folder == "INBOX/Đã xử lý" and mailbox.review_folder == "Cần xem xét"

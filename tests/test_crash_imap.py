@@ -53,8 +53,9 @@ def append_all(port: int, messages: list[bytes]) -> None:
 
 def test_random_sigkills_of_the_imap_daemon_lose_nothing_and_double_nothing(tmp_path, smtp_server, dovecot) -> None:
     recorder, port = smtp_server
-    config_path = imap_config(tmp_path, port, dovecot.port,
-                              {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 10000"})
+    config_path = imap_config(
+        tmp_path, port, dovecot.port, {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 10000"}
+    )
     cfg = configmod.load(config_path)
     mail = backlog()
     rng = random.Random(20210522)
@@ -64,9 +65,10 @@ def test_random_sigkills_of_the_imap_daemon_lose_nothing_and_double_nothing(tmp_
     cmd = [sys.executable, "-m", "mailbot", "run", "--config", str(config_path)]
     kills = busy = 0
     for round_ in range(KILLS):
-        append_all(dovecot.port, [raw for raw, _ in mail[round_ * batch:(round_ + 1) * batch]])
-        child = subprocess.Popen(cmd + ["--log-level", "INFO"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                 env=ENV)
+        append_all(dovecot.port, [raw for raw, _ in mail[round_ * batch : (round_ + 1) * batch]])
+        child = subprocess.Popen(
+            cmd + ["--log-level", "INFO"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV
+        )
         kill_at(child, rng, batch)
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
@@ -74,7 +76,7 @@ def test_random_sigkills_of_the_imap_daemon_lose_nothing_and_double_nothing(tmp_
         child.wait()
         busy += bool(dovecot.folder_uids("INBOX"))  # killed with mail still to file: mid-work
         db = cfg.state_dir / "db"
-        for table in (db.iterdir() if db.is_dir() else []):
+        for table in db.iterdir() if db.is_dir() else []:
             for segment in table.glob("*.json"):
                 json.loads(segment.read_bytes())
         Store(cfg.state_dir).close()
@@ -91,8 +93,9 @@ def test_random_sigkills_of_the_imap_daemon_lose_nothing_and_double_nothing(tmp_
         child.kill()
         child.wait(60)
         left = dovecot.folder_uids("INBOX")
-        raise AssertionError(f"{exc}; {len(left)} left in INBOX: {left[:10]}\n"
-                             f"{log_path.read_text(encoding='utf-8')[-4000:]}") from None
+        raise AssertionError(
+            f"{exc}; {len(left)} left in INBOX: {left[:10]}\n{log_path.read_text(encoding='utf-8')[-4000:]}"
+        ) from None
     finally:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
@@ -116,8 +119,10 @@ def test_random_sigkills_of_the_imap_daemon_lose_nothing_and_double_nothing(tmp_
     received = Counter(m["Message-ID"] for m in recorder.parsed())
     assert len(received) == submissions
     resent = sum(n - 1 for n in received.values())
-    print(f"\n{kills} kills of the IMAP daemon ({busy} with mail still to file), {resent} acknowledgements "
-          f"resent after a kill (same Message-ID)")
+    print(
+        f"\n{kills} kills of the IMAP daemon ({busy} with mail still to file), {resent} acknowledgements "
+        f"resent after a kill (same Message-ID)"
+    )
     assert resent <= kills
     deadline = time.monotonic() + 5
     while orphans() and time.monotonic() < deadline:

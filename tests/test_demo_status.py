@@ -9,8 +9,14 @@ import sys
 
 
 def mailbot(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailbot", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300, env={"PATH": "/usr/bin:/bin", "TZ": "UTC"})
+    return subprocess.run(
+        [sys.executable, "-m", "mailbot", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "TZ": "UTC"},
+    )
 
 
 def test_demo_runs_the_real_pipeline(tmp_path) -> None:
@@ -48,8 +54,8 @@ def test_demo_refuses_a_folder_that_is_not_its_own(tmp_path) -> None:
 
 
 def test_a_second_instance_is_refused(tmp_path) -> None:
-    from mailbot.runtime import state_lock
     from mailbot.errors import MailbotError
+    from mailbot.runtime import state_lock
 
     with state_lock(tmp_path):
         try:

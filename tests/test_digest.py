@@ -20,32 +20,64 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def state(tmp_path, port: int) -> str:
-    config = str(write_config(tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$':
-                                               'to = ["ddthong@dongthap.gov.vn"]'}))
+    config = str(
+        write_config(
+            tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$': 'to = ["ddthong@dongthap.gov.vn"]'}
+        )
+    )
     deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Phương án bầu cử", files=(("PA VNPT.docx", b"1"),)), "1.a")
-    deliver(tmp_path, build(sender="x@gmail.com", subject="<script>alert(1)</script> {{ 7*7 }}",
-                            files=(("<b>bad</b>.docx", b"2"),)), "2.b")
-    deliver(tmp_path, build(sender="mailer-daemon@mail.dongthap.gov.vn", subject="Undelivered Mail Returned to Sender",
-                            headers={"X-Failed-Recipients": "kt@vnpost.vn"}), "3.c")
+    deliver(
+        tmp_path,
+        build(sender="x@gmail.com", subject="<script>alert(1)</script> {{ 7*7 }}", files=(("<b>bad</b>.docx", b"2"),)),
+        "2.b",
+    )
+    deliver(
+        tmp_path,
+        build(
+            sender="mailer-daemon@mail.dongthap.gov.vn",
+            subject="Undelivered Mail Returned to Sender",
+            headers={"X-Failed-Recipients": "kt@vnpost.vn"},
+        ),
+        "3.c",
+    )
     proc = subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", config, "--once"], capture_output=True)
     assert proc.returncode == 0
-    subprocess.run([sys.executable, "-m", "mailbot", "remind", "--config", config, "--now", "2021-03-29T08:00:00+07:00"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "mailbot", "remind", "--config", config, "--now", "2021-03-29T08:00:00+07:00"],
+        check=True,
+        capture_output=True,
+    )
     return config
 
 
 def test_the_digest_on_a_known_state(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     config = state(tmp_path, port)
-    out = subprocess.run([sys.executable, "-m", "mailbot", "digest", "--config", config, "--dry-run",
-                          "--now", "2021-03-29T17:00:00+07:00"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mailbot",
+            "digest",
+            "--config",
+            config,
+            "--dry-run",
+            "--now",
+            "2021-03-29T17:00:00+07:00",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "BÁO CÁO HỘP THƯ pbcvt@dongthap.gov.vn" in text and "ngày 29 tháng 3 năm 2021" in text
     assert "Phương án bảo đảm thông tin liên lạc (hạn 01/04/2021): đúng hạn: BC2021-0001, 09:15 29/03/2021" in text
     assert "Phương án bảo đảm thông tin liên lạc (hạn 01/04/2021): chưa nộp (còn 3 ngày)" in text
     assert "II. THƯ MỚI ĐẾN (3)" in text
-    assert "Thư báo lỗi chuyển phát (bounce) từ mailer-daemon@mail.dongthap.gov.vn" in text and "số biên nhận BC2021-0001" in text
+    assert (
+        "Thư báo lỗi chuyển phát (bounce) từ mailer-daemon@mail.dongthap.gov.vn" in text
+        and "số biên nhận BC2021-0001" in text
+    )
     # the four organizations without a plan were due a reminder; none has an address, so none went out
     assert "III. THƯ NHẮC ĐÃ GỬI (0)" in text and text.count("chưa có địa chỉ liên hệ") == 4
     assert "XL-0001" in text and "người gửi lạ" in text and "x@gmail.com" in text
@@ -77,9 +109,25 @@ def test_the_html_escapes_and_is_sent_once_a_day(tmp_path, smtp_server) -> None:
 def test_the_digest_reads_the_same_in_any_machine_zone(tmp_path, smtp_server) -> None:
     _, port = smtp_server
     config = state(tmp_path, port)
-    outputs = {subprocess.run([sys.executable, "-m", "mailbot", "digest", "--config", config, "--dry-run", "--now",
-                               "2021-03-30T07:30:00+07:00"], capture_output=True, text=True,
-                              env={**os.environ, "TZ": zone}).stdout for zone in ("UTC", "Asia/Ho_Chi_Minh")}
+    outputs = {
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mailbot",
+                "digest",
+                "--config",
+                config,
+                "--dry-run",
+                "--now",
+                "2021-03-30T07:30:00+07:00",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TZ": zone},
+        ).stdout
+        for zone in ("UTC", "Asia/Ho_Chi_Minh")
+    }
     assert len(outputs) == 1 and "09:15 29/03/2021" in outputs.pop()
 
 
@@ -104,8 +152,11 @@ def test_clock_steps_never_give_two_digests_a_day_nor_lose_a_message(tmp_path, s
     from mailbot.runtime import source_for
 
     recorder, port = smtp_server
-    config = configmod.load(write_config(tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$':
-                                                          'to = ["ddthong@dongthap.gov.vn"]'}))
+    config = configmod.load(
+        write_config(
+            tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$': 'to = ["ddthong@dongthap.gov.vn"]'}
+        )
+    )
     source = source_for(config)
     made: list[dict] = []
 
@@ -134,8 +185,12 @@ def test_clock_steps_never_give_two_digests_a_day_nor_lose_a_message(tmp_path, s
         tick(runner, day.replace(hour=7, minute=31) + dt.timedelta(days=1))  # the real D+1: covered already
         arrive(runner, 5, day.replace(hour=12) + dt.timedelta(days=1))
         tick(runner, day.replace(hour=7, minute=31) + dt.timedelta(days=2))  # D+2
-        bodies = [email.message_from_bytes(runner.store.blob_path(m["raw_sha256"], "raw").read_bytes(),
-                                           policy=default).get_body(("plain",)).get_content() for m in made]
+        bodies = [
+            email.message_from_bytes(runner.store.blob_path(m["raw_sha256"], "raw").read_bytes(), policy=default)
+            .get_body(("plain",))
+            .get_content()
+            for m in made
+        ]
     texts = [b.split("II. THƯ MỚI ĐẾN")[1].split("III. ")[0] for b in bodies]  # the arrivals of each
     days = [(day + dt.timedelta(days=n)).date() for n in range(3)]
     assert [m["key"] for m in made] == [digest.daily_key(config, d) for d in days]

@@ -38,11 +38,20 @@ def carrier_xlsx() -> bytes:
 
 
 def test_a_spreadsheet_with_titles_merged_cells_and_two_sheets() -> None:
-    rows = [r for source, table in dutylist.tables("DS truc.xlsx", carrier_xlsx())
-            for r in dutylist.rows_of(table, source)]
+    rows = [
+        r for source, table in dutylist.tables("DS truc.xlsx", carrier_xlsx()) for r in dutylist.rows_of(table, source)
+    ]
     by_name = {r.name: r for r in rows}
-    assert list(by_name) == ["Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Cường", "Phạm Văn Dũng", "Võ Thị Em",
-                             "Đỗ Văn Giàu", "Huỳnh Văn Hải", "Lâm Văn Khoa"]
+    assert list(by_name) == [
+        "Nguyễn Văn An",
+        "Trần Thị Bích",
+        "Lê Hoàng Cường",
+        "Phạm Văn Dũng",
+        "Võ Thị Em",
+        "Đỗ Văn Giàu",
+        "Huỳnh Văn Hải",
+        "Lâm Văn Khoa",
+    ]
     assert [p.e164 for p in by_name["Trần Thị Bích"].phones] == ["+842773851234", "+84919222333"]
     assert [p.display for p in by_name["Trần Thị Bích"].phones] == ["0277 3851 234", "0919 222 333"]
     assert [p.kind for p in by_name["Trần Thị Bích"].phones] == ["cố định", "di động"]
@@ -60,8 +69,12 @@ def test_a_spreadsheet_with_titles_merged_cells_and_two_sheets() -> None:
 
 def attachment_tables(eml: str) -> list[dutylist.DutyRow]:
     msg = parse_message((FIXTURES / eml).read_bytes())
-    return [r for att in msg.attachments for source, table in dutylist.tables(att.filename, att.data)
-            for r in dutylist.rows_of(table, source)]
+    return [
+        r
+        for att in msg.attachments
+        for source, table in dutylist.tables(att.filename, att.data)
+        for r in dutylist.rows_of(table, source)
+    ]
 
 
 def test_an_old_xls_and_a_docx_table() -> None:
@@ -77,19 +90,30 @@ def test_a_list_pasted_in_the_body() -> None:
     assert [(r.name, r.position, [p.e164 for p in r.phones]) for r in rows] == [
         ("Nguyễn Văn Hùng", "Giám đốc chi nhánh", ["+84913456789"]),
         ("Phạm Thị Lan", "Phó Giám đốc", ["+842773852111"]),
-        ("Võ Minh Tâm", "Điều hành", ["+84987654321"])]
+        ("Võ Minh Tâm", "Điều hành", ["+84987654321"]),
+    ]
 
 
 def test_csv_and_a_zip_holding_an_xlsx() -> None:
-    csv_rows = [r for s, t in dutylist.tables("ds.csv", "Họ và tên;Chức vụ;Số ĐT\nNgô Văn Lộc;Trực ban;0913 000 111\n"
-                                               .encode("utf-8")) for r in dutylist.rows_of(t, s)]
+    csv_rows = [
+        r
+        for s, t in dutylist.tables(
+            "ds.csv", "Họ và tên;Chức vụ;Số ĐT\nNgô Văn Lộc;Trực ban;0913 000 111\n".encode("utf-8")
+        )
+        for r in dutylist.rows_of(t, s)
+    ]
     assert [(r.name, r.phones[0].display) for r in csv_rows] == [("Ngô Văn Lộc", "0913 000 111")]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("DS truc VNPT.xlsx", carrier_xlsx())
     msg = parse_message(build(files=(("Danh sach.zip", buf.getvalue()),)))
-    rows = [r for att in msg.attachments if att.container for s, t in dutylist.tables(att.filename, att.data)
-            for r in dutylist.rows_of(t, s)]
+    rows = [
+        r
+        for att in msg.attachments
+        if att.container
+        for s, t in dutylist.tables(att.filename, att.data)
+        for r in dutylist.rows_of(t, s)
+    ]
     assert len(rows) == 8 and rows[0].name == "Nguyễn Văn An"
 
 
@@ -97,7 +121,9 @@ def test_a_plan_that_mentions_duty_gives_no_rows() -> None:
     import docx
 
     document = docx.Document()
-    document.add_paragraph("PHƯƠNG ÁN bảo đảm thông tin liên lạc: bố trí cán bộ trực 24/24, số điện thoại trực 0277 3851 234.")
+    document.add_paragraph(
+        "PHƯƠNG ÁN bảo đảm thông tin liên lạc: bố trí cán bộ trực 24/24, số điện thoại trực 0277 3851 234."
+    )
     table = document.add_table(rows=2, cols=2)
     table.rows[0].cells[0].text, table.rows[0].cells[1].text = "Nội dung", "Thời gian"
     table.rows[1].cells[0].text, table.rows[1].cells[1].text = "Kiểm tra trạm BTS", "20/5/2021"
@@ -114,8 +140,13 @@ def test_the_acknowledgement_shows_the_rows_and_asks_for_a_corrected_list(tmp_pa
 
     recorder, port = smtp_server
     config = write_config(tmp_path, port)
-    deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Danh sách trực ngày bầu cử",
-                            files=(("DS truc VNPT.xlsx", carrier_xlsx()),)), "1.a")
+    deliver(
+        tmp_path,
+        build(
+            sender="kt@vnpt.vn", subject="Danh sách trực ngày bầu cử", files=(("DS truc VNPT.xlsx", carrier_xlsx()),)
+        ),
+        "1.a",
+    )
     deliver(tmp_path, (FIXTURES / "18-duty-list-pasted-in-body.eml").read_bytes(), "2.b")
     assert mailbot("run", "--config", str(config), "--once").returncode == 0
     acks = {m["To"]: m.get_body(("plain",)).get_content() for m in recorder.parsed()}
@@ -175,11 +206,13 @@ def test_a_table_in_a_text_pdf_and_an_html_table_in_the_mail() -> None:
     data = (FIXTURES.parent / "roster-table.pdf").read_bytes()
     rows = [r for s, t in dutylist.tables("DS truc.pdf", data) for r in dutylist.rows_of(t, s)]
     assert [(r.name, [p.e164 for p in r.phones]) for r in rows] == [
-        ("Nguyễn Văn An", ["+84913123456"]), ("Trần Thị Bích", ["+842773851234", "+84919222333"]),
-        ("Lê Văn Cường", [None])]
+        ("Nguyễn Văn An", ["+84913123456"]),
+        ("Trần Thị Bích", ["+842773851234", "+84919222333"]),
+        ("Lê Văn Cường", [None]),
+    ]
     assert rows[2].problems
-    from mailbot.config import load, example_path
     from mailbot.analysis.workers import analyse
+    from mailbot.config import example_path, load
 
     envelope = analyse((FIXTURES / "19-duty-list-html-table.eml").read_bytes(), "19", None, load(example_path()))
     assert [r["name"] for r in envelope.duty_rows["duty-list"]] == ["Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Cường"]
@@ -191,9 +224,12 @@ def test_mobile_and_office_columns_under_a_merged_phone_header() -> None:
     document = docx.Document()
     document.add_paragraph("TRUNG TÂM MẠNG LƯỚI MOBIFONE MIỀN NAM – LỊCH TRỰC")
     table = document.add_table(rows=4, cols=5)
-    cells = [["STT", "Họ và tên", "Chức danh", "Số điện thoại", ""], ["", "", "", "Di động", "Cơ quan"],
-             ["1", "Đặng Văn Minh", "Trưởng ca", "0901 234 567", "(0277) 3 851 777"],
-             ["2", "Bùi Thị Ngọc", "Kỹ sư", "0902345678", ""]]
+    cells = [
+        ["STT", "Họ và tên", "Chức danh", "Số điện thoại", ""],
+        ["", "", "", "Di động", "Cơ quan"],
+        ["1", "Đặng Văn Minh", "Trưởng ca", "0901 234 567", "(0277) 3 851 777"],
+        ["2", "Bùi Thị Ngọc", "Kỹ sư", "0902345678", ""],
+    ]
     for r, values in enumerate(cells):
         for c, value in enumerate(values):
             table.rows[r].cells[c].text = value
@@ -203,20 +239,28 @@ def test_mobile_and_office_columns_under_a_merged_phone_header() -> None:
     rows = [r for s, t in dutylist.tables("Lich truc.docx", buf.getvalue()) for r in dutylist.rows_of(t, s)]
     assert [(r.name, r.position, [p.e164 for p in r.phones]) for r in rows] == [
         ("Đặng Văn Minh", "Trưởng ca", ["+84901234567", "+842773851777"]),
-        ("Bùi Thị Ngọc", "Kỹ sư", ["+84902345678"])]
+        ("Bùi Thị Ngọc", "Kỹ sư", ["+84902345678"]),
+    ]
 
 
 def ods(rows: list[list[str]]) -> bytes:
     """A minimal OpenDocument spreadsheet, as LibreOffice writes its content.xml."""
-    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
-    body = "".join("<table:table-row>" + "".join(f"<table:table-cell><text:p>{c}</text:p></table:table-cell>"
-                                                 for c in row)
-                   + '<table:table-cell table:number-columns-repeated="1020"/></table:table-row>' for row in rows)
-    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns}><office:body>'
-               f'<office:spreadsheet><table:table table:name="Trực">{body}</table:table></office:spreadsheet>'
-               f"</office:body></office:document-content>")
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    )
+    body = "".join(
+        "<table:table-row>"
+        + "".join(f"<table:table-cell><text:p>{c}</text:p></table:table-cell>" for c in row)
+        + '<table:table-cell table:number-columns-repeated="1020"/></table:table-row>'
+        for row in rows
+    )
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns}><office:body>'
+        f'<office:spreadsheet><table:table table:name="Trực">{body}</table:table></office:spreadsheet>'
+        f"</office:body></office:document-content>"
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
@@ -227,7 +271,9 @@ def ods(rows: list[list[str]]) -> bytes:
 def test_an_opendocument_spreadsheet() -> None:
     data = ods([["DANH SÁCH TRỰC"], ["STT", "Họ và tên", "Số điện thoại"], ["1", "Mai Văn Tài", "0913 777 888"]])
     rows = [r for s, t in dutylist.tables("DS truc.ods", data) for r in dutylist.rows_of(t, s)]
-    assert [(r.name, r.phones[0].e164, r.source) for r in rows] == [("Mai Văn Tài", "+84913777888", "DS truc.ods › Trực")]
+    assert [(r.name, r.phones[0].e164, r.source) for r in rows] == [
+        ("Mai Văn Tài", "+84913777888", "DS truc.ods › Trực")
+    ]
 
 
 def test_nothing_a_sender_wrote_becomes_a_live_formula_in_the_roster(tmp_path, smtp_server) -> None:

@@ -14,8 +14,12 @@ from tests.conftest import FIXTURES, build, deliver, write_config
 
 
 def run_once(config_path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--once", *extra],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--once", *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def expected_submissions() -> dict[str, dict]:
@@ -93,10 +97,19 @@ def test_redelivery_and_copies_are_not_answered_twice(tmp_path, smtp_server) -> 
 def test_reply_to_of_the_same_organization_is_used(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     config_path = write_config(tmp_path, port)
-    deliver(tmp_path, build(sender="kt@vnpt.vn", files=(("PA.docx", b"x"),),
-                            headers={"Reply-To": "vanthu@vnpt.vn"}), "1.a")
-    deliver(tmp_path, build(sender="kt2@vnpt.vn", subject="Khác", files=(("PA.docx", b"y"),),
-                            headers={"Reply-To": "attacker@evil.example"}), "2.b")
+    deliver(
+        tmp_path, build(sender="kt@vnpt.vn", files=(("PA.docx", b"x"),), headers={"Reply-To": "vanthu@vnpt.vn"}), "1.a"
+    )
+    deliver(
+        tmp_path,
+        build(
+            sender="kt2@vnpt.vn",
+            subject="Khác",
+            files=(("PA.docx", b"y"),),
+            headers={"Reply-To": "attacker@evil.example"},
+        ),
+        "2.b",
+    )
     assert run_once(config_path).returncode == 0
     tos = sorted(m["To"] for m in recorder.parsed())
     assert tos == ["kt2@vnpt.vn", "vanthu@vnpt.vn"]
@@ -134,8 +147,12 @@ def test_daemon_answers_new_mail_and_stops_on_sigterm(tmp_path, smtp_server) -> 
 
     recorder, port = smtp_server
     config_path = write_config(tmp_path, port)
-    child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config_path)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(0.5)
         deliver(tmp_path, (FIXTURES / "01-vnpt-plan-docx.eml").read_bytes(), "1.live")
@@ -158,8 +175,11 @@ def test_a_backlog_is_answered_while_it_is_recorded(tmp_path, smtp_server) -> No
     config_path = write_config(tmp_path, port)
     count = 90
     for i in range(count):
-        deliver(tmp_path, build(sender=f"kt{i}@vnpt.vn", subject=f"Phương án {i}",
-                                files=((f"PA{i}.docx", bytes([i % 256]) * 10),)), f"{i:03d}.backlog")
+        deliver(
+            tmp_path,
+            build(sender=f"kt{i}@vnpt.vn", subject=f"Phương án {i}", files=((f"PA{i}.docx", bytes([i % 256]) * 10),)),
+            f"{i:03d}.backlog",
+        )
     proc = run_once(config_path, "--log-level", "INFO")
     assert proc.returncode == 0, proc.stderr
     assert f"thư trả lời: đã gửi {count}, chờ gửi lại 0, gửi lỗi 0" in proc.stdout

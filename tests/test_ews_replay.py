@@ -38,8 +38,10 @@ def ews() -> Iterator[EwsServer]:
 
 
 def ews_config(tmp_path: Path, smtp_port: int, url: str, extra: str = "", auth: str = "basic") -> Path:
-    mailbox = (f'[mailbox]\nbackend = "ews"\news_url = "{url}"\news_version = "Exchange2016"\news_auth = "{auth}"\n'
-               f'username = "pbcvt@dongthap.gov.vn"\npassword_env = "MAILBOT_TEST_EWS_PASSWORD"\n{extra}\n')
+    mailbox = (
+        f'[mailbox]\nbackend = "ews"\news_url = "{url}"\news_version = "Exchange2016"\news_auth = "{auth}"\n'
+        f'username = "pbcvt@dongthap.gov.vn"\npassword_env = "MAILBOT_TEST_EWS_PASSWORD"\n{extra}\n'
+    )
     return write_config(tmp_path, smtp_port, {r"(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])": mailbox})
 
 
@@ -115,8 +117,13 @@ def test_the_daemon_waits_out_an_unavailable_server(tmp_path, smtp_server, ews) 
     config_path = ews_config(tmp_path, port, ews.url)
     ews.fail_next = 3  # HTTP 503 three times: the first connection attempts fail
     ews.mailbox.deliver(plan(5))
-    child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config_path)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
         wait_for(lambda: len(recorder.messages) == 1, 30, "the acknowledgement after the outage")
     finally:
@@ -137,8 +144,15 @@ def test_oauth2_needs_its_client_settings(tmp_path) -> None:
     url = "https://outlook.office365.com/EWS/Exchange.asmx"
     with pytest.raises(ConfigError, match="client_id"):
         configmod.load(ews_config(tmp_path, 25, url, 'tenant_id = "t"\nclient_secret_env = "S"', auth="oauth2"))
-    config = configmod.load(ews_config(tmp_path, 25, url, 'client_id = "c"\ntenant_id = "t"\nclient_secret_env = "S"\n'
-                                                          'mailbox_address = "PBCVT@dongthap.gov.vn"', auth="oauth2"))
+    config = configmod.load(
+        ews_config(
+            tmp_path,
+            25,
+            url,
+            'client_id = "c"\ntenant_id = "t"\nclient_secret_env = "S"\nmailbox_address = "PBCVT@dongthap.gov.vn"',
+            auth="oauth2",
+        )
+    )
     source = EwsSource(config.mailbox, tmp_path, {"S": "secret"}.get)
     credentials = source._credentials()
     assert credentials.client_id == "c" and credentials.tenant_id == "t"

@@ -19,8 +19,11 @@ from tests.notifysock import NotifySocket
 
 
 def plan(n: int, size: int = 2000) -> bytes:
-    return build(sender=f"kt{n}@vnpt.vn", subject=f"Phương án bảo đảm thông tin liên lạc {n}",
-                 files=((f"PA-{n}.docx", os.urandom(size)),))
+    return build(
+        sender=f"kt{n}@vnpt.vn",
+        subject=f"Phương án bảo đảm thông tin liên lạc {n}",
+        files=((f"PA-{n}.docx", os.urandom(size)),),
+    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -28,8 +31,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("damage", ["segment", "known_senders"])
-def test_a_damaged_register_stops_the_start_names_the_file_and_is_never_overwritten(tmp_path, smtp_server,
-                                                                                      damage) -> None:
+def test_a_damaged_register_stops_the_start_names_the_file_and_is_never_overwritten(
+    tmp_path, smtp_server, damage
+) -> None:
     _, port = smtp_server
     config = write_config(tmp_path, port)
     for n in range(3):
@@ -41,7 +45,7 @@ def test_a_damaged_register_stops_the_start_names_the_file_and_is_never_overwrit
         victim.write_bytes(victim.read_bytes()[: len(victim.read_bytes()) // 2])  # cut mid-write
     else:
         victim = state / "known_senders.json"
-        victim.write_bytes(b"{\"kt@vnpt.vn\": ")
+        victim.write_bytes(b'{"kt@vnpt.vn": ')
     before = snapshot(state)
     deliver(tmp_path, plan(9), "9.eml")
     for command in (["run", "--once"], ["run"], ["status"]):
@@ -60,8 +64,9 @@ def small_disk(tmp_path):
     """The state folder on its own 6 MB tmpfs, so that the test can fill it and free it."""
     state = tmp_path / "state"
     state.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0755", "tmpfs", str(state)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=6m,mode=0755", "tmpfs", str(state)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         reason = f"cannot mount a tmpfs here ({done.stderr.strip()}); needs root"
         if os.environ.get("CI"):
@@ -86,14 +91,19 @@ def fill(folder: Path) -> Path:
     return filler
 
 
-def test_a_full_disk_damages_nothing_and_the_daemon_recovers_when_space_returns(tmp_path, smtp_server,
-                                                                               small_disk) -> None:
+def test_a_full_disk_damages_nothing_and_the_daemon_recovers_when_space_returns(
+    tmp_path, smtp_server, small_disk
+) -> None:
     recorder, port = smtp_server
     config = write_config(tmp_path, port, {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 1000"})
     sock = NotifySocket(tmp_path / "notify")  # what `systemctl status` would show
-    daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level",
-                               "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "NOTIFY_SOCKET": str(sock.path)})
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level", "INFO"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NOTIFY_SOCKET": str(sock.path)},
+    )
     try:
         for n in range(5):
             deliver(tmp_path, plan(n), f"a{n}.eml")
@@ -111,8 +121,15 @@ def test_a_full_disk_damages_nothing_and_the_daemon_recovers_when_space_returns(
         from mailbot.service import health as healthmod  # what status prints once it can run again
 
         cfg = configmod.load(config)
-        shown = healthmod.render(cfg, {"running": True, "daemon": healthmod.load(small_disk).as_json(),  # type: ignore[union-attr]
-                                       "outbox": {"pending": 0, "failed": 0}, "next_jobs": []})
+        shown = healthmod.render(
+            cfg,
+            {
+                "running": True,
+                "daemon": healthmod.load(small_disk).as_json(),  # type: ignore[union-attr]
+                "outbox": {"pending": 0, "failed": 0},
+                "next_jobs": [],
+            },
+        )
         assert "Sổ ghi nhận: KHÔNG GHI ĐƯỢC ([Errno 28] No space left on device)" in shown
         for segment in (small_disk / "db").rglob("*.json"):  # every table file still whole
             json.loads(segment.read_bytes())
@@ -175,8 +192,12 @@ def test_a_disk_that_fills_while_a_reply_is_in_flight_sends_no_second_copy(tmp_p
     config = write_config(tmp_path, controller.port)
     log = tmp_path / "daemon.log"
     with open(log, "w", encoding="utf-8") as err:
-        daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config)],
-                                  stdout=subprocess.DEVNULL, stderr=err, text=True)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "mailbot", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+        )
     try:
         deliver(tmp_path, plan(0), "0.eml")
         wait_for(lambda: len(recorder.messages) == 1, 30, "the first acknowledgement")

@@ -13,9 +13,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_a_short_fuzzing_run_finds_no_crash(tmp_path) -> None:
     pytest.importorskip("atheris", reason="atheris is in the test extras: pip install -e '.[test]'")
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "fuzz.py"), "-runs=3000", "-max_len=65536",
-                           "-rss_limit_mb=2048", "-timeout=20", "-seed=2021"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "fuzz.py"),
+            "-runs=3000",
+            "-max_len=65536",
+            "-rss_limit_mb=2048",
+            "-timeout=20",
+            "-seed=2021",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Done 3000 runs" in done.stderr
     assert not list(tmp_path.glob("crash-*")) and not list(tmp_path.glob("timeout-*"))

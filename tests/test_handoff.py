@@ -14,11 +14,18 @@ def test_staff_commands_work_while_the_daemon_runs(tmp_path, smtp_server) -> Non
     recorder, port = smtp_server
     # a long poll interval: only SIGUSR1 can make the daemon answer quickly
     config = str(write_config(tmp_path, port, {r"(?m)^poll_interval = .*$": "poll_interval = 600"}))
-    deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Phương án của VNPT",
-                            files=(("PA VNPT.docx", b"1"),)), "1.a")
+    deliver(
+        tmp_path,
+        build(sender="anh.kythuat@gmail.com", subject="Phương án của VNPT", files=(("PA VNPT.docx", b"1"),)),
+        "1.a",
+    )
     assert mailbot("run", "--config", config, "--once").returncode == 0
-    daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", config],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", config],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(1.0)  # started, waiting on the Maildir
         started = time.monotonic()
@@ -33,8 +40,11 @@ def test_staff_commands_work_while_the_daemon_runs(tmp_path, smtp_server) -> Non
         status = json.loads(mailbot("status", "--config", config, "--json").stdout)
         assert status["known_senders"] == {"anh.kythuat@gmail.com": "vnpt-dongthap"}
         # the daemon itself now takes that sender as VNPT's
-        deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Danh sách trực",
-                                files=(("DS truc.xlsx", b"2"),)), "2.b")
+        deliver(
+            tmp_path,
+            build(sender="anh.kythuat@gmail.com", subject="Danh sách trực", files=(("DS truc.xlsx", b"2"),)),
+            "2.b",
+        )
         mailbot("review", "--config", config)  # wakes it: the new mail is read in the same pass
         wait_for(lambda: len(recorder.messages) == 2, 20, "the second acknowledgement")
     finally:
@@ -47,8 +57,8 @@ def test_staff_commands_work_while_the_daemon_runs(tmp_path, smtp_server) -> Non
 def test_requests_are_served_and_answers_nobody_read_are_cleared(tmp_path) -> None:
     import os
 
-    from mailbot.service import handoff
     from mailbot.errors import MailbotError
+    from mailbot.service import handoff
 
     folder = tmp_path / "requests"
     folder.mkdir()

@@ -33,15 +33,28 @@ def limited() -> None:
 def outcome(tmp_path_factory, smtp_server_module):
     tmp_path = tmp_path_factory.mktemp("hostile")
     recorder, port = smtp_server_module
-    config = write_config(tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$':
-                                           'to = ["ddthong@dongthap.gov.vn"]'})
+    config = write_config(
+        tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$': 'to = ["ddthong@dongthap.gov.vn"]'}
+    )
     for n, (name, make) in enumerate(CASES.items()):
         deliver(tmp_path, make(), f"{n:02d}-{name}.eml")
-    deliver(tmp_path, build(sender="kt@viettel.com.vn", subject="Phương án bảo đảm thông tin liên lạc",
-                            files=(("PA-Viettel.docx", b"pa"),),
-                            auth="mail.dongthap.gov.vn; dmarc=pass header.from=viettel.com.vn"), "99-ordinary.eml")
-    done = subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"],
-                          capture_output=True, text=True, timeout=TIMEOUT, preexec_fn=limited)
+    deliver(
+        tmp_path,
+        build(
+            sender="kt@viettel.com.vn",
+            subject="Phương án bảo đảm thông tin liên lạc",
+            files=(("PA-Viettel.docx", b"pa"),),
+            auth="mail.dongthap.gov.vn; dmarc=pass header.from=viettel.com.vn",
+        ),
+        "99-ordinary.eml",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        preexec_fn=limited,
+    )
     assert done.returncode == 0, done.stderr
     store = Store(configmod.load(config).state_dir)
     try:
@@ -117,8 +130,12 @@ def test_html_and_template_syntax_are_shown_as_text_never_run(outcome) -> None:
     text = reply.get_body(("plain",)).get_content()
     assert "PA <b>{{ config }}</b>.docx" in text  # as the sender wrote it, not rendered
     assert "&lt;b&gt;{{ config }}&lt;/b&gt;" in html and "<b>{{" not in html
-    digest = subprocess.run([sys.executable, "-m", "mailbot", "digest", "--config", str(outcome[1])],
-                            capture_output=True, text=True, timeout=120)
+    digest = subprocess.run(
+        [sys.executable, "-m", "mailbot", "digest", "--config", str(outcome[1])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert digest.returncode == 0, digest.stderr
     [mail] = [m for m in outcome[4].messages if b"digest." in m.split(b"\r\n\r\n", 1)[0]]
     parsed = message_from_bytes(mail, policy=policy.default)

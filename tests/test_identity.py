@@ -13,13 +13,21 @@ MID = "<plan-2021@vnpt.vn>"
 
 
 def carrier_plan() -> bytes:
-    return build(sender="kt@vnpt.vn", subject="Phương án bảo đảm thông tin liên lạc",
-                 files=(("PA.docx", b"plan"),), headers={"Message-ID": MID})
+    return build(
+        sender="kt@vnpt.vn",
+        subject="Phương án bảo đảm thông tin liên lạc",
+        files=(("PA.docx", b"plan"),),
+        headers={"Message-ID": MID},
+    )
 
 
 def preempting() -> bytes:
-    return build(sender="mallory@evil.example", subject="Hello", headers={"Message-ID": MID},
-                 auth="mail.dongthap.gov.vn; spf=pass smtp.mailfrom=evil.example")
+    return build(
+        sender="mallory@evil.example",
+        subject="Hello",
+        headers={"Message-ID": MID},
+        auth="mail.dongthap.gov.vn; spf=pass smtp.mailfrom=evil.example",
+    )
 
 
 def plan_status(config: str) -> dict:
@@ -44,9 +52,12 @@ def test_a_preempted_message_id_still_gives_the_carrier_its_receipt(tmp_path, sm
 
     # a true re-delivery of either is a duplicate: nothing recorded or answered twice
     deliver(tmp_path, (carrier_plan()), "3.again")
-    again = build(sender="kt@vnpt.vn", subject="Phương án bảo đảm thông tin liên lạc", files=(("PA.docx", b"plan"),),
-                  headers={"Message-ID": MID, "Received": "from relay2 by mail.dongthap.gov.vn; "
-                                                          "Mon, 29 Mar 2021 09:20:00 +0700"})
+    again = build(
+        sender="kt@vnpt.vn",
+        subject="Phương án bảo đảm thông tin liên lạc",
+        files=(("PA.docx", b"plan"),),
+        headers={"Message-ID": MID, "Received": "from relay2 by mail.dongthap.gov.vn; Mon, 29 Mar 2021 09:20:00 +0700"},
+    )
     deliver(tmp_path, (again), "4.again-other-relay")  # another hop, the same message
     deliver(tmp_path, (preempting()), "5.attacker-again")
     out = mailbot("run", "--config", config, "--once")

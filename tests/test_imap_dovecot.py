@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
 from mailbot import config as configmod
 from mailbot.register.store import Store
 from tests import dovecot as dc
@@ -22,15 +21,22 @@ ENV = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
 
 
 def plan(n: int, sender: str = "kt@vnpt.vn") -> bytes:
-    return build(sender=sender, subject=f"Phương án bảo đảm thông tin liên lạc {n}",
-                 files=((f"PA-{n}.docx", f"plan {n}".encode()),))
+    return build(
+        sender=sender,
+        subject=f"Phương án bảo đảm thông tin liên lạc {n}",
+        files=((f"PA-{n}.docx", f"plan {n}".encode()),),
+    )
 
 
 @contextmanager
 def daemon(config_path: Path) -> Iterator[subprocess.Popen[str]]:
-    child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config_path),
-                              "--log-level", "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=ENV)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--log-level", "INFO"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
         yield child
     finally:
@@ -65,8 +71,9 @@ def test_idle_answers_new_mail_and_files_it(tmp_path, smtp_server, dovecot) -> N
         time.sleep(0.3)  # into IDLE
         dovecot.append(plan(1))
         dovecot.append(build(sender="someone@gmail.com", subject="Hỏi thăm"))  # unknown sender
-        dovecot.append(build(sender="kt@vnpt.vn", subject="Tự động trả lời: Phương án",
-                             headers={"Auto-Submitted": "auto-replied"}))
+        dovecot.append(
+            build(sender="kt@vnpt.vn", subject="Tự động trả lời: Phương án", headers={"Auto-Submitted": "auto-replied"})
+        )
         wait_for(lambda: len(recorder.messages) == 1, what="the acknowledgement")
         wait_for(lambda: not dovecot.folder_uids("INBOX"), what="INBOX to be emptied")
         assert len(dovecot.folder_uids(PROCESSED)) == 2  # the plan and the automated reply
@@ -125,8 +132,9 @@ def test_fetching_leaves_mail_unread_until_it_is_done(tmp_path, dovecot) -> None
 
 def test_old_mail_before_start_date_is_recorded_not_answered(tmp_path, smtp_server, dovecot) -> None:
     recorder, port = smtp_server
-    config_path = imap_config(tmp_path, port, dovecot.port,
-                              {r'(?m)^timeout = 10$': 'timeout = 10\nstart_date = 2099-01-01'})
+    config_path = imap_config(
+        tmp_path, port, dovecot.port, {r"(?m)^timeout = 10$": "timeout = 10\nstart_date = 2099-01-01"}
+    )
     dovecot.append(plan(3))
     proc = run_once(config_path)
     assert proc.returncode == 0, proc.stderr
@@ -142,7 +150,7 @@ def test_old_mail_before_start_date_is_recorded_not_answered(tmp_path, smtp_serv
 
 def test_oversized_message_is_not_downloaded(tmp_path, smtp_server, dovecot) -> None:
     recorder, port = smtp_server
-    config_path = imap_config(tmp_path, port, dovecot.port, {r'(?m)^timeout = 10$': 'timeout = 10\nmax_message_mb = 1'})
+    config_path = imap_config(tmp_path, port, dovecot.port, {r"(?m)^timeout = 10$": "timeout = 10\nmax_message_mb = 1"})
     dovecot.append(build(subject="Phương án (bản chụp)", files=(("PA-scan.pdf", os.urandom(1_500_000)),)))
     proc = run_once(config_path)
     assert proc.returncode == 0, proc.stderr
@@ -197,13 +205,15 @@ def test_uidvalidity_reset_rescans_without_answering_twice(tmp_path, smtp_server
     assert len(recorder.messages) == 2
     assert not dovecot.folder_uids("INBOX")
     # the recorded one was recognised by its Message-ID: only the new body was downloaded
-    new_log = dovecot.full_log()[len(log_before):]
+    new_log = dovecot.full_log()[len(log_before) :]
     assert sum(int(n) for n in re.findall(r"body_count=(\d+)", new_log)) == 1, new_log
 
 
 def test_a_copy_of_each_reply_goes_to_the_sent_folder(tmp_path, smtp_server, dovecot) -> None:
     recorder, port = smtp_server
-    config_path = imap_config(tmp_path, port, dovecot.port, {r'(?m)^timeout = 10$': 'timeout = 10\nsent_folder = "Đã gửi"'})
+    config_path = imap_config(
+        tmp_path, port, dovecot.port, {r"(?m)^timeout = 10$": 'timeout = 10\nsent_folder = "Đã gửi"'}
+    )
     dovecot.append(plan(30))
     proc = run_once(config_path)
     assert proc.returncode == 0, proc.stderr
@@ -222,8 +232,9 @@ def test_polling_where_the_server_offers_no_idle(tmp_path, dovecot) -> None:
 
     config = configmod.load(imap_config(tmp_path, 25, dovecot.port))
     (tmp_path / "state").mkdir(exist_ok=True)
-    source = ImapSource(config.mailbox, tmp_path / "state", {"MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}.get,
-                        poll_interval=0.3)
+    source = ImapSource(
+        config.mailbox, tmp_path / "state", {"MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}.get, poll_interval=0.3
+    )
     try:
         box = source.connect()
         box.client.capabilities = tuple(c for c in box.client.capabilities if c != "IDLE")

@@ -19,15 +19,25 @@ ENV = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
 
 def test_connections_cut_mid_fetch_lose_and_double_nothing(tmp_path, smtp_server, dovecot) -> None:
     recorder, port = smtp_server
-    config = imap_config(tmp_path, port, dovecot.port,
-                         {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 1000"})
+    config = imap_config(
+        tmp_path, port, dovecot.port, {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 1000"}
+    )
     total = 60
-    append_all(dovecot.port, [build(sender=f"kt{n}@vnpt.vn", subject=f"Phương án {n}",
-                                    files=((f"PA-{n}.docx", os.urandom(600_000)),)) for n in range(total)])
+    append_all(
+        dovecot.port,
+        [
+            build(sender=f"kt{n}@vnpt.vn", subject=f"Phương án {n}", files=((f"PA-{n}.docx", os.urandom(600_000)),))
+            for n in range(total)
+        ],
+    )
     log_path = tmp_path / "daemon.log"  # a file: a pipe nobody reads would block the daemon once full
     with open(log_path, "wb") as log_file:
-        daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level",
-                                   "INFO"], stdout=subprocess.DEVNULL, stderr=log_file, env=ENV)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level", "INFO"],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            env=ENV,
+        )
     cuts = 0
     try:
         state = configmod.load(config).state_dir

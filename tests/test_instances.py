@@ -19,14 +19,20 @@ NO_CAP = {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 1000"}
 
 
 def plan(n: int) -> bytes:
-    return build(sender="kt@vnpt.vn", subject=f"Phương án bảo đảm thông tin liên lạc {n}",
-                 files=((f"PA-{n}.docx", b"%d" % n),))
+    return build(
+        sender="kt@vnpt.vn", subject=f"Phương án bảo đảm thông tin liên lạc {n}", files=((f"PA-{n}.docx", b"%d" % n),)
+    )
 
 
 def start(config: Path, log: Path) -> subprocess.Popen[str]:
     with open(log, "w", encoding="utf-8") as err:
-        return subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level",
-                                 "INFO"], stdout=subprocess.DEVNULL, stderr=err, text=True, env=ENV)
+        return subprocess.Popen(
+            [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level", "INFO"],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+            env=ENV,
+        )
 
 
 def test_a_second_instance_on_the_same_mailbox_waits_and_takes_over(tmp_path, smtp_server, dovecot) -> None:
@@ -116,8 +122,12 @@ def test_one_mailbot_per_maildir_whatever_its_state_folder(tmp_path, smtp_server
     recorder, port = smtp_server
     config = write_config(tmp_path, port)
     other = tmp_path / "other.toml"  # a test instance with its own state, reading the same Maildir
-    other.write_text(config.read_text(encoding="utf-8").replace('state_dir = "state"', 'state_dir = "state2"')
-                     .replace('path = "maildir"', f'path = "{tmp_path / "maildir"}"'), encoding="utf-8")
+    other.write_text(
+        config.read_text(encoding="utf-8")
+        .replace('state_dir = "state"', 'state_dir = "state2"')
+        .replace('path = "maildir"', f'path = "{tmp_path / "maildir"}"'),
+        encoding="utf-8",
+    )
     log = tmp_path / "a.log"
     first = start(config, log)
     try:

@@ -35,8 +35,11 @@ def test_a_failing_job_is_logged_and_not_rerun_in_a_hot_loop(caplog) -> None:
 
 def test_the_daemon_loop_runs_jobs_at_start_and_between_waits(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
-    config = configmod.load(write_config(tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$':
-                                                          'to = ["ddthong@dongthap.gov.vn"]'}))
+    config = configmod.load(
+        write_config(
+            tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$': 'to = ["ddthong@dongthap.gov.vn"]'}
+        )
+    )
     stop = threading.Event()
     ran: list[str] = []
     source = source_for(config)

@@ -36,8 +36,7 @@ def backlog() -> list[tuple[bytes, bool]]:
 
 def test_random_sigkills_lose_nothing_and_double_nothing(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
-    config_path = write_config(tmp_path, port,
-                               {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 10000"})
+    config_path = write_config(tmp_path, port, {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 10000"})
     mail = backlog()
     rng = random.Random(20210401)
     rng.shuffle(mail)
@@ -48,7 +47,7 @@ def test_random_sigkills_lose_nothing_and_double_nothing(tmp_path, smtp_server) 
     kills = 0
     for round_ in range(KILLS):
         # mail keeps arriving while the daemon is killed again and again
-        for n, (raw, _) in enumerate(mail[round_ * batch:(round_ + 1) * batch]):
+        for n, (raw, _) in enumerate(mail[round_ * batch : (round_ + 1) * batch]):
             deliver(tmp_path, raw, f"{1617000000 + round_ * batch + n}.M{n}.kill")
         child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.15, 0.8))
@@ -58,7 +57,7 @@ def test_random_sigkills_lose_nothing_and_double_nothing(tmp_path, smtp_server) 
         child.wait()
         # after every kill the database loads, and every table file is whole JSON
         db = cfg.state_dir / "db"  # absent when the kill came before the child opened the state
-        for table in (db.iterdir() if db.is_dir() else []):
+        for table in db.iterdir() if db.is_dir() else []:
             for segment in table.glob("*.json"):
                 json.loads(segment.read_bytes())
         Store(cfg.state_dir).close()

@@ -42,8 +42,11 @@ def test_json_format_is_one_object_per_line_with_one_line_per_message(tmp_path, 
     _, port = smtp_server
     config = write_config(tmp_path, port)
     for n in range(3):
-        deliver(tmp_path, build(sender=f"kt{n}@vnpt.vn", subject=f"Phương án {n}",
-                                files=((f"PA-{n}.docx", b"x"),)), f"{n}.eml")
+        deliver(
+            tmp_path,
+            build(sender=f"kt{n}@vnpt.vn", subject=f"Phương án {n}", files=((f"PA-{n}.docx", b"x"),)),
+            f"{n}.eml",
+        )
     done = mailbot("run", "--config", str(config), "--once", "--log-level", "INFO", "--log-format", "json")
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stderr.splitlines()]
@@ -57,12 +60,21 @@ def test_debug_logs_of_the_daemon_hold_no_password_and_no_body(tmp_path, smtp_se
     recorder, port = smtp_server
     config = imap_config(tmp_path, port, dovecot.port)
     env = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
-    child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config),
-                              "--log-level", "DEBUG"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level", "DEBUG"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
-        dovecot.append(build(subject="Phương án bảo đảm thông tin liên lạc", body=f"Kính gửi Sở. {BODY_MARK}",
-                             files=(("PA.docx", BODY_MARK.encode()),)))
+        dovecot.append(
+            build(
+                subject="Phương án bảo đảm thông tin liên lạc",
+                body=f"Kính gửi Sở. {BODY_MARK}",
+                files=(("PA.docx", BODY_MARK.encode()),),
+            )
+        )
         wait_for(lambda: len(recorder.messages) == 1, 30, "the acknowledgement")
         dovecot.kick()  # a reconnection, logged at DEBUG and ERROR
         dovecot.append(build(subject="Danh sách trực", body=f"{BODY_MARK} 2", files=(("DS.docx", b"ds"),)))
@@ -80,8 +92,9 @@ def test_an_oauth_token_is_masked_once_fetched(tmp_path) -> None:
     from mailbot.intake.sources.imap import ImapSource
 
     command = f'oauth_token_command = ["{sys.executable}", "-c", "print(\'tok-9f8e7d6c5b4a\')"]'
-    config = configmod.load(imap_config(tmp_path, 25, 143, {r'(?m)^timeout = 10$':
-                                                            f'timeout = 10\nauth = "xoauth2"\n{command}'}))
+    config = configmod.load(
+        imap_config(tmp_path, 25, 143, {r"(?m)^timeout = 10$": f'timeout = 10\nauth = "xoauth2"\n{command}'})
+    )
     stream = io.StringIO()
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)

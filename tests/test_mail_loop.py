@@ -41,9 +41,13 @@ class Responder(Recorder):
             headers = {"In-Reply-To": str(received["Message-ID"])}
             if self.rfc3834:
                 headers["Auto-Submitted"] = "auto-replied"
-            raw = build(sender=ROBOT, subject=f"Re: {received['Subject']} ({self.answers})",
-                        body="Thư trả lời tự động.", files=((f"Phuong-an-{self.answers}.docx", b"x"),),
-                        headers=headers)
+            raw = build(
+                sender=ROBOT,
+                subject=f"Re: {received['Subject']} ({self.answers})",
+                body="Thư trả lời tự động.",
+                files=((f"Phuong-an-{self.answers}.docx", b"x"),),
+                headers=headers,
+            )
             (self.maildir / "new" / f"loop-{self.answers}.eml").write_bytes(raw)
         return answer
 
@@ -56,11 +60,18 @@ def run_loop(tmp_path: Path, rfc3834: bool) -> tuple[Responder, str]:
     controller.start()
     text = config.read_text(encoding="utf-8").replace("port = 25\n", f"port = {controller.port}\n", 1)
     config.write_text(text, encoding="utf-8")
-    daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level",
-                               "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level", "INFO"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        deliver(tmp_path, build(sender=ROBOT, subject="Phương án bảo đảm thông tin liên lạc",
-                                files=(("PA.docx", b"pa"),)), "first.eml")
+        deliver(
+            tmp_path,
+            build(sender=ROBOT, subject="Phương án bảo đảm thông tin liên lạc", files=(("PA.docx", b"pa"),)),
+            "first.eml",
+        )
         wait_for(lambda: len(responder.messages) >= 1, 30, "the first acknowledgement")
         quiet = threading.Event()
         last = -1

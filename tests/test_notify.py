@@ -50,15 +50,15 @@ def test_without_notify_socket_every_call_is_a_no_op() -> None:
 def test_the_watchdog_is_fed_at_most_once_a_second_and_only_when_it_is_ours(tmp_path) -> None:
     sock = NotifySocket(tmp_path / "notify")
     try:
-        ours = Notifier.from_env({"NOTIFY_SOCKET": str(sock.path), "WATCHDOG_USEC": "4000000",
-                                  "WATCHDOG_PID": str(os.getpid())})
+        ours = Notifier.from_env(
+            {"NOTIFY_SOCKET": str(sock.path), "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": str(os.getpid())}
+        )
         assert ours.beat_interval == 2.0  # half the period
         started = time.monotonic()
         while time.monotonic() - started < 2.5:
             ours.beat()
             time.sleep(0.01)
-        other = Notifier.from_env({"NOTIFY_SOCKET": str(sock.path), "WATCHDOG_USEC": "4000000",
-                                   "WATCHDOG_PID": "1"})
+        other = Notifier.from_env({"NOTIFY_SOCKET": str(sock.path), "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": "1"})
         assert other.beat_interval is None
         other.beat()
         time.sleep(0.3)

@@ -19,12 +19,14 @@ def names(raw: bytes) -> list[str]:
 
 def test_rfc2231_split_name() -> None:
     assert names((FIXTURES / "06-rfc2231-split-filename.eml").read_bytes()) == [
-        "Danh sách trực lãnh đạo ngày bầu cử.xlsx"]
+        "Danh sách trực lãnh đạo ngày bầu cử.xlsx"
+    ]
 
 
 def test_encoded_word_inside_quotes() -> None:
     assert names((FIXTURES / "05-viettelpost-outlook-encoded-word-filename.eml").read_bytes()) == [
-        "Phương án bầu cử.docx"]
+        "Phương án bầu cử.docx"
+    ]
 
 
 def test_nfd_name_becomes_nfc() -> None:
@@ -83,8 +85,11 @@ def test_truncated_message_still_parses() -> None:
 def test_thousand_level_nesting_gives_a_defect_not_an_exception() -> None:
     nested = b"Content-Type: text/plain\r\n\r\nx\r\n"
     for level in range(1000):
-        nested = (f'Content-Type: multipart/mixed; boundary="n{level}"\r\n\r\n--n{level}\r\n'.encode()
-                  + nested + f"--n{level}--\r\n".encode())
+        nested = (
+            f'Content-Type: multipart/mixed; boundary="n{level}"\r\n\r\n--n{level}\r\n'.encode()
+            + nested
+            + f"--n{level}--\r\n".encode()
+        )
     msg = parse_message(b"From: kt@vnpt.vn\r\nSubject: deep\r\nMessage-ID: <deep@x>\r\n" + nested)
     assert msg.message_id == "deep@x"
     assert msg.subject == "deep"
@@ -143,15 +148,29 @@ def test_parsing_is_deterministic() -> None:
 def _slow_message_id(raw: bytes) -> str | None:
     from mailbot.intake import headers
 
-    head = raw[:headers.header_end(raw)]
+    head = raw[: headers.header_end(raw)]
     return headers.message_id(headers.headers_only(headers.sanitize_headers(head, [])).get("message-id"))
 
 
-_LINES = st.sampled_from([
-    b"Message-ID: <a1@vnpt.vn>", b"Message-Id:\t<b2@x>", b"message-id: <c3@y> (c)", b"Message-ID:", b" <d4@z>",
-    b"\t<e5@w>", b"Message-ID : <f6@v>", b"Subject: x", b"X-Bad line without colon", b"From kt@vnpt.vn Mon",
-    b"Received: from a", b" by b", b": empty name", b"Message-ID: <g7@u> <h8@t>", b"Message-ID: h9@s",
-])
+_LINES = st.sampled_from(
+    [
+        b"Message-ID: <a1@vnpt.vn>",
+        b"Message-Id:\t<b2@x>",
+        b"message-id: <c3@y> (c)",
+        b"Message-ID:",
+        b" <d4@z>",
+        b"\t<e5@w>",
+        b"Message-ID : <f6@v>",
+        b"Subject: x",
+        b"X-Bad line without colon",
+        b"From kt@vnpt.vn Mon",
+        b"Received: from a",
+        b" by b",
+        b": empty name",
+        b"Message-ID: <g7@u> <h8@t>",
+        b"Message-ID: h9@s",
+    ]
+)
 
 
 @given(st.lists(_LINES, max_size=8), st.sampled_from([b"\r\n", b"\n"]), st.booleans())

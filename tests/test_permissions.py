@@ -12,8 +12,14 @@ from tests.conftest import build, deliver, write_config
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailbot", *args], capture_output=True, text=True, cwd=cwd,
-                          preexec_fn=lambda: os.umask(0o022), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mailbot", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        preexec_fn=lambda: os.umask(0o022),
+        timeout=120,
+    )
 
 
 def _shared(root: Path) -> list[str]:
@@ -39,6 +45,7 @@ def test_state_and_backups_are_owner_only_under_umask_022(tmp_path, smtp_server)
     backup = _run("backup", "--config", str(config), "--to", str(tmp_path / "backups"), cwd=tmp_path)
     assert backup.returncode == 0, backup.stderr
     assert _shared(tmp_path / "backups") == []
-    roster = _run("roster", "--config", str(config), "--format", "xlsx", "--output", str(tmp_path / "r.xlsx"),
-                  cwd=tmp_path)
+    roster = _run(
+        "roster", "--config", str(config), "--format", "xlsx", "--output", str(tmp_path / "r.xlsx"), cwd=tmp_path
+    )
     assert roster.returncode == 0 and _shared(tmp_path / "r.xlsx") == []  # personal phone numbers

@@ -17,22 +17,27 @@ from typing import Any
 import pytest
 
 from mailbot import config as configmod
-from mailbot.runtime import open_runner, source_for
 from mailbot.pipeline import Runner
+from mailbot.runtime import open_runner, source_for
 from tests import corpora
 from tests.conftest import ROOT, build, deliver, mailbot, wait_for, write_config
 
 # UTF-8 written straight into the header, as some broken clients do
-POISON = ("From: Kế toán <kt@vnpt.vn>\r\nTo: pbcvt@dongthap.gov.vn\r\nSubject: thử\r\n"
-          "Message-ID: <thư-1@vnpt.vn>\r\nReply-To: kế-toán@vnpt.vn\r\nReferences: <gốc@vnpt.vn>\r\n"
-          "Date: Mon, 29 Mar 2021 09:00:00 +0700\r\n"
-          "Authentication-Results: mail.dongthap.gov.vn; dmarc=pass header.from=vnpt.vn\r\n\r\n"
-          "Nội dung\r\n").encode("utf-8")
+POISON = (
+    "From: Kế toán <kt@vnpt.vn>\r\nTo: pbcvt@dongthap.gov.vn\r\nSubject: thử\r\n"
+    "Message-ID: <thư-1@vnpt.vn>\r\nReply-To: kế-toán@vnpt.vn\r\nReferences: <gốc@vnpt.vn>\r\n"
+    "Date: Mon, 29 Mar 2021 09:00:00 +0700\r\n"
+    "Authentication-Results: mail.dongthap.gov.vn; dmarc=pass header.from=vnpt.vn\r\n\r\n"
+    "Nội dung\r\n"
+).encode("utf-8")
 
 
 def plan(n: int = 1) -> bytes:
-    return build(sender="kt@viettel.com.vn", subject=f"Phương án bảo đảm thông tin liên lạc {n}",
-                 files=((f"PA-{n}.docx", b"pa %d" % n),))
+    return build(
+        sender="kt@viettel.com.vn",
+        subject=f"Phương án bảo đảm thông tin liên lạc {n}",
+        files=((f"PA-{n}.docx", b"pa %d" % n),),
+    )
 
 
 def _records(tmp_path: Path) -> list[dict[str, Any]]:
@@ -61,8 +66,12 @@ def test_raw_8bit_headers_are_recorded_decoded_and_the_next_plan_answered(tmp_pa
 def test_the_daemon_goes_on_after_a_poison_mail(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     config = write_config(tmp_path, port)
-    child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deliver(tmp_path, POISON, "1.poison")
         deliver(tmp_path, plan(), "2.plan")
@@ -90,8 +99,9 @@ class _Breaking(Runner):
 def test_a_record_that_cannot_be_stored_is_set_aside_and_its_group_committed(tmp_path) -> None:
     config = dataclasses.replace(configmod.load(write_config(tmp_path)), dry_run=True)
     for n, subject in enumerate(["Phương án 1", "Phương án HỎNG", "Phương án 3"]):
-        deliver(tmp_path, build(sender=f"kt{n}@vnpt.vn", subject=subject, files=((f"PA{n}.docx", b"%d" % n),)),
-                f"{n}.eml")
+        deliver(
+            tmp_path, build(sender=f"kt{n}@vnpt.vn", subject=subject, files=((f"PA{n}.docx", b"%d" % n),)), f"{n}.eml"
+        )
     source = source_for(config)
     with open_runner(config, 1, source) as runner:
         runner.__class__ = _Breaking
@@ -102,8 +112,11 @@ def test_a_record_that_cannot_be_stored_is_set_aside_and_its_group_committed(tmp
     records = {r["subject"] if r.get("subject") else r["disposition"]: r for r in _records(tmp_path)}
     assert set(records) == {"Phương án 1", "Phương án 3", "error"}
     assert "RecordError" in records["error"]["reasons"][0]
-    subs = [s for p in (tmp_path / "state" / "db" / "submissions").glob("*.json")
-            for s in json.loads(p.read_text(encoding="utf-8"))["records"].values()]
+    subs = [
+        s
+        for p in (tmp_path / "state" / "db" / "submissions").glob("*.json")
+        for s in json.loads(p.read_text(encoding="utf-8"))["records"].values()
+    ]
     # the broken message's half-written submission never reached the disk; the receipts have no gap
     assert sorted(s["receipt"] for s in subs) == ["BC2021-0001", "BC2021-0002"]
     assert {s["message_key"] for s in subs} == {records["Phương án 1"]["key"], records["Phương án 3"]["key"]}
@@ -111,6 +124,7 @@ def test_a_record_that_cannot_be_stored_is_set_aside_and_its_group_committed(tmp
 
 
 # -- public corpora of real-world test mail ---------------------------------------------------
+
 
 def corpus_files() -> dict[str, list[Path]]:
     """CPython's email test data (from the installed `test` package), mail-parser's test mails

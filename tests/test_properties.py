@@ -9,22 +9,61 @@ from hypothesis import strategies as st
 
 from mailbot.analysis.classify import classify_bytes
 
-HEADER_NAMES = st.sampled_from([
-    "From", "To", "Subject", "Message-ID", "Date", "Reply-To", "Return-Path", "Auto-Submitted", "Precedence",
-    "List-Id", "Authentication-Results", "Content-Type", "Content-Disposition", "Content-Transfer-Encoding",
-    "Received", "X-Auto-Response-Suppress", "Sender", "References", "In-Reply-To",
-])
+HEADER_NAMES = st.sampled_from(
+    [
+        "From",
+        "To",
+        "Subject",
+        "Message-ID",
+        "Date",
+        "Reply-To",
+        "Return-Path",
+        "Auto-Submitted",
+        "Precedence",
+        "List-Id",
+        "Authentication-Results",
+        "Content-Type",
+        "Content-Disposition",
+        "Content-Transfer-Encoding",
+        "Received",
+        "X-Auto-Response-Suppress",
+        "Sender",
+        "References",
+        "In-Reply-To",
+    ]
+)
 HEADER_VALUES = st.one_of(
     st.text(max_size=200),
     st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
-    st.sampled_from(["=?utf-8?B?UGjGsMahbmcgw6Fu?=", "=?windows-1258?Q?Ph=DD=F2ng?=", "=?bogus?Q?x?=",
-                     "<>", "multipart/mixed; boundary=", "attachment; filename*0*=utf-8''%E1; filename*1*=%ZZ",
-                     "mail.dongthap.gov.vn; dmarc=fail", ";;;;;;;;", "\"unterminated", "a@vnpt.vn",
-                     "\"x@vnpt.vn\" <y@evil>", "(((comment"]),
+    st.sampled_from(
+        [
+            "=?utf-8?B?UGjGsMahbmcgw6Fu?=",
+            "=?windows-1258?Q?Ph=DD=F2ng?=",
+            "=?bogus?Q?x?=",
+            "<>",
+            "multipart/mixed; boundary=",
+            "attachment; filename*0*=utf-8''%E1; filename*1*=%ZZ",
+            "mail.dongthap.gov.vn; dmarc=fail",
+            ";;;;;;;;",
+            '"unterminated',
+            "a@vnpt.vn",
+            '"x@vnpt.vn" <y@evil>',
+            "(((comment",
+        ]
+    ),
 )
-LEAF_TYPES = st.sampled_from(["text/plain", "text/html", "application/pdf", "application/zip",
-                              "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                              "message/rfc822", "image/png", "application/octet-stream"])
+LEAF_TYPES = st.sampled_from(
+    [
+        "text/plain",
+        "text/html",
+        "application/pdf",
+        "application/zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "message/rfc822",
+        "image/png",
+        "application/octet-stream",
+    ]
+)
 
 
 @st.composite
@@ -34,8 +73,9 @@ def mime_tree(draw, depth: int = 0) -> Message:
         part[name] = value
     if depth < 3 and draw(st.booleans()):
         del part["Content-Type"]
-        part["Content-Type"] = draw(st.sampled_from(["multipart/mixed", "multipart/alternative", "multipart/signed",
-                                                     "multipart/report"]))
+        part["Content-Type"] = draw(
+            st.sampled_from(["multipart/mixed", "multipart/alternative", "multipart/signed", "multipart/report"])
+        )
         part.set_boundary(f"b{depth}x{draw(st.integers(0, 999))}")
         for child in draw(st.lists(mime_tree(depth + 1), max_size=3)):
             part.attach(child)

@@ -35,8 +35,11 @@ def pipeline(tmp_path_factory):
 def check(pipeline, raw: bytes) -> None:
     tmp_path, runner, source = pipeline
     n = next(COUNTER)
-    ordinary = build(sender="kt@vnpt.vn", subject=f"Phương án bảo đảm thông tin liên lạc {n}",
-                     files=((f"PA-{n}.docx", b"pa %d" % n),))
+    ordinary = build(
+        sender="kt@vnpt.vn",
+        subject=f"Phương án bảo đảm thông tin liên lạc {n}",
+        files=((f"PA-{n}.docx", b"pa %d" % n),),
+    )
     deliver(tmp_path, raw, f"{n:06d}.a.eml")
     deliver(tmp_path, ordinary, f"{n:06d}.b.eml")
     result = runner.run_pass(source)
@@ -49,8 +52,9 @@ def check(pipeline, raw: bytes) -> None:
     assert runner.store.outbox.get(record["reply"]) is not None
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(tree=mime_tree())
 def test_generated_mime_trees_are_recorded_and_the_next_message_answered(pipeline, tree) -> None:
     check(pipeline, serialise(tree))
@@ -62,18 +66,34 @@ def test_generated_bytes_are_recorded_and_the_next_message_answered(pipeline, ra
     check(pipeline, raw)
 
 
-HEADER_NAMES = ("Message-ID", "From", "Reply-To", "Sender", "Return-Path", "Subject", "Date", "References",
-                "In-Reply-To", "To", "Authentication-Results", "Content-Type", "Content-Disposition")
+HEADER_NAMES = (
+    "Message-ID",
+    "From",
+    "Reply-To",
+    "Sender",
+    "Return-Path",
+    "Subject",
+    "Date",
+    "References",
+    "In-Reply-To",
+    "To",
+    "Authentication-Results",
+    "Content-Type",
+    "Content-Disposition",
+)
 _header_value = st.binary(min_size=0, max_size=120).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=st.dictionaries(st.sampled_from(HEADER_NAMES), _header_value, min_size=1),
-       utf8=st.lists(st.text(min_size=1, max_size=20), max_size=3))
+@given(
+    values=st.dictionaries(st.sampled_from(HEADER_NAMES), _header_value, min_size=1),
+    utf8=st.lists(st.text(min_size=1, max_size=20), max_size=3),
+)
 def test_raw_bytes_in_every_header_are_recorded_and_the_next_message_answered(pipeline, values, utf8) -> None:
     """Whatever bytes a header holds (raw 8-bit, NUL, half a UTF-8 sequence), the whole runner
     records the message and the plan behind it is acknowledged (the poison-mail class of bug)."""
     head = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in values.items())
-    head += b"".join(b"X-Note: " + t.replace("\r", "").replace("\n", "").encode("utf-8", "surrogatepass") + b"\r\n"
-                     for t in utf8)
+    head += b"".join(
+        b"X-Note: " + t.replace("\r", "").replace("\n", "").encode("utf-8", "surrogatepass") + b"\r\n" for t in utf8
+    )
     check(pipeline, head + b"\r\nN\xe1\xbb\x99i dung \xff\r\n")

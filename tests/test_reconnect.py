@@ -8,9 +8,9 @@ import pytest
 
 from mailbot import config as configmod
 from mailbot.errors import SourceError
-from mailbot.service.daemon import RECONNECT_MAX, reconnect_delay
 from mailbot.intake.sources import suggested_backoff
 from mailbot.intake.sources.imap import ImapSource
+from mailbot.service.daemon import RECONNECT_MAX, reconnect_delay
 from tests.conftest import imap_config
 
 
@@ -32,17 +32,24 @@ def test_a_throttling_server_is_obeyed() -> None:
 def test_xoauth2_token_comes_fresh_from_the_command(tmp_path) -> None:
     counter = tmp_path / "n"
     script = tmp_path / "token.py"
-    script.write_text("import pathlib, sys\np = pathlib.Path(sys.argv[1])\nn = int(p.read_text()) + 1 "
-                      "if p.exists() else 1\np.write_text(str(n))\nprint(f'token-{n}')\n", encoding="utf-8")
+    script.write_text(
+        "import pathlib, sys\np = pathlib.Path(sys.argv[1])\nn = int(p.read_text()) + 1 "
+        "if p.exists() else 1\np.write_text(str(n))\nprint(f'token-{n}')\n",
+        encoding="utf-8",
+    )
     command = f'oauth_token_command = ["{sys.executable}", "{script}", "{counter}"]'
-    config = configmod.load(imap_config(tmp_path, 25, 143, {r'(?m)^timeout = 10$': f'timeout = 10\nauth = "xoauth2"\n{command}'}))
+    config = configmod.load(
+        imap_config(tmp_path, 25, 143, {r"(?m)^timeout = 10$": f'timeout = 10\nauth = "xoauth2"\n{command}'})
+    )
     source = ImapSource(config.mailbox, tmp_path, lambda _: None)
     assert source._token() == "token-1" and source._token() == "token-2"
 
 
 def test_a_failing_token_command_is_a_source_error(tmp_path) -> None:
     command = f'oauth_token_command = ["{sys.executable}", "-c", "import sys; sys.exit(3)"]'
-    config = configmod.load(imap_config(tmp_path, 25, 143, {r'(?m)^timeout = 10$': f'timeout = 10\nauth = "xoauth2"\n{command}'}))
+    config = configmod.load(
+        imap_config(tmp_path, 25, 143, {r"(?m)^timeout = 10$": f'timeout = 10\nauth = "xoauth2"\n{command}'})
+    )
     with pytest.raises(SourceError, match="exited with 3"):
         ImapSource(config.mailbox, tmp_path, lambda _: None)._token()
 

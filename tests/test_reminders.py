@@ -11,14 +11,14 @@ import sys
 from zoneinfo import ZoneInfo
 
 from mailbot import config as configmod
+from mailbot.register.store import Store, utc_iso
 from mailbot.replies import reminders
 from mailbot.replies.reply import Templates
-from mailbot.register.store import Store, utc_iso
 from tests.conftest import build, deliver, write_config
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 ORGS = ["vnpt-dongthap", "viettel-dongthap", "mobifone-mien-nam", "vnpost-dongthap", "viettelpost-dongthap"]
-CONTACTS = {r'(?m)^contacts = \[\]  .*$': 'contacts = ["vanthu@vnpt.vn"]'}
+CONTACTS = {r"(?m)^contacts = \[\]  .*$": 'contacts = ["vanthu@vnpt.vn"]'}
 
 
 def at(day: str, time: str = "08:30") -> dt.datetime:
@@ -26,18 +26,36 @@ def at(day: str, time: str = "08:30") -> dt.datetime:
 
 
 def submit(store: Store, org: str, doc: str, when: dt.datetime, n: int) -> None:
-    store.add_submission({"key": f"m{n}#bau-cu-2021#{doc}", "receipt": f"BC2021-{n:04d}", "campaign": "bau-cu-2021",
-                          "organization": org, "document": doc, "message_key": f"m{n}",
-                          "received_at": utc_iso(when), "on_time": True, "files": []})
+    store.add_submission(
+        {
+            "key": f"m{n}#bau-cu-2021#{doc}",
+            "receipt": f"BC2021-{n:04d}",
+            "campaign": "bau-cu-2021",
+            "organization": org,
+            "document": doc,
+            "message_key": f"m{n}",
+            "received_at": utc_iso(when),
+            "on_time": True,
+            "files": [],
+        }
+    )
 
 
 def authenticated_mail(store: Store, org: str, sender: str) -> None:
-    store.record_message({"key": f"mail-{sender}", "organization": org, "from": sender, "disposition": "correspondence",
-                          "auth": {"trusted": True, "dmarc": "pass", "spf": None, "dkim": None}})
+    store.record_message(
+        {
+            "key": f"mail-{sender}",
+            "organization": org,
+            "from": sender,
+            "disposition": "correspondence",
+            "auth": {"trusted": True, "dmarc": "pass", "spf": None, "dkim": None},
+        }
+    )
 
 
-def travel(tmp_path, days: list[dt.date], submissions: dict[tuple[str, str], dt.datetime],
-           restart_on: dt.date | None = None) -> list[dict]:
+def travel(
+    tmp_path, days: list[dt.date], submissions: dict[tuple[str, str], dt.datetime], restart_on: dt.date | None = None
+) -> list[dict]:
     """Run the reminder job at 08:30 on each day; returns every outbox entry it made, in order."""
     config = configmod.load(write_config(tmp_path, 25, CONTACTS))
     templates = Templates()
@@ -72,10 +90,12 @@ def every_day(first: str, last: str) -> list[dt.date]:
 
 
 def test_the_whole_campaign(tmp_path) -> None:
-    submissions = {("vnpt-dongthap", "plan"): at("2021-03-29", "09:15"),  # after that morning's reminder
-                   ("viettel-dongthap", "plan"): at("2021-03-26", "10:00"),
-                   ("vnpost-dongthap", "plan"): at("2021-04-05", "15:00"),
-                   ("vnpt-dongthap", "duty-list"): at("2021-05-19", "16:00")}
+    submissions = {
+        ("vnpt-dongthap", "plan"): at("2021-03-29", "09:15"),  # after that morning's reminder
+        ("viettel-dongthap", "plan"): at("2021-03-26", "10:00"),
+        ("vnpost-dongthap", "plan"): at("2021-04-05", "15:00"),
+        ("vnpt-dongthap", "duty-list"): at("2021-05-19", "16:00"),
+    }
     made = travel(tmp_path, every_day("2021-03-01", "2021-05-31"), submissions, restart_on=dt.date(2021, 4, 6))
     keys = [m["key"] for m in made]
     assert len(keys) == len(set(keys))  # none twice, across the restart too
@@ -86,14 +106,24 @@ def test_the_whole_campaign(tmp_path) -> None:
         return [f"{m['day']:%d/%m} {m['step']}" for m in made if m["organization"] == org and m["document"] == doc]
 
     assert days("mobifone-mien-nam", "plan") == [
-        "25/03 before-7", "29/03 before-3", "31/03 before-1", "01/04 deadline",
-        "05/04 overdue-1", "07/04 overdue-2", "09/04 overdue-3"]  # Saturday 3/4 -> Monday; the cap is 3
+        "25/03 before-7",
+        "29/03 before-3",
+        "31/03 before-1",
+        "01/04 deadline",
+        "05/04 overdue-1",
+        "07/04 overdue-2",
+        "09/04 overdue-3",
+    ]  # Saturday 3/4 -> Monday; the cap is 3
     assert days("vnpt-dongthap", "plan") == ["25/03 before-7", "29/03 before-3"]  # sent at 09:15 on 29/3
     assert days("viettel-dongthap", "plan") == ["25/03 before-7"]
     assert days("vnpost-dongthap", "plan")[-1] == "05/04 overdue-1"  # sent that afternoon: nothing after
     # duty lists: deadline Friday 21/5; nothing after the election on Sunday 23/5
     assert days("viettelpost-dongthap", "duty-list") == [
-        "14/05 before-7", "18/05 before-3", "20/05 before-1", "21/05 deadline"]
+        "14/05 before-7",
+        "18/05 before-3",
+        "20/05 before-1",
+        "21/05 deadline",
+    ]
     assert days("vnpt-dongthap", "duty-list") == ["14/05 before-7", "18/05 before-3"]
     # recipients: configured contacts, authenticated senders; nobody known means not sent
     by_org = {m["organization"]: m for m in made if m["step"] == "before-7" and m["document"] == "plan"}
@@ -149,31 +179,59 @@ def test_remind_dry_run_json_is_the_same_whatever_the_machine_zone(tmp_path, smt
     recorder, port = smtp_server
     config = str(write_config(tmp_path, port))
     deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Phương án", files=(("PA.docx", b"1"),)), "1.a")
-    deliver(tmp_path, build(sender="kt@viettel.com.vn", subject="Phương án",
-                            files=(("PA.docx", b"2"),), auth="mail.dongthap.gov.vn; dmarc=pass header.from=viettel.com.vn"),
-            "2.b")
+    deliver(
+        tmp_path,
+        build(
+            sender="kt@viettel.com.vn",
+            subject="Phương án",
+            files=(("PA.docx", b"2"),),
+            auth="mail.dongthap.gov.vn; dmarc=pass header.from=viettel.com.vn",
+        ),
+        "2.b",
+    )
     assert subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", config, "--once"]).returncode == 0
     outputs = []
     for zone in ("UTC", "Asia/Ho_Chi_Minh", "America/Los_Angeles"):
-        proc = subprocess.run([sys.executable, "-m", "mailbot", "remind", "--config", config, "--dry-run", "--json",
-                               "--now", "2021-03-29T08:00:00+07:00"], capture_output=True, text=True,
-                              env={**os.environ, "TZ": zone})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mailbot",
+                "remind",
+                "--config",
+                config,
+                "--dry-run",
+                "--json",
+                "--now",
+                "2021-03-29T08:00:00+07:00",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TZ": zone},
+        )
         assert proc.returncode == 0, proc.stderr
         outputs.append(proc.stdout)
     assert outputs[0] == outputs[1] == outputs[2]
     rows = [json.loads(line) for line in outputs[0].splitlines()]
     assert sorted(r["organization"] for r in rows) == ["mobifone-mien-nam", "viettelpost-dongthap", "vnpost-dongthap"]
-    assert {(r["document"], r["step"], r["deadline"]) for r in rows} == {("plan", "before-3", "2021-04-01T23:59:59+07:00")}
+    assert {(r["document"], r["step"], r["deadline"]) for r in rows} == {
+        ("plan", "before-3", "2021-04-01T23:59:59+07:00")
+    }
     assert len(recorder.messages) == 2  # the two acknowledgements; the dry run sent nothing
 
 
 def _without_holidays(tmp_path, deadline: str, extra: str = "") -> configmod.Config:
     """The example deployment with no `holidays` key at all, its plan due `deadline`."""
-    path = write_config(tmp_path, 25, {
-        r"(?ms)^holidays = \[.*?\]\n": extra,
-        r"(?m)^opens = .*$": "opens = 2020-01-01",
-        r"(?m)^event_date = .*$": "event_date = 2030-01-01",
-        r'(?ms)(id = "plan".*?)^deadline = .*?$': f"\\1deadline = {deadline}"})
+    path = write_config(
+        tmp_path,
+        25,
+        {
+            r"(?ms)^holidays = \[.*?\]\n": extra,
+            r"(?m)^opens = .*$": "opens = 2020-01-01",
+            r"(?m)^event_date = .*$": "event_date = 2030-01-01",
+            r'(?ms)(id = "plan".*?)^deadline = .*?$': f"\\1deadline = {deadline}",
+        },
+    )
     config = configmod.load(path)
     assert config.reminders.holidays == () or extra
     return config
@@ -207,7 +265,8 @@ def test_substituted_days_off_and_make_up_saturdays(tmp_path) -> None:
     assert dt.date(2026, 8, 31) not in days and dt.date(2026, 9, 1) not in days and dt.date(2026, 9, 2) not in days
     assert dt.date(2026, 8, 22) in days
     (tmp_path / "own").mkdir()
-    own = _without_holidays(tmp_path / "own", "2026-09-04",
-                            "holidays = [2026-08-27]\nworkdays = [2026-08-29]\n")  # the Department's own
+    own = _without_holidays(
+        tmp_path / "own", "2026-09-04", "holidays = [2026-08-27]\nworkdays = [2026-08-29]\n"
+    )  # the Department's own
     days = _step_days(own)
     assert dt.date(2026, 8, 27) not in days and dt.date(2026, 8, 29) in days

@@ -9,8 +9,8 @@ import pytest
 
 from mailbot.analysis.classify import classify_bytes
 from mailbot.errors import TemplateError
-from mailbot.replies.reply import SAMPLE_ACK, Templates, compose, default_templates_dir, encode_phrase, reply_subject
 from mailbot.intake.parse import decode_value
+from mailbot.replies.reply import SAMPLE_ACK, Templates, compose, default_templates_dir, encode_phrase, reply_subject
 
 
 def test_shipped_templates_render_in_nfc() -> None:
@@ -49,8 +49,10 @@ def test_a_broken_template_fails_at_start(tmp_path) -> None:
 
 def test_html_is_escaped_and_never_evaluated(config) -> None:
     templates = Templates()
-    context = {**SAMPLE_ACK, "files": [{"name": "<script>alert(1)</script>{{ 7*7 }}.docx", "size": "1 KB",
-                                        "kind": "Phương án"}]}
+    context = {
+        **SAMPLE_ACK,
+        "files": [{"name": "<script>alert(1)</script>{{ 7*7 }}.docx", "size": "1 KB", "kind": "Phương án"}],
+    }
     html = templates.render("ack.html.j2", context)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "{{ 7*7 }}" in html and "49" not in html
@@ -90,8 +92,13 @@ def test_composed_reply_reads_back_in_a_standard_parser(config) -> None:
 
     from tests.conftest import build
 
-    env = classify_bytes(build(subject="Gửi phương án bảo đảm thông tin liên lạc bầu cử đại biểu Quốc hội và HĐND",
-                               files=(("PA.docx", b"x"),)), config)
+    env = classify_bytes(
+        build(
+            subject="Gửi phương án bảo đảm thông tin liên lạc bầu cử đại biểu Quốc hội và HĐND",
+            files=(("PA.docx", b"x"),),
+        ),
+        config,
+    )
     reply = compose(env, config, Templates(), SAMPLE_ACK, dt.datetime(2021, 3, 29, 3, 0, tzinfo=dt.timezone.utc))
     assert all(len(line) <= 998 for line in reply.raw.split(b"\r\n"))
     assert b"\n" not in reply.raw.replace(b"\r\n", b"")

@@ -10,9 +10,16 @@ from tests.conftest import build, deliver, mailbot, write_config
 def test_a_plan_from_a_personal_address_is_assigned_and_acknowledged(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     config = str(write_config(tmp_path, port))
-    deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Gửi phương án bầu cử của VNPT",
-                            files=(("Phuong an VNPT.docx", b"plan"),),
-                            auth="mail.dongthap.gov.vn; dmarc=none header.from=gmail.com"), "1.a")
+    deliver(
+        tmp_path,
+        build(
+            sender="anh.kythuat@gmail.com",
+            subject="Gửi phương án bầu cử của VNPT",
+            files=(("Phuong an VNPT.docx", b"plan"),),
+            auth="mail.dongthap.gov.vn; dmarc=none header.from=gmail.com",
+        ),
+        "1.a",
+    )
     deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Hỏi về thời hạn"), "2.b")  # correspondence
     assert mailbot("run", "--config", config, "--once").returncode == 0
     assert recorder.messages == []  # nothing answered: both wait for a person
@@ -44,13 +51,26 @@ def test_a_plan_from_a_personal_address_is_assigned_and_acknowledged(tmp_path, s
 
     # the remembered sender's next mail is VNPT's without anyone's help
     # (authenticated by Gmail's DKIM signature: an unauthenticated copy of the address is not enough)
-    deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Gửi danh sách trực",
-                            files=(("DS truc VNPT.xlsx", b"list"),),
-                            auth="mail.dongthap.gov.vn; dkim=pass header.d=gmail.com; dmarc=pass header.from=gmail.com"),
-            "3.c")
-    deliver(tmp_path, build(sender="anh.kythuat@gmail.com", subject="Gửi danh sách trực (bản khác)",
-                            files=(("DS truc VNPT.xlsx", b"forged"),),
-                            auth="mail.dongthap.gov.vn; spf=pass smtp.mailfrom=evil.example; dmarc=none"), "4.d")
+    deliver(
+        tmp_path,
+        build(
+            sender="anh.kythuat@gmail.com",
+            subject="Gửi danh sách trực",
+            files=(("DS truc VNPT.xlsx", b"list"),),
+            auth="mail.dongthap.gov.vn; dkim=pass header.d=gmail.com; dmarc=pass header.from=gmail.com",
+        ),
+        "3.c",
+    )
+    deliver(
+        tmp_path,
+        build(
+            sender="anh.kythuat@gmail.com",
+            subject="Gửi danh sách trực (bản khác)",
+            files=(("DS truc VNPT.xlsx", b"forged"),),
+            auth="mail.dongthap.gov.vn; spf=pass smtp.mailfrom=evil.example; dmarc=none",
+        ),
+        "4.d",
+    )
     assert mailbot("run", "--config", config, "--once").returncode == 0
     assert len(recorder.messages) == 2
     rows = json.loads(mailbot("review", "--config", config, "--json").stdout)
@@ -89,8 +109,11 @@ def test_a_long_queue_shows_the_newest_items_a_count_and_filters(tmp_path, smtp_
     for n in range(60):
         sender = f"x{n}@gmail.com" if n % 2 else f"kt{n}@vnpt.vn"  # strangers, and VNPT's questions
         day = 1 + n // 10
-        deliver(tmp_path, build(sender=sender, subject=f"Hỏi số {n}",
-                                headers={"Date": f"Thu, {day:02d} Apr 2021 09:00:00 +0700"}), f"{n:02d}.eml")
+        deliver(
+            tmp_path,
+            build(sender=sender, subject=f"Hỏi số {n}", headers={"Date": f"Thu, {day:02d} Apr 2021 09:00:00 +0700"}),
+            f"{n:02d}.eml",
+        )
     assert mailbot("run", "--config", config, "--once").returncode == 0
     text = mailbot("review", "--config", config).stdout
     assert text.startswith("Thư chờ cán bộ xem xét: 60\nHiển thị 50 thư") and "--all" in text

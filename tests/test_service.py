@@ -28,8 +28,13 @@ def plan(n: int) -> bytes:
 @contextmanager
 def service(config: Path, sock: NotifySocket, *extra: str) -> Iterator[subprocess.Popen[str]]:
     env = {**ENV, "NOTIFY_SOCKET": str(sock.path), "WATCHDOG_USEC": str(WATCHDOG_USEC)}
-    child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level", "INFO",
-                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level", "INFO", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         yield child
     finally:
@@ -48,8 +53,9 @@ def terminate(child: subprocess.Popen[str], sock: NotifySocket) -> str:
     return err
 
 
-def test_ready_after_connecting_watchdog_through_an_outage_stopping_on_sigterm(tmp_path, smtp_server,
-                                                                               dovecot_server, dovecot) -> None:
+def test_ready_after_connecting_watchdog_through_an_outage_stopping_on_sigterm(
+    tmp_path, smtp_server, dovecot_server, dovecot
+) -> None:
     recorder, port = smtp_server
     config = imap_config(tmp_path, port, dovecot.port)
     sock = NotifySocket(tmp_path / "notify")
@@ -84,8 +90,9 @@ def test_ready_after_connecting_watchdog_through_an_outage_stopping_on_sigterm(t
     assert max(gaps) < WATCHDOG_USEC / 1e6, f"systemd would have killed it: a {max(gaps):.2f} s gap"
     # one line per message, with its receipt, organization and disposition
     recorded = [line for line in err.splitlines() if " recorded " in line]
-    assert len(recorded) == 2 and all("organization=vnpt-dongthap disposition=submission receipt=" in line
-                                      for line in recorded)
+    assert len(recorded) == 2 and all(
+        "organization=vnpt-dongthap disposition=submission receipt=" in line for line in recorded
+    )
     assert err.count("mailbox imap://") and "unavailable, reconnecting with backoff" in err
 
 
@@ -111,19 +118,27 @@ def test_sighup_reloads_and_keeps_the_old_configuration_when_the_new_is_broken(t
             broken = tmp_path / "broken-templates"
             broken.mkdir()
             (broken / "ack.txt.j2").write_text("{% if %}", encoding="utf-8")
-            config.write_text(good.replace("[mailbot]\n", f'[mailbot]\ntemplates_dir = "{broken}"\n', 1),
-                              encoding="utf-8")
+            config.write_text(
+                good.replace("[mailbot]\n", f'[mailbot]\ntemplates_dir = "{broken}"\n', 1), encoding="utf-8"
+            )
             child.send_signal(signal.SIGHUP)
             wait_for(lambda: len(sock.with_key("READY")) == 3, 20, "READY=1 after the second failed reload")
 
-            config.write_text(good.replace('signature = "Phòng Bưu chính, Viễn thông"',
-                                           'signature = "Phòng Bưu chính, Viễn thông (cấu hình mới)"'),
-                              encoding="utf-8")
+            config.write_text(
+                good.replace(
+                    'signature = "Phòng Bưu chính, Viễn thông"',
+                    'signature = "Phòng Bưu chính, Viễn thông (cấu hình mới)"',
+                ),
+                encoding="utf-8",
+            )
             child.send_signal(signal.SIGHUP)
             wait_for(lambda: len(sock.with_key("READY")) == 4, 20, "READY=1 after the reload")
             assert "thất bại" not in sock.with_key("READY")[3][1]["STATUS"]
-            deliver(tmp_path, build(sender="kt@vnpt.vn", subject="Danh sách trực",
-                                    files=(("DS-truc.xlsx", b"not really"),)), "2.eml")
+            deliver(
+                tmp_path,
+                build(sender="kt@vnpt.vn", subject="Danh sách trực", files=(("DS-truc.xlsx", b"not really"),)),
+                "2.eml",
+            )
             wait_for(lambda: len(recorder.messages) == 2, 20, "an acknowledgement on the new configuration")
             err = terminate(child, sock)
     finally:
@@ -143,8 +158,13 @@ def test_a_second_instance_is_refused_naming_the_first(tmp_path, smtp_server) ->
         with service(config, sock) as first:
             wait_for(lambda: sock.first("READY") is not None, 30, "READY=1")
             started = time.monotonic()
-            second = subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config)],
-                                    capture_output=True, text=True, env=ENV, timeout=60)
+            second = subprocess.run(
+                [sys.executable, "-m", "mailbot", "run", "--config", str(config)],
+                capture_output=True,
+                text=True,
+                env=ENV,
+                timeout=60,
+            )
             assert second.returncode == 1 and time.monotonic() - started < 10
             assert f"another mailbot (pid {first.pid}) is using {tmp_path / 'state'}" in second.stderr
             assert first.poll() is None  # the first goes on
@@ -162,15 +182,24 @@ def test_commands_refuse_a_state_folder_of_another_user(tmp_path, smtp_server) -
     _, port = smtp_server
     config = write_config(tmp_path, port)
     deliver(tmp_path, plan(1), "1.eml")
-    assert subprocess.run([sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"],
-                          capture_output=True, env=ENV).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"], capture_output=True, env=ENV
+        ).returncode
+        == 0
+    )
     for path in [tmp_path / "state", *(tmp_path / "state").rglob("*")]:
         os.chown(path, 65534, 65534, follow_symlinks=False)
     before = sorted((p, p.stat().st_uid) for p in (tmp_path / "state").rglob("*"))
     for command in (["status"], ["review"], ["backup", "--to", str(tmp_path / "b")], ["run", "--once"]):
-        done = subprocess.run([sys.executable, "-m", "mailbot", *command, "--config", str(config)],
-                              capture_output=True, text=True, env=ENV)
+        done = subprocess.run(
+            [sys.executable, "-m", "mailbot", *command, "--config", str(config)],
+            capture_output=True,
+            text=True,
+            env=ENV,
+        )
         assert done.returncode == 1, (command, done.stderr)
-        assert done.stderr.strip().endswith("belongs to user nobody; run this command as that user "
-                                            "(sudo -u nobody mailbot ...)"), done.stderr
+        assert done.stderr.strip().endswith(
+            "belongs to user nobody; run this command as that user (sudo -u nobody mailbot ...)"
+        ), done.stderr
     assert sorted((p, p.stat().st_uid) for p in (tmp_path / "state").rglob("*")) == before  # nothing written

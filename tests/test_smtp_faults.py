@@ -100,12 +100,17 @@ def test_the_daemon_waits_out_a_dead_then_busy_server_and_gives_up_on_550(tmp_pa
     port = free_port()
     config_path = write_config(tmp_path, port)
     text = config_path.read_text(encoding="utf-8").replace(
-        "[smtp]\n", "[smtp]\nretry_first_seconds = 0.5\nretry_max_seconds = 1\n", 1)
+        "[smtp]\n", "[smtp]\nretry_first_seconds = 0.5\nretry_max_seconds = 1\n", 1
+    )
     config_path.write_text(text, encoding="utf-8")
     names = ["01-vnpt-plan-docx", "02-viettel-plan-pdf-by-content", "03-mobifone-duty-xlsx", "04-vnpost-zip-both"]
     refused = "ttml.mn@mobifone.vn"  # the sender of 03
-    daemon = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--log-level",
-                               "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--log-level", "INFO"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     picky = Picky(refused)
     controller = Controller(picky, hostname="127.0.0.1", port=port)
     try:
@@ -117,8 +122,9 @@ def test_the_daemon_waits_out_a_dead_then_busy_server_and_gives_up_on_550(tmp_pa
         assert all(n >= 2 for n in refused_tries) and daemon.poll() is None
         controller.start()  # the server is back, but answers 451
         wait_for(lambda: picky.tries >= 6, 20, "retries against the busy server")
-        assert picky.messages == [] and all(m["status"] == "pending" for m in outbox(config_path)
-                                            if refused not in m["to"])
+        assert picky.messages == [] and all(
+            m["status"] == "pending" for m in outbox(config_path) if refused not in m["to"]
+        )
         picky.busy = False  # it recovers
         wait_for(lambda: len(picky.messages) == 3, 30, "the three acknowledgements")
         time.sleep(2)  # the refused one is not tried again
@@ -134,8 +140,22 @@ def test_the_daemon_waits_out_a_dead_then_busy_server_and_gives_up_on_550(tmp_pa
     assert mails[refused]["status"] == "failed" and "550" in mails[refused]["last_error"]
     assert sum(m["status"] == "sent" for m in mails.values()) == 3
     assert len({m["Message-ID"] for m in picky.parsed()}) == 3  # each once
-    digest = subprocess.run([sys.executable, "-m", "mailbot", "digest", "--config", str(config_path), "--dry-run",
-                             "--to", "ddthong@dongthap.gov.vn"], capture_output=True, text=True, timeout=60)
+    digest = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mailbot",
+            "digest",
+            "--config",
+            str(config_path),
+            "--dry-run",
+            "--to",
+            "ddthong@dongthap.gov.vn",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     failures = digest.stdout.split("V. SỰ CỐ", 1)[1]
     assert refused in failures and "550" in failures  # reported to staff
 
@@ -212,8 +232,9 @@ def test_a_connection_lost_after_the_final_dot_gives_at_most_two_copies(tmp_path
         assert len(server.received) == 2  # the first try and one more, never 30
         [mail] = outbox(config_path)
         assert mail["status"] == "uncertain" and mail["attempts"] == 2 and mail["uncertain_at"]
-        status = subprocess.run([sys.executable, "-m", "mailbot", "status", "--config", str(config_path)],
-                                capture_output=True, text=True)
+        status = subprocess.run(
+            [sys.executable, "-m", "mailbot", "status", "--config", str(config_path)], capture_output=True, text=True
+        )
         assert "không chắc đã gửi 1" in status.stdout
         config = configmod.load(config_path)
         store = Store(config.state_dir)
@@ -221,8 +242,7 @@ def test_a_connection_lost_after_the_final_dot_gives_at_most_two_copies(tmp_path
             import datetime as dt
 
             now = dt.datetime.now(dt.timezone.utc)
-            text = Templates(config.templates_dir).render(
-                "digest.txt.j2", digest.context(config, store, now))
+            text = Templates(config.templates_dir).render("digest.txt.j2", digest.context(config, store, now))
         finally:
             store.close()
         assert "Thư gửi khkt.dtp@vnpt.vn không chắc đã gửi" in text.split("SỰ CỐ")[1]

@@ -30,14 +30,26 @@ def test_sigterm_with_a_long_outbox_exits_promptly_and_loses_nothing(tmp_path) -
     controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        config = write_config(tmp_path, controller.port, {r"(?m)^auto_reply_cap_per_day = .*$":
-                                                          "auto_reply_cap_per_day = 1000"})
+        config = write_config(
+            tmp_path, controller.port, {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 1000"}
+        )
         count = 120
         for n in range(count):
-            deliver(tmp_path, build(sender=f"kt{n}@vnpt.vn", subject=f"Phương án bảo đảm thông tin liên lạc {n}",
-                                    files=((f"PA-{n}.docx", b"%d" % n),)), f"{n:04d}.eml")
-        child = subprocess.Popen([sys.executable, "-m", "mailbot", "run", "--config", str(config)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            deliver(
+                tmp_path,
+                build(
+                    sender=f"kt{n}@vnpt.vn",
+                    subject=f"Phương án bảo đảm thông tin liên lạc {n}",
+                    files=((f"PA-{n}.docx", b"%d" % n),),
+                ),
+                f"{n:04d}.eml",
+            )
+        child = subprocess.Popen(
+            [sys.executable, "-m", "mailbot", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             wait_for(lambda: len(recorder.messages) >= 10, 60, "the first acknowledgements")
             started = time.monotonic()

@@ -109,8 +109,14 @@ def test_blobs_are_named_by_hash_only(tmp_path) -> None:
 
 def test_receipts_versions_and_redo(tmp_path) -> None:
     store = Store(tmp_path)
-    base = {"campaign": "c", "organization": "o", "document": "plan", "received_at": "2021-03-29T02:15:00+00:00",
-            "on_time": True, "files": []}
+    base = {
+        "campaign": "c",
+        "organization": "o",
+        "document": "plan",
+        "received_at": "2021-03-29T02:15:00+00:00",
+        "on_time": True,
+        "files": [],
+    }
     r1 = store.receipt_for("m1", "c", "BC2021")
     s1 = store.add_submission({**base, "key": "m1#c#plan", "receipt": r1, "message_key": "m1"})
     assert (r1, s1["version"]) == ("BC2021-0001", 1)

@@ -33,24 +33,34 @@ def test_keyword_wildcard() -> None:
     assert kw.find(words("danh sách cán bộ tham gia hội nghị năm nay tại tỉnh và trực")) == -1
 
 
-@pytest.mark.parametrize("name, hit", [
-    ("PA_VNPT.docx", True), ("PhuongAnBauCu.pdf", True), ("Phương án.docx", True),
-    ("Japan trip.pdf", False), ("pattern.xlsx", False), ("PA03.docx", False),
-])
+@pytest.mark.parametrize(
+    "name, hit",
+    [
+        ("PA_VNPT.docx", True),
+        ("PhuongAnBauCu.pdf", True),
+        ("Phương án.docx", True),
+        ("Japan trip.pdf", False),
+        ("pattern.xlsx", False),
+        ("PA03.docx", False),
+    ],
+)
 def test_plan_file_names(name, hit) -> None:
     kws = tuple(Keyword.parse(k) for k in ("phương án", "PA"))
     assert name_matches(kws, name) is hit
 
 
-@pytest.mark.parametrize("text, phones", [
-    ("0913.123.456", ["0913123456"]),
-    ("0913 123 456 - 0277 3851 234", ["0913123456", "02773851234"]),
-    ("(0277) 3851 234", ["02773851234"]),
-    ("+84 945 111 222", ["0945111222"]),
-    ("84-277-3851234", ["02773851234"]),
-    ("Số: 215/PA-VNPT ngày 29/3/2021", []),
-    ("STT 1 2 3", []),
-    ("mã 0123456789", []),
-])
+@pytest.mark.parametrize(
+    "text, phones",
+    [
+        ("0913.123.456", ["0913123456"]),
+        ("0913 123 456 - 0277 3851 234", ["0913123456", "02773851234"]),
+        ("(0277) 3851 234", ["02773851234"]),
+        ("+84 945 111 222", ["0945111222"]),
+        ("84-277-3851234", ["02773851234"]),
+        ("Số: 215/PA-VNPT ngày 29/3/2021", []),
+        ("STT 1 2 3", []),
+        ("mã 0123456789", []),
+    ],
+)
 def test_phone_candidates(text, phones) -> None:
     assert find_phones(text) == phones

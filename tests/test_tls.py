@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from mailbot import config as configmod
-from mailbot.errors import ConfigError, SendError
-from mailbot.replies.outbox import SmtpTransport
+from mailbot.errors import ConfigError, SendError, SourceError
 from mailbot.intake.sources.imap import ImapSource
-from mailbot.errors import SourceError
+from mailbot.replies.outbox import SmtpTransport
 from tests import dovecot as dc
 from tests.conftest import build, mailbot, write_config
 from tests.fakeimap import RecordingImapServer
@@ -31,9 +30,11 @@ def pki(tmp_path_factory) -> TestCA:
 
 
 def mailbox_config(tmp_path: Path, port: int, security: str, extra: str = "") -> Path:
-    section = (f'[mailbox]\nbackend = "imap"\nhost = "127.0.0.1"\nport = {port}\nsecurity = "{security}"\n'
-               f'username = "{dc.USER}"\npassword_env = "MAILBOT_TEST_IMAP_PASSWORD"\ntimeout = 5\n{extra}\n')
-    return write_config(tmp_path, 25, {r'(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])': section})
+    section = (
+        f'[mailbox]\nbackend = "imap"\nhost = "127.0.0.1"\nport = {port}\nsecurity = "{security}"\n'
+        f'username = "{dc.USER}"\npassword_env = "MAILBOT_TEST_IMAP_PASSWORD"\ntimeout = 5\n{extra}\n'
+    )
+    return write_config(tmp_path, 25, {r"(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])": section})
 
 
 def check_lines(config: Path) -> tuple[int, str]:
@@ -43,12 +44,15 @@ def check_lines(config: Path) -> tuple[int, str]:
 
 # -- IMAP: a server whose certificate does not verify receives no credential ------------------
 
+
 @pytest.mark.parametrize("security", ["tls", "starttls"])
 @pytest.mark.parametrize("case", ["self-signed", "wrong-name", "expired"])
 def test_an_imap_server_that_fails_verification_never_sees_the_password(tmp_path, pki, security, case) -> None:
-    issued = {"self-signed": lambda: pki.issue("self", self_signed=True),
-              "wrong-name": lambda: pki.issue("other", hosts=("mail.example.org",)),
-              "expired": lambda: pki.issue("old", expired=True)}[case]()
+    issued = {
+        "self-signed": lambda: pki.issue("self", self_signed=True),
+        "wrong-name": lambda: pki.issue("other", hosts=("mail.example.org",)),
+        "expired": lambda: pki.issue("old", expired=True),
+    }[case]()
     ca = "" if case == "self-signed" else f'ca_file = "{pki.pem}"'  # the CA is trusted: only the name or date is wrong
     with RecordingImapServer(issued.cert, issued.key, starttls=security == "starttls") as server:
         config = configmod.load(mailbox_config(tmp_path, server.port, security, ca))
@@ -61,10 +65,13 @@ def test_an_imap_server_that_fails_verification_never_sees_the_password(tmp_path
     # certificate that the error message and check make, which send nothing)
     assert server.handshakes and server.handshakes[0] != "ok"
     assert dc.PASSWORD not in str(raised.value)
-    line = next(l for l in text.splitlines() if "hộp thư IMAP" in l)
+    line = next(row for row in text.splitlines() if "hộp thư IMAP" in row)
     assert status == 1 and line.startswith("LỖI")
-    expected = {"self-signed": "chưa được tin cậy", "wrong-name": "không cấp cho tên máy chủ này",
-                "expired": "đã hết hạn"}[case]
+    expected = {
+        "self-signed": "chưa được tin cậy",
+        "wrong-name": "không cấp cho tên máy chủ này",
+        "expired": "đã hết hạn",
+    }[case]
     assert expected in line and "CN=" in line, line  # what is wrong, and whose certificate it is
     if case == "self-signed":
         assert "ca_file" in line  # what to do
@@ -104,8 +111,9 @@ def test_a_private_ca_in_ca_file_reads_a_real_mailbox(tmp_path, tls_dovecot, sec
     (tmp_path / "ca.pem").write_bytes(tls_dovecot.ca.read_bytes())
     before = len(tls_dovecot.full_log())
     status, text = check_lines(config)
-    assert any(line.startswith("ok") and "hộp thư IMAP" in line and "đăng nhập được" in line
-               for line in text.splitlines()), text
+    assert any(
+        line.startswith("ok") and "hộp thư IMAP" in line and "đăng nhập được" in line for line in text.splitlines()
+    ), text
     out = mailbot("run", "--config", str(config), "--once", "--dry-run", env=ENV)
     assert out.returncode == 0, out.stderr
     assert "Đã ghi nhận 1 thư mới" in out.stdout  # read over TLS (a dry run leaves it in INBOX)
@@ -117,14 +125,21 @@ def test_a_private_ca_in_ca_file_reads_a_real_mailbox(tmp_path, tls_dovecot, sec
 
 # -- SMTP ------------------------------------------------------------------------------------
 
+
 def test_smtp_with_an_untrusted_certificate_sends_no_login(tmp_path, pki) -> None:
     from tests.tlssmtp import PASSWORD, tls_smtp
 
     os.environ.pop("SSL_CERT_FILE", None)
     (tmp_path / "ca").mkdir()
     with tls_smtp(tmp_path / "ca") as (recorder, port, ca, auth):
-        cfg = configmod.SmtpConfig(host="127.0.0.1", port=port, security="starttls", username="pbcvt@dongthap.gov.vn",
-                                   password_env="MAILBOT_SMTP_PASSWORD", timeout=5)
+        cfg = configmod.SmtpConfig(
+            host="127.0.0.1",
+            port=port,
+            security="starttls",
+            username="pbcvt@dongthap.gov.vn",
+            password_env="MAILBOT_SMTP_PASSWORD",
+            timeout=5,
+        )
         os.environ["MAILBOT_SMTP_PASSWORD"] = PASSWORD
         try:
             with pytest.raises(SendError) as raised:
@@ -141,36 +156,49 @@ def test_smtp_with_an_untrusted_certificate_sends_no_login(tmp_path, pki) -> Non
 
 # -- no password in clear to a host that is not loopback --------------------------------------
 
+
 def _config(tmp_path: Path, extra: dict[str, str]) -> Path:
     return write_config(tmp_path, 25, extra)
 
 
-@pytest.mark.parametrize("section,fragment", [
-    ("mailbox", '[mailbox]\nbackend = "imap"\nhost = "mail.dongthap.gov.vn"\nsecurity = "none"\n'
-                'username = "u"\npassword_env = "P"\n'),
-    ("mailbox", '[mailbox]\nbackend = "ews"\news_url = "http://mail.dongthap.gov.vn/EWS/Exchange.asmx"\n'
-                'username = "u"\npassword_env = "P"\n'),
-])
+@pytest.mark.parametrize(
+    "section,fragment",
+    [
+        (
+            "mailbox",
+            '[mailbox]\nbackend = "imap"\nhost = "mail.dongthap.gov.vn"\nsecurity = "none"\n'
+            'username = "u"\npassword_env = "P"\n',
+        ),
+        (
+            "mailbox",
+            '[mailbox]\nbackend = "ews"\news_url = "http://mail.dongthap.gov.vn/EWS/Exchange.asmx"\n'
+            'username = "u"\npassword_env = "P"\n',
+        ),
+    ],
+)
 def test_a_password_in_clear_to_another_host_is_refused(tmp_path, section, fragment) -> None:
-    path = _config(tmp_path, {r'(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])': fragment + "\n"})
+    path = _config(tmp_path, {r"(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])": fragment + "\n"})
     with pytest.raises(ConfigError) as raised:
         configmod.load(path)
     assert "allow_plaintext_login" in str(raised.value) and str(raised.value).count("\n") == 0
-    opted = _config(tmp_path, {r'(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])': fragment + "allow_plaintext_login = true\n\n"})
+    opted = _config(tmp_path, {r"(?ms)^\[mailbox\]\n.*?(?=^\[smtp\])": fragment + "allow_plaintext_login = true\n\n"})
     assert configmod.load(opted).mailbox.allow_plaintext_login
 
 
 def test_smtp_login_in_clear_to_another_host_is_refused(tmp_path) -> None:
     text = _config(tmp_path, {}).read_text(encoding="utf-8")
-    text = re.sub(r'(?ms)^\[smtp\]\n.*?(?=^\[reminders\])',
-                  '[smtp]\nhost = "mail.dongthap.gov.vn"\nport = 25\nsecurity = "none"\nusername = "u"\n'
-                  'password_env = "P"\n\n', text)
+    text = re.sub(
+        r"(?ms)^\[smtp\]\n.*?(?=^\[reminders\])",
+        '[smtp]\nhost = "mail.dongthap.gov.vn"\nport = 25\nsecurity = "none"\nusername = "u"\npassword_env = "P"\n\n',
+        text,
+    )
     path = tmp_path / "clear.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="allow_plaintext_login"):
         configmod.load(path)
-    path.write_text(text.replace('password_env = "P"\n', 'password_env = "P"\nallow_plaintext_login = true\n'),
-                    encoding="utf-8")
+    path.write_text(
+        text.replace('password_env = "P"\n', 'password_env = "P"\nallow_plaintext_login = true\n'), encoding="utf-8"
+    )
     assert configmod.load(path).smtp.allow_plaintext_login
 
 

@@ -16,10 +16,20 @@ from mailbot import config as configmod
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "mailbot.service"
 HARDENING = {
-    "Type": "notify", "Restart": "on-failure", "User": "mailbot", "StateDirectory": "mailbot",
-    "ConfigurationDirectory": "mailbot", "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
-    "PrivateTmp": "yes", "PrivateDevices": "yes", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
-    "RestrictNamespaces": "yes", "LockPersonality": "yes", "SystemCallFilter": "@system-service",
+    "Type": "notify",
+    "Restart": "on-failure",
+    "User": "mailbot",
+    "StateDirectory": "mailbot",
+    "ConfigurationDirectory": "mailbot",
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": "yes",
+    "PrivateDevices": "yes",
+    "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+    "RestrictNamespaces": "yes",
+    "LockPersonality": "yes",
+    "SystemCallFilter": "@system-service",
 }
 
 
@@ -52,7 +62,10 @@ def test_the_unit_has_the_promised_settings() -> None:
     deployed = configmod.load(ROOT / "deploy" / "mailbot.toml")
     credentials = {c.split(":", 1)[0] for c in found["LoadCredential"]}
     assert set(deployed.secret_names) == credentials
-    assert deployed.state_dir == Path("/var/lib/mailbot") and found["ExecStart"][0].split()[3] == "/etc/mailbot/mailbot.toml"
+    assert (
+        deployed.state_dir == Path("/var/lib/mailbot")
+        and found["ExecStart"][0].split()[3] == "/etc/mailbot/mailbot.toml"
+    )
 
 
 @pytest.mark.parametrize("names", [("mailbot.service",), ("mailbot-backup.service", "mailbot-backup.timer")])
@@ -63,14 +76,19 @@ def test_systemd_analyze_verify_has_nothing_to_say(tmp_path, names) -> None:
     for name in names:
         text = (UNIT.parent / name).read_text(encoding="utf-8")
         (tmp_path / name).write_text(text.replace("/opt/mailbot/bin/mailbot", str(exe)), encoding="utf-8")
-    done = subprocess.run([analyze(), "verify", "--man=no", *(str(tmp_path / n) for n in names)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [analyze(), "verify", "--man=no", *(str(tmp_path / n) for n in names)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and done.stderr == "" and done.stdout == "", done.stderr  # a warning fails too
 
 
 def test_systemd_analyze_security_rates_it_ok(tmp_path) -> None:
-    done = subprocess.run([analyze(), "security", "--offline=yes", "--no-pager", str(UNIT)], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [analyze(), "security", "--offline=yes", "--no-pager", str(UNIT)], capture_output=True, text=True, timeout=60
+    )
     match = re.search(r"Overall exposure level for mailbot.service: ([\d.]+) (\w+)", done.stdout)
     assert match, done.stdout + done.stderr
     assert float(match.group(1)) <= 2.0 and match.group(2) == "OK"

@@ -62,7 +62,7 @@ def parse_results(value: str) -> tuple[str, list[Result]]:
     for part in parts[1:]:
         match = _RESULT_RE.match(part)
         if match:
-            props = {f"{p.lower()}.{n.lower()}": v.strip('"') for p, n, v in _PROPERTY_RE.findall(part[match.end():])}
+            props = {f"{p.lower()}.{n.lower()}": v.strip('"') for p, n, v in _PROPERTY_RE.findall(part[match.end() :])}
             results.append(Result(match.group(1).lower(), match.group(2).lower(), props))
     return authserv_id, results
 
@@ -120,7 +120,13 @@ def verdict(parsed: ParsedMessage, trusted_ids: tuple[str, ...]) -> AuthVerdict:
                 how = how or res.method
             elif domain:
                 others.append(f"{res.method}: {domain}")
-        return AuthVerdict(trusted=True, dmarc=_combine(by_method.get("dmarc")), spf=_combine(by_method.get("spf")),
-                           dkim=_combine(by_method.get("dkim")), aligned=how, header_from=header_from,
-                           unaligned=tuple(others))
+        return AuthVerdict(
+            trusted=True,
+            dmarc=_combine(by_method.get("dmarc")),
+            spf=_combine(by_method.get("spf")),
+            dkim=_combine(by_method.get("dkim")),
+            aligned=how,
+            header_from=header_from,
+            unaligned=tuple(others),
+        )
     return AuthVerdict(trusted=False)

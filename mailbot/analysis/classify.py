@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from mailbot.analysis import authres
-from mailbot.analysis import documents
+from mailbot.analysis import authres, documents
+from mailbot.analysis.rules import CHAIN, Context
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Envelope
 from mailbot.intake.parse import parse_message
-from mailbot.analysis.rules import CHAIN, Context
 
 
 def organization_of(address: str | None, config: Config, known: Mapping[str, str] | None = None) -> str | None:
@@ -60,8 +59,9 @@ def message_time(envelope: Envelope, fallback: dt.datetime | None = None) -> dt.
     return envelope.parsed.received_at or envelope.parsed.date or fallback
 
 
-def classify(envelope: Envelope, config: Config, known: Mapping[str, str] | None = None,
-             received: dt.datetime | None = None) -> Envelope:
+def classify(
+    envelope: Envelope, config: Config, known: Mapping[str, str] | None = None, received: dt.datetime | None = None
+) -> Envelope:
     """Fill in organization, auth, campaign, documents, disposition and reasons."""
     parsed = envelope.parsed
     envelope.organization = organization_of(parsed.from_address, config, known)
@@ -69,8 +69,11 @@ def classify(envelope: Envelope, config: Config, known: Mapping[str, str] | None
     ctx = Context(config)
     notes: list[str] = []
     if envelope.organization and not envelope.auth.aligned:  # suspicious instead with require_aligned_auth
-        notes.append("chưa xác thực: máy chủ thư của Sở không xác thực được tên miền người gửi"
-                     if envelope.auth.trusted else "chưa xác thực: thư không có kết quả xác thực của máy chủ thư của Sở")
+        notes.append(
+            "chưa xác thực: máy chủ thư của Sở không xác thực được tên miền người gửi"
+            if envelope.auth.trusted
+            else "chưa xác thực: thư không có kết quả xác thực của máy chủ thư của Sở"
+        )
     detected = False
     for rule in CHAIN:
         if not detected and rule.name != "automated":
@@ -91,7 +94,12 @@ def classify(envelope: Envelope, config: Config, known: Mapping[str, str] | None
     return envelope
 
 
-def classify_bytes(raw: bytes, config: Config, source: str = "", known: Mapping[str, str] | None = None,
-                   received: dt.datetime | None = None) -> Envelope:
+def classify_bytes(
+    raw: bytes,
+    config: Config,
+    source: str = "",
+    known: Mapping[str, str] | None = None,
+    received: dt.datetime | None = None,
+) -> Envelope:
     envelope = Envelope(raw=raw, parsed=parse_message(raw, config.max_attachment_bytes), source=source)
     return classify(envelope, config, known, received)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mailbot.config import Campaign
-from mailbot.envelope import Attachment, ParsedMessage
 from mailbot.analysis.htmltext import html_to_text
 from mailbot.analysis.textnorm import Keyword, find_any, find_phones, fold, name_matches, words
+from mailbot.config import Campaign
+from mailbot.envelope import Attachment, ParsedMessage
 
 TITLE_CHARS = 900  # folded characters of a file that count as its title region
 COVER_LETTER = tuple(Keyword.parse(k) for k in ("công văn", "CV", "tờ trình", "giấy giới thiệu", "thư ngỏ"))
@@ -69,7 +69,9 @@ def detect(parsed: ParsedMessage, campaign: Campaign) -> Detection:
     for index, doc_ids in types.items():
         for doc_id in doc_ids:
             result.add(doc_id, files[index].filename)
-    untyped = [a for i, a in enumerate(files) if i not in types and a not in covers and not _is_typed_archive(a, files, types)]
+    untyped = [
+        a for i, a in enumerate(files) if i not in types and a not in covers and not _is_typed_archive(a, files, types)
+    ]
     if not untyped and covers and not types:
         untyped = covers  # a cover letter alone is described by its own V/v line and the subject
         for att in covers:
@@ -87,8 +89,14 @@ def detect(parsed: ParsedMessage, campaign: Campaign) -> Detection:
             result.reasons.append(f"tiêu đề thư nêu {_names(found, names)} và thư có kèm tệp")
     elif covers and result.documents:
         result.reasons.append("công văn kèm theo không được tính là tài liệu riêng")
-    if _ROSTER_DOC in keywords and _ROSTER_DOC not in result.documents and (
-            is_pasted_roster(parsed.body_text) or (parsed.body_html and is_pasted_roster(html_to_text(parsed.body_html)))):
+    if (
+        _ROSTER_DOC in keywords
+        and _ROSTER_DOC not in result.documents
+        and (
+            is_pasted_roster(parsed.body_text)
+            or (parsed.body_html and is_pasted_roster(html_to_text(parsed.body_html)))
+        )
+    ):
         result.add(_ROSTER_DOC, "(nội dung thư)")
         result.reasons.append(f"nội dung thư có {names[_ROSTER_DOC]} (họ tên kèm số điện thoại)")
     return result
@@ -152,7 +160,7 @@ def is_roster_table(text: str) -> bool:
     for index, line in enumerate(lines[:200]):
         tokens = words(line)
         if find_any(_NAME_HEADERS, tokens) >= 0 and find_any(_PHONE_HEADERS, tokens) >= 0:
-            following = "\n".join(lines[index + 1:index + 40])
+            following = "\n".join(lines[index + 1 : index + 40])
             return len(find_phones(following)) >= 1
     return False
 

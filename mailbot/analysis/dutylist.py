@@ -20,11 +20,11 @@ from typing import Any
 
 import phonenumbers
 
-from mailbot.config import Campaign
-from mailbot.envelope import Envelope
 from mailbot.analysis.extract import cell_text
 from mailbot.analysis.htmltext import html_to_text
 from mailbot.analysis.textnorm import fold
+from mailbot.config import Campaign
+from mailbot.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,23 @@ FIELDS: dict[str, tuple[str, ...]] = {  # folded header texts, longest first whe
     "time": ("thoi gian truc", "ngay truc", "ca truc", "thoi gian", "ngay"),
     "email": ("email", "e-mail", "thu dien tu"),
 }
-PHONE_SUBHEADERS = {"di dong", "co quan", "nha rieng", "dd", "cq", "nr", "dtdd", "mobile", "ban", "may ban",
-                    "dt co quan", "dt di dong", "dien thoai co quan", "dien thoai di dong", "so di dong"}
+PHONE_SUBHEADERS = {
+    "di dong",
+    "co quan",
+    "nha rieng",
+    "dd",
+    "cq",
+    "nr",
+    "dtdd",
+    "mobile",
+    "ban",
+    "may ban",
+    "dt co quan",
+    "dt di dong",
+    "dien thoai co quan",
+    "dien thoai di dong",
+    "so di dong",
+}
 _NUMBERISH = re.compile(r"[+(]?\d[\d .\-()]{6,}\d")
 # between two numbers in one cell: a spaced dash, a slash, a comma, a semicolon, "và", "hoặc", a line break
 _SEPARATORS = re.compile(r"\s+[-–—]\s+|\s*[/,;\n]\s*|\s+(?:và|hoặc|hoac|va)\s+", re.I)
@@ -68,9 +83,13 @@ class DutyRow:
     problems: list[str] = field(default_factory=list)
 
 
-_KINDS = {phonenumbers.PhoneNumberType.MOBILE: "di động", phonenumbers.PhoneNumberType.FIXED_LINE: "cố định",
-          phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "cố định hoặc di động",
-          phonenumbers.PhoneNumberType.TOLL_FREE: "miễn cước", phonenumbers.PhoneNumberType.VOIP: "VoIP"}
+_KINDS = {
+    phonenumbers.PhoneNumberType.MOBILE: "di động",
+    phonenumbers.PhoneNumberType.FIXED_LINE: "cố định",
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "cố định hoặc di động",
+    phonenumbers.PhoneNumberType.TOLL_FREE: "miễn cước",
+    phonenumbers.PhoneNumberType.VOIP: "VoIP",
+}
 
 
 def _phone(text: str) -> Phone:
@@ -84,12 +103,18 @@ def _phone(text: str) -> Phone:
     if number.country_code != 84:
         return Phone(text, None, None, "", "không phải số điện thoại Việt Nam")
     if not phonenumbers.is_valid_number(number):
-        reason = ("thiếu chữ số" if phonenumbers.is_possible_number_with_reason(number)
-                  == phonenumbers.ValidationResult.TOO_SHORT else "số không hợp lệ (sai đầu số hoặc độ dài)")
+        reason = (
+            "thiếu chữ số"
+            if phonenumbers.is_possible_number_with_reason(number) == phonenumbers.ValidationResult.TOO_SHORT
+            else "số không hợp lệ (sai đầu số hoặc độ dài)"
+        )
         return Phone(text, None, None, "", reason)
-    return Phone(text, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-                 phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
-                 _KINDS.get(phonenumbers.number_type(number), "khác"))
+    return Phone(
+        text,
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
+        _KINDS.get(phonenumbers.number_type(number), "khác"),
+    )
 
 
 def parse_phones(cell: str) -> list[Phone]:
@@ -111,9 +136,13 @@ def find_header(rows: list[list[str]]) -> tuple[int, dict[int, str]] | None:
         for col, cell in enumerate(row):
             text = " ".join(fold(cell).replace("/", " ").replace(".", " ").split())
             # the longest label wins: "Tên đơn vị" is a unit, "Họ và tên" a name
-            matches = [(len(label), name) for name, labels in FIELDS.items() for label in labels
-                       if (name == "phone" or name not in columns.values())  # mobile and office columns
-                       and (text == label or text.startswith(label + " ") or text.endswith(" " + label))]
+            matches = [
+                (len(label), name)
+                for name, labels in FIELDS.items()
+                for label in labels
+                if (name == "phone" or name not in columns.values())  # mobile and office columns
+                and (text == label or text.startswith(label + " ") or text.endswith(" " + label))
+            ]
             if matches:
                 columns[col] = max(matches)[1]
         if "name" in columns.values() and "phone" in columns.values():
@@ -133,7 +162,7 @@ def rows_of(table: list[list[str]], source: str = "") -> list[DutyRow]:
         return []
     header, columns = found
     out = []
-    for row in table[header + 1: header + 1 + MAX_ROWS]:
+    for row in table[header + 1 : header + 1 + MAX_ROWS]:
         values: dict[str, str] = {}
         for col, name in columns.items():
             cell = row[col].strip() if col < len(row) else ""
@@ -147,9 +176,15 @@ def rows_of(table: list[list[str]], source: str = "") -> list[DutyRow]:
         for phone in parse_phones(values.get("phone", "")):
             if all((phone.e164 or phone.text) != (p.e164 or p.text) for p in phones):  # merged cells repeat
                 phones.append(phone)
-        duty = DutyRow(name=values["name"], position=values.get("position", ""), unit=values.get("unit", ""),
-                       phones=phones, duty_time=values.get("time", ""),
-                       email=values.get("email", ""), source=source)
+        duty = DutyRow(
+            name=values["name"],
+            position=values.get("position", ""),
+            unit=values.get("unit", ""),
+            phones=phones,
+            duty_time=values.get("time", ""),
+            email=values.get("email", ""),
+            source=source,
+        )
         if not duty.phones:
             duty.problems.append("thiếu số điện thoại")
         duty.problems += [f"{p.text}: {p.problem}" for p in duty.phones if p.problem]
@@ -273,10 +308,19 @@ def text_table(text: str) -> list[list[str]]:
 
 def as_dict(row: DutyRow) -> dict[str, Any]:
     """A row as it is kept in the register (JSON)."""
-    return {"name": row.name, "position": row.position, "unit": row.unit, "duty_time": row.duty_time,
-            "email": row.email, "source": row.source, "problems": row.problems,
-            "phones": [{"text": p.text, "e164": p.e164, "display": p.display, "kind": p.kind, "problem": p.problem}
-                       for p in row.phones]}
+    return {
+        "name": row.name,
+        "position": row.position,
+        "unit": row.unit,
+        "duty_time": row.duty_time,
+        "email": row.email,
+        "source": row.source,
+        "problems": row.problems,
+        "phones": [
+            {"text": p.text, "e164": p.e164, "display": p.display, "kind": p.kind, "problem": p.problem}
+            for p in row.phones
+        ],
+    }
 
 
 def read_rosters(envelope: Envelope, campaign: Campaign) -> dict[str, list[dict[str, Any]]]:

@@ -14,8 +14,8 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from mailbot.envelope import Attachment
 from mailbot.analysis.textnorm import decode_bytes, nfc
+from mailbot.envelope import Attachment
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,8 @@ def _zip_members(att: Attachment, budget: Budget, depth: int) -> list[Attachment
                 att.defects.append(f"tệp {name!r} trong tệp nén có mật khẩu: không đọc được")
                 continue
             if info.file_size > budget.bytes or (
-                    info.file_size > 1024 * 1024 and info.file_size / max(info.compress_size, 1) > MAX_RATIO):
+                info.file_size > 1024 * 1024 and info.file_size / max(info.compress_size, 1) > MAX_RATIO
+            ):
                 att.defects.append(f"tệp {name!r} giải nén ra {info.file_size} byte: nghi là bom nén, không mở")
                 continue
             try:
@@ -142,8 +143,12 @@ def _zip_members(att: Attachment, budget: Budget, depth: int) -> list[Attachment
                 budget.bytes = 0
                 continue
             budget.bytes -= len(data)
-            member = Attachment(filename=name, content_type="application/octet-stream", data=data,
-                                container=att.filename if not att.container else f"{att.container}/{att.filename}")
+            member = Attachment(
+                filename=name,
+                content_type="application/octet-stream",
+                data=data,
+                container=att.filename if not att.container else f"{att.container}/{att.filename}",
+            )
             out.extend(examine(member, budget, depth + 1))
     return out
 
@@ -196,8 +201,9 @@ def _read_xls(data: bytes) -> str:
 
     book = xlrd.open_workbook(file_contents=data, on_demand=True)
     try:
-        return "\n".join(line for sheet in book.sheets()
-                         for line in _row_lines(sheet.row_values(r) for r in range(sheet.nrows)))
+        return "\n".join(
+            line for sheet in book.sheets() for line in _row_lines(sheet.row_values(r) for r in range(sheet.nrows))
+        )
     finally:
         book.release_resources()
 

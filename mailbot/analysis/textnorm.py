@@ -28,8 +28,13 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
             continue
     # Mixed or mislabelled text: UTF-8 where it is valid, windows-1258 byte by byte elsewhere.
     text = data.decode("utf-8", errors="surrogateescape")
-    return nfc(re.sub(r"[\udc80-\udcff]+",
-                      lambda m: m.group().encode("utf-8", "surrogateescape").decode("cp1258", "replace"), text))
+    return nfc(
+        re.sub(
+            r"[\udc80-\udcff]+",
+            lambda m: m.group().encode("utf-8", "surrogateescape").decode("cp1258", "replace"),
+            text,
+        )
+    )
 
 
 def fold(text: str) -> str:

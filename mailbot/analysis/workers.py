@@ -20,14 +20,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
-from mailbot.service import logs
-from mailbot.register.blobs import Blobs
 from mailbot.analysis.classify import classify
-from mailbot.config import Config
 from mailbot.analysis.dutylist import read_rosters
+from mailbot.config import Config
 from mailbot.envelope import Envelope
 from mailbot.intake.parse import parse_message
 from mailbot.intake.sources import Incoming
+from mailbot.register.blobs import Blobs
+from mailbot.service import logs
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,9 @@ ANALYSE_SECONDS = 120  # a message still not analysed after this is set aside (i
 Result = Envelope | BaseException | None  # None: not analysed (a duplicate or set aside)
 
 
-def analyse(raw: bytes, source_id: str, delivered: object, config: Config,
-            known: Mapping[str, str] | None = None) -> Envelope:
+def analyse(
+    raw: bytes, source_id: str, delivered: object, config: Config, known: Mapping[str, str] | None = None
+) -> Envelope:
     """Parse and classify one message; never touches the state.
 
     `known` maps addresses staff confirmed (assign --remember-sender) to organizations.
@@ -53,8 +54,9 @@ def analyse(raw: bytes, source_id: str, delivered: object, config: Config,
     return envelope
 
 
-def _analyse_remote(raw: bytes, source_id: str, delivered: object, config: Config,
-                    known: Mapping[str, str] | None) -> Envelope:
+def _analyse_remote(
+    raw: bytes, source_id: str, delivered: object, config: Config, known: Mapping[str, str] | None
+) -> Envelope:
     envelope = analyse(raw, source_id, delivered, config, known)
     # Idempotent, so safe before the record exists; made durable by the main process's next
     # group commit (one syncfs) instead of two fsyncs per file here.
@@ -106,8 +108,14 @@ class Analyser:
     ANALYSE_SECONDS (or a second death) and set aside, instead of stopping the daemon.
     """
 
-    def __init__(self, config: Config, workers: int, known: Mapping[str, str] | None = None,
-                 isolate: bool = False, task: Callable[..., Envelope] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        workers: int,
+        known: Mapping[str, str] | None = None,
+        isolate: bool = False,
+        task: Callable[..., Envelope] | None = None,
+    ) -> None:
         self.config = config
         self.task = task or _analyse_remote  # what a worker runs (a module-level function)
         self.known = known  # the same dict the review commands add to
@@ -125,9 +133,13 @@ class Analyser:
         except Exception as exc:
             return exc
 
-    def stream(self, items: Iterable[Incoming], wanted: Callable[[Incoming], bool],
-               beat: Callable[[], None] | None = None, stop: threading.Event | None = None
-               ) -> Iterator[tuple[Incoming, Result]]:
+    def stream(
+        self,
+        items: Iterable[Incoming],
+        wanted: Callable[[Incoming], bool],
+        beat: Callable[[], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[tuple[Incoming, Result]]:
         it = iter(items)
         if self.inline:
             for item in it:
@@ -153,11 +165,14 @@ class Analyser:
             # spawn: the workers are our own children (so they can die with us) and start clean
             # beside threads, unlike fork; forkserver would leave its server behind after a kill -9.
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=max(self.workers, 1), mp_context=context,
-                                             initializer=_init_worker, initargs=(os.getpid(), *logs.current()))
+            self._pool = ProcessPoolExecutor(
+                max_workers=max(self.workers, 1),
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(os.getpid(), *logs.current()),
+            )
         try:
-            return self._pool.submit(self.task, item.raw, item.source_id, item.delivered, self.config,
-                                     self.known)
+            return self._pool.submit(self.task, item.raw, item.source_id, item.delivered, self.config, self.known)
         except (BrokenProcessPool, RuntimeError):
             self._kill_pool()
             if self.isolate:
@@ -166,8 +181,14 @@ class Analyser:
             self.workers = 1
             return None
 
-    def _resolve(self, item: Incoming, future: Future[Envelope] | None, beat: Callable[[], None] | None = None,
-                 stop: threading.Event | None = None, retried: bool = False) -> tuple[Incoming, Result]:
+    def _resolve(
+        self,
+        item: Incoming,
+        future: Future[Envelope] | None,
+        beat: Callable[[], None] | None = None,
+        stop: threading.Event | None = None,
+        retried: bool = False,
+    ) -> tuple[Incoming, Result]:
         if future is None:
             return item, (self._inline(item) if self.inline else None)
         started = time.monotonic()
@@ -181,8 +202,9 @@ class Analyser:
                 if stop is not None and stop.is_set():
                     return item, Abandoned("mailbot is stopping")
                 if time.monotonic() - started > ANALYSE_SECONDS:
-                    log.error("analysing %s took over %d s: worker killed, message set aside",
-                              item.source_id, ANALYSE_SECONDS)
+                    log.error(
+                        "analysing %s took over %d s: worker killed, message set aside", item.source_id, ANALYSE_SECONDS
+                    )
                     self._kill_pool()  # the others in flight are submitted again as they come up
                     return item, AnalysisTimeout(f"phân tích thư quá {ANALYSE_SECONDS} giây")
             except BrokenProcessPool:

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailbot.config.mailbox import SECURITY, MailboxConfig, ca_file_value, mailbox_section, plaintext_refused
 from mailbot.config.table import Section as _Section
 from mailbot.config.table import date_value as _date
 from mailbot.config.table import deadline as _deadline
 from mailbot.config.table import is_address as _is_address
 from mailbot.config.table import is_domain as _is_domain
 from mailbot.config.table import resolve as _resolve
-from mailbot.config.mailbox import SECURITY, MailboxConfig, ca_file_value, mailbox_section, plaintext_refused
-from mailbot.tls import is_loopback
 from mailbot.errors import ConfigError
+from mailbot.tls import is_loopback
 
 KINDS = ("telecom", "postal", "other")
 
@@ -173,9 +173,12 @@ def _reminder_plan(sec: _Section, base: ReminderPlan) -> ReminderPlan:
     most = sec.get("overdue_max", int, base.overdue_max, "a whole number")
     if every < 1 or not 0 <= most <= 20:
         raise sec.fail("overdue_every_days" if every < 1 else "overdue_max", "is out of range")
-    plan = ReminderPlan(before_days=tuple(sorted(set(before), reverse=True)),
-                        on_deadline=sec.get("on_deadline", bool, base.on_deadline),
-                        overdue_every_days=every, overdue_max=most)
+    plan = ReminderPlan(
+        before_days=tuple(sorted(set(before), reverse=True)),
+        on_deadline=sec.get("on_deadline", bool, base.on_deadline),
+        overdue_every_days=every,
+        overdue_max=most,
+    )
     return plan
 
 
@@ -244,24 +247,35 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     retry_max = float(sm.get("retry_max_seconds", (int, float), 3600, "a number of seconds"))
     if not 0 < retry_first <= retry_max:
         raise sm.fail("retry_first_seconds", "must be above 0 and at most retry_max_seconds")
-    smtp = SmtpConfig(host=sm.text("host", "localhost"), port=port, security=security,
-                      username=sm.text("username", ""), password_env=sm.text("password_env", ""),
-                      timeout=float(sm.get("timeout", (int, float), 30, "a number of seconds")),
-                      retry_first=retry_first, retry_max=retry_max, ca_file=ca_file_value(sm, base),
-                      allow_plaintext_login=sm.get("allow_plaintext_login", bool, False))
+    smtp = SmtpConfig(
+        host=sm.text("host", "localhost"),
+        port=port,
+        security=security,
+        username=sm.text("username", ""),
+        password_env=sm.text("password_env", ""),
+        timeout=float(sm.get("timeout", (int, float), 30, "a number of seconds")),
+        retry_first=retry_first,
+        retry_max=retry_max,
+        ca_file=ca_file_value(sm, base),
+        allow_plaintext_login=sm.get("allow_plaintext_login", bool, False),
+    )
     if security == "none" and smtp.username and not smtp.allow_plaintext_login and not is_loopback(smtp.host):
-        raise plaintext_refused(sm, "security = \"none\"", smtp.host)
+        raise plaintext_refused(sm, 'security = "none"', smtp.host)
     sm.done()
 
     orgs: list[Organization] = []
     for sec in top.tables("organizations"):
         org_id = sec.ident("id", [o.id for o in orgs], "organization")
-        orgs.append(Organization(
-            id=org_id, name=sec.text("name"), kind=sec.choice("kind", KINDS),
-            domains=tuple(d.lower() for d in sec.strings("domains", (), _is_domain, "a domain name")),
-            addresses=tuple(a.lower() for a in sec.strings("addresses", (), _is_address, "an e-mail address")),
-            contacts=tuple(a.lower() for a in sec.strings("contacts", (), _is_address, "an e-mail address")),
-        ))
+        orgs.append(
+            Organization(
+                id=org_id,
+                name=sec.text("name"),
+                kind=sec.choice("kind", KINDS),
+                domains=tuple(d.lower() for d in sec.strings("domains", (), _is_domain, "a domain name")),
+                addresses=tuple(a.lower() for a in sec.strings("addresses", (), _is_address, "an e-mail address")),
+                contacts=tuple(a.lower() for a in sec.strings("contacts", (), _is_address, "an e-mail address")),
+            )
+        )
         if not orgs[-1].domains and not orgs[-1].addresses:
             raise sec.fail("domains", "an organization needs domains or addresses")
         sec.done()
@@ -272,24 +286,27 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     try:
         hour = dt.time.fromisoformat(hour_text)
     except ValueError:
-        raise rsec.fail("hour", f"{hour_text!r} is not a time such as \"08:00\"") from None
+        raise rsec.fail("hour", f'{hour_text!r} is not a time such as "08:00"') from None
     days: dict[str, tuple[dt.date, ...]] = {}
     for key in ("holidays", "workdays"):
         listed = rsec.get(key, list, [], "a list of dates")
         if not all(isinstance(d, dt.date) and not isinstance(d, dt.datetime) for d in listed):
             raise rsec.fail(key, "must be a list of dates such as 2021-04-30")
         days[key] = tuple(listed)
-    reminders = Reminders(hour=hour, holidays=days["holidays"], workdays=days["workdays"],
-                          plan=_reminder_plan(rsec, ReminderPlan()))
+    reminders = Reminders(
+        hour=hour, holidays=days["holidays"], workdays=days["workdays"], plan=_reminder_plan(rsec, ReminderPlan())
+    )
     rsec.done()
 
     dsec_ = top.table("digest", {})
     digest_time = dsec_.text("time", "07:30")
     try:
-        digest = Digest(time=dt.time.fromisoformat(digest_time),
-                        to=tuple(a.lower() for a in dsec_.strings("to", (), _is_address, "an e-mail address")))
+        digest = Digest(
+            time=dt.time.fromisoformat(digest_time),
+            to=tuple(a.lower() for a in dsec_.strings("to", (), _is_address, "an e-mail address")),
+        )
     except ValueError:
-        raise dsec_.fail("time", f"{digest_time!r} is not a time such as \"07:30\"") from None
+        raise dsec_.fail("time", f'{digest_time!r} is not a time such as "07:30"') from None
     dsec_.done()
 
     campaigns: list[Campaign] = []
@@ -313,26 +330,57 @@ def parse(data: dict[str, Any], path: Path) -> Config:
                 psec = dsec.table("reminders", {})
                 plan = _reminder_plan(psec, reminders.plan)
                 psec.done()
-            docs.append(Document(id=did, name=dsec.text("name"), keywords=keywords,
-                                 deadline=_deadline(dsec, "deadline", tz), organizations=members, reminders=plan,
-                                 roster=dsec.get("roster", bool, False)))
+            docs.append(
+                Document(
+                    id=did,
+                    name=dsec.text("name"),
+                    keywords=keywords,
+                    deadline=_deadline(dsec, "deadline", tz),
+                    organizations=members,
+                    reminders=plan,
+                    roster=dsec.get("roster", bool, False),
+                )
+            )
             dsec.done()
         if not docs:
             raise sec.fail("documents", "a campaign needs at least one document")
-        campaigns.append(Campaign(
-            id=cid, title=sec.text("title"), reference=sec.text("reference", ""), receipt_prefix=prefix,
-            documents=tuple(docs), event_date=_date(sec, "event_date"),
-            event_name=sec.text("event_name", ""), opens=_date(sec, "opens")))
+        campaigns.append(
+            Campaign(
+                id=cid,
+                title=sec.text("title"),
+                reference=sec.text("reference", ""),
+                receipt_prefix=prefix,
+                documents=tuple(docs),
+                event_date=_date(sec, "event_date"),
+                event_name=sec.text("event_name", ""),
+                opens=_date(sec, "opens"),
+            )
+        )
         sec.done()
     if len({c.receipt_prefix for c in campaigns}) != len(campaigns):
         raise ConfigError(file, "campaigns", "each campaign needs its own receipt_prefix")
     top.done()
 
     return Config(
-        path=path, own_addresses=own, timezone=tz, state_dir=state_dir, trusted_authserv_ids=trusted,
+        path=path,
+        own_addresses=own,
+        timezone=tz,
+        state_dir=state_dir,
+        trusted_authserv_ids=trusted,
         require_aligned_auth=strict,
-        department=department, signature=signature, contact=contact, auto_reply_cap=cap, dry_run=dry_run,
-        max_attachment_bytes=max_att, poll_interval=float(poll), workers=workers,
+        department=department,
+        signature=signature,
+        contact=contact,
+        auto_reply_cap=cap,
+        dry_run=dry_run,
+        max_attachment_bytes=max_att,
+        poll_interval=float(poll),
+        workers=workers,
         templates_dir=_resolve(base, tdir) if tdir else None,
-        mailbox=mailbox, smtp=smtp, organizations=tuple(orgs), campaigns=tuple(campaigns), reminders=reminders,
-        digest=digest)
+        mailbox=mailbox,
+        smtp=smtp,
+        organizations=tuple(orgs),
+        campaigns=tuple(campaigns),
+        reminders=reminders,
+        digest=digest,
+    )

@@ -62,34 +62,42 @@ def mailbox_section(mb: Section, base: Path) -> MailboxConfig:
     if backend == "imap" and not (host and username):
         raise mb.fail("host" if not host else "username", "is required for the imap backend")
     ews = {
-        "ews_url": mb.text("ews_url", ""), "ews_version": mb.choice("ews_version", EWS_VERSIONS, "Exchange2016"),
-        "ews_auth": mb.choice("ews_auth", EWS_AUTH, "ntlm"), "mailbox_address": mb.text("mailbox_address", "").lower(),
-        "client_id": mb.text("client_id", ""), "tenant_id": mb.text("tenant_id", ""),
-        "client_secret_env": mb.text("client_secret_env", ""), "autodiscover": mb.get("autodiscover", bool, False),
+        "ews_url": mb.text("ews_url", ""),
+        "ews_version": mb.choice("ews_version", EWS_VERSIONS, "Exchange2016"),
+        "ews_auth": mb.choice("ews_auth", EWS_AUTH, "ntlm"),
+        "mailbox_address": mb.text("mailbox_address", "").lower(),
+        "client_id": mb.text("client_id", ""),
+        "tenant_id": mb.text("tenant_id", ""),
+        "client_secret_env": mb.text("client_secret_env", ""),
+        "autodiscover": mb.get("autodiscover", bool, False),
         "send_via_ews": mb.get("send_via_ews", bool, False),
     }
     if ews["send_via_ews"] and backend != "ews":
-        raise mb.fail("send_via_ews", "needs backend = \"ews\"")
+        raise mb.fail("send_via_ews", 'needs backend = "ews"')
     if backend == "ews":
         if not ews["ews_url"].startswith(("https://", "http://")) and not ews["autodiscover"]:
-            raise mb.fail("ews_url", "is required for the ews backend (https://…/EWS/Exchange.asmx), or autodiscover = true")
+            raise mb.fail(
+                "ews_url", "is required for the ews backend (https://…/EWS/Exchange.asmx), or autodiscover = true"
+            )
         if not (username or ews["mailbox_address"]):
             raise mb.fail("username", "is required for the ews backend")
         if ews["ews_auth"] == "oauth2":
             for key in ("client_id", "tenant_id", "client_secret_env"):
                 if not ews[key]:
-                    raise mb.fail(key, "is required with ews_auth = \"oauth2\"")
+                    raise mb.fail(key, 'is required with ews_auth = "oauth2"')
     auth = mb.choice("auth", ("password", "xoauth2"), "password")
     command = mb.strings("oauth_token_command", ())
     if auth == "xoauth2" and not command:
-        raise mb.fail("oauth_token_command", "is required with auth = \"xoauth2\" (a command printing a token)")
-    folders = {name: mb.text(name, default) for name, default in
-               (("folder", "INBOX"), ("processed_folder", "Đã xử lý"), ("review_folder", "Cần xem xét"))}
+        raise mb.fail("oauth_token_command", 'is required with auth = "xoauth2" (a command printing a token)')
+    folders = {
+        name: mb.text(name, default)
+        for name, default in (("folder", "INBOX"), ("processed_folder", "Đã xử lý"), ("review_folder", "Cần xem xét"))
+    }
     folders["sent_folder"] = mb.text("sent_folder", "")
     for name, value in folders.items():
         if name == "sent_folder" and not value:
             continue
-        if not value.strip() or any(c in value for c in "\r\n\"*%"):
+        if not value.strip() or any(c in value for c in '\r\n"*%'):
             raise mb.fail(name, f"{value!r} is not a usable folder name")
     max_mb = mb.get("max_message_mb", int, 30, "an integer")
     if max_mb < 1:
@@ -106,18 +114,31 @@ def mailbox_section(mb: Section, base: Path) -> MailboxConfig:
     plaintext = mb.get("allow_plaintext_login", bool, False)
     if not plaintext:
         if backend == "imap" and security == "none" and not is_loopback(host):
-            raise plaintext_refused(mb, "security = \"none\"", host)
+            raise plaintext_refused(mb, 'security = "none"', host)
         if backend == "ews" and ews["ews_url"].startswith("http://"):
             ews_host = ews["ews_url"].split("/")[2].rsplit(":", 1)[0]
             if not is_loopback(ews_host):
-                raise plaintext_refused(mb, "ews_url = \"http://…\"", ews_host, key="ews_url")
+                raise plaintext_refused(mb, 'ews_url = "http://…"', ews_host, key="ews_url")
     mb.done()
     return MailboxConfig(
-        backend=backend, path=resolve(base, mb_path) if mb_path else None, host=host, port=port,
-        security=security, username=username, password_env=password_env, auth=auth,
-        oauth_token_command=command, max_message_bytes=max_mb * 1024 * 1024, start_date=start,
-        idle_seconds=float(idle) * 60, timeout=float(timeout), ca_file=ca_file, allow_plaintext_login=plaintext,
-        **folders, **ews)
+        backend=backend,
+        path=resolve(base, mb_path) if mb_path else None,
+        host=host,
+        port=port,
+        security=security,
+        username=username,
+        password_env=password_env,
+        auth=auth,
+        oauth_token_command=command,
+        max_message_bytes=max_mb * 1024 * 1024,
+        start_date=start,
+        idle_seconds=float(idle) * 60,
+        timeout=float(timeout),
+        ca_file=ca_file,
+        allow_plaintext_login=plaintext,
+        **folders,
+        **ews,
+    )
 
 
 def ca_file_value(sec: Section, base: Path) -> Path | None:
@@ -133,5 +154,8 @@ def ca_file_value(sec: Section, base: Path) -> Path | None:
 
 
 def plaintext_refused(sec: Section, what: str, host: str, key: str = "security") -> Exception:
-    return sec.fail(key, f"{what} would send the password in clear to {host}: use TLS (\"tls\" or \"starttls\", "
-                         f"or https://), or set allow_plaintext_login = true if the network to it is trusted")
+    return sec.fail(
+        key,
+        f'{what} would send the password in clear to {host}: use TLS ("tls" or "starttls", '
+        f"or https://), or set allow_plaintext_login = true if the network to it is trusted",
+    )

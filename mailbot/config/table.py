@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 from mailbot.errors import ConfigError
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+DOMAIN_RE = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
 ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
@@ -49,8 +51,9 @@ class Section:
     def text(self, name: str, default: Any = ...) -> str:
         return self.get(name, str, default, "a string")
 
-    def strings(self, name: str, default: Any = ..., check: Callable[[str], bool] | None = None,
-                what: str = "") -> tuple[str, ...]:
+    def strings(
+        self, name: str, default: Any = ..., check: Callable[[str], bool] | None = None, what: str = ""
+    ) -> tuple[str, ...]:
         value = self.get(name, list, default, "a list of strings")
         for item in value:
             if not isinstance(item, str):
@@ -93,8 +96,16 @@ class Section:
 
 def kind_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-             list: "a list", dict: "a table", dt.date: "a date", dt.datetime: "a date-time"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+        dt.date: "a date",
+        dt.datetime: "a date-time",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 

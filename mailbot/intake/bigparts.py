@@ -33,12 +33,12 @@ def _runs(raw: bytes) -> list[tuple[int, int]]:
     out = []
     for match in _CANDIDATE.finditer(raw):
         start, end = match.start(), match.end()
-        if start > 0 and raw[start - 1:start] != b"\n":  # began mid-line: from the next line on
+        if start > 0 and raw[start - 1 : start] != b"\n":  # began mid-line: from the next line on
             start = raw.find(b"\n", start, end) + 1
         while raw.startswith(b"\r\n", start) or raw.startswith(b"\n", start):
             start += 2 if raw.startswith(b"\r\n", start) else 1
         end = raw.rfind(b"\n", start, end) + 1  # up to the end of its last whole line
-        while end - start > 2 and raw[end - 2:end] == b"\r\n" and raw[end - 4:end - 2] in (b"\r\n", b"=\n"):
+        while end - start > 2 and raw[end - 2 : end] == b"\r\n" and raw[end - 4 : end - 2] in (b"\r\n", b"=\n"):
             end -= 2  # a trailing blank line belongs to the boundary
         # the first lines tell base64 from a long text; a wrong guess costs a second parse, not a wrong result
         if start <= 0 or end - start < THRESHOLD or _LONG_LINE.search(raw, start, start + 2048):

@@ -39,7 +39,7 @@ def header_message_id(raw: bytes) -> str | None:
         match = _MESSAGE_ID_FIELD.search(head)
         if match is None:  # no such line at all: the header parser finds none either
             return None
-        if match is not None and match.group(1).isascii() and _WELL_FORMED_HEAD.fullmatch(head[:match.start()]):
+        if match is not None and match.group(1).isascii() and _WELL_FORMED_HEAD.fullmatch(head[: match.start()]):
             return message_id(match.group(1).decode("ascii"))
     return message_id(unescape(headers_only(sanitize_headers(head, [])).get("message-id")))
 
@@ -124,7 +124,8 @@ def decode_value(value: object) -> str:
         try:
             parts = decode_header(text)
             text = "".join(
-                decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk for chunk, charset in parts)
+                decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk for chunk, charset in parts
+            )
         except Exception:
             pass
     return nfc(CTRL_RE.sub("", text)).strip()

@@ -21,13 +21,12 @@ from email.message import Message
 import mailparser
 from mailparser.exceptions import MailParserRecursionError
 
-from mailbot.intake import bigparts
 from mailbot.analysis import extract
-from mailbot.intake.headers import (FOLD_RE, decode_value, headers_only, message_id,
-                             sanitize_headers, unescape)
-from mailbot.envelope import Attachment, ParsedMessage
 from mailbot.analysis.htmltext import html_to_text
 from mailbot.analysis.textnorm import decode_bytes
+from mailbot.envelope import Attachment, ParsedMessage
+from mailbot.intake import bigparts
+from mailbot.intake.headers import FOLD_RE, decode_value, headers_only, message_id, sanitize_headers, unescape
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +47,9 @@ def parse_message(raw: bytes, max_attachment_bytes: int = 30 * 1024 * 1024) -> P
     return _parse(clean, defects, max_attachment_bytes, {})
 
 
-def _parse(clean: bytes, defects: list[str], max_attachment_bytes: int,
-           lifted: dict[bytes, tuple[bytes, bool]]) -> ParsedMessage:
+def _parse(
+    clean: bytes, defects: list[str], max_attachment_bytes: int, lifted: dict[bytes, tuple[bytes, bool]]
+) -> ParsedMessage:
     """`lifted`: large parts decoded beforehand (bigparts); each one used is removed from it."""
     mp = None
     try:
@@ -195,7 +195,11 @@ def _content_type(msg: Message) -> str:
 
 def _is_attachment_part(part: Message) -> bool:
     disposition = str(part.get("content-disposition", "")).split(";", 1)[0].strip().lower()
-    return disposition == "attachment" or bool(part.get_param("name")) or bool(part.get_param("filename", header="content-disposition"))
+    return (
+        disposition == "attachment"
+        or bool(part.get_param("name"))
+        or bool(part.get_param("filename", header="content-disposition"))
+    )
 
 
 def _b64decode(payload: str) -> tuple[bytes, bool]:
@@ -249,8 +253,9 @@ def _own_body(msg: Message, defects: list[str]) -> tuple[str, str, list[str]]:
     return body_text.replace("\x00", ""), body_html, nested
 
 
-def _attachments(mp: mailparser.MailParser, defects: list[str], max_bytes: int,
-                 lifted: dict[bytes, tuple[bytes, bool]]) -> list[Attachment]:
+def _attachments(
+    mp: mailparser.MailParser, defects: list[str], max_bytes: int, lifted: dict[bytes, tuple[bytes, bool]]
+) -> list[Attachment]:
     out: list[Attachment] = []
     items = mp.attachments
     if len(items) > MAX_ATTACHMENTS:
@@ -278,7 +283,8 @@ def _attachments(mp: mailparser.MailParser, defects: list[str], max_bytes: int,
             filename=name,
             content_type=str(item.get("mail_content_type") or "application/octet-stream").lower(),
             data=data,
-            inline=disposition.startswith("inline") or (bool(item.get("content-id")) and "attachment" not in disposition),
+            inline=disposition.startswith("inline")
+            or (bool(item.get("content-id")) and "attachment" not in disposition),
             content_id=str(item.get("content-id") or ""),
             defects=att_defects,
         )

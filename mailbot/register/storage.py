@@ -132,8 +132,9 @@ class AtomicJSONStorage(Storage):
     def flush(self, durable: bool = True) -> None:
         if not self.dirty or self._data is None:
             return
-        atomic_write(self.path, json.dumps(self._data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-                     durable)
+        atomic_write(
+            self.path, json.dumps(self._data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), durable
+        )
         self.dirty = False
 
     def evict(self) -> None:
@@ -152,8 +153,9 @@ _SEGMENT_RE = re.compile(r"^(\d{6})\.json$")
 class SegmentedTable:
     """A keyed table stored as numbered TinyDB files of bounded size."""
 
-    def __init__(self, folder: Path, segment_size: int = 200,
-                 observe: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self, folder: Path, segment_size: int = 200, observe: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
         """`observe` sees every record once as the table opens (to derive in-memory indexes)."""
         self.folder = folder
         self.segment_size = segment_size

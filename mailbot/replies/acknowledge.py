@@ -11,13 +11,14 @@ from typing import Any
 
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Envelope
-from mailbot.replies.reply import Reply, Templates, compose, shown_name
 from mailbot.register.store import Store, cap_note, utc_iso
+from mailbot.replies.reply import Reply, Templates, compose, shown_name
 from mailbot.replies.timefmt import deadline_text, size_text, time_and_date
 
 
-def record_submissions(store: Store, envelope: Envelope, campaign: Campaign, received: dt.datetime
-                       ) -> tuple[str, list[dict[str, Any]]]:
+def record_submissions(
+    store: Store, envelope: Envelope, campaign: Campaign, received: dt.datetime
+) -> tuple[str, list[dict[str, Any]]]:
     """One submission per required document the message carries (a redo reuses them), under one receipt."""
     receipt = store.receipt_for(envelope.key, campaign.id, campaign.receipt_prefix)
     subs = []
@@ -25,76 +26,145 @@ def record_submissions(store: Store, envelope: Envelope, campaign: Campaign, rec
         doc = campaign.document(doc_id)
         if doc is None or envelope.organization not in doc.organizations:
             continue
-        subs.append(store.add_submission({
-            "key": f"{envelope.key}#{campaign.id}#{doc_id}", "receipt": receipt, "campaign": campaign.id,
-            "organization": envelope.organization, "document": doc_id, "message_key": envelope.key,
-            "received_at": utc_iso(received), "on_time": received <= doc.deadline,
-            "files": envelope.document_files.get(doc_id, []),
-            **({"rows": envelope.duty_rows[doc_id]} if doc_id in envelope.duty_rows else {}),
-        }))
+        subs.append(
+            store.add_submission(
+                {
+                    "key": f"{envelope.key}#{campaign.id}#{doc_id}",
+                    "receipt": receipt,
+                    "campaign": campaign.id,
+                    "organization": envelope.organization,
+                    "document": doc_id,
+                    "message_key": envelope.key,
+                    "received_at": utc_iso(received),
+                    "on_time": received <= doc.deadline,
+                    "files": envelope.document_files.get(doc_id, []),
+                    **({"rows": envelope.duty_rows[doc_id]} if doc_id in envelope.duty_rows else {}),
+                }
+            )
+        )
     return receipt, subs
 
-def acknowledge(config: Config, store: Store, templates: Templates, envelope: Envelope, campaign: Campaign,
-                receipt: str, subs: list[dict[str, Any]], received: dt.datetime, now: dt.datetime
-                ) -> tuple[str | None, str | None]:
+
+def acknowledge(
+    config: Config,
+    store: Store,
+    templates: Templates,
+    envelope: Envelope,
+    campaign: Campaign,
+    receipt: str,
+    subs: list[dict[str, Any]],
+    received: dt.datetime,
+    now: dt.datetime,
+) -> tuple[str | None, str | None]:
     """The acknowledgement of a submission, queued: (reply key, note why none went)."""
     tz = config.timezone
     org = config.organization(envelope.organization or "")
     docs = {d.id: d for d in campaign.documents}
-    kinds = {name: docs[doc].name for doc, names in envelope.document_files.items() if doc in docs
-             for name in names}
-    files = [{"name": shown_name(a.filename if not a.container else f"{a.container} › {a.filename}"),
-              "size": size_text(a.size),
-              "kind": kinds.get(a.filename) or ("tệp nén" if a.is_archive else "tài liệu kèm theo")}
-             for a in envelope.parsed.attachments if not a.inline and not a.is_signature]
-    received_docs = [{"name": docs[s["document"]].name, "on_time": s["on_time"], "version": s["version"],
-                      "deadline": deadline_text(docs[s["document"]].deadline, tz)} for s in subs]
-    owed = [{"name": d.name, "deadline": deadline_text(d.deadline, tz), "overdue": received > d.deadline}
-            for d in campaign.documents
-            if org and org.id in d.organizations and store.latest_submission(campaign.id, org.id, d.id) is None]
+    kinds = {name: docs[doc].name for doc, names in envelope.document_files.items() if doc in docs for name in names}
+    files = [
+        {
+            "name": shown_name(a.filename if not a.container else f"{a.container} › {a.filename}"),
+            "size": size_text(a.size),
+            "kind": kinds.get(a.filename) or ("tệp nén" if a.is_archive else "tài liệu kèm theo"),
+        }
+        for a in envelope.parsed.attachments
+        if not a.inline and not a.is_signature
+    ]
+    received_docs = [
+        {
+            "name": docs[s["document"]].name,
+            "on_time": s["on_time"],
+            "version": s["version"],
+            "deadline": deadline_text(docs[s["document"]].deadline, tz),
+        }
+        for s in subs
+    ]
+    owed = [
+        {"name": d.name, "deadline": deadline_text(d.deadline, tz), "overdue": received > d.deadline}
+        for d in campaign.documents
+        if org and org.id in d.organizations and store.latest_submission(campaign.id, org.id, d.id) is None
+    ]
     rosters = [s for s in subs if docs[s["document"]].roster]
-    roster = [{"name": r["name"], "position": r["position"],
-               "phones": ", ".join(p["display"] or p["text"] for p in r["phones"]), "problems": r["problems"]}
-              for s in rosters for r in s.get("rows", [])]
+    roster = [
+        {
+            "name": r["name"],
+            "position": r["position"],
+            "phones": ", ".join(p["display"] or p["text"] for p in r["phones"]),
+            "problems": r["problems"],
+        }
+        for s in rosters
+        for r in s.get("rows", [])
+    ]
     context = {
-        "organization": org.name if org else "", "department": config.department,
-        "mailbox": config.reply_from, "receipt": receipt, "received": time_and_date(received, tz),
-        "campaign": campaign.title, "files": files, "received_documents": received_docs, "owed": owed,
-        "roster": roster, "roster_unread": bool(rosters) and not roster,
+        "organization": org.name if org else "",
+        "department": config.department,
+        "mailbox": config.reply_from,
+        "receipt": receipt,
+        "received": time_and_date(received, tz),
+        "campaign": campaign.title,
+        "files": files,
+        "received_documents": received_docs,
+        "owed": owed,
+        "roster": roster,
+        "roster_unread": bool(rosters) and not roster,
         "roster_problems": sum(1 for r in roster if r["problems"]),
-        "contact": config.contact, "signature": config.signature,
+        "contact": config.contact,
+        "signature": config.signature,
     }
     return queue(config, store, envelope, compose(envelope, config, templates, context, now), receipt, now)
 
-def notice_oversized(config: Config, store: Store, templates: Templates, envelope: Envelope, size: int,
-                     received: dt.datetime, now: dt.datetime) -> tuple[str | None, str | None]:
+
+def notice_oversized(
+    config: Config,
+    store: Store,
+    templates: Templates,
+    envelope: Envelope,
+    size: int,
+    received: dt.datetime,
+    now: dt.datetime,
+) -> tuple[str | None, str | None]:
     """Tell the sender a message was too large to download."""
     org = config.organization(envelope.organization or "")
     context = {
-        "organization": org.name if org else "", "department": config.department,
-        "mailbox": config.reply_from, "received": time_and_date(received, config.timezone),
-        "subject": envelope.parsed.subject or "(không có tiêu đề)", "size": size_text(size),
+        "organization": org.name if org else "",
+        "department": config.department,
+        "mailbox": config.reply_from,
+        "received": time_and_date(received, config.timezone),
+        "subject": envelope.parsed.subject or "(không có tiêu đề)",
+        "size": size_text(size),
         "limit": f"{config.mailbox.max_message_bytes // (1024 * 1024)} MB",
-        "contact": config.contact, "signature": config.signature,
+        "contact": config.contact,
+        "signature": config.signature,
     }
-    reply = compose(envelope, config, templates, context, now, kind="oversize",
-                    fallback_subject="Thư vượt dung lượng tiếp nhận")
+    reply = compose(
+        envelope, config, templates, context, now, kind="oversize", fallback_subject="Thư vượt dung lượng tiếp nhận"
+    )
     return queue(config, store, envelope, reply, None, now)
 
-def queue(config: Config, store: Store, envelope: Envelope, reply: Reply, receipt: str | None, now: dt.datetime
-          ) -> tuple[str | None, str | None]:
+
+def queue(
+    config: Config, store: Store, envelope: Envelope, reply: Reply, receipt: str | None, now: dt.datetime
+) -> tuple[str | None, str | None]:
     """Into the outbox, unless the per-recipient cap says no; (reply key, note)."""
     if not reply.to:
         return None, "không có địa chỉ để trả lời"
     capped = store.capped(reply.to, config.auto_reply_cap, now)
     status = "suppressed" if capped else "pending"
-    stored = store.enqueue({
-        "key": reply.key, "kind": reply.key.split(".", 1)[0], "to": reply.to, "subject": reply.subject, "message_key": envelope.key,
-        "raw_sha256": store.put_blob(reply.raw, "raw", durable=False),  # synced by the commit
-        "created_at": utc_iso(now), "status": status,
-        "attempts": 0, "receipt": receipt,
-        **({"last_error": cap_note(config.auto_reply_cap, capped)} if capped else {}),
-    })
+    stored = store.enqueue(
+        {
+            "key": reply.key,
+            "kind": reply.key.split(".", 1)[0],
+            "to": reply.to,
+            "subject": reply.subject,
+            "message_key": envelope.key,
+            "raw_sha256": store.put_blob(reply.raw, "raw", durable=False),  # synced by the commit
+            "created_at": utc_iso(now),
+            "status": status,
+            "attempts": 0,
+            "receipt": receipt,
+            **({"last_error": cap_note(config.auto_reply_cap, capped)} if capped else {}),
+        }
+    )
     if stored["status"] == "suppressed":  # a redo after a crash finds the first decision
         return reply.key, f"không gửi: {stored['last_error']}"
     return reply.key, None

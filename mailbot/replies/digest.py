@@ -16,13 +16,11 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from mailbot.staff import review
-from mailbot.staff import roster
-from mailbot.staff import status
 from mailbot.config import Config
-from mailbot.replies.reply import Templates, compose_mail
 from mailbot.register.store import Store, parse_iso, utc_iso
+from mailbot.replies.reply import Templates, compose_mail
 from mailbot.replies.timefmt import long_date, short_date, short_time, time_and_date
+from mailbot.staff import review, roster, status
 
 if TYPE_CHECKING:
     from mailbot.pipeline import Runner
@@ -84,16 +82,24 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
     rows = status.campaign_rows(config, store)
     campaigns = []
     for campaign in config.campaigns:
-        ends = max([d.deadline.astimezone(tz).date() for d in campaign.documents]
-                   + ([campaign.event_date] if campaign.event_date else []))
+        ends = max(
+            [d.deadline.astimezone(tz).date() for d in campaign.documents]
+            + ([campaign.event_date] if campaign.event_date else [])
+        )
         if (campaign.opens and today < campaign.opens) or today > ends + dt.timedelta(days=LATE_DAYS):
             continue
         table = []
         for org in config.organizations:
             cells = []
             for doc in campaign.documents:
-                row = next((r for r in rows if r["campaign"] == campaign.id and r["organization"] == org.id
-                            and r["document"] == doc.id), None)
+                row = next(
+                    (
+                        r
+                        for r in rows
+                        if r["campaign"] == campaign.id and r["organization"] == org.id and r["document"] == doc.id
+                    ),
+                    None,
+                )
                 if row is None:
                     cells.append({"status": "none", "text": "—"})
                 elif row["status"] == "missing":
@@ -103,8 +109,12 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
                 else:
                     when = short_time(dt.datetime.fromisoformat(row["received_at"]), tz)
                     versions = f", {row['versions']} bản" if row["versions"] > 1 else ""
-                    cells.append({"status": row["status"],
-                                  "text": f"{status.LABELS[row['status']]}: {row['receipt']}, {when}{versions}"})
+                    cells.append(
+                        {
+                            "status": row["status"],
+                            "text": f"{status.LABELS[row['status']]}: {row['receipt']}, {when}{versions}",
+                        }
+                    )
             table.append({"organization": org.name, "cells": cells})
         duty = []
         for doc in campaign.documents:  # the roster, from the first list received to the day after the event
@@ -114,13 +124,34 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
             rosters = roster.gather(config, store, campaign, doc)
             if all(r.missing for r in rosters):
                 continue
-            duty += [{"organization": r.organization.name, "missing": r.missing, "rows": [
-                {"name": row["name"], "position": row["position"],
-                 "phones": ", ".join(p["display"] or p["text"] for p in row["phones"]) or "không có số",
-                 "problems": "; ".join(row["problems"])} for row in r.rows]} for r in rosters]
-        campaigns.append({"title": campaign.title, "id": campaign.id, "table": table, "roster": duty,
-                          "documents": [{"name": d.name, "deadline": short_date(d.deadline.astimezone(tz).date())}
-                                        for d in campaign.documents]})
+            duty += [
+                {
+                    "organization": r.organization.name,
+                    "missing": r.missing,
+                    "rows": [
+                        {
+                            "name": row["name"],
+                            "position": row["position"],
+                            "phones": ", ".join(p["display"] or p["text"] for p in row["phones"]) or "không có số",
+                            "problems": "; ".join(row["problems"]),
+                        }
+                        for row in r.rows
+                    ],
+                }
+                for r in rosters
+            ]
+        campaigns.append(
+            {
+                "title": campaign.title,
+                "id": campaign.id,
+                "table": table,
+                "roster": duty,
+                "documents": [
+                    {"name": d.name, "deadline": short_date(d.deadline.astimezone(tz).date())}
+                    for d in campaign.documents
+                ],
+            }
+        )
     arrived, failures = [], []
     received = lambda m: m.get("received_at") or m.get("recorded_at")  # noqa: E731  when the Department got it
     for m in _after(store.messages.all(), first_message, since, now, received):
@@ -128,10 +159,16 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
         if not stamp:
             continue
         org = config.organization(m.get("organization") or "")
-        arrived.append({"time": short_time(parse_iso(stamp), tz),
-                        "from": m.get("from") or "?", "organization": org.name if org else "",
-                        "what": review.LABELS.get(m.get("disposition") or "", _DISPOSITIONS.get(m.get("disposition"), "")),
-                        "receipt": m.get("receipt") or "", "subject": m.get("subject") or ""})
+        arrived.append(
+            {
+                "time": short_time(parse_iso(stamp), tz),
+                "from": m.get("from") or "?",
+                "organization": org.name if org else "",
+                "what": review.LABELS.get(m.get("disposition") or "", _DISPOSITIONS.get(m.get("disposition"), "")),
+                "receipt": m.get("receipt") or "",
+                "subject": m.get("subject") or "",
+            }
+        )
         if m.get("disposition") == "automated" and any("multipart/report" in r for r in m.get("reasons") or []):
             failures.append(f"Thư báo lỗi chuyển phát (bounce) từ {m.get('from') or '?'}: “{m.get('subject') or ''}”")
         if m.get("oversize"):
@@ -145,31 +182,52 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
             org = config.organization(mail.get("organization") or "")
             campaign = config.campaign(mail.get("campaign") or "")
             doc = campaign.document(mail.get("document") or "") if campaign else None
-            item = {"organization": org.name if org else mail.get("organization"),
-                    "document": doc.name if doc else mail.get("document"), "step": step_label(mail.get("step", "")),
-                    "to": ", ".join(mail["to"]), "note": mail.get("last_error", "")}
+            item = {
+                "organization": org.name if org else mail.get("organization"),
+                "document": doc.name if doc else mail.get("document"),
+                "step": step_label(mail.get("step", "")),
+                "to": ", ".join(mail["to"]),
+                "note": mail.get("last_error", ""),
+            }
             (unsent if mail["status"] in ("no-recipient", "suppressed", "failed") else sent).append(item)
         if mail["status"] == "failed":
             failures.append(f"Thư gửi {', '.join(mail['to'])} không đi được: {mail.get('last_error', '')}")
         elif mail["status"] == "uncertain":
-            failures.append(f"Thư gửi {', '.join(mail['to'])} không chắc đã gửi: hai lần mất kết nối ngay sau khi "
-                            f"gửi hết nội dung, có thể người nhận đã nhận (không gửi lại lần nữa)")
+            failures.append(
+                f"Thư gửi {', '.join(mail['to'])} không chắc đã gửi: hai lần mất kết nối ngay sau khi "
+                f"gửi hết nội dung, có thể người nhận đã nhận (không gửi lại lần nữa)"
+            )
     queue = [review.as_row(r, config) for r in review.open_items(store)]
     for row in queue:
         row["when"] = short_time(dt.datetime.fromisoformat(row["received_at"]), tz) if row["received_at"] else ""
     return {
-        "date": long_date(today), "short_date": short_date(today), "since": time_and_date(since, tz),
-        "department": config.department, "mailbox": config.reply_from, "signature": config.signature,
-        "campaigns": campaigns, "arrived": arrived, "reminders": sent, "unsent_reminders": unsent,
-        "review": queue, "failures": failures,
+        "date": long_date(today),
+        "short_date": short_date(today),
+        "since": time_and_date(since, tz),
+        "department": config.department,
+        "mailbox": config.reply_from,
+        "signature": config.signature,
+        "campaigns": campaigns,
+        "arrived": arrived,
+        "reminders": sent,
+        "unsent_reminders": unsent,
+        "review": queue,
+        "failures": failures,
     }
 
 
 _DISPOSITIONS = {"submission": "nộp tài liệu", "automated": "thư tự động"}
 
 
-def make(config: Config, store: Store, templates: Templates, now: dt.datetime, to: list[str], key: str,
-         day: dt.date | None = None) -> dict[str, Any]:
+def make(
+    config: Config,
+    store: Store,
+    templates: Templates,
+    now: dt.datetime,
+    to: list[str],
+    key: str,
+    day: dt.date | None = None,
+) -> dict[str, Any]:
     """Compose the digest and put it in the outbox (or find the one already there). `day`: the
     daily digest of that day, which the next one reports from (on demand ones report, never move)."""
     existing = store.outbox.get(key)
@@ -178,11 +236,25 @@ def make(config: Config, store: Store, templates: Templates, now: dt.datetime, t
     ctx = context(config, store, now)
     subject = f"Báo cáo hộp thư {config.reply_from} ngày {ctx['short_date']}"
     mail = compose_mail(config, templates, "digest", ctx, to, subject, key, now)
-    ledger = ({"day": day.isoformat(), "messages_seen": len(store.messages), "outbox_seen": len(store.outbox)}
-              if day is not None else {})
-    return store.enqueue({"key": key, "kind": "digest", "to": to, "subject": subject, "message_key": None,
-                          "raw_sha256": store.put_blob(mail.raw, "raw", durable=False), "created_at": utc_iso(now),
-                          "status": "pending", "attempts": 0, **ledger})
+    ledger = (
+        {"day": day.isoformat(), "messages_seen": len(store.messages), "outbox_seen": len(store.outbox)}
+        if day is not None
+        else {}
+    )
+    return store.enqueue(
+        {
+            "key": key,
+            "kind": "digest",
+            "to": to,
+            "subject": subject,
+            "message_key": None,
+            "raw_sha256": store.put_blob(mail.raw, "raw", durable=False),
+            "created_at": utc_iso(now),
+            "status": "pending",
+            "attempts": 0,
+            **ledger,
+        }
+    )
 
 
 def send_due(runner: Runner, now: dt.datetime) -> dict[str, Any] | None:

@@ -108,7 +108,9 @@ class SmtpTransport:
                     raise SendError(f"no SMTP password: set {cfg.password_env or 'smtp.password_env'}", permanent=False)
                 _login(conn, cfg.username, password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise SendError(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code) from exc
+            raise SendError(
+                f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             raise SendError(f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code) from exc
         except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
@@ -132,8 +134,9 @@ class SmtpTransport:
             uncertain = bool(getattr(self.conn, "final_dot_sent", False))
             self.close()
             if uncertain:
-                raise SendError(f"connection lost after the whole message was sent: {exc}", permanent=False,
-                                uncertain=True) from exc
+                raise SendError(
+                    f"connection lost after the whole message was sent: {exc}", permanent=False, uncertain=True
+                ) from exc
             raise SendError(f"connection lost: {exc}", permanent=False) from exc
         if refused:
             return "accepted for some recipients: " + "; ".join(f"{r}: {c}" for r, (c, _) in refused.items())
@@ -182,10 +185,18 @@ def backoff(attempts: int, first: float = BACKOFF_FIRST, most: float = BACKOFF_M
     return dt.timedelta(seconds=min(first * 2 ** max(attempts - 1, 0), most))
 
 
-def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry_run: bool,
-          ignore_backoff: bool = False, lock: AbstractContextManager[object] | None = None,
-          beat: Callable[[], None] | None = None, retry: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
-          stop: threading.Event | None = None) -> FlushResult:
+def flush(
+    store: Store,
+    transport: Transport,
+    sender: str,
+    now: dt.datetime,
+    dry_run: bool,
+    ignore_backoff: bool = False,
+    lock: AbstractContextManager[object] | None = None,
+    beat: Callable[[], None] | None = None,
+    retry: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
+    stop: threading.Event | None = None,
+) -> FlushResult:
     """Try every pending mail whose message is recorded and whose retry time has come.
 
     `lock` guards the store when another thread records messages meanwhile; it is
@@ -211,8 +222,15 @@ def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry
                 raw = store.blob_path(mail["raw_sha256"], "raw").read_bytes()
             except OSError as exc:
                 with guard:
-                    store.update_mail(mail["key"], {"status": "failed", "attempts": attempts, "failed_at": utc_iso(now),
-                                                    "last_error": f"không đọc được thư đã soạn: {exc}"})
+                    store.update_mail(
+                        mail["key"],
+                        {
+                            "status": "failed",
+                            "attempts": attempts,
+                            "failed_at": utc_iso(now),
+                            "last_error": f"không đọc được thư đã soạn: {exc}",
+                        },
+                    )
                     store.commit_outbox()
                 result.failed += 1
                 log.error("mail %s cannot be read from the store: %s", mail["key"], exc)
@@ -223,26 +241,60 @@ def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry
                 with guard:
                     if exc.uncertain and mail.get("uncertain_at"):
                         # lost after the final dot twice: never a third copy; staff are told
-                        store.update_mail(mail["key"], {"status": "uncertain", "attempts": attempts,
-                                                        "last_error": str(exc), "failed_at": utc_iso(now)})
+                        store.update_mail(
+                            mail["key"],
+                            {
+                                "status": "uncertain",
+                                "attempts": attempts,
+                                "last_error": str(exc),
+                                "failed_at": utc_iso(now),
+                            },
+                        )
                         result.uncertain += 1
-                        log.error("mail %s to %s may or may not have arrived; not sent again: %s", mail["key"],
-                                  ", ".join(mail["to"]), exc)
+                        log.error(
+                            "mail %s to %s may or may not have arrived; not sent again: %s",
+                            mail["key"],
+                            ", ".join(mail["to"]),
+                            exc,
+                        )
                     elif exc.uncertain:  # probably delivered: one more try, no more
-                        store.update_mail(mail["key"], {"attempts": attempts, "last_error": str(exc),
-                                                        "uncertain_at": utc_iso(now),
-                                                        "next_attempt": utc_iso(now + backoff(attempts, *retry))})
+                        store.update_mail(
+                            mail["key"],
+                            {
+                                "attempts": attempts,
+                                "last_error": str(exc),
+                                "uncertain_at": utc_iso(now),
+                                "next_attempt": utc_iso(now + backoff(attempts, *retry)),
+                            },
+                        )
                         result.deferred += 1
-                        log.warning("mail %s to %s: connection lost after the message was sent; one more try: %s",
-                                    mail["key"], ", ".join(mail["to"]), exc)
+                        log.warning(
+                            "mail %s to %s: connection lost after the message was sent; one more try: %s",
+                            mail["key"],
+                            ", ".join(mail["to"]),
+                            exc,
+                        )
                     elif exc.permanent or attempts >= MAX_ATTEMPTS:
-                        store.update_mail(mail["key"], {"status": "failed", "attempts": attempts,
-                                                        "last_error": str(exc), "failed_at": utc_iso(now)})
+                        store.update_mail(
+                            mail["key"],
+                            {
+                                "status": "failed",
+                                "attempts": attempts,
+                                "last_error": str(exc),
+                                "failed_at": utc_iso(now),
+                            },
+                        )
                         result.failed += 1
                         log.error("mail %s to %s failed for good: %s", mail["key"], ", ".join(mail["to"]), exc)
                     else:
-                        store.update_mail(mail["key"], {"attempts": attempts, "last_error": str(exc),
-                                                        "next_attempt": utc_iso(now + backoff(attempts, *retry))})
+                        store.update_mail(
+                            mail["key"],
+                            {
+                                "attempts": attempts,
+                                "last_error": str(exc),
+                                "next_attempt": utc_iso(now + backoff(attempts, *retry)),
+                            },
+                        )
                         result.deferred += 1
                         log.warning("mail %s to %s deferred: %s", mail["key"], ", ".join(mail["to"]), exc)
                     store.commit_outbox()
@@ -251,8 +303,15 @@ def flush(store: Store, transport: Transport, sender: str, now: dt.datetime, dry
                     break  # the server is unreachable: leave the rest for the next pass
                 continue
             with guard:
-                store.update_mail(mail["key"], {"status": "dry-run" if dry_run else "sent", "attempts": attempts,
-                                                "sent_at": utc_iso(now), "server_answer": answer})
+                store.update_mail(
+                    mail["key"],
+                    {
+                        "status": "dry-run" if dry_run else "sent",
+                        "attempts": attempts,
+                        "sent_at": utc_iso(now),
+                        "server_answer": answer,
+                    },
+                )
                 # Marked at once, so a kill resends at most this one mail (with the same Message-ID).
                 # Not fsynced: a power cut that loses the mark costs one resend, nothing more.
                 store.commit_outbox()

@@ -20,10 +20,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mailbot.replies import workdays
 from mailbot.config import Campaign, Config, Document, Organization, ReminderPlan
-from mailbot.replies.reply import Templates, compose_mail
 from mailbot.register.store import Store, cap_note, parse_iso, utc_iso
+from mailbot.replies import workdays
+from mailbot.replies.reply import Templates, compose_mail
 from mailbot.replies.timefmt import deadline_text, time_and_date
 
 if TYPE_CHECKING:
@@ -47,16 +47,23 @@ class Reminder:
     to: list[str]
 
     def as_json(self) -> dict[str, Any]:
-        return {"campaign": self.campaign.id, "organization": self.organization.id, "document": self.document.id,
-                "to": self.to, "deadline": self.document.deadline.isoformat(), "step": self.step.name,
-                "due": self.step.due.isoformat()}
+        return {
+            "campaign": self.campaign.id,
+            "organization": self.organization.id,
+            "document": self.document.id,
+            "to": self.to,
+            "deadline": self.document.deadline.isoformat(),
+            "step": self.step.name,
+            "due": self.step.due.isoformat(),
+        }
 
 
 def steps(config: Config, campaign: Campaign, doc: Document, plan: ReminderPlan) -> list[Step]:
     tz, hour, days_off = config.timezone, config.reminders.hour, workdays.calendar(config.reminders)
     deadline = doc.deadline.astimezone(tz).date()
-    days: list[tuple[str, dt.date]] = [(f"before-{n}", days_off.shift(deadline - dt.timedelta(days=n), -1))
-                                       for n in plan.before_days]
+    days: list[tuple[str, dt.date]] = [
+        (f"before-{n}", days_off.shift(deadline - dt.timedelta(days=n), -1)) for n in plan.before_days
+    ]
     if plan.on_deadline:
         days.append(("deadline", days_off.shift(deadline, -1)))
     last = deadline
@@ -115,7 +122,7 @@ def due(config: Config, store: Store, now: dt.datetime, known: dict[str, str] | 
             step = ready[-1]
             # a step stands until the next one; the last for one overdue interval: a daemon back
             # after months sends nothing for a campaign long over
-            later = plan[len(ready):]
+            later = plan[len(ready) :]
             until = later[0].due if later else step.due + dt.timedelta(days=max(doc.reminders.overdue_every_days, 1))
             if local >= until:
                 continue
@@ -141,23 +148,43 @@ def enqueue(config: Config, store: Store, templates: Templates, reminder: Remind
     for other in campaign.documents:
         sub = store.latest_submission(campaign.id, org.id, other.id)
         if sub is not None:
-            submitted.append({"name": other.name, "receipt": sub["receipt"],
-                              "received": time_and_date(parse_iso(sub["received_at"]), tz)})
+            submitted.append(
+                {
+                    "name": other.name,
+                    "receipt": sub["receipt"],
+                    "received": time_and_date(parse_iso(sub["received_at"]), tz),
+                }
+            )
     context = {
-        "organization": org.name, "department": config.department, "mailbox": config.reply_from,
-        "campaign": campaign.title, "reference": campaign.reference, "document": doc.name,
+        "organization": org.name,
+        "department": config.department,
+        "mailbox": config.reply_from,
+        "campaign": campaign.title,
+        "reference": campaign.reference,
+        "document": doc.name,
         "deadline": deadline_text(doc.deadline, tz),
         "days_left": (doc.deadline.astimezone(tz).date() - now.astimezone(tz).date()).days,
-        "submitted": submitted, "contact": config.contact, "signature": config.signature,
+        "submitted": submitted,
+        "contact": config.contact,
+        "signature": config.signature,
     }
     subject = f"Đề nghị gửi {doc.name} – {deadline_text(doc.deadline, tz)}"
     mail = compose_mail(config, templates, "remind", context, reminder.to, subject, key, now)
     capped = store.capped(reminder.to, config.auto_reply_cap, now)
     status = "no-recipient" if not reminder.to else "suppressed" if capped else "pending"
     entry: dict[str, Any] = {
-        "key": key, "kind": "reminder", "to": reminder.to, "subject": subject, "message_key": None,
-        "raw_sha256": store.put_blob(mail.raw, "raw", durable=False), "created_at": utc_iso(now), "status": status,
-        "attempts": 0, "campaign": campaign.id, "organization": org.id, "document": doc.id,
+        "key": key,
+        "kind": "reminder",
+        "to": reminder.to,
+        "subject": subject,
+        "message_key": None,
+        "raw_sha256": store.put_blob(mail.raw, "raw", durable=False),
+        "created_at": utc_iso(now),
+        "status": status,
+        "attempts": 0,
+        "campaign": campaign.id,
+        "organization": org.id,
+        "document": doc.id,
         "step": reminder.step.name,
     }
     if status == "no-recipient":
@@ -175,6 +202,11 @@ def send_due(runner: Runner, now: dt.datetime) -> list[Reminder]:
             enqueue(runner.config, runner.store, runner.templates, reminder, now)
         runner.store.commit()
     for reminder in found:
-        log.info("reminder %s for %s, %s, to %s", reminder.step.name, reminder.organization.id,
-                 reminder.document.id, ", ".join(reminder.to) or "nobody (no address known)")
+        log.info(
+            "reminder %s for %s, %s, to %s",
+            reminder.step.name,
+            reminder.organization.id,
+            reminder.document.id,
+            ", ".join(reminder.to) or "nobody (no address known)",
+        )
     return found

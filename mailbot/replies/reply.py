@@ -8,9 +8,9 @@ import email.utils
 import hashlib
 from dataclasses import dataclass
 from email.charset import BASE64, Charset
-from email.policy import compat32
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import compat32
 from pathlib import Path
 from typing import Any
 
@@ -21,67 +21,165 @@ from mailbot.config import Config
 from mailbot.envelope import Envelope
 from mailbot.errors import TemplateError
 
-TEMPLATES = ("ack.txt.j2", "ack.html.j2", "oversize.txt.j2", "oversize.html.j2", "remind.txt.j2", "remind.html.j2",
-             "digest.txt.j2", "digest.html.j2", "roster.html.j2")
+TEMPLATES = (
+    "ack.txt.j2",
+    "ack.html.j2",
+    "oversize.txt.j2",
+    "oversize.html.j2",
+    "remind.txt.j2",
+    "remind.html.j2",
+    "digest.txt.j2",
+    "digest.html.j2",
+    "roster.html.j2",
+)
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = BASE64
 
 SAMPLE_ACK: dict[str, Any] = {
-    "organization": "Viễn thông Đồng Tháp", "department": "Sở Thông tin và Truyền thông tỉnh Đồng Tháp",
-    "mailbox": "pbcvt@dongthap.gov.vn", "receipt": "BC2021-0001",
-    "received": "09 giờ 15 phút, ngày 29 tháng 3 năm 2021", "campaign": "Bảo đảm thông tin liên lạc",
+    "organization": "Viễn thông Đồng Tháp",
+    "department": "Sở Thông tin và Truyền thông tỉnh Đồng Tháp",
+    "mailbox": "pbcvt@dongthap.gov.vn",
+    "receipt": "BC2021-0001",
+    "received": "09 giờ 15 phút, ngày 29 tháng 3 năm 2021",
+    "campaign": "Bảo đảm thông tin liên lạc",
     "files": [{"name": "PA.docx", "size": "12,0 KB", "kind": "Phương án"}],
-    "received_documents": [{"name": "Phương án", "on_time": True, "deadline": "hết ngày 01 tháng 4 năm 2021",
-                            "version": 2}],
+    "received_documents": [
+        {"name": "Phương án", "on_time": True, "deadline": "hết ngày 01 tháng 4 năm 2021", "version": 2}
+    ],
     "owed": [{"name": "Danh sách trực", "deadline": "hết ngày 21 tháng 5 năm 2021", "overdue": False}],
-    "roster": [{"name": "Nguyễn Văn An", "position": "Giám đốc", "phones": "0913 123 456", "problems": []},
-               {"name": "Võ Thị Em", "position": "Nhân viên", "phones": "0913 12",
-                "problems": ["0913 12: số không hợp lệ (sai đầu số hoặc độ dài)"]}],
-    "roster_unread": False, "roster_problems": 1,
-    "contact": "Liên hệ: 0277.3873996.", "signature": "Phòng Bưu chính, Viễn thông",
+    "roster": [
+        {"name": "Nguyễn Văn An", "position": "Giám đốc", "phones": "0913 123 456", "problems": []},
+        {
+            "name": "Võ Thị Em",
+            "position": "Nhân viên",
+            "phones": "0913 12",
+            "problems": ["0913 12: số không hợp lệ (sai đầu số hoặc độ dài)"],
+        },
+    ],
+    "roster_unread": False,
+    "roster_problems": 1,
+    "contact": "Liên hệ: 0277.3873996.",
+    "signature": "Phòng Bưu chính, Viễn thông",
 }
 
 SAMPLE_OVERSIZE: dict[str, Any] = {
-    "organization": "Viễn thông Đồng Tháp", "department": SAMPLE_ACK["department"], "mailbox": SAMPLE_ACK["mailbox"],
-    "received": SAMPLE_ACK["received"], "subject": "Gửi phương án", "size": "42,0 MB", "limit": "30 MB",
-    "contact": SAMPLE_ACK["contact"], "signature": SAMPLE_ACK["signature"],
+    "organization": "Viễn thông Đồng Tháp",
+    "department": SAMPLE_ACK["department"],
+    "mailbox": SAMPLE_ACK["mailbox"],
+    "received": SAMPLE_ACK["received"],
+    "subject": "Gửi phương án",
+    "size": "42,0 MB",
+    "limit": "30 MB",
+    "contact": SAMPLE_ACK["contact"],
+    "signature": SAMPLE_ACK["signature"],
 }
 SAMPLE_REMIND: dict[str, Any] = {
-    "organization": "Viễn thông Đồng Tháp", "department": SAMPLE_ACK["department"], "mailbox": SAMPLE_ACK["mailbox"],
+    "organization": "Viễn thông Đồng Tháp",
+    "department": SAMPLE_ACK["department"],
+    "mailbox": SAMPLE_ACK["mailbox"],
     "campaign": SAMPLE_ACK["campaign"],
     "reference": "Công văn số 123/STTTT-BCVT ngày 15/3/2021 của Sở Thông tin và Truyền thông",
-    "document": "Phương án bảo đảm thông tin liên lạc", "deadline": "hết ngày 01 tháng 4 năm 2021", "days_left": 3,
-    "submitted": [{"name": "Danh sách trực", "receipt": "BC2021-0002", "received": "09 giờ 15 phút, ngày 29 tháng 3 năm 2021"}],
-    "contact": SAMPLE_ACK["contact"], "signature": SAMPLE_ACK["signature"],
+    "document": "Phương án bảo đảm thông tin liên lạc",
+    "deadline": "hết ngày 01 tháng 4 năm 2021",
+    "days_left": 3,
+    "submitted": [
+        {"name": "Danh sách trực", "receipt": "BC2021-0002", "received": "09 giờ 15 phút, ngày 29 tháng 3 năm 2021"}
+    ],
+    "contact": SAMPLE_ACK["contact"],
+    "signature": SAMPLE_ACK["signature"],
 }
 SAMPLE_DIGEST: dict[str, Any] = {
-    "date": "ngày 29 tháng 3 năm 2021", "short_date": "29/03/2021", "since": "07 giờ 30 phút, ngày 28 tháng 3 năm 2021",
-    "department": SAMPLE_ACK["department"], "mailbox": SAMPLE_ACK["mailbox"], "signature": SAMPLE_ACK["signature"],
-    "campaigns": [{"title": "Bầu cử 2021", "id": "bau-cu-2021", "documents": [{"name": "Phương án", "deadline": "01/04/2021"}],
-                   "table": [{"organization": "Viễn thông Đồng Tháp", "cells": [{"status": "on-time", "text": "đúng hạn"}]}],
-                   "roster": [{"organization": "Viễn thông Đồng Tháp", "missing": False, "rows": [
-                       {"name": "Nguyễn Văn An", "position": "Giám đốc", "phones": "0913 123 456", "problems": ""}]},
-                       {"organization": "Viettel Đồng Tháp", "missing": True, "rows": []}]}],
-    "arrived": [{"time": "09:15 29/03/2021", "from": "kt@vnpt.vn", "organization": "Viễn thông Đồng Tháp",
-                 "what": "nộp tài liệu", "receipt": "BC2021-0001", "subject": "Phương án"}],
-    "reminders": [{"organization": "Viettel Đồng Tháp", "document": "Phương án", "step": "trước hạn 3 ngày",
-                   "to": "kt@viettel.com.vn", "note": ""}],
-    "unsent_reminders": [{"organization": "Bưu điện tỉnh Đồng Tháp", "document": "Phương án", "step": "trước hạn 3 ngày",
-                          "to": "", "note": "chưa có địa chỉ"}],
-    "review": [{"id": "XL-0001", "when": "10:00 29/03/2021", "label": "người gửi lạ", "from": "a@gmail.com",
-                "subject": "PA"}],
+    "date": "ngày 29 tháng 3 năm 2021",
+    "short_date": "29/03/2021",
+    "since": "07 giờ 30 phút, ngày 28 tháng 3 năm 2021",
+    "department": SAMPLE_ACK["department"],
+    "mailbox": SAMPLE_ACK["mailbox"],
+    "signature": SAMPLE_ACK["signature"],
+    "campaigns": [
+        {
+            "title": "Bầu cử 2021",
+            "id": "bau-cu-2021",
+            "documents": [{"name": "Phương án", "deadline": "01/04/2021"}],
+            "table": [{"organization": "Viễn thông Đồng Tháp", "cells": [{"status": "on-time", "text": "đúng hạn"}]}],
+            "roster": [
+                {
+                    "organization": "Viễn thông Đồng Tháp",
+                    "missing": False,
+                    "rows": [
+                        {"name": "Nguyễn Văn An", "position": "Giám đốc", "phones": "0913 123 456", "problems": ""}
+                    ],
+                },
+                {"organization": "Viettel Đồng Tháp", "missing": True, "rows": []},
+            ],
+        }
+    ],
+    "arrived": [
+        {
+            "time": "09:15 29/03/2021",
+            "from": "kt@vnpt.vn",
+            "organization": "Viễn thông Đồng Tháp",
+            "what": "nộp tài liệu",
+            "receipt": "BC2021-0001",
+            "subject": "Phương án",
+        }
+    ],
+    "reminders": [
+        {
+            "organization": "Viettel Đồng Tháp",
+            "document": "Phương án",
+            "step": "trước hạn 3 ngày",
+            "to": "kt@viettel.com.vn",
+            "note": "",
+        }
+    ],
+    "unsent_reminders": [
+        {
+            "organization": "Bưu điện tỉnh Đồng Tháp",
+            "document": "Phương án",
+            "step": "trước hạn 3 ngày",
+            "to": "",
+            "note": "chưa có địa chỉ",
+        }
+    ],
+    "review": [
+        {"id": "XL-0001", "when": "10:00 29/03/2021", "label": "người gửi lạ", "from": "a@gmail.com", "subject": "PA"}
+    ],
     "failures": ["Tệp không đọc được: a.docx"],
 }
 SAMPLE_ROSTER: dict[str, Any] = {
-    "department": SAMPLE_ACK["department"], "campaign": SAMPLE_ACK["campaign"], "document": "Danh sách trực",
-    "event": "Ngày bầu cử ngày 23 tháng 5 năm 2021", "today": "ngày 21 tháng 5 năm 2021", "organizations": [
-        {"name": "Viễn thông Đồng Tháp", "missing": False, "receipt": "BC2021-0007", "received": "14:00 20/05/2021",
-         "version": 2, "rows": [{"name": "Nguyễn Văn An", "position": "Giám đốc", "unit": "", "time": "Cả ngày",
-                                 "phones": [{"display": "0913 123 456", "e164": "+84913123456"}], "problems": []}]},
-        {"name": "Viettel Đồng Tháp", "missing": True, "receipt": None, "received": "", "version": 0, "rows": []}],
+    "department": SAMPLE_ACK["department"],
+    "campaign": SAMPLE_ACK["campaign"],
+    "document": "Danh sách trực",
+    "event": "Ngày bầu cử ngày 23 tháng 5 năm 2021",
+    "today": "ngày 21 tháng 5 năm 2021",
+    "organizations": [
+        {
+            "name": "Viễn thông Đồng Tháp",
+            "missing": False,
+            "receipt": "BC2021-0007",
+            "received": "14:00 20/05/2021",
+            "version": 2,
+            "rows": [
+                {
+                    "name": "Nguyễn Văn An",
+                    "position": "Giám đốc",
+                    "unit": "",
+                    "time": "Cả ngày",
+                    "phones": [{"display": "0913 123 456", "e164": "+84913123456"}],
+                    "problems": [],
+                }
+            ],
+        },
+        {"name": "Viettel Đồng Tháp", "missing": True, "receipt": None, "received": "", "version": 0, "rows": []},
+    ],
 }
-SAMPLES = {"ack": SAMPLE_ACK, "oversize": SAMPLE_OVERSIZE, "remind": SAMPLE_REMIND, "digest": SAMPLE_DIGEST,
-           "roster": SAMPLE_ROSTER}
+SAMPLES = {
+    "ack": SAMPLE_ACK,
+    "oversize": SAMPLE_OVERSIZE,
+    "remind": SAMPLE_REMIND,
+    "digest": SAMPLE_DIGEST,
+    "roster": SAMPLE_ROSTER,
+}
 
 
 def default_templates_dir() -> Path:
@@ -123,7 +221,7 @@ def shown_name(name: str) -> str:
     head, dot, ext = clean.rpartition(".")
     ext = dot + ext if head and len(ext) <= 10 else ""
     keep = NAME_CHARS - len(ext) - 1
-    return clean[: keep - 12] + "…" + clean[-12 - len(ext):]
+    return clean[: keep - 12] + "…" + clean[-12 - len(ext) :]
 
 
 @dataclass(frozen=True)
@@ -154,7 +252,7 @@ def recipients(envelope: Envelope, config: Config) -> list[str]:
 
 def _sendable(value: str) -> bool:
     """ASCII, printable, no spaces or brackets: safe in a header we write and on the wire."""
-    return value.isascii() and value.isprintable() and not any(c in value for c in " <>\"")
+    return value.isascii() and value.isprintable() and not any(c in value for c in ' <>"')
 
 
 def reply_subject(original: str, fallback: str) -> str:
@@ -164,33 +262,53 @@ def reply_subject(original: str, fallback: str) -> str:
     return subject if subject.lower().startswith(("re:", "tl:", "trả lời:")) else f"Re: {subject}"
 
 
-def compose(envelope: Envelope, config: Config, templates: Templates, context: dict[str, Any],
-            now: dt.datetime, kind: str = "ack", fallback_subject: str = "") -> Reply:
+def compose(
+    envelope: Envelope,
+    config: Config,
+    templates: Templates,
+    context: dict[str, Any],
+    now: dt.datetime,
+    kind: str = "ack",
+    fallback_subject: str = "",
+) -> Reply:
     """A reply to a message: threaded under it, marked auto-replied (RFC 3834)."""
     parsed = envelope.parsed
     domain = config.reply_from.rsplit("@", 1)[1]
     msgid = reply_message_id(kind, envelope.key, domain)
-    subject = reply_subject(parsed.subject, fallback_subject
-                            or f"Xác nhận đã nhận tài liệu – số biên nhận {context['receipt']}")
+    subject = reply_subject(
+        parsed.subject, fallback_subject or f"Xác nhận đã nhận tài liệu – số biên nhận {context['receipt']}"
+    )
     thread: list[tuple[str, str]] = []
     if parsed.message_id and _sendable(parsed.message_id):
         refs = [r for r in parsed.references if r != parsed.message_id and _sendable(r)][-20:] + [parsed.message_id]
         thread = [("In-Reply-To", f"<{parsed.message_id}>"), ("References", "\r\n ".join(f"<{r}>" for r in refs))]
-    return compose_mail(config, templates, kind, context, recipients(envelope, config), subject, msgid, now,
-                        "auto-replied", thread)
+    return compose_mail(
+        config, templates, kind, context, recipients(envelope, config), subject, msgid, now, "auto-replied", thread
+    )
 
 
-def compose_mail(config: Config, templates: Templates, kind: str, context: dict[str, Any], to: list[str],
-                 subject: str, msgid: str, now: dt.datetime, auto_submitted: str = "auto-generated",
-                 extra_headers: list[tuple[str, str]] | None = None) -> Reply:
+def compose_mail(
+    config: Config,
+    templates: Templates,
+    kind: str,
+    context: dict[str, Any],
+    to: list[str],
+    subject: str,
+    msgid: str,
+    now: dt.datetime,
+    auto_submitted: str = "auto-generated",
+    extra_headers: list[tuple[str, str]] | None = None,
+) -> Reply:
     """Text and HTML from the `kind` templates, From the Department, with a fixed Message-ID."""
     # compat32 classes: a fifth of the cost of EmailMessage with policy=SMTP, and the same bytes
     # on the wire (headers encoded by us, bodies in base64 UTF-8).
     # A boundary of our own: characters base64 never produces, and no regex compiled per mail
     # (the stdlib compiles one for each boundary it invents).
     msg = MIMEMultipart("alternative", boundary=f"=_mailbot_{msgid.split('@', 1)[0].rsplit('.', 1)[-1]}")
-    for name, text in ((("plain", templates.render(f"{kind}.txt.j2", context))),
-                       ("html", templates.render(f"{kind}.html.j2", context))):
+    for name, text in (
+        (("plain", templates.render(f"{kind}.txt.j2", context))),
+        ("html", templates.render(f"{kind}.html.j2", context)),
+    ):
         part = MIMEText(text.replace("\r\n", "\n").replace("\n", "\r\n"), name, _UTF8)  # canonical CRLF
         del part["MIME-Version"]
         part["Content-Language"] = "vi"
@@ -202,7 +320,9 @@ def compose_mail(config: Config, templates: Templates, kind: str, context: dict[
         ("Date", email.utils.format_datetime(now.astimezone(config.timezone))),
         ("Message-ID", f"<{msgid}>"),
         *(extra_headers or []),
-        ("Auto-Submitted", auto_submitted), ("X-Auto-Response-Suppress", "All"), ("Content-Language", "vi"),
+        ("Auto-Submitted", auto_submitted),
+        ("X-Auto-Response-Suppress", "All"),
+        ("Content-Language", "vi"),
     ]
     top = "".join(f"{name}: {value}\r\n" for name, value in head).encode("ascii")
     raw = top + msg.as_bytes(policy=compat32.clone(linesep="\r\n"))
@@ -232,6 +352,7 @@ def encode_words(text: str) -> str:
             chunks[-1] = candidate
         else:
             chunks.append(word)
-    encoded = [base64.b64encode((c + (" " if i < len(chunks) - 1 else "")).encode()).decode()
-               for i, c in enumerate(chunks)]
+    encoded = [
+        base64.b64encode((c + (" " if i < len(chunks) - 1 else "")).encode()).decode() for i, c in enumerate(chunks)
+    ]
     return "\r\n ".join(f"=?utf-8?b?{e}?=" for e in encoded)

@@ -39,7 +39,7 @@ def size_text(size: int) -> str:
     """'512 byte', '45,3 KB', '1,2 MB' (decimal comma)."""
     if size < 1024:
         return f"{size} byte"
-    for unit, scale in (("KB", 1024), ("MB", 1024 ** 2), ("GB", 1024 ** 3)):
+    for unit, scale in (("KB", 1024), ("MB", 1024**2), ("GB", 1024**3)):
         if size < scale * 1024 or unit == "GB":
             return f"{size / scale:.1f} {unit}".replace(".", ",")
     raise AssertionError("unreachable")

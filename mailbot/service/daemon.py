@@ -29,14 +29,14 @@ from collections.abc import Callable
 from schedule import Scheduler
 
 from mailbot import config as configmod
+from mailbot.analysis.workers import Analyser, default_workers
 from mailbot.errors import MailbotError, SourceError, StoreError
+from mailbot.intake.sources import suggested_backoff
+from mailbot.pipeline import Runner, Source, utc_now
+from mailbot.register.store import parse_iso, utc_iso
+from mailbot.replies.reply import Templates
 from mailbot.service.health import Health
 from mailbot.service.notify import Notifier
-from mailbot.pipeline import Runner, Source, utc_now
-from mailbot.replies.reply import Templates
-from mailbot.intake.sources import suggested_backoff
-from mailbot.register.store import parse_iso, utc_iso
-from mailbot.analysis.workers import Analyser, default_workers
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,9 @@ def reconnect_delay(failures: int, suggested: float | None = None) -> float:
 
 
 class Daemon:
-    def __init__(self, config: configmod.Config, notifier: Notifier | None = None,
-                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(
+        self, config: configmod.Config, notifier: Notifier | None = None, clock: Callable[[], dt.datetime] = utc_now
+    ) -> None:
         self.config = config
         self.notifier = notifier or Notifier(None)
         self.clock = clock
@@ -110,8 +111,13 @@ class Daemon:
         self.beat()
 
     # -- the loop -------------------------------------------------------------------------
-    def run(self, runner: Runner, source: Source, jobs: Scheduler | None = None,
-            requests: Callable[[], object] | None = None) -> None:
+    def run(
+        self,
+        runner: Runner,
+        source: Source,
+        jobs: Scheduler | None = None,
+        requests: Callable[[], object] | None = None,
+    ) -> None:
         """Until stop: connect, say READY, then record, answer, run jobs, wait."""
         self.runner, self.source, self.jobs = runner, source, jobs
         runner.beat = self.beat
@@ -211,8 +217,10 @@ class Daemon:
         else:
             assert self.runner is not None
             pending = len(self.runner.store.pending_mail())
-            text = (f"đang chờ thư mới; {self.health.recorded} thư đã ghi nhận, {pending} thư chờ gửi / "
-                    f"waiting: {self.health.recorded} recorded, {pending} to send")
+            text = (
+                f"đang chờ thư mới; {self.health.recorded} thư đã ghi nhận, {pending} thư chờ gửi / "
+                f"waiting: {self.health.recorded} recorded, {pending} to send"
+            )
         if self.health.store_error:
             text += " — KHÔNG GHI ĐƯỢC SỔ GHI NHẬN (kiểm tra dung lượng đĩa) / cannot write the register"
         if self.reload_error:
@@ -232,14 +240,18 @@ class Daemon:
             if old.dry_run:
                 new = dataclasses.replace(new, dry_run=True)
             if new.state_dir != old.state_dir:
-                raise MailbotError(f"state_dir cannot change while running ({old.state_dir} -> {new.state_dir}); "
-                                   f"restart the service for that")
+                raise MailbotError(
+                    f"state_dir cannot change while running ({old.state_dir} -> {new.state_dir}); "
+                    f"restart the service for that"
+                )
             templates = Templates(new.templates_dir)
         except (MailbotError, OSError) as exc:
             log.error("reload failed; still running on the previous configuration and templates: %s", exc)
             when = self.clock().astimezone(old.timezone).strftime("%H:%M %d/%m/%Y")
-            self.reload_error = (f"nạp lại cấu hình lúc {when} thất bại, vẫn chạy theo cấu hình cũ "
-                                 f"(journalctl -u mailbot) / reload failed")
+            self.reload_error = (
+                f"nạp lại cấu hình lúc {when} thất bại, vẫn chạy theo cấu hình cũ "
+                f"(journalctl -u mailbot) / reload failed"
+            )
             self.notifier.ready(self._status_text())
             return
         from mailbot.runtime import share_known, source_for, transport_for  # built from a config there

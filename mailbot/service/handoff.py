@@ -31,8 +31,9 @@ WAIT_SECONDS = 60.0  # how long a command waits for the daemon's answer
 STALE_SECONDS = 600.0  # an answer older than this was given up on: removed
 
 
-def submit(state_dir: Path, pid: int | None, action: str, params: dict[str, Any],
-           timeout: float = WAIT_SECONDS) -> dict[str, Any]:
+def submit(
+    state_dir: Path, pid: int | None, action: str, params: dict[str, Any], timeout: float = WAIT_SECONDS
+) -> dict[str, Any]:
     """Hand one request to the daemon holding the lock and wait for its answer."""
     folder = state_dir / FOLDER
     name = f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
@@ -41,8 +42,10 @@ def submit(state_dir: Path, pid: int | None, action: str, params: dict[str, Any]
         folder.mkdir(exist_ok=True)
         atomic_write(request, json.dumps({"action": action, "params": params}, ensure_ascii=False).encode("utf-8"))
     except OSError as exc:
-        raise MailbotError(f"cannot hand the request to the running mailbot (pid {pid}): {exc.strerror} in {folder}"
-                           f"{'; the disk is full: free some space' if exc.errno == errno.ENOSPC else ''}") from None
+        raise MailbotError(
+            f"cannot hand the request to the running mailbot (pid {pid}): {exc.strerror} in {folder}"
+            f"{'; the disk is full: free some space' if exc.errno == errno.ENOSPC else ''}"
+        ) from None
     if pid:
         try:
             os.kill(pid, signal.SIGUSR1)  # end its wait on the mailbox now
@@ -56,8 +59,9 @@ def submit(state_dir: Path, pid: int | None, action: str, params: dict[str, Any]
             return data
         time.sleep(0.05)
     request.unlink(missing_ok=True)  # not taken: withdraw it
-    raise MailbotError(f"the running mailbot (pid {pid}) did not answer within {timeout:.0f} s; "
-                       f"is it stuck? (`journalctl -u mailbot`)")
+    raise MailbotError(
+        f"the running mailbot (pid {pid}) did not answer within {timeout:.0f} s; is it stuck? (`journalctl -u mailbot`)"
+    )
 
 
 def waiting(state_dir: Path) -> bool:

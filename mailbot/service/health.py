@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.config import Config
-from mailbot.replies.reminders import steps
 from mailbot.register.storage import atomic_write
 from mailbot.register.store import Store, parse_iso, utc_iso
+from mailbot.replies.reminders import steps
 from mailbot.replies.timefmt import short_time
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,12 @@ log = logging.getLogger(__name__)
 FILE = "health.json"
 PADDED = 4096  # bytes of health.json, padded with spaces
 HEARTBEAT_SECONDS = 60.0  # health.json is rewritten at least this often while the daemon runs
-STATES = {"starting": "đang khởi động", "ready": "đang chờ thư mới", "unreachable": "mất kết nối hộp thư",
-          "stopped": "đã dừng"}
+STATES = {
+    "starting": "đang khởi động",
+    "ready": "đang chờ thư mới",
+    "unreachable": "mất kết nối hộp thư",
+    "stopped": "đã dừng",
+}
 
 
 @dataclass
@@ -114,8 +118,11 @@ def next_jobs(config: Config, store: Store, now: dt.datetime) -> list[tuple[dt.d
         for doc in campaign.documents:
             if doc.reminders is None:
                 continue
-            owing = [o for o in config.organizations
-                     if o.id in doc.organizations and not store.latest_submission(campaign.id, o.id, doc.id)]
+            owing = [
+                o
+                for o in config.organizations
+                if o.id in doc.organizations and not store.latest_submission(campaign.id, o.id, doc.id)
+            ]
             upcoming = [s for s in steps(config, campaign, doc, doc.reminders) if s.due > now]
             if owing and upcoming:
                 out.append((upcoming[0].due, f"nhắc hạn “{doc.name}” cho {len(owing)} đơn vị chưa gửi"))
@@ -130,15 +137,21 @@ def outbox_figures(store: Store) -> dict[str, Any]:
     pending = store.pending_mail()  # kept in memory by the store
     failed = sum(1 for m in store.outbox.all() if m["status"] == "failed")
     oldest = min((m["created_at"] for m in pending), default=None)
-    return {"pending": len(pending), "oldest_pending": oldest, "failed": failed,
-            "retrying": sum(1 for m in pending if m.get("attempts"))}
+    return {
+        "pending": len(pending),
+        "oldest_pending": oldest,
+        "failed": failed,
+        "retrying": sum(1 for m in pending if m.get("attempts")),
+    }
 
 
-def report(config: Config, store: Store, health: Health | None, running: bool, now: dt.datetime
-           ) -> dict[str, Any]:
-    return {"running": running, "daemon": health.as_json() if health else None,
-            "outbox": outbox_figures(store),
-            "next_jobs": [{"at": at.isoformat(), "what": what} for at, what in next_jobs(config, store, now)]}
+def report(config: Config, store: Store, health: Health | None, running: bool, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "running": running,
+        "daemon": health.as_json() if health else None,
+        "outbox": outbox_figures(store),
+        "next_jobs": [{"at": at.isoformat(), "what": what} for at, what in next_jobs(config, store, now)],
+    }
 
 
 def render(config: Config, data: dict[str, Any]) -> str:
@@ -147,9 +160,11 @@ def render(config: Config, data: dict[str, Any]) -> str:
     daemon = data["daemon"]
     lines = []
     if data["running"] and daemon:
-        lines.append(f"Dịch vụ: đang chạy (pid {daemon['pid']}), khởi động lúc {when(daemon['started_at'])}; "
-                     f"{STATES.get(daemon['state'], daemon['state'])}; "
-                     f"{daemon['recorded']} thư ghi nhận từ khi khởi động.")
+        lines.append(
+            f"Dịch vụ: đang chạy (pid {daemon['pid']}), khởi động lúc {when(daemon['started_at'])}; "
+            f"{STATES.get(daemon['state'], daemon['state'])}; "
+            f"{daemon['recorded']} thư ghi nhận từ khi khởi động."
+        )
     elif daemon:
         lines.append(f"Dịch vụ: không chạy (lần cuối ghi nhận trạng thái lúc {when(daemon['updated_at'])}).")
     else:
@@ -161,8 +176,10 @@ def render(config: Config, data: dict[str, Any]) -> str:
             line += f"; mất kết nối từ {when(daemon['lost_since'])}: {daemon.get('last_error')}"
         lines.append(line + ".")
     if daemon and daemon.get("store_error"):
-        lines.append(f"Sổ ghi nhận: KHÔNG GHI ĐƯỢC ({daemon['store_error']}) — kiểm tra dung lượng đĩa; thư chưa "
-                     f"ghi nhận vẫn nằm trong hộp thư và sẽ được xử lý khi ghi được.")
+        lines.append(
+            f"Sổ ghi nhận: KHÔNG GHI ĐƯỢC ({daemon['store_error']}) — kiểm tra dung lượng đĩa; thư chưa "
+            f"ghi nhận vẫn nằm trong hộp thư và sẽ được xử lý khi ghi được."
+        )
     box = data["outbox"]
     line = f"Thư gửi đi: {box['pending']} thư chờ gửi"
     if box["pending"]:
@@ -171,8 +188,11 @@ def render(config: Config, data: dict[str, Any]) -> str:
     lines.append(line + (" — xem `mailbot digest` hoặc nhật ký dịch vụ." if box["failed"] else "."))
     jobs = data["next_jobs"]
     if jobs:
-        lines.append("Việc sắp tới: " + "; ".join(f"{j['what']} lúc {short_time(dt.datetime.fromisoformat(j['at']), tz)}"
-                                                 for j in jobs[:3]) + ".")
+        lines.append(
+            "Việc sắp tới: "
+            + "; ".join(f"{j['what']} lúc {short_time(dt.datetime.fromisoformat(j['at']), tz)}" for j in jobs[:3])
+            + "."
+        )
     else:
         lines.append("Việc sắp tới: không có lời nhắc hay bản tổng hợp nào được lên lịch.")
     return "\n".join(lines)

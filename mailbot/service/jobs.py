@@ -14,9 +14,8 @@ from collections.abc import Callable
 
 import schedule
 
-from mailbot.replies import digest
-from mailbot.replies import reminders
 from mailbot.pipeline import Runner
+from mailbot.replies import digest, reminders
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +28,7 @@ def guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
             job()
         except Exception:  # logged; the daemon and the next run of the job go on
             log.exception("scheduled job %s failed; it runs again at its next time", name)
+
     return run
 
 

@@ -20,8 +20,18 @@ import threading
 from collections.abc import Iterable
 from typing import TextIO
 
-QUIET = ("exchangelib", "urllib3", "requests", "requests_oauthlib", "oauthlib", "msal", "imap_tools", "chardet",
-         "charset_normalizer", "asyncio")
+QUIET = (
+    "exchangelib",
+    "urllib3",
+    "requests",
+    "requests_oauthlib",
+    "oauthlib",
+    "msal",
+    "imap_tools",
+    "chardet",
+    "charset_normalizer",
+    "asyncio",
+)
 # Warnings about the mail itself ("Email content 'mixed' not handled", a PDF's bad xref): one per odd
 # message would flood the journal; what matters is recorded as the message's defects.
 NOISY = ("mailparser", "pypdf", "openpyxl", "xlrd")
@@ -58,8 +68,12 @@ class Redact(logging.Filter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
-                "logger": record.name, "message": record.getMessage()}
+        data = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

@@ -88,8 +88,11 @@ def verify(folder: Path) -> dict[str, int]:
             counts[table] += 1
             wanted = [("raw", doc.get("raw_sha256"))]
             if table == "messages":
-                wanted += [("files", a.get("sha256")) for a in doc.get("attachments") or []
-                           if not a.get("container") and a.get("sha256")]
+                wanted += [
+                    ("files", a.get("sha256"))
+                    for a in doc.get("attachments") or []
+                    if not a.get("container") and a.get("sha256")
+                ]
             for kind, digest in wanted:
                 if not digest:
                     continue
@@ -122,8 +125,10 @@ def make(state_dir: Path, snap: Path, to: Path, now: dt.datetime) -> tuple[Path,
 
 def _backups(to: Path) -> list[Path]:
     """The complete backups in `to`, oldest first (by name: the time they were made)."""
-    return sorted((p for p in to.iterdir() if p.is_dir() and p.name.startswith("mailbot-")),
-                  key=lambda p: (p.name[:23], int(p.name[24:] or 1)))
+    return sorted(
+        (p for p in to.iterdir() if p.is_dir() and p.name.startswith("mailbot-")),
+        key=lambda p: (p.name[:23], int(p.name[24:] or 1)),
+    )
 
 
 def prune(to: Path, keep: int) -> list[Path]:
@@ -136,8 +141,8 @@ def prune(to: Path, keep: int) -> list[Path]:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from mailbot.service import handoff
     from mailbot.runtime import LockBusy, require_state, state_lock
+    from mailbot.service import handoff
 
     config = configmod.load(args.config)
     require_state(config)
@@ -157,9 +162,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(snap, ignore_errors=True)
     removed = prune(to, args.keep) if args.keep else []
-    print(f"Đã sao lưu vào {final}: {counts['messages']} thư, {counts['submissions']} tài liệu đã nộp, "
-          f"{counts['outbox']} thư gửi đi, {size_text(copied + linked)} (chép mới {size_text(copied)}, phần còn lại "
-          f"dùng chung tệp với bản sao trước); đã kiểm tra bản sao đọc được và đủ tệp.")
+    print(
+        f"Đã sao lưu vào {final}: {counts['messages']} thư, {counts['submissions']} tài liệu đã nộp, "
+        f"{counts['outbox']} thư gửi đi, {size_text(copied + linked)} (chép mới {size_text(copied)}, phần còn lại "
+        f"dùng chung tệp với bản sao trước); đã kiểm tra bản sao đọc được và đủ tệp."
+    )
     if removed:
         print(f"Đã xoá {len(removed)} bản sao lưu cũ (giữ {args.keep} bản mới nhất).")
     print(f"Khôi phục (khi dịch vụ đã dừng): thay thư mục {config.state_dir} bằng bản sao này (xem README).")
@@ -170,6 +177,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser("backup", help="a consistent, checked copy of the state folder (also while the daemon runs)")
     p.add_argument("--config", required=True)
     p.add_argument("--to", required=True, metavar="DIR", help="the copy goes into DIR/mailbot-YYYYmmdd-HHMMSS")
-    p.add_argument("--keep", type=int, default=0, metavar="N",
-                   help="then remove all but the N newest backups in DIR (default: remove none)")
+    p.add_argument(
+        "--keep",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then remove all but the N newest backups in DIR (default: remove none)",
+    )
     p.set_defaults(func=cmd_backup)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from mailbot import config as configmod
 from mailbot import tls
-from mailbot.service import logs
 from mailbot.errors import MailbotError, SendError, SourceError
+from mailbot.register.storage import scan
 from mailbot.replies.outbox import SmtpTransport
 from mailbot.replies.reply import TEMPLATES, Templates
-from mailbot.register.storage import scan
+from mailbot.service import logs
 
 OK, FAIL, WARN = "ok  ", "LỖI ", "CHÚ Ý"
 
@@ -54,8 +54,12 @@ def check_state(config: configmod.Config) -> Line:
     if not (state / "db").is_dir():
         parent = next((p for p in [state, *state.parents] if p.exists()), Path("/"))
         if not os.access(parent, os.W_OK):
-            return Line(False, what, f"chưa có, và {parent} không ghi được",
-                        "tạo thư mục cho người dùng của dịch vụ (StateDirectory=mailbot làm việc này)")
+            return Line(
+                False,
+                what,
+                f"chưa có, và {parent} không ghi được",
+                "tạo thư mục cho người dùng của dịch vụ (StateDirectory=mailbot làm việc này)",
+            )
         return Line(True, what, "chưa có; sẽ được tạo khi chạy lần đầu")
     counts: dict[str, int] = {}
     try:
@@ -65,8 +69,11 @@ def check_state(config: configmod.Config) -> Line:
         return Line(False, what, str(exc), "khôi phục từ bản sao lưu (xem README, mục Sao lưu)")
     holder = _lock_holder(state)
     running = f"; đang được dịch vụ dùng (pid {holder})" if holder else ""
-    return Line(True, what, f"đọc được: {counts['messages']} thư, {counts['submissions']} tài liệu, "
-                            f"{counts['outbox']} thư gửi đi{running}")
+    return Line(
+        True,
+        what,
+        f"đọc được: {counts['messages']} thư, {counts['submissions']} tài liệu, {counts['outbox']} thư gửi đi{running}",
+    )
 
 
 def _lock_holder(state: Path) -> str | None:
@@ -89,9 +96,13 @@ def check_secrets(config: configmod.Config) -> Iterator[Line]:
     names = [n for n in config.secret_names if n != config.smtp.password_env or smtp_used]
     for name in names:
         if config.secret(name) is None:
-            yield Line(False, f"bí mật {name}", "không tìm thấy (biến môi trường hay credential của systemd)",
-                       f"đặt LoadCredential={name}:/etc/mailbot/credentials/{name} trong unit, "
-                       f"hoặc chạy check với --credentials /etc/mailbot/credentials")
+            yield Line(
+                False,
+                f"bí mật {name}",
+                "không tìm thấy (biến môi trường hay credential của systemd)",
+                f"đặt LoadCredential={name}:/etc/mailbot/credentials/{name} trong unit, "
+                f"hoặc chạy check với --credentials /etc/mailbot/credentials",
+            )
         else:
             where = "credential" if not os.environ.get(name) else "biến môi trường"
             yield Line(True, f"bí mật {name}", f"có ({where})")
@@ -127,23 +138,32 @@ def _check_imap(config: configmod.Config, fix: bool) -> Iterator[Line]:
         yield Line(False, what, problem, (tls.explain(exc) or ("", ""))[1])
         return
     except imaplib.IMAP4.error as exc:
-        yield Line(False, what, f"đăng nhập bị từ chối ({_text(exc)})",
-                   f"kiểm tra username và mật khẩu ({mb.password_env or 'oauth_token_command'})")
+        yield Line(
+            False,
+            what,
+            f"đăng nhập bị từ chối ({_text(exc)})",
+            f"kiểm tra username và mật khẩu ({mb.password_env or 'oauth_token_command'})",
+        )
         return
     except SourceError as exc:
         yield Line(False, what, str(exc), "xem [mailbox] auth, password_env, oauth_token_command")
         return
     except CONNECTION_ERRORS as exc:
-        yield Line(False, what, f"không kết nối được ({_text(exc)})",
-                   "kiểm tra host, port, security (tls/starttls) và tường lửa")
+        yield Line(
+            False,
+            what,
+            f"không kết nối được ({_text(exc)})",
+            "kiểm tra host, port, security (tls/starttls) và tường lửa",
+        )
         return
     try:
         extensions = [c for c in ("IDLE", "MOVE", "UIDPLUS") if c in box.client.capabilities]
         yield Line(True, what, "đăng nhập được; máy chủ hỗ trợ " + (", ".join(extensions) or "không có IDLE, MOVE"))
         needed = [mb.folder, mb.processed_folder, mb.review_folder] + ([mb.sent_folder] if mb.sent_folder else [])
         for folder in needed:
-            yield _folder_line(folder, lambda f: box.folder.exists(f), lambda f: box.folder.create(f),
-                               fix and folder != mb.folder)
+            yield _folder_line(
+                folder, lambda f: box.folder.exists(f), lambda f: box.folder.create(f), fix and folder != mb.folder
+            )
     except CONNECTION_ERRORS as exc:
         yield Line(False, what, f"mất kết nối khi xem thư mục ({_text(exc)})", "thử lại; xem nhật ký máy chủ thư")
     finally:
@@ -174,9 +194,14 @@ def _check_ews(config: configmod.Config, fix: bool) -> Iterator[Line]:
     what = f"hộp thư Exchange {source.describe()}"
     host = mb.ews_url.split("/")[2].split(":")[0].lower() if "://" in mb.ews_url else ""
     if host in EXCHANGE_ONLINE or host.endswith(".outlook.com") or mb.ews_version == "Office365":
-        yield Line(True, what, "EWS của Exchange Online (Microsoft 365) bị Microsoft chặn dần từ 01/10/2026 "
-                               "và sẽ ngừng hẳn trong năm 2027", "chuyển sang backend = \"imap\", host = "
-                               "\"outlook.office365.com\", auth = \"xoauth2\" (README, mục IMAP)", warning=True)
+        yield Line(
+            True,
+            what,
+            "EWS của Exchange Online (Microsoft 365) bị Microsoft chặn dần từ 01/10/2026 "
+            "và sẽ ngừng hẳn trong năm 2027",
+            'chuyển sang backend = "imap", host = "outlook.office365.com", auth = "xoauth2" (README, mục IMAP)',
+            warning=True,
+        )
     try:
         source.connect(create_folders=fix)
     except (SourceError, MailbotError) as exc:
@@ -202,11 +227,13 @@ def check_smtp(config: configmod.Config) -> Line:
     except SendError as exc:
         explained = tls.explain(exc)
         if explained is not None:  # before any credential was sent
-            cert = tls.peer_certificate(cfg.host, cfg.port, "smtp" if cfg.security == "starttls" else None,
-                                        cfg.timeout)
+            cert = tls.peer_certificate(cfg.host, cfg.port, "smtp" if cfg.security == "starttls" else None, cfg.timeout)
             return Line(False, what, f"{explained[0]}; chứng thư: {cert}", explained[1])
-        fix = ("kiểm tra username và mật khẩu SMTP" if exc.code in (530, 534, 535) or "password" in str(exc)
-               else "kiểm tra host, port, security và tường lửa")
+        fix = (
+            "kiểm tra username và mật khẩu SMTP"
+            if exc.code in (530, 534, 535) or "password" in str(exc)
+            else "kiểm tra host, port, security và tường lửa"
+        )
         return Line(False, what, str(exc), fix)
     steps = ["EHLO"] + (["STARTTLS"] if cfg.security == "starttls" else []) + (["đăng nhập"] if cfg.username else [])
     try:
@@ -234,8 +261,11 @@ def run_checks(path: str, fix: bool) -> Iterator[Line]:
         return
     logs.protect(config.secret(name) for name in config.secret_names)
     campaigns = ", ".join(c.id for c in config.campaigns) or "không có"
-    yield Line(True, "cấu hình", f"{config.path}: {len(config.organizations)} đơn vị, chiến dịch {campaigns}, "
-                                f"múi giờ {config.timezone.key}")
+    yield Line(
+        True,
+        "cấu hình",
+        f"{config.path}: {len(config.organizations)} đơn vị, chiến dịch {campaigns}, múi giờ {config.timezone.key}",
+    )
     yield check_templates(config)
     yield check_state(config)
     yield from check_secrets(config)
@@ -258,6 +288,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser("check", help="validate the configuration, templates, state, mailbox and SMTP; one line each")
     p.add_argument("--config", required=True)
     p.add_argument("--fix", action="store_true", help="create the mailbox folders that are missing")
-    p.add_argument("--credentials", metavar="DIR",
-                   help="read secrets from files in DIR, as LoadCredential= passes them to the service")
+    p.add_argument(
+        "--credentials",
+        metavar="DIR",
+        help="read secrets from files in DIR, as LoadCredential= passes them to the service",
+    )
     p.set_defaults(func=cmd_check)

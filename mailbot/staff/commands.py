@@ -16,19 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from mailbot import config as configmod
-from mailbot.staff import backup
-from mailbot.replies import digest
-from mailbot.service import handoff
-from mailbot.service import health
-from mailbot.replies import reminders
-from mailbot.staff import review
-from mailbot.staff import roster
-from mailbot.staff import status
-from mailbot.runtime import LockBusy, open_runner, require_state
 from mailbot.errors import MailbotError
 from mailbot.pipeline import Runner, utc_now
 from mailbot.register.storage import atomic_write
+from mailbot.replies import digest, reminders
 from mailbot.replies.timefmt import long_date
+from mailbot.runtime import LockBusy, open_runner, require_state
+from mailbot.service import handoff, health
+from mailbot.staff import backup, review, roster, status
 
 
 def parse_now(value: str | None, config: configmod.Config) -> dt.datetime:
@@ -52,12 +47,19 @@ def do_status(runner: Runner, params: dict[str, Any]) -> str:
     running = daemon is not None and daemon.state != "stopped" and health.alive(daemon.pid)
     report = health.report(config, store, daemon, running, runner.clock())
     if params.get("json"):
-        data = {"campaigns": status.campaign_rows(config, store, campaign), **status.counts(store),
-                "known_senders": known.addresses, "health": report}
+        data = {
+            "campaigns": status.campaign_rows(config, store, campaign),
+            **status.counts(store),
+            "known_senders": known.addresses,
+            "health": report,
+        }
         return json.dumps(data, ensure_ascii=False, indent=1)
     lines = [status.render_table(config, store, campaign)]
-    lines += [f"Địa chỉ cán bộ đã xác nhận của {org.name}: {', '.join(known.of(org.id))}"
-              for org in config.organizations if known.of(org.id)]
+    lines += [
+        f"Địa chỉ cán bộ đã xác nhận của {org.name}: {', '.join(known.of(org.id))}"
+        for org in config.organizations
+        if known.of(org.id)
+    ]
     lines += ["", health.render(config, report)]
     return "\n".join(lines)
 
@@ -65,8 +67,13 @@ def do_status(runner: Runner, params: dict[str, Any]) -> str:
 def do_review(runner: Runner, params: dict[str, Any]) -> str:
     since = dt.date.fromisoformat(params["since"]) if params.get("since") else None
     items = review.open_items(runner.store)
-    chosen = review.select(items, runner.config, since, params.get("organization"),
-                           None if params.get("all") else params.get("limit") or review.SHOWN)
+    chosen = review.select(
+        items,
+        runner.config,
+        since,
+        params.get("organization"),
+        None if params.get("all") else params.get("limit") or review.SHOWN,
+    )
     rows = [review.as_row(r, runner.config) for r in chosen]
     if params.get("json"):
         return json.dumps(rows, ensure_ascii=False, indent=1)
@@ -85,8 +92,9 @@ def do_assign(runner: Runner, params: dict[str, Any]) -> str:
     with runner.lock:
         record = _open_item(runner, params["id"])
         try:
-            receipt, note = review.assign(runner, record, params["organization"], params.get("documents") or [],
-                                          utc_now())
+            receipt, note = review.assign(
+                runner, record, params["organization"], params.get("documents") or [], utc_now()
+            )
         except BaseException:
             runner.store.rollback()  # nothing half-done reaches the register (the daemon commits later)
             raise
@@ -127,13 +135,18 @@ def do_remind(runner: Runner, params: dict[str, Any]) -> str:
         flushed = runner.flush(ignore_backoff=True)
     if params.get("json"):
         return "\n".join(json.dumps(r.as_json(), ensure_ascii=False) for r in due)
-    lines = [f"{r.organization.name} – {r.document.name} ({r.step.name}): "
-             f"{', '.join(r.to) or '(chưa có địa chỉ: không gửi được)'}" for r in due]
+    lines = [
+        f"{r.organization.name} – {r.document.name} ({r.step.name}): "
+        f"{', '.join(r.to) or '(chưa có địa chỉ: không gửi được)'}"
+        for r in due
+    ]
     if params.get("dry_run"):
         lines.append(f"Chạy thử: {len(due)} thư nhắc đến hạn, không gửi thư nào.")
     else:
-        lines.append(f"Thư nhắc: {len(due)} đến hạn; đã gửi {flushed.sent}, chờ gửi lại {flushed.deferred}, "
-                     f"gửi lỗi {flushed.failed}.")
+        lines.append(
+            f"Thư nhắc: {len(due)} đến hạn; đã gửi {flushed.sent}, chờ gửi lại {flushed.deferred}, "
+            f"gửi lỗi {flushed.failed}."
+        )
     return "\n".join(lines)
 
 
@@ -183,15 +196,22 @@ def do_snapshot(runner: Runner, params: dict[str, Any]) -> str:
 
 
 ACTIONS: dict[str, Callable[[Runner, dict[str, Any]], str]] = {
-    "roster": do_roster, "snapshot": do_snapshot,
-    "status": do_status, "review": do_review, "assign": do_assign, "dismiss": do_dismiss, "remind": do_remind, "digest": do_digest,
+    "roster": do_roster,
+    "snapshot": do_snapshot,
+    "status": do_status,
+    "review": do_review,
+    "assign": do_assign,
+    "dismiss": do_dismiss,
+    "remind": do_remind,
+    "digest": do_digest,
 }
 
 
 def serve_requests(runner: Runner) -> int:
     """In the daemon: carry out the staff requests waiting in the state folder."""
-    return handoff.serve(runner.config.state_dir,
-                         {name: functools.partial(action, runner) for name, action in ACTIONS.items()})
+    return handoff.serve(
+        runner.config.state_dir, {name: functools.partial(action, runner) for name, action in ACTIONS.items()}
+    )
 
 
 def run_action(args: argparse.Namespace, action: str, params: dict[str, Any]) -> int:
@@ -225,6 +245,7 @@ def _command(action: str, *names: str) -> Callable[[argparse.Namespace], int]:
         if "documents" in params:
             params["documents"] = [d.strip() for d in (params["documents"] or "").split(",") if d.strip()]
         return run_action(args, action, params)
+
     return run
 
 
@@ -270,8 +291,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("id", metavar="ID", help="its review id, e.g. XL-0001")
     p.add_argument("organization", metavar="ORGANIZATION", help="an organization id from the configuration")
     p.add_argument("--documents", help="document ids, comma-separated (default: those recognised)")
-    p.add_argument("--remember-sender", action="store_true",
-                   help="from now on, mail from this address is this organization's")
+    p.add_argument(
+        "--remember-sender", action="store_true", help="from now on, mail from this address is this organization's"
+    )
     p.set_defaults(func=_command("assign", "id", "organization", "documents", "remember_sender"))
 
     p = sub.add_parser("dismiss", help="a queued message was handled by hand")

@@ -13,21 +13,26 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailbot.replies.acknowledge import acknowledge, record_submissions
-from mailbot.config import Config
-from mailbot.errors import MailbotError, StateDamaged
 from mailbot.analysis.dutylist import read_rosters
 from mailbot.analysis.workers import analyse
+from mailbot.config import Config
+from mailbot.errors import MailbotError, StateDamaged
 from mailbot.register.storage import atomic_write
 from mailbot.register.store import Store, parse_iso, utc_iso
+from mailbot.replies.acknowledge import acknowledge, record_submissions
 from mailbot.replies.timefmt import short_time, size_text
 
 if TYPE_CHECKING:
     from mailbot.pipeline import Runner
 
 # dispositions that wait for a person (and go to the review folder of a live mailbox)
-LABELS = {"unknown-sender": "người gửi lạ", "suspicious": "nghi giả mạo", "correspondence": "thư trao đổi",
-          "oversized": "thư quá lớn", "error": "thư lỗi"}
+LABELS = {
+    "unknown-sender": "người gửi lạ",
+    "suspicious": "nghi giả mạo",
+    "correspondence": "thư trao đổi",
+    "oversized": "thư quá lớn",
+    "error": "thư lỗi",
+}
 
 
 class KnownSenders:
@@ -61,15 +66,23 @@ def open_items(store: Store) -> list[dict[str, Any]]:
 SHOWN = 50  # review items printed unless asked for more (a year of mail can hold thousands)
 
 
-def select(items: list[dict[str, Any]], config: Config, since: dt.date | None = None,
-           organization: str | None = None, limit: int | None = SHOWN) -> list[dict[str, Any]]:
+def select(
+    items: list[dict[str, Any]],
+    config: Config,
+    since: dt.date | None = None,
+    organization: str | None = None,
+    limit: int | None = SHOWN,
+) -> list[dict[str, Any]]:
     """The items staff asked for: received on or after `since` (local day), from `organization`,
     the newest `limit` of them (None: all), oldest first."""
     if organization:
         items = [m for m in items if m.get("organization") == organization]
     if since is not None:
-        items = [m for m in items if m.get("received_at")
-                 and parse_iso(m["received_at"]).astimezone(config.timezone).date() >= since]
+        items = [
+            m
+            for m in items
+            if m.get("received_at") and parse_iso(m["received_at"]).astimezone(config.timezone).date() >= since
+        ]
     return items[-limit:] if limit is not None and limit > 0 else items
 
 
@@ -84,11 +97,15 @@ def find(store: Store, review_id: str) -> dict[str, Any]:
 def as_row(record: dict[str, Any], config: Config) -> dict[str, Any]:
     received = parse_iso(record["received_at"]) if record.get("received_at") else None
     return {
-        "id": record["review_id"], "disposition": record.get("disposition"),
+        "id": record["review_id"],
+        "disposition": record.get("disposition"),
         "label": LABELS.get(record.get("disposition") or "", record.get("disposition") or ""),
         "received_at": received.astimezone(config.timezone).isoformat() if received else None,
-        "from": record.get("from"), "organization": record.get("organization"), "subject": record.get("subject", ""),
-        "size": record.get("size"), "documents": record.get("documents", []),
+        "from": record.get("from"),
+        "organization": record.get("organization"),
+        "subject": record.get("subject", ""),
+        "size": record.get("size"),
+        "documents": record.get("documents", []),
         "files": [a["filename"] for a in record.get("attachments", []) if not a.get("inline")],
         "reasons": record.get("reasons", []),
     }
@@ -101,21 +118,28 @@ def render(rows: list[dict[str, Any]], config: Config, waiting: int | None = Non
         return "Không có thư nào chờ xem xét."
     out = [f"Thư chờ cán bộ xem xét: {waiting}"]
     if len(rows) < waiting:
-        out.append(f"Hiển thị {len(rows)} thư (mới nhất ở cuối); xem thêm: --limit N, --all, --since YYYY-MM-DD, "
-                   f"--organization ID")
+        out.append(
+            f"Hiển thị {len(rows)} thư (mới nhất ở cuối); xem thêm: --limit N, --all, --since YYYY-MM-DD, "
+            f"--organization ID"
+        )
     out.append("")
     for row in rows:
         when = short_time(dt.datetime.fromisoformat(row["received_at"]), config.timezone) if row["received_at"] else "?"
-        out.append(f"{row['id']}  {when}  {row['label']}  {row['from'] or '(không rõ người gửi)'}  "
-                   f"({size_text(row['size'] or 0)})")
+        out.append(
+            f"{row['id']}  {when}  {row['label']}  {row['from'] or '(không rõ người gửi)'}  "
+            f"({size_text(row['size'] or 0)})"
+        )
         out.append(f"    Tiêu đề: {row['subject'] or '(không có tiêu đề)'}")
         if row["files"]:
             out.append(f"    Tệp: {', '.join(row['files'])}")
         for reason in row["reasons"]:
             out.append(f"    - {reason}")
-    out += ["", "Xác nhận là tài liệu của một đơn vị: mailbot assign --config FILE XL-0001 vnpt-dongthap "
-                "[--documents plan] [--remember-sender]",
-            "Đã xử lý thủ công:                 mailbot dismiss --config FILE XL-0001 --reason \"...\""]
+    out += [
+        "",
+        "Xác nhận là tài liệu của một đơn vị: mailbot assign --config FILE XL-0001 vnpt-dongthap "
+        "[--documents plan] [--remember-sender]",
+        'Đã xử lý thủ công:                 mailbot dismiss --config FILE XL-0001 --reason "..."',
+    ]
     return "\n".join(out)
 
 
@@ -123,8 +147,9 @@ def close(store: Store, record: dict[str, Any], action: str, now: dt.datetime, *
     store.update_message(record["key"], {"review_closed": {"action": action, "at": utc_iso(now), **details}})
 
 
-def assign(runner: Runner, record: dict[str, Any], org_id: str, document_ids: list[str], now: dt.datetime
-           ) -> tuple[str, str | None]:
+def assign(
+    runner: Runner, record: dict[str, Any], org_id: str, document_ids: list[str], now: dt.datetime
+) -> tuple[str, str | None]:
     """Staff confirm the message is `org_id`'s submission: a receipt, then the acknowledgement.
 
     Returns (receipt, note); a note says why no acknowledgement was queued.
@@ -144,26 +169,41 @@ def assign(runner: Runner, record: dict[str, Any], org_id: str, document_ids: li
         raise MailbotError("no campaign in the configuration takes this message")
     docs = document_ids or [d for d in envelope.documents if campaign.document(d) is not None]
     if not docs:
-        raise MailbotError(f"no required document recognised in {record['review_id']}: name them with "
-                           f"--documents {','.join(d.id for d in campaign.documents)}")
+        raise MailbotError(
+            f"no required document recognised in {record['review_id']}: name them with "
+            f"--documents {','.join(d.id for d in campaign.documents)}"
+        )
     for doc_id in docs:
         doc = campaign.document(doc_id)
         if doc is None:
-            raise MailbotError(f"no document {doc_id!r} in campaign {campaign.id}; one of: "
-                               f"{', '.join(d.id for d in campaign.documents)}")
+            raise MailbotError(
+                f"no document {doc_id!r} in campaign {campaign.id}; one of: "
+                f"{', '.join(d.id for d in campaign.documents)}"
+            )
         if org_id not in doc.organizations:
             raise MailbotError(f"{org.name} is not asked for {doc.name} in campaign {campaign.id}")
     typed = {name for names in envelope.document_files.values() for name in names}
-    untyped = [a.filename for a in envelope.parsed.attachments
-               if not a.inline and not a.is_signature and not a.container and a.filename not in typed]
+    untyped = [
+        a.filename
+        for a in envelope.parsed.attachments
+        if not a.inline and not a.is_signature and not a.container and a.filename not in typed
+    ]
     envelope.document_files = {d: envelope.document_files.get(d) or untyped for d in docs}
     envelope.organization, envelope.disposition, envelope.documents = org_id, "submission", docs
     envelope.duty_rows = read_rosters(envelope, campaign)
     receipt, subs = record_submissions(store, envelope, campaign, received)
     reply_key, note = acknowledge(config, store, runner.templates, envelope, campaign, receipt, subs, received, now)
-    store.update_message(record["key"], {
-        "disposition": "submission", "organization": org_id, "documents": docs, "campaign": campaign.id,
-        "receipt": receipt, "reply": reply_key, "reply_note": note,
-        "review_closed": {"action": "assigned", "at": utc_iso(now), "organization": org_id, "documents": docs},
-    })
+    store.update_message(
+        record["key"],
+        {
+            "disposition": "submission",
+            "organization": org_id,
+            "documents": docs,
+            "campaign": campaign.id,
+            "receipt": receipt,
+            "reply": reply_key,
+            "reply_note": note,
+            "review_closed": {"action": "assigned", "at": utc_iso(now), "organization": org_id, "documents": docs},
+        },
+    )
     return receipt, note

@@ -16,12 +16,23 @@ from typing import Any
 
 from mailbot.config import Campaign, Config, Document, Organization
 from mailbot.errors import MailbotError
-from mailbot.replies.reply import Templates
 from mailbot.register.store import Store, parse_iso
+from mailbot.replies.reply import Templates
 from mailbot.replies.timefmt import long_date, short_time
 
-COLUMNS = ["organization", "name", "position", "phone", "phone_display", "phone_kind", "unit", "duty_time", "email",
-           "problems", "receipt"]
+COLUMNS = [
+    "organization",
+    "name",
+    "position",
+    "phone",
+    "phone_display",
+    "phone_kind",
+    "unit",
+    "duty_time",
+    "email",
+    "problems",
+    "receipt",
+]
 
 
 @dataclass
@@ -44,7 +55,9 @@ def roster_document(config: Config, campaign_id: str | None) -> tuple[Campaign, 
         for doc in campaign.documents:
             if doc.roster:
                 return campaign, doc
-    raise MailbotError(f"no document with roster = true in {'campaign ' + campaign_id if campaign_id else 'any campaign'}")
+    raise MailbotError(
+        f"no document with roster = true in {'campaign ' + campaign_id if campaign_id else 'any campaign'}"
+    )
 
 
 def gather(config: Config, store: Store, campaign: Campaign, doc: Document) -> list[OrgRoster]:
@@ -56,8 +69,15 @@ def gather(config: Config, store: Store, campaign: Campaign, doc: Document) -> l
         if sub is None:
             out.append(OrgRoster(org))
         else:
-            out.append(OrgRoster(org, sub["receipt"], short_time(parse_iso(sub["received_at"]), config.timezone),
-                                 sub["version"], sub.get("rows", [])))
+            out.append(
+                OrgRoster(
+                    org,
+                    sub["receipt"],
+                    short_time(parse_iso(sub["received_at"]), config.timezone),
+                    sub["version"],
+                    sub.get("rows", []),
+                )
+            )
     return out
 
 
@@ -65,19 +85,36 @@ def flat_rows(rosters: list[OrgRoster]) -> list[dict[str, str]]:
     out = []
     for roster in rosters:
         if roster.missing:
-            out.append({**dict.fromkeys(COLUMNS, ""), "organization": roster.organization.name,
-                        "problems": "chưa gửi danh sách"})
+            out.append(
+                {
+                    **dict.fromkeys(COLUMNS, ""),
+                    "organization": roster.organization.name,
+                    "problems": "chưa gửi danh sách",
+                }
+            )
             continue
         for row in roster.rows:
-            base = {"organization": roster.organization.name, "name": row["name"], "position": row["position"],
-                    "unit": row["unit"], "duty_time": row["duty_time"], "email": row["email"],
-                    "receipt": roster.receipt or ""}
+            base = {
+                "organization": roster.organization.name,
+                "name": row["name"],
+                "position": row["position"],
+                "unit": row["unit"],
+                "duty_time": row["duty_time"],
+                "email": row["email"],
+                "receipt": roster.receipt or "",
+            }
             valid = [p for p in row["phones"] if p["e164"]]
             problems = "; ".join(row["problems"])
             for phone in valid or [None]:
-                out.append({**base, "phone": phone["e164"] if phone else "",
-                            "phone_display": phone["display"] if phone else "",
-                            "phone_kind": phone["kind"] if phone else "", "problems": problems})
+                out.append(
+                    {
+                        **base,
+                        "phone": phone["e164"] if phone else "",
+                        "phone_display": phone["display"] if phone else "",
+                        "phone_kind": phone["kind"] if phone else "",
+                        "problems": problems,
+                    }
+                )
     return out
 
 
@@ -125,16 +162,41 @@ def to_xlsx(rosters: list[OrgRoster], title: str) -> bytes:
     return buf.getvalue()
 
 
-def to_html(rosters: list[OrgRoster], templates: Templates, config: Config, campaign: Campaign, doc: Document,
-            today: str) -> str:
-    return templates.render("roster.html.j2", {
-        "department": config.department, "campaign": campaign.title, "document": doc.name,
-        "event": f"{campaign.event_name or 'Ngày diễn ra'}: {long_date(campaign.event_date)}" if campaign.event_date else "",
-        "today": today, "organizations": [
-            {"name": r.organization.name, "missing": r.missing, "receipt": r.receipt, "received": r.received,
-             "version": r.version, "rows": [
-                 {"name": row["name"], "position": row["position"], "unit": row["unit"], "time": row["duty_time"],
-                  "phones": [{"display": p["display"] or p["text"], "e164": p["e164"]} for p in row["phones"]],
-                  "problems": row["problems"]} for row in r.rows]}
-            for r in rosters],
-    })
+def to_html(
+    rosters: list[OrgRoster], templates: Templates, config: Config, campaign: Campaign, doc: Document, today: str
+) -> str:
+    return templates.render(
+        "roster.html.j2",
+        {
+            "department": config.department,
+            "campaign": campaign.title,
+            "document": doc.name,
+            "event": f"{campaign.event_name or 'Ngày diễn ra'}: {long_date(campaign.event_date)}"
+            if campaign.event_date
+            else "",
+            "today": today,
+            "organizations": [
+                {
+                    "name": r.organization.name,
+                    "missing": r.missing,
+                    "receipt": r.receipt,
+                    "received": r.received,
+                    "version": r.version,
+                    "rows": [
+                        {
+                            "name": row["name"],
+                            "position": row["position"],
+                            "unit": row["unit"],
+                            "time": row["duty_time"],
+                            "phones": [
+                                {"display": p["display"] or p["text"], "e164": p["e164"]} for p in row["phones"]
+                            ],
+                            "problems": row["problems"],
+                        }
+                        for row in r.rows
+                    ],
+                }
+                for r in rosters
+            ],
+        },
+    )

@@ -24,13 +24,24 @@ def campaign_rows(config: Config, store: Store, campaign_id: str | None = None) 
                     continue
                 first = store.first_submission(campaign.id, org.id, doc.id)
                 latest = store.latest_submission(campaign.id, org.id, doc.id)
-                row: dict[str, Any] = {"campaign": campaign.id, "organization": org.id, "document": doc.id,
-                                       "deadline": doc.deadline.isoformat(), "status": "missing", "receipt": None,
-                                       "received_at": None, "versions": 0}
+                row: dict[str, Any] = {
+                    "campaign": campaign.id,
+                    "organization": org.id,
+                    "document": doc.id,
+                    "deadline": doc.deadline.isoformat(),
+                    "status": "missing",
+                    "receipt": None,
+                    "received_at": None,
+                    "versions": 0,
+                }
                 if first and latest:
-                    row.update(status="on-time" if first["on_time"] else "late", receipt=latest["receipt"],
-                               received_at=parse_iso(latest["received_at"]).astimezone(config.timezone).isoformat(),
-                               first_receipt=first["receipt"], versions=latest["version"])
+                    row.update(
+                        status="on-time" if first["on_time"] else "late",
+                        receipt=latest["receipt"],
+                        received_at=parse_iso(latest["received_at"]).astimezone(config.timezone).isoformat(),
+                        first_receipt=first["receipt"],
+                        versions=latest["version"],
+                    )
                 rows.append(row)
     return rows
 
@@ -55,8 +66,14 @@ def render_table(config: Config, store: Store, campaign_id: str | None = None) -
         for org in config.organizations:
             cells = [org.name]
             for doc in docs:
-                row = next((r for r in rows if r["campaign"] == campaign.id and r["organization"] == org.id
-                            and r["document"] == doc.id), None)
+                row = next(
+                    (
+                        r
+                        for r in rows
+                        if r["campaign"] == campaign.id and r["organization"] == org.id and r["document"] == doc.id
+                    ),
+                    None,
+                )
                 if row is None:
                     cells.append("—")
                 elif row["status"] == "missing":
@@ -73,12 +90,27 @@ def render_table(config: Config, store: Store, campaign_id: str | None = None) -
                 out.append("-+-".join("-" * w for w in widths))
         out.append("")
     c = counts(store)
-    names = {"submission": "nộp tài liệu", "correspondence": "trao đổi", "unknown-sender": "người gửi lạ",
-             "suspicious": "đáng ngờ", "automated": "tự động", "error": "lỗi xử lý"}
-    out.append("Thư đã ghi nhận: " + (", ".join(f"{names.get(k, k)} {v}" for k, v in sorted(c["messages"].items()))
-                                     or "chưa có"))
-    states = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "gửi lỗi", "dry-run": "ghi ra tệp (chạy thử)",
-              "suppressed": "không gửi (vượt giới hạn)", "uncertain": "không chắc đã gửi"}
-    out.append("Thư trả lời: " + (", ".join(f"{states.get(k, k)} {v}" for k, v in sorted(c["outbox"].items()))
-                                  or "chưa có"))
+    names = {
+        "submission": "nộp tài liệu",
+        "correspondence": "trao đổi",
+        "unknown-sender": "người gửi lạ",
+        "suspicious": "đáng ngờ",
+        "automated": "tự động",
+        "error": "lỗi xử lý",
+    }
+    out.append(
+        "Thư đã ghi nhận: "
+        + (", ".join(f"{names.get(k, k)} {v}" for k, v in sorted(c["messages"].items())) or "chưa có")
+    )
+    states = {
+        "pending": "chờ gửi",
+        "sent": "đã gửi",
+        "failed": "gửi lỗi",
+        "dry-run": "ghi ra tệp (chạy thử)",
+        "suppressed": "không gửi (vượt giới hạn)",
+        "uncertain": "không chắc đã gửi",
+    }
+    out.append(
+        "Thư trả lời: " + (", ".join(f"{states.get(k, k)} {v}" for k, v in sorted(c["outbox"].items())) or "chưa có")
+    )
     return "\n".join(out)

@@ -17,7 +17,9 @@ def test_required_document_makes_a_submission(config) -> None:
 def test_document_not_required_from_that_organization_is_correspondence(config) -> None:
     campaign = config.campaigns[0]
     plan = dataclasses.replace(campaign.documents[0], organizations=("viettel-dongthap",))
-    cfg = dataclasses.replace(config, campaigns=(dataclasses.replace(campaign, documents=(plan, campaign.documents[1])),))
+    cfg = dataclasses.replace(
+        config, campaigns=(dataclasses.replace(campaign, documents=(plan, campaign.documents[1])),)
+    )
     env = classify_bytes(build(files=(("Phuong an.docx", b"x"),)), cfg)
     assert env.documents == ["plan"]
     assert env.disposition == "correspondence"

@@ -35,31 +35,37 @@ def test_strict_is_the_default_with_a_trusted_server(config) -> None:
     assert config.trusted_authserv_ids and config.require_aligned_auth
 
 
-@pytest.mark.parametrize("auth", [
-    f"{TRUSTED}; dmarc=fail header.from=vnpt.vn",
-    f"{TRUSTED}; spf=fail smtp.mailfrom=vnpt.vn; dkim=fail header.d=vnpt.vn",
-    f"{TRUSTED}; spf=softfail smtp.mailfrom=vnpt.vn; dkim=fail (bad signature) header.d=vnpt.vn",
-    f"{TRUSTED.upper()} 1; dmarc=fail (p=quarantine) header.from=vnpt.vn",
-    f"{TRUSTED}; spf=pass smtp.mailfrom=vnpt.vn; dmarc=fail header.from=vnpt.vn",  # dmarc decides when present
-])
+@pytest.mark.parametrize(
+    "auth",
+    [
+        f"{TRUSTED}; dmarc=fail header.from=vnpt.vn",
+        f"{TRUSTED}; spf=fail smtp.mailfrom=vnpt.vn; dkim=fail header.d=vnpt.vn",
+        f"{TRUSTED}; spf=softfail smtp.mailfrom=vnpt.vn; dkim=fail (bad signature) header.d=vnpt.vn",
+        f"{TRUSTED.upper()} 1; dmarc=fail (p=quarantine) header.from=vnpt.vn",
+        f"{TRUSTED}; spf=pass smtp.mailfrom=vnpt.vn; dmarc=fail header.from=vnpt.vn",  # dmarc decides when present
+    ],
+)
 def test_failures_from_our_server_are_suspicious(auth, config, lenient) -> None:
     assert disposition(auth, config) == "suspicious"
     assert disposition(auth, lenient) == "suspicious"
 
 
-@pytest.mark.parametrize("auth", [
-    # the attacker's own server passes SPF for its own domain
-    f"{TRUSTED}; spf=pass smtp.mailfrom=evil.example; dkim=none; dmarc=none",
-    # ... or signs with its own valid DKIM key
-    f"{TRUSTED}; dkim=pass header.d=evil.example; spf=none; dmarc=none",
-    f"{TRUSTED}; spf=pass smtp.mailfrom=bounce@vnpt.vn.evil.example; dkim=pass header.d=vnpt-vn.com",
-    f"{TRUSTED}; spf=pass; dkim=pass",  # a pass that names no domain proves nothing
-    f"{TRUSTED}; dmarc=pass header.from=evil.example",  # our server checked another From domain
-    f"{TRUSTED}; spf=fail smtp.mailfrom=vnpt.vn; dkim=pass header.d=evil.example",
-    "evil.example; dmarc=pass header.from=vnpt.vn",  # anyone can write a header
-    f"{TRUSTED}.evil.example; dmarc=pass header.from=vnpt.vn",
-    None,  # no result at all from our server
-])
+@pytest.mark.parametrize(
+    "auth",
+    [
+        # the attacker's own server passes SPF for its own domain
+        f"{TRUSTED}; spf=pass smtp.mailfrom=evil.example; dkim=none; dmarc=none",
+        # ... or signs with its own valid DKIM key
+        f"{TRUSTED}; dkim=pass header.d=evil.example; spf=none; dmarc=none",
+        f"{TRUSTED}; spf=pass smtp.mailfrom=bounce@vnpt.vn.evil.example; dkim=pass header.d=vnpt-vn.com",
+        f"{TRUSTED}; spf=pass; dkim=pass",  # a pass that names no domain proves nothing
+        f"{TRUSTED}; dmarc=pass header.from=evil.example",  # our server checked another From domain
+        f"{TRUSTED}; spf=fail smtp.mailfrom=vnpt.vn; dkim=pass header.d=evil.example",
+        "evil.example; dmarc=pass header.from=vnpt.vn",  # anyone can write a header
+        f"{TRUSTED}.evil.example; dmarc=pass header.from=vnpt.vn",
+        None,  # no result at all from our server
+    ],
+)
 def test_unaligned_or_missing_authentication_is_suspicious(auth, config) -> None:
     env = classified(auth, config)
     assert env.disposition == "suspicious", env.reasons
@@ -67,17 +73,20 @@ def test_unaligned_or_missing_authentication_is_suspicious(auth, config) -> None
     assert "Viễn thông Đồng Tháp" in env.reasons[0]
 
 
-@pytest.mark.parametrize("auth,sender", [
-    (f"{TRUSTED}; dmarc=pass header.from=vnpt.vn", "kt@vnpt.vn"),
-    (f"{TRUSTED}; spf=pass smtp.mailfrom=bounce@vnpt.vn; dkim=none; dmarc=none", "kt@vnpt.vn"),  # SPF only
-    (f"{TRUSTED}; spf=fail smtp.mailfrom=x@vnpt.vn; dkim=pass header.d=vnpt.vn", "kt@vnpt.vn"),  # DKIM only
-    (f"{TRUSTED}; spf=pass smtp.mailfrom=bounce@mail.vnpt.vn", "kt@vnpt.vn"),  # a subdomain sends
-    (f"{TRUSTED}; dkim=pass header.d=vnpt.vn; spf=none", "bd.caolanh@dongthap.vnpt.vn"),  # a subdomain's sender
-    (f"{TRUSTED}; dkim=pass header.i=@vnpt.vn", "kt@vnpt.vn"),  # header.i when header.d is missing
-    (f"{TRUSTED}; dkim=fail header.d=vnpt.vn; dkim=pass header.d=vnpt.vn; spf=fail", "kt@vnpt.vn"),
-    (f"{TRUSTED}; spf=pass smtp.mailfrom=x@mail.viettel.com.vn", "kt@viettel.com.vn"),  # com.vn: a public suffix
-    ([f"{TRUSTED}; dmarc=pass header.from=vnpt.vn", f"{TRUSTED}; dmarc=fail"], "kt@vnpt.vn"),  # topmost decides
-])
+@pytest.mark.parametrize(
+    "auth,sender",
+    [
+        (f"{TRUSTED}; dmarc=pass header.from=vnpt.vn", "kt@vnpt.vn"),
+        (f"{TRUSTED}; spf=pass smtp.mailfrom=bounce@vnpt.vn; dkim=none; dmarc=none", "kt@vnpt.vn"),  # SPF only
+        (f"{TRUSTED}; spf=fail smtp.mailfrom=x@vnpt.vn; dkim=pass header.d=vnpt.vn", "kt@vnpt.vn"),  # DKIM only
+        (f"{TRUSTED}; spf=pass smtp.mailfrom=bounce@mail.vnpt.vn", "kt@vnpt.vn"),  # a subdomain sends
+        (f"{TRUSTED}; dkim=pass header.d=vnpt.vn; spf=none", "bd.caolanh@dongthap.vnpt.vn"),  # a subdomain's sender
+        (f"{TRUSTED}; dkim=pass header.i=@vnpt.vn", "kt@vnpt.vn"),  # header.i when header.d is missing
+        (f"{TRUSTED}; dkim=fail header.d=vnpt.vn; dkim=pass header.d=vnpt.vn; spf=fail", "kt@vnpt.vn"),
+        (f"{TRUSTED}; spf=pass smtp.mailfrom=x@mail.viettel.com.vn", "kt@viettel.com.vn"),  # com.vn: a public suffix
+        ([f"{TRUSTED}; dmarc=pass header.from=vnpt.vn", f"{TRUSTED}; dmarc=fail"], "kt@vnpt.vn"),  # topmost decides
+    ],
+)
 def test_aligned_authentication_is_accepted(auth, sender, config) -> None:
     env = classified(auth, config, sender)
     assert env.disposition == "submission", env.reasons
@@ -96,10 +105,13 @@ def test_topmost_trusted_failure_wins_over_older_pass(config) -> None:
     assert disposition([f"{TRUSTED}; dmarc=fail", f"{TRUSTED}; dmarc=pass header.from=vnpt.vn"], config) == "suspicious"
 
 
-@pytest.mark.parametrize("sender", [
-    "kt@vnpt.vn <mallory@evil.example>",  # read as two addresses
-    "kt@vnpt.vn, mallory@evil.example",
-])
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "kt@vnpt.vn <mallory@evil.example>",  # read as two addresses
+        "kt@vnpt.vn, mallory@evil.example",
+    ],
+)
 def test_a_from_header_with_several_addresses_is_never_an_organization(sender, config, lenient) -> None:
     auth = f"{TRUSTED}; dmarc=pass header.from=vnpt.vn"
     for cfg in (config, lenient):

@@ -7,22 +7,25 @@ import pytest
 from mailbot.analysis.classify import organization_of
 
 
-@pytest.mark.parametrize("address, org", [
-    ("kt@vnpt.vn", "vnpt-dongthap"),
-    ("KT@VNPT.VN", "vnpt-dongthap"),
-    ("a@dongthap.vnpost.vn", "vnpost-dongthap"),
-    ("a@viettel.com.vn", "viettel-dongthap"),
-    ("a@viettelpost.com.vn", "viettelpost-dongthap"),
-    ("a@hcm.viettelpost.com.vn", "viettelpost-dongthap"),
-    ("a@mobifone.vn", "mobifone-mien-nam"),
-    ("a@vnpt.vn.mail-secure.net", None),
-    ("a@vnpt-vn.com", None),
-    ("a@myvnpt.vn", None),
-    ("a@xn--vnpt-xxa.vn", None),
-    ("vnpt.vn@gmail.com", None),
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "address, org",
+    [
+        ("kt@vnpt.vn", "vnpt-dongthap"),
+        ("KT@VNPT.VN", "vnpt-dongthap"),
+        ("a@dongthap.vnpost.vn", "vnpost-dongthap"),
+        ("a@viettel.com.vn", "viettel-dongthap"),
+        ("a@viettelpost.com.vn", "viettelpost-dongthap"),
+        ("a@hcm.viettelpost.com.vn", "viettelpost-dongthap"),
+        ("a@mobifone.vn", "mobifone-mien-nam"),
+        ("a@vnpt.vn.mail-secure.net", None),
+        ("a@vnpt-vn.com", None),
+        ("a@myvnpt.vn", None),
+        ("a@xn--vnpt-xxa.vn", None),
+        ("vnpt.vn@gmail.com", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_organization_by_address(address, org, config) -> None:
     assert organization_of(address, config) == org
 

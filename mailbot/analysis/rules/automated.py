@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-from mailbot.envelope import Envelope
 from mailbot.analysis.rules.base import Context
+from mailbot.envelope import Envelope
 
 _ROBOT_LOCALS = re.compile(
-    r"^(mailer-daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|bounces?|.+-request|owner-.+)(\+.*)?$", re.I)
+    r"^(mailer-daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|bounces?|.+-request|owner-.+)(\+.*)?$", re.I
+)
 _SUPPRESS = {"all", "oof", "autoreply"}
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mailbot.envelope import Envelope
 from mailbot.analysis.rules.base import Context
+from mailbot.envelope import Envelope
 
 
 class Correspondence:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mailbot.envelope import Envelope
 from mailbot.analysis.rules.base import Context
+from mailbot.envelope import Envelope
 
 
 class Submission:
@@ -13,8 +13,11 @@ class Submission:
         campaign = ctx.config.campaign(envelope.campaign) if envelope.campaign else None
         if campaign is None or envelope.organization is None:
             return []
-        required = [d for d in envelope.documents
-                    if (doc := campaign.document(d)) is not None and envelope.organization in doc.organizations]
+        required = [
+            d
+            for d in envelope.documents
+            if (doc := campaign.document(d)) is not None and envelope.organization in doc.organizations
+        ]
         if not required:
             return []
         names = ", ".join(campaign.document(d).name for d in required)  # type: ignore[union-attr]

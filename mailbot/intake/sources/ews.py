@@ -19,23 +19,42 @@ from typing import Any
 
 import requests.adapters
 import requests.exceptions
-from exchangelib import (BASIC, DELEGATE, IMPERSONATION, NTLM, OAUTH2, Account, Build, Configuration,
-                         Credentials, FailFast, Folder, Identity, Message, OAuth2Credentials, Version)
-from exchangelib import Mailbox
-from exchangelib.errors import EWSError, ErrorInternalServerTransientError, ErrorServerBusy, ResponseMessageError
+from exchangelib import (
+    BASIC,
+    DELEGATE,
+    IMPERSONATION,
+    NTLM,
+    OAUTH2,
+    Account,
+    Build,
+    Configuration,
+    Credentials,
+    FailFast,
+    Folder,
+    Identity,
+    Mailbox,
+    Message,
+    OAuth2Credentials,
+    Version,
+)
+from exchangelib.errors import ErrorInternalServerTransientError, ErrorServerBusy, EWSError, ResponseMessageError
 from exchangelib.folders import FolderCollection, Inbox, MsgFolderRoot
 from exchangelib.protocol import BaseProtocol
 
 from mailbot.config import MailboxConfig
-from mailbot.errors import SendError, SourceError
 from mailbot.envelope import REVIEW
+from mailbot.errors import SendError, SourceError
 from mailbot.intake.sources import Incoming
 from mailbot.register.storage import atomic_write
 
 log = logging.getLogger(__name__)
 
-BUILDS = {"Exchange2013": Build(15, 0), "Exchange2016": Build(15, 1), "Exchange2019": Build(15, 2),
-          "Office365": Build(15, 20)}
+BUILDS = {
+    "Exchange2013": Build(15, 0),
+    "Exchange2016": Build(15, 1),
+    "Exchange2019": Build(15, 2),
+    "Office365": Build(15, 20),
+}
 AUTH = {"ntlm": NTLM, "basic": BASIC, "oauth2": OAUTH2}
 SYNC_PAGE = 100  # changes per SyncFolderItems call
 CONNECTION_ERRORS = (EWSError, requests.exceptions.RequestException, OSError)
@@ -59,16 +78,18 @@ def trust_ca_file(ca_file: Path) -> None:
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
             super().cert_verify(conn, url, str(ca_file), cert)
 
-        def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None,
-                                            cert: Any = None) -> Any:
+        def get_connection_with_tls_context(
+            self, request: Any, verify: Any, proxies: Any = None, cert: Any = None
+        ) -> Any:
             return super().get_connection_with_tls_context(request, str(ca_file), proxies, cert)
 
     BaseProtocol.HTTP_ADAPTER_CLS = CaFileAdapter
 
 
 class EwsSource:
-    def __init__(self, config: MailboxConfig, state_dir: Path, secret: Callable[[str], str | None],
-                 poll_interval: float = 10.0) -> None:
+    def __init__(
+        self, config: MailboxConfig, state_dir: Path, secret: Callable[[str], str | None], poll_interval: float = 10.0
+    ) -> None:
         self.config = config
         self.secret = secret
         self.poll_interval = poll_interval
@@ -93,14 +114,18 @@ class EwsSource:
             secret = self.secret(cfg.client_secret_env)
             if not secret:
                 raise SourceError(f"no OAuth2 client secret: set {cfg.client_secret_env}")
-            return OAuth2Credentials(client_id=cfg.client_id, client_secret=secret, tenant_id=cfg.tenant_id,
-                                     identity=Identity(primary_smtp_address=self.address))
+            return OAuth2Credentials(
+                client_id=cfg.client_id,
+                client_secret=secret,
+                tenant_id=cfg.tenant_id,
+                identity=Identity(primary_smtp_address=self.address),
+            )
         password = self.secret(cfg.password_env) if cfg.password_env else None
         if password is None:
             raise SourceError(f"no EWS password: set {cfg.password_env or '[mailbox] password_env'}")
         if cfg.ews_auth == "basic" and not password.isascii():
             # HTTP Basic carries Latin-1 at best and servers differ beyond ASCII
-            raise SourceError("a password with non-ASCII characters needs ews_auth = \"ntlm\" or \"oauth2\"")
+            raise SourceError('a password with non-ASCII characters needs ews_auth = "ntlm" or "oauth2"')
         return Credentials(cfg.username, password)
 
     def connect(self, create_folders: bool = True) -> Account:
@@ -114,20 +139,35 @@ class EwsSource:
             trust_ca_file(cfg.ca_file)
         try:
             if cfg.autodiscover:
-                account = Account(self.address, credentials=credentials, autodiscover=True,
-                                  access_type=IMPERSONATION if cfg.ews_auth == "oauth2" else DELEGATE)
+                account = Account(
+                    self.address,
+                    credentials=credentials,
+                    autodiscover=True,
+                    access_type=IMPERSONATION if cfg.ews_auth == "oauth2" else DELEGATE,
+                )
             else:
                 # FailFast: mailbot's own loop retries with backoff, bounded below the watchdog.
                 configuration = Configuration(
-                    service_endpoint=cfg.ews_url, credentials=credentials, auth_type=AUTH[cfg.ews_auth],
-                    version=Version(BUILDS[cfg.ews_version]), retry_policy=FailFast())
-                account = Account(self.address, config=configuration, autodiscover=False,
-                                  access_type=IMPERSONATION if cfg.ews_auth == "oauth2" else DELEGATE)
+                    service_endpoint=cfg.ews_url,
+                    credentials=credentials,
+                    auth_type=AUTH[cfg.ews_auth],
+                    version=Version(BUILDS[cfg.ews_version]),
+                    retry_policy=FailFast(),
+                )
+                account = Account(
+                    self.address,
+                    config=configuration,
+                    autodiscover=False,
+                    access_type=IMPERSONATION if cfg.ews_auth == "oauth2" else DELEGATE,
+                )
             root = account.root
             self.inbox = Inbox.get_distinguished(root=root)
             top = MsgFolderRoot.get_distinguished(root=root)
-            existing = {f.name: f for f in FolderCollection(account=account, folders=[top]).find_folders()
-                        if isinstance(f, Folder)}
+            existing = {
+                f.name: f
+                for f in FolderCollection(account=account, folders=[top]).find_folders()
+                if isinstance(f, Folder)
+            }
             self.missing_folders = []
             for name in (cfg.processed_folder, cfg.review_folder):
                 folder = existing.get(name)
@@ -169,8 +209,11 @@ class EwsSource:
     def _save_state(self) -> None:
         if self._next_state is None or self._outstanding:
             return
-        atomic_write(self.state_path, json.dumps({"mailbox": self.address, "sync_state": self._next_state}).encode(),
-                     durable=False)
+        atomic_write(
+            self.state_path,
+            json.dumps({"mailbox": self.address, "sync_state": self._next_state}).encode(),
+            durable=False,
+        )
         self._next_state = None
 
     def pending(self) -> Iterator[Incoming]:
@@ -180,8 +223,10 @@ class EwsSource:
         created: list[Message] = []
         try:
             for change, item in self.inbox.sync_items(
-                    sync_state=self._load_state(), only_fields=["id", "changekey", "size", "datetime_received"],
-                    max_changes_returned=SYNC_PAGE):
+                sync_state=self._load_state(),
+                only_fields=["id", "changekey", "size", "datetime_received"],
+                max_changes_returned=SYNC_PAGE,
+            ):
                 if change == "create" and isinstance(item, Message):
                     created.append(item)
         except CONNECTION_ERRORS as exc:
@@ -214,8 +259,12 @@ class EwsSource:
             raw = "".join(f"{h.name}: {h.value}\r\n" for h in (full.headers or [])).encode("utf-8") + b"\r\n"
         else:
             raw = full.mime_content or b""
-        return Incoming(source_id=f"ews:{item.id}|{item.changekey}", raw=raw, delivered=item.datetime_received,
-                        oversize=item.size if oversized else None)
+        return Incoming(
+            source_id=f"ews:{item.id}|{item.changekey}",
+            raw=raw,
+            delivered=item.datetime_received,
+            oversize=item.size if oversized else None,
+        )
 
     def done(self, items: list[tuple[Incoming, str | None]]) -> None:
         """Recorded: mark read, move to the processed or review folder; then the sync state may advance."""
@@ -273,8 +322,12 @@ class EwsTransport:
     def send(self, sender: str, to: list[str], raw: bytes) -> str:
         try:
             account = self.source.connect()
-            message = Message(account=account, folder=account.sent, mime_content=raw,
-                              to_recipients=[Mailbox(email_address=a) for a in to])
+            message = Message(
+                account=account,
+                folder=account.sent,
+                mime_content=raw,
+                to_recipients=[Mailbox(email_address=a) for a in to],
+            )
             message.send_and_save()
         except SourceError as exc:
             raise SendError(f"Exchange unreachable: {exc}", permanent=False) from exc

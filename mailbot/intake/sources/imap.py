@@ -14,28 +14,28 @@ import datetime as dt
 import email.utils
 import imaplib
 import logging
-import re
 import os
+import re
 import select
 import ssl
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError
 from imap_tools.utils import encode_folder
 
 from mailbot import tls
-from mailbot.service import logs
 from mailbot.config import MailboxConfig
-from mailbot.errors import SourceError
 from mailbot.envelope import REVIEW
+from mailbot.errors import SourceError
 from mailbot.intake.sources import Incoming
 from mailbot.intake.sources.imap_lease import LEASE_FOLDER, RENEW_SECONDS, Lease
 from mailbot.intake.sources.imap_state import FolderState
+from mailbot.service import logs
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,14 @@ CONNECTION_ERRORS = (OSError, imaplib.IMAP4.error, ImapToolsError, ssl.SSLError,
 
 
 class ImapSource:
-    def __init__(self, config: MailboxConfig, state_dir: Path, secret: Callable[[str], str | None],
-                 poll_interval: float = 10.0, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        config: MailboxConfig,
+        state_dir: Path,
+        secret: Callable[[str], str | None],
+        poll_interval: float = 10.0,
+        read_only: bool = False,
+    ) -> None:
         """`read_only` (a dry run): the mailbox is never changed: no \\Seen, no MOVE, no folder, no lease."""
         self.config = config
         self.read_only = read_only
@@ -91,8 +97,9 @@ class ImapSource:
     def _token(self) -> str:
         """A fresh OAuth2 access token from the configured command (e.g. a script using msal)."""
         try:
-            proc = subprocess.run(list(self.config.oauth_token_command), capture_output=True, text=True,
-                                  timeout=60, check=False)
+            proc = subprocess.run(
+                list(self.config.oauth_token_command), capture_output=True, text=True, timeout=60, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SourceError(f"oauth_token_command failed: {exc}") from None
         token = proc.stdout.strip()
@@ -158,8 +165,12 @@ class ImapSource:
         uidvalidity = int(values[-1])
         saved, _ = self.state.get(self.config.folder)
         if saved and saved != uidvalidity:
-            log.warning("UIDVALIDITY of %s changed (%s -> %s): scanning the whole folder again",
-                        self.config.folder, saved, uidvalidity)
+            log.warning(
+                "UIDVALIDITY of %s changed (%s -> %s): scanning the whole folder again",
+                self.config.folder,
+                saved,
+                uidvalidity,
+            )
         if saved != uidvalidity:
             self.state.set(self.config.folder, uidvalidity, 0)
         self.uidvalidity = uidvalidity
@@ -231,8 +242,10 @@ class ImapSource:
         """Size and identity header fields of each UID, before any body is downloaded."""
         out: dict[int, tuple[int, bytes]] = {}
         for start in range(0, len(uids), FETCH_CHUNK):
-            chunk = ",".join(str(u) for u in uids[start:start + FETCH_CHUNK])
-            typ, data = box.client.uid("FETCH", chunk, "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT)])")
+            chunk = ",".join(str(u) for u in uids[start : start + FETCH_CHUNK])
+            typ, data = box.client.uid(
+                "FETCH", chunk, "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT)])"
+            )
             if typ != "OK":
                 raise imaplib.IMAP4.error(f"FETCH sizes: {typ} {data!r}")
             for line in data:
@@ -265,8 +278,9 @@ class ImapSource:
                 delivered = email.utils.parsedate_to_datetime(match.group(1).decode("ascii"))
             except (TypeError, ValueError):
                 delivered = None
-        return Incoming(source_id=self._source_id(uid), raw=raw,
-                        delivered=delivered, oversize=size if oversized else None)
+        return Incoming(
+            source_id=self._source_id(uid), raw=raw, delivered=delivered, oversize=size if oversized else None
+        )
 
     def done(self, items: list[tuple[Incoming, str | None]]) -> None:
         """Recorded: mark \\Seen, move to the processed or review folder, remember the UIDs.
@@ -312,8 +326,11 @@ class ImapSource:
             if typ == "OK" and "UIDPLUS" in caps:
                 typ, data = box.client.uid("EXPUNGE", uid_set)  # these UIDs only (RFC 4315)
             elif typ == "OK":
-                log.warning("the server has neither MOVE nor UIDPLUS: UIDs %s left flagged \\Deleted in %s",
-                            uid_set, self.config.folder)
+                log.warning(
+                    "the server has neither MOVE nor UIDPLUS: UIDs %s left flagged \\Deleted in %s",
+                    uid_set,
+                    self.config.folder,
+                )
         if typ != "OK":
             raise imaplib.IMAP4.error(f"moving UIDs {uid_set} to {folder}: {typ} {data!r}")
 
@@ -419,4 +436,3 @@ def _parse_source_id(source_id: str) -> tuple[str, int, int]:
 
 
 __all__ = ["ImapSource", "FolderState", "SentCopy", "CONNECTION_ERRORS"]
-

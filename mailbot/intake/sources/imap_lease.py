@@ -93,10 +93,12 @@ class Lease:
     # -- helpers -----------------------------------------------------------------------
     def _append(self, box: BaseMailBox, kind: str) -> None:
         now = email.utils.formatdate(localtime=False)
-        text = (f"{_HEADER}: {self.token} {kind} {self.instance}\r\nFrom: mailbot <mailbot@localhost>\r\n"
-                f"Subject: mailbot lease ({kind})\r\nDate: {now}\r\n\r\n"
-                "Thư này do mailbot tạo để ghi nhận phiên bản đang xử lý hộp thư. Xin đừng xóa.\r\n"
-                "Written by mailbot to show which instance works this mailbox. Please do not delete.\r\n")
+        text = (
+            f"{_HEADER}: {self.token} {kind} {self.instance}\r\nFrom: mailbot <mailbot@localhost>\r\n"
+            f"Subject: mailbot lease ({kind})\r\nDate: {now}\r\n\r\n"
+            "Thư này do mailbot tạo để ghi nhận phiên bản đang xử lý hộp thư. Xin đừng xóa.\r\n"
+            "Written by mailbot to show which instance works this mailbox. Please do not delete.\r\n"
+        )
         typ, data = box.client.append(encode_folder(LEASE_FOLDER), r"(\Seen)", None, text.encode("utf-8"))
         if typ != "OK":
             raise imaplib.IMAP4.error(f"APPEND to {LEASE_FOLDER}: {typ} {data!r}")
@@ -111,9 +113,15 @@ class Lease:
                 continue
             uid, date, field = _UID_RE.search(item[0]), _DATE_RE.search(item[0]), _FIELD_RE.search(item[1] or b"")
             if uid and date and field:
-                out.append(Entry(int(uid.group(1)), field.group(1).decode("ascii", "replace"),
-                                 field.group(2).decode("ascii").lower(), field.group(3).decode("utf-8", "replace"),
-                                 email.utils.parsedate_to_datetime(date.group(1).decode("ascii"))))
+                out.append(
+                    Entry(
+                        int(uid.group(1)),
+                        field.group(1).decode("ascii", "replace"),
+                        field.group(2).decode("ascii").lower(),
+                        field.group(3).decode("utf-8", "replace"),
+                        email.utils.parsedate_to_datetime(date.group(1).decode("ascii")),
+                    )
+                )
         return out
 
     def _settle(self, box: BaseMailBox) -> None:
@@ -143,8 +151,10 @@ class Lease:
             self.held = False
             self._delete(box, [e.uid for e in mine])
             age = int((now - max(e.at for e in group)).total_seconds())
-            raise MailboxBusy(f"another mailbot ({group[0].instance}, heartbeat {age} s ago) is working this "
-                              f"mailbox; waiting for it to stop (its lease is in the folder {LEASE_FOLDER})")
+            raise MailboxBusy(
+                f"another mailbot ({group[0].instance}, heartbeat {age} s ago) is working this "
+                f"mailbox; waiting for it to stop (its lease is in the folder {LEASE_FOLDER})"
+            )
         old_beats = [e.uid for e in mine if e.kind == "beat" and e.uid != beat_uid]
         self._delete(box, old_beats + [e.uid for g in dead for e in g])
         self.held = True

@@ -74,8 +74,9 @@ class MaildirSource:
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "?"
             os.close(fd)
-            raise MailboxBusy(f"another mailbot ({holder}) is working the Maildir {self.root}; "
-                              f"waiting for it to stop") from None
+            raise MailboxBusy(
+                f"another mailbot ({holder}) is working the Maildir {self.root}; waiting for it to stop"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
