@@ -95,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="record new mail, acknowledge submissions, send the outbox")
     p.add_argument("--config", required=True)
     p.add_argument("--once", action="store_true", help="process everything waiting, flush the outbox and exit")

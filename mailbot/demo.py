@@ -35,7 +35,7 @@ def _xlsx(title: str, rows: list[list[str]]) -> bytes:
     import openpyxl
 
     wb = openpyxl.Workbook()
-    ws = wb.active
+    ws = wb.worksheets[0]
     ws.append([title])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=5)
     ws.append([])

@@ -12,6 +12,7 @@ The outbox sends only mails whose message is committed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -173,7 +174,7 @@ class Runner:
         campaign = self.config.campaign(envelope.campaign) if envelope.campaign else None
         if envelope.disposition == "submission" and campaign is not None:
             receipt, subs = record_submissions(self.store, envelope, campaign, received)
-            if before_start:
+            if before_start and start is not None:
                 note = f"thư đến trước ngày bắt đầu {short_date(start)}: ghi nhận, không trả lời"
             else:
                 reply_key, note = acknowledge(
@@ -336,7 +337,7 @@ class Runner:
                     except Exception:
                         log.exception("could not record the set-aside message %s", item.source_id)
                         continue
-                    group.add(item, "error", lambda item=item, exc=exc: self._set_aside_record(item, exc))
+                    group.add(item, "error", functools.partial(self._set_aside_record, item, exc))
                 else:
                     if envelope is None:
                         result.duplicates += 1
@@ -346,7 +347,7 @@ class Runner:
                         group.add(
                             item,
                             envelope.disposition,
-                            lambda item=item, envelope=envelope: self.process(item, envelope),
+                            functools.partial(self.process, item, envelope),
                         )
                 if len(group.items) >= COMMIT_EVERY or time.monotonic() - started > COMMIT_SECONDS:
                     try:

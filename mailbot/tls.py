@@ -15,6 +15,7 @@ import smtplib
 import socket
 import ssl
 from pathlib import Path
+from typing import cast
 
 # OpenSSL's X509_V_ERR_* codes that an operator can act on
 _EXPIRED = {9: "chưa đến ngày có hiệu lực", 10: "đã hết hạn"}
@@ -93,12 +94,12 @@ def peer_certificate(host: str, port: int, starttls: str | None, timeout: float)
         if starttls == "imap":
             client = imaplib.IMAP4(host, port, timeout=timeout)
             client.starttls(loose)
-            der = client.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
+            der = cast(ssl.SSLSocket, client.sock).getpeercert(binary_form=True)
             client.shutdown()
         elif starttls == "smtp":
             with smtplib.SMTP(host, port, timeout=timeout) as smtp:
                 smtp.starttls(context=loose)
-                der = smtp.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
+                der = cast(ssl.SSLSocket, smtp.sock).getpeercert(binary_form=True)
         else:
             with socket.create_connection((host, port), timeout=timeout) as raw:
                 with loose.wrap_socket(raw, server_hostname=host) as tls:

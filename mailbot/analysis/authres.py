@@ -104,10 +104,12 @@ def verdict(parsed: ParsedMessage, trusted_ids: tuple[str, ...]) -> AuthVerdict:
         for res in results:
             by_method.setdefault(res.method, []).append(res.result)
         header_from = next((d for r in results if r.method == "dmarc" and (d := r.domain("header.from"))), None)
-        how, others = None, []
+        how: str | None = None
+        others: list[str] = []
         for res in results:
             if res.result != "pass" or not from_domain:
                 continue
+            domain: str | None
             if res.method == "dmarc":
                 domain = res.domain("header.from") or from_domain  # our server evaluated this message's From
             elif res.method == "spf":

@@ -149,7 +149,10 @@ class Analyser:
         # bounded in number and in bytes held.
         window: deque[tuple[Incoming, Future[Envelope] | None]] = deque()
         held = 0
-        resolve = lambda pair: self._resolve(*pair, beat=beat, stop=stop)  # noqa: E731
+
+        def resolve(pair: tuple[Incoming, Future[Envelope] | None]) -> tuple[Incoming, Envelope | BaseException | None]:
+            return self._resolve(pair[0], pair[1], beat=beat, stop=stop)
+
         for item in it:
             window.append((item, self._submit(item) if wanted(item) else None))
             held += len(item.raw)

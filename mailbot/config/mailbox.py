@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mailbot.config.table import Section, date_value, resolve
 from mailbot.tls import check_ca_file, is_loopback
@@ -61,7 +62,7 @@ def mailbox_section(mb: Section, base: Path) -> MailboxConfig:
     username = mb.text("username", "")
     if backend == "imap" and not (host and username):
         raise mb.fail("host" if not host else "username", "is required for the imap backend")
-    ews = {
+    ews: dict[str, Any] = {
         "ews_url": mb.text("ews_url", ""),
         "ews_version": mb.choice("ews_version", EWS_VERSIONS, "Exchange2016"),
         "ews_auth": mb.choice("ews_auth", EWS_AUTH, "ntlm"),
@@ -89,7 +90,7 @@ def mailbox_section(mb: Section, base: Path) -> MailboxConfig:
     command = mb.strings("oauth_token_command", ())
     if auth == "xoauth2" and not command:
         raise mb.fail("oauth_token_command", 'is required with auth = "xoauth2" (a command printing a token)')
-    folders = {
+    folders: dict[str, Any] = {
         name: mb.text(name, default)
         for name, default in (("folder", "INBOX"), ("processed_folder", "Đã xử lý"), ("review_folder", "Cần xem xét"))
     }

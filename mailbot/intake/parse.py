@@ -78,7 +78,8 @@ def _parse(
     sender_header, _ = _first_address(raw_headers.get("sender"), [], "Sender")
     return_path = _return_path(raw_headers.get("return-path"))
 
-    body_text, body_html, nested = "", "", []
+    body_text, body_html = "", ""
+    nested: list[str] = []
     attachments: list[Attachment] = []
     if mp is not None:
         try:
@@ -240,7 +241,8 @@ def _own_body(msg: Message, defects: list[str]) -> tuple[str, str, list[str]]:
         if ctype not in ("text/plain", "text/html") or _is_attachment_part(part):
             continue
         try:
-            data = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
         except Exception:
             defects.append("không giải mã được nội dung thư")
             continue

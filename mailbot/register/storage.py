@@ -27,6 +27,7 @@ from typing import Any
 
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
+from tinydb.table import Table
 
 from mailbot.errors import RecordError, StateDamaged
 
@@ -186,7 +187,7 @@ class SegmentedTable:
             self._dbs[number] = db
         return db
 
-    def _table(self, number: int):  # type: ignore[no-untyped-def]
+    def _table(self, number: int) -> Table:
         return self._db(number).table(TABLE, cache_size=0)
 
     def _evict(self, number: int) -> None:

@@ -152,18 +152,19 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
                 ],
             }
         )
-    arrived, failures = [], []
+    arrived: list[dict[str, str]] = []
+    failures: list[str] = []
     received = lambda m: m.get("received_at") or m.get("recorded_at")  # noqa: E731  when the Department got it
     for m in _after(store.messages.all(), first_message, since, now, received):
         stamp = received(m)
         if not stamp:
             continue
-        org = config.organization(m.get("organization") or "")
+        sender_org = config.organization(m.get("organization") or "")
         arrived.append(
             {
                 "time": short_time(parse_iso(stamp), tz),
                 "from": m.get("from") or "?",
-                "organization": org.name if org else "",
+                "organization": sender_org.name if sender_org else "",
                 "what": review.LABELS.get(m.get("disposition") or "", _DISPOSITIONS.get(m.get("disposition"), "")),
                 "receipt": m.get("receipt") or "",
                 "subject": m.get("subject") or "",
@@ -176,15 +177,16 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
         for att in m.get("attachments") or []:
             if att.get("defects"):
                 failures.append(f"Tệp không đọc được: {att['filename']} ({m.get('from')}): {att['defects'][0]}")
-    sent, unsent = [], []
+    sent: list[dict[str, Any]] = []
+    unsent: list[dict[str, Any]] = []
     for mail in _after(store.outbox.all(), first_mail, since, now, lambda m: m["created_at"]):
         if mail.get("kind") == "reminder":
-            org = config.organization(mail.get("organization") or "")
-            campaign = config.campaign(mail.get("campaign") or "")
-            doc = campaign.document(mail.get("document") or "") if campaign else None
+            to_org = config.organization(mail.get("organization") or "")
+            reminded = config.campaign(mail.get("campaign") or "")
+            doc_of = reminded.document(mail.get("document") or "") if reminded else None
             item = {
-                "organization": org.name if org else mail.get("organization"),
-                "document": doc.name if doc else mail.get("document"),
+                "organization": to_org.name if to_org else mail.get("organization"),
+                "document": doc_of.name if doc_of else mail.get("document"),
                 "step": step_label(mail.get("step", "")),
                 "to": ", ".join(mail["to"]),
                 "note": mail.get("last_error", ""),

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from mailbot import tls
 from mailbot.config import SmtpConfig, read_secret
@@ -65,7 +65,7 @@ class _MarksFinalDot:
 
     final_dot_sent = False
 
-    def send(self, s: bytes | str) -> None:
+    def send(self, s: Any) -> None:
         super().send(s)  # type: ignore[misc]
         if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):  # only DATA's content ends so
             self.final_dot_sent = True

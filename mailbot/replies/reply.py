@@ -206,7 +206,8 @@ class Templates:
         except jinja2.TemplateNotFound:
             raise TemplateError(f"template {name} not found in {self.directory}") from None
         except jinja2.TemplateError as exc:
-            where = f"{name}, line {exc.lineno}" if getattr(exc, "lineno", None) else name
+            line = getattr(exc, "lineno", None)  # a syntax error knows its line, others do not
+            where = f"{name}, line {line}" if line else name
             raise TemplateError(f"template {where} in {self.directory}: {exc}") from None
 
 
@@ -309,7 +310,8 @@ def compose_mail(
         (("plain", templates.render(f"{kind}.txt.j2", context))),
         ("html", templates.render(f"{kind}.html.j2", context)),
     ):
-        part = MIMEText(text.replace("\r\n", "\n").replace("\n", "\r\n"), name, _UTF8)  # canonical CRLF
+        # canonical CRLF; MIMEText takes a Charset object as well as a name (typeshed says str only)
+        part = MIMEText(text.replace("\r\n", "\n").replace("\n", "\r\n"), name, _UTF8)  # type: ignore[arg-type]
         del part["MIME-Version"]
         part["Content-Language"] = "vi"
         msg.attach(part)

@@ -173,7 +173,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("backup", help="a consistent, checked copy of the state folder (also while the daemon runs)")
     p.add_argument("--config", required=True)
     p.add_argument("--to", required=True, metavar="DIR", help="the copy goes into DIR/mailbot-YYYYmmdd-HHMMSS")

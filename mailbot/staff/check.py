@@ -284,7 +284,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check", help="validate the configuration, templates, state, mailbox and SMTP; one line each")
     p.add_argument("--config", required=True)
     p.add_argument("--fix", action="store_true", help="create the mailbox folders that are missing")

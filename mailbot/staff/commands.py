@@ -249,7 +249,7 @@ def _command(action: str, *names: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("roster", help="the consolidated duty roster: csv, xlsx or a printable html page")
     p.add_argument("--config", required=True)
     p.add_argument("--campaign")

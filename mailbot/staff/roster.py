@@ -145,7 +145,7 @@ def to_xlsx(rosters: list[OrgRoster], title: str) -> bytes:
     from openpyxl.styles import Font
 
     wb = openpyxl.Workbook()
-    ws = wb.active
+    ws = wb.worksheets[0]
     ws.title = "Danh sách trực"
     ws.append(COLUMNS)
     for cell in ws[1]:

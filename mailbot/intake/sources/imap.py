@@ -22,7 +22,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError
@@ -162,7 +162,7 @@ class ImapSource:
     def _select(self, box: BaseMailBox) -> None:
         box.folder.set(self.config.folder, readonly=self.read_only)
         values = box.client.untagged_responses.get("UIDVALIDITY") or [b"0"]
-        uidvalidity = int(values[-1])
+        uidvalidity = int(cast(bytes, values[-1]))
         saved, _ = self.state.get(self.config.folder)
         if saved and saved != uidvalidity:
             log.warning(
@@ -316,7 +316,7 @@ class ImapSource:
 
     def _move(self, box: BaseMailBox, uid_set: str, folder: str) -> None:
         caps = box.client.capabilities
-        target = encode_folder(folder)
+        target = encode_folder(folder).decode("ascii")  # modified UTF-7: ASCII
         if "MOVE" in caps:
             typ, data = box.client.uid("MOVE", uid_set, target)
         else:
@@ -403,7 +403,7 @@ class SentCopy:
                 self.box = self.source.login()
                 if not self.box.folder.exists(self.folder):
                     self.box.folder.create(self.folder)
-            typ, data = self.box.client.append(encode_folder(self.folder), r"(\Seen)", None, raw)
+            typ, data = self.box.client.append(encode_folder(self.folder).decode("ascii"), r"(\Seen)", None, raw)
             if typ != "OK":
                 raise imaplib.IMAP4.error(f"APPEND: {typ} {data!r}")
         except (*CONNECTION_ERRORS, SourceError) as exc:

@@ -99,7 +99,9 @@ class Lease:
             "Thư này do mailbot tạo để ghi nhận phiên bản đang xử lý hộp thư. Xin đừng xóa.\r\n"
             "Written by mailbot to show which instance works this mailbox. Please do not delete.\r\n"
         )
-        typ, data = box.client.append(encode_folder(LEASE_FOLDER), r"(\Seen)", None, text.encode("utf-8"))
+        typ, data = box.client.append(
+            encode_folder(LEASE_FOLDER).decode("ascii"), r"(\Seen)", None, text.encode("utf-8")
+        )
         if typ != "OK":
             raise imaplib.IMAP4.error(f"APPEND to {LEASE_FOLDER}: {typ} {data!r}")
 
