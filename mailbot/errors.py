@@ -37,7 +37,7 @@ class StateDamaged(StoreError):
         super().__init__(
             f"{path} is damaged ({problem}). mailbot will not start on it and will not overwrite it. "
             f"Stop the service and restore the state folder from the latest backup "
-            f'(`mailbot backup`; README, "Sao lưu và khôi phục"); keep the damaged folder aside'
+            f'(`mailbot backup`; docs/operator.md, "Sao lưu và khôi phục"); keep the damaged folder aside'
         )
 
 

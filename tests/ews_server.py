@@ -4,7 +4,7 @@ It answers the SOAP operations mailbot uses - GetFolder, FindFolder, CreateFolde
 SyncFolderItems, GetItem, UpdateItem, MoveItem - with responses shaped as
 Exchange 2016 sends them (Microsoft's EWS reference), over a small in-memory
 mailbox, so that exchangelib parses real XML over real HTTP. It is a stand-in
-for a server, not a recording of one: see README, "What is and is not tested".
+for a server, not a recording of one: see docs/operator.md, "What is and is not tested".
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def test_backups_while_the_daemon_records_mail_then_a_restore(tmp_path, smtp_ser
     assert all("đã kiểm tra bản sao đọc được và đủ tệp" in out for out in outputs)
 
     before = status_json(config)
-    # restore the last copy in place of the state folder, as the README says
+    # restore the last copy in place of the state folder, as docs/operator.md says
     shutil.move(tmp_path / "state", tmp_path / "state.old")
     shutil.copytree(copies[-1], tmp_path / "state")
     after = status_json(config)

@@ -113,7 +113,7 @@ def test_a_broken_config_template_or_register_fails_with_its_fix(tmp_path, smtp_
     status, lines = check(config)
     register = line(lines, "sổ ghi nhận")
     assert status == 1 and register.startswith("LỖI ") and str(segment) in register
-    assert register.endswith("→ khôi phục từ bản sao lưu (xem README, mục Sao lưu)")
+    assert register.endswith("→ khôi phục từ bản sao lưu (xem docs/operator.md, mục Sao lưu và khôi phục)")
 
 
 def test_smtp_with_starttls_and_a_login_then_a_real_acknowledgement_through_it(tmp_path) -> None:

@@ -1,7 +1,7 @@
 """The Exchange backend through exchangelib's real code path, against tests/ews_server.py on loopback.
 
 No Exchange server runs here: the endpoint answers with EWS responses shaped as Exchange 2016
-sends them. What this proves and what it does not is in README, "Exchange (EWS)".
+sends them. What this proves and what it does not is in docs/operator.md, "Exchange (EWS)".
 """
 
 from __future__ import annotations

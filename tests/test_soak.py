@@ -1,4 +1,4 @@
-"""A short sample of bench/soak.py (the full run: 5,000 messages, README "Reliability and security").
+"""A short sample of bench/soak.py (the full run: 5,000 messages, docs/reliability.md).
 
 The daemon records and answers 480 messages arriving in 12 batches; its resident memory
 after the batches must stay within a generous bound of what it was after warm-up (a

@@ -66,7 +66,7 @@ def check_state(config: configmod.Config) -> Line:
         for table in ("messages", "submissions", "outbox"):
             counts[table] = sum(1 for _ in scan(state / "db" / table))
     except MailbotError as exc:
-        return Line(False, what, str(exc), "khôi phục từ bản sao lưu (xem README, mục Sao lưu)")
+        return Line(False, what, str(exc), "khôi phục từ bản sao lưu (xem docs/operator.md, mục Sao lưu và khôi phục)")
     holder = _lock_holder(state)
     running = f"; đang được dịch vụ dùng (pid {holder})" if holder else ""
     return Line(
@@ -199,7 +199,7 @@ def _check_ews(config: configmod.Config, fix: bool) -> Iterator[Line]:
             what,
             "EWS của Exchange Online (Microsoft 365) bị Microsoft chặn dần từ 01/10/2026 "
             "và sẽ ngừng hẳn trong năm 2027",
-            'chuyển sang backend = "imap", host = "outlook.office365.com", auth = "xoauth2" (README, mục IMAP)',
+            'chuyển sang backend = "imap", host = "outlook.office365.com", auth = "xoauth2" (docs/operator.md, mục IMAP)',
             warning=True,
         )
     try:
