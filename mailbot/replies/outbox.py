@@ -172,6 +172,29 @@ def _text(answer: bytes | str) -> str:
     return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
 
 
+_FAILURE_LOG = {
+    "uncertain": (logging.ERROR, "mail %s to %s may or may not have arrived; not sent again: %s"),
+    "one-more-try": (logging.WARNING, "mail %s to %s: connection lost after the message was sent; one more try: %s"),
+    "failed": (logging.ERROR, "mail %s to %s failed for good: %s"),
+    "deferred": (logging.WARNING, "mail %s to %s deferred: %s"),
+}
+
+
+def _after_failure(
+    mail: dict[str, Any], exc: SendError, attempts: int, now: dt.datetime, retry: tuple[float, float]
+) -> tuple[str, dict[str, Any]]:
+    """What a failed attempt makes of a mail: its outcome, and the fields to record."""
+    fields: dict[str, Any] = {"attempts": attempts, "last_error": str(exc)}
+    later = {"next_attempt": utc_iso(now + backoff(attempts, *retry))}
+    if exc.uncertain and mail.get("uncertain_at"):  # lost after the final dot twice: never a third copy
+        return "uncertain", {**fields, "status": "uncertain", "failed_at": utc_iso(now)}
+    if exc.uncertain:  # probably delivered: one more try, no more
+        return "one-more-try", {**fields, "uncertain_at": utc_iso(now), **later}
+    if exc.permanent or attempts >= MAX_ATTEMPTS:
+        return "failed", {**fields, "status": "failed", "failed_at": utc_iso(now)}
+    return "deferred", {**fields, **later}
+
+
 @dataclass
 class FlushResult:
     sent: int = 0
@@ -238,66 +261,18 @@ def flush(
             try:
                 answer = transport.send(sender, mail["to"], raw)
             except SendError as exc:
+                outcome, fields = _after_failure(mail, exc, attempts, now, retry)
                 with guard:
-                    if exc.uncertain and mail.get("uncertain_at"):
-                        # lost after the final dot twice: never a third copy; staff are told
-                        store.update_mail(
-                            mail["key"],
-                            {
-                                "status": "uncertain",
-                                "attempts": attempts,
-                                "last_error": str(exc),
-                                "failed_at": utc_iso(now),
-                            },
-                        )
-                        result.uncertain += 1
-                        log.error(
-                            "mail %s to %s may or may not have arrived; not sent again: %s",
-                            mail["key"],
-                            ", ".join(mail["to"]),
-                            exc,
-                        )
-                    elif exc.uncertain:  # probably delivered: one more try, no more
-                        store.update_mail(
-                            mail["key"],
-                            {
-                                "attempts": attempts,
-                                "last_error": str(exc),
-                                "uncertain_at": utc_iso(now),
-                                "next_attempt": utc_iso(now + backoff(attempts, *retry)),
-                            },
-                        )
-                        result.deferred += 1
-                        log.warning(
-                            "mail %s to %s: connection lost after the message was sent; one more try: %s",
-                            mail["key"],
-                            ", ".join(mail["to"]),
-                            exc,
-                        )
-                    elif exc.permanent or attempts >= MAX_ATTEMPTS:
-                        store.update_mail(
-                            mail["key"],
-                            {
-                                "status": "failed",
-                                "attempts": attempts,
-                                "last_error": str(exc),
-                                "failed_at": utc_iso(now),
-                            },
-                        )
-                        result.failed += 1
-                        log.error("mail %s to %s failed for good: %s", mail["key"], ", ".join(mail["to"]), exc)
-                    else:
-                        store.update_mail(
-                            mail["key"],
-                            {
-                                "attempts": attempts,
-                                "last_error": str(exc),
-                                "next_attempt": utc_iso(now + backoff(attempts, *retry)),
-                            },
-                        )
-                        result.deferred += 1
-                        log.warning("mail %s to %s deferred: %s", mail["key"], ", ".join(mail["to"]), exc)
+                    store.update_mail(mail["key"], fields)
                     store.commit_outbox()
+                level, text = _FAILURE_LOG[outcome]
+                log.log(level, text, mail["key"], ", ".join(mail["to"]), exc)
+                if outcome == "uncertain":
+                    result.uncertain += 1
+                elif outcome == "failed":
+                    result.failed += 1
+                else:
+                    result.deferred += 1
                 result.errors.append(str(exc))
                 if exc.code is None and not exc.permanent:
                     break  # the server is unreachable: leave the rest for the next pass

@@ -169,7 +169,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     )
     if removed:
         print(f"Đã xoá {len(removed)} bản sao lưu cũ (giữ {args.keep} bản mới nhất).")
-    print(f"Khôi phục (khi dịch vụ đã dừng): thay thư mục {config.state_dir} bằng bản sao này (xem docs/operator.md, mục Sao lưu và khôi phục).")
+    print(
+        f"Khôi phục (khi dịch vụ đã dừng): thay thư mục {config.state_dir} bằng bản sao này (xem docs/operator.md, mục Sao lưu và khôi phục)."
+    )
     return 0
 
 
