@@ -10,7 +10,7 @@ from pathlib import Path
 from mailbot import config as configmod
 from mailbot import demo
 from mailbot.analysis.workers import default_workers
-from mailbot.pipeline import PassResult
+from mailbot.passes import PassResult
 from mailbot.register.store import Store
 from mailbot.runtime import open_runner, share_known, source_for, state_lock
 from mailbot.service import handoff, logs

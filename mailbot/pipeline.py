@@ -11,17 +11,17 @@ The outbox sends only mails whose message is committed.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-import functools
 import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from mailbot import passes
 from mailbot.analysis.classify import message_time
 from mailbot.analysis.workers import Analyser, analyse
 from mailbot.config import Config
@@ -31,14 +31,11 @@ from mailbot.intake.headers import header_fingerprint, header_message_id
 from mailbot.intake.sources import Incoming
 from mailbot.register.store import Store, utc_iso
 from mailbot.replies.acknowledge import acknowledge, notice_oversized, record_submissions
-from mailbot.replies.outbox import FlushResult, Sender, Transport, flush
+from mailbot.replies.outbox import FlushResult, Transport, flush
 from mailbot.replies.reply import Templates, shown_name
 from mailbot.replies.timefmt import short_date, size_text
 
 log = logging.getLogger(__name__)
-
-COMMIT_EVERY = 32  # messages recorded per group commit
-COMMIT_SECONDS = 0.5  # ... or after this long, whichever comes first
 
 
 class Source(Protocol):
@@ -71,37 +68,6 @@ def _storable(text: str) -> str:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-@dataclass
-class PassResult:
-    recorded: int = 0
-    duplicates: int = 0
-    errors: int = 0
-    dispositions: dict[str, int] = field(default_factory=dict)
-    sent: int = 0  # replies sent alongside the pass
-    failed: int = 0
-    store_error: str | None = None  # the register could not be written (a full disk): nothing was lost
-
-
-@dataclass
-class Group:
-    """The messages recorded since the last group commit: what the source marks done once it is
-    durable, and how to record each again should a later message's failure undo the group."""
-
-    items: list[tuple[Incoming, str | None]] = field(default_factory=list)
-    redo: list[Callable[[], object]] = field(default_factory=list)
-    recorded: list[str] = field(default_factory=list)  # dispositions of the new records, counted once committed
-
-    def add(self, item: Incoming, disposition: str | None, again: Callable[[], object] | None = None) -> None:
-        self.items.append((item, disposition))
-        if again is not None:
-            self.redo.append(again)
-
-    def clear(self) -> None:
-        self.items.clear()
-        self.redo.clear()
-        self.recorded.clear()
 
 
 @dataclass
@@ -294,128 +260,15 @@ class Runner:
         )
 
     # -- passes --------------------------------------------------------------------------
-    def run_pass(self, source: Source, stop: threading.Event | None = None, send_alongside: bool = False) -> PassResult:
-        """Record what the source holds, committing in groups (one write per changed table file).
+    def run_pass(
+        self, source: Source, stop: threading.Event | None = None, send_alongside: bool = False
+    ) -> passes.PassResult:
+        """Record what the source holds, committing in groups (see passes.run_pass)."""
+        return passes.run_pass(self, source, stop, send_alongside)
 
-        With `send_alongside`, a thread sends the replies of each group once it is committed,
-        while the next group is analysed (for a backlog); else the caller flushes after.
-        """
-        result = PassResult()
-        sender = Sender(lambda: self.flush(stop=stop)) if send_alongside else None
-        analyser = self.analyser or Analyser(self.config, 1)
-        wanted = lambda item: item.source_id not in self._set_aside and self.is_new(item)  # noqa: E731
-        group = Group()
-        started = time.monotonic()
-        try:
-            for item, analysed in analyser.stream(source.pending(), wanted, self.beat, stop):
-                self.beat()
-                if stop is not None and stop.is_set():
-                    break
-                if item.source_id in self._set_aside:
-                    continue
-                before = self.store.changes
-                try:
-                    if isinstance(analysed, BaseException):
-                        raise analysed
-                    with self.lock:
-                        envelope = self.process(item, analysed)
-                except (OSError, StoreError) as exc:
-                    self._store_failed(result, exc, group, item.source_id)
-                    break  # the disk or the state is in trouble: stop this pass, keep the messages
-                except Exception as exc:  # a bug or a record that cannot be stored: set the message aside
-                    result.errors += 1
-                    log.exception("message %s set aside after an unexpected error", item.source_id)
-                    self._set_aside.add(item.source_id)
-                    try:
-                        with self.lock:
-                            if self.store.changes != before:  # it left part of its records: undo them
-                                self._redo(group)
-                            self._set_aside_record(item, exc)
-                    except (OSError, StoreError) as err:
-                        self._store_failed(result, err, group, item.source_id)
-                        break
-                    except Exception:
-                        log.exception("could not record the set-aside message %s", item.source_id)
-                        continue
-                    group.add(item, "error", functools.partial(self._set_aside_record, item, exc))
-                else:
-                    if envelope is None:
-                        result.duplicates += 1
-                        group.add(item, self._recorded_disposition(item))
-                    else:
-                        group.recorded.append(envelope.disposition or "?")
-                        group.add(
-                            item,
-                            envelope.disposition,
-                            functools.partial(self.process, item, envelope),
-                        )
-                if len(group.items) >= COMMIT_EVERY or time.monotonic() - started > COMMIT_SECONDS:
-                    try:
-                        self._commit(source, group, result)
-                    except StoreError as exc:
-                        self._store_failed(result, exc, group, rolled_back=True)
-                        break
-                    if sender is not None:
-                        sender.wake()
-                    started = time.monotonic()
-        finally:
-            try:
-                self._commit(source, group, result)
-            except StoreError as exc:
-                self._store_failed(result, exc, group, rolled_back=True)
-            finally:
-                if sender is not None:
-                    sender.stop()
-                    result.sent, result.failed = sender.sent, sender.failed
-        return result
-
-    def _redo(self, group: Group) -> None:
-        """Forget every uncommitted change, then record the group's earlier messages again:
-        what a failed message had half written never reaches the disk (rare; costs a re-read)."""
-        self.store.rollback()
-        for again in group.redo:
-            again()
-
-    def _commit(self, source: Source, group: Group, result: PassResult) -> None:
-        """Make the group durable, count it, then let the source mark its messages done.
-
-        A message the source cannot mark (a lost connection) is found again by the next
-        scan, recognised as recorded, and marked then.
-        """
-        try:
-            with self.lock:
-                self.store.commit()
-        except StoreError:
-            group.clear()  # rolled back, so not done: the next pass finds them again
-            raise
-        if group.items:
-            self.store_fine()
-        result.recorded += len(group.recorded)
-        for name in group.recorded:
-            result.dispositions[name] = result.dispositions.get(name, 0) + 1
-        try:
-            source.done(group.items)
-        finally:
-            group.clear()
-
-    def _store_failed(
-        self,
-        result: PassResult,
-        exc: BaseException,
-        group: Group,
-        source_id: str | None = None,
-        rolled_back: bool = False,
-    ) -> None:
-        """The register cannot be written: forget the uncommitted group (its messages stay in the
-        mailbox, not marked done) and say so once; the next pass tries again. `rolled_back`: a
-        failed Store.commit() has already read the register again."""
-        result.errors += 1
-        result.store_error = str(exc)
-        self.store_trouble(exc, f"cannot record {source_id or 'this group'}, will retry on the next pass")
-        if not rolled_back:
-            with self.lock:
-                self.store.rollback()
-        group.clear()
+    def _process_again(self, item: Incoming, pristine: Envelope | None) -> None:
+        """Record a message again after a rollback, from its envelope as analysis left it."""
+        self.process(item, copy.deepcopy(pristine))
 
     def _recorded_disposition(self, item: Incoming) -> str | None:
         record = self.store.messages.get(self.identify(item.raw).key)

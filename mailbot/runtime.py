@@ -15,7 +15,8 @@ from pathlib import Path
 from mailbot import config as configmod
 from mailbot.analysis.workers import Analyser
 from mailbot.errors import MailbotError, StoreError
-from mailbot.intake.sources.imap import ImapSource, SentCopy
+from mailbot.intake.sources.imap import ImapSource
+from mailbot.intake.sources.imap_sent import SentCopy
 from mailbot.intake.sources.maildir import MaildirSource
 from mailbot.pipeline import Runner, Source
 from mailbot.register.store import Store

@@ -22,7 +22,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError
@@ -151,7 +151,7 @@ class ImapSource:
                     self.lease.acquire(box)
                 self._select(box)
             except BaseException:
-                _logout(box)
+                logout(box)
                 raise
         except CONNECTION_ERRORS as exc:
             raise SourceError(f"IMAP {cfg.host}:{cfg.port}: {self.certificate_problem(exc) or exc}") from exc
@@ -184,7 +184,7 @@ class ImapSource:
                 self.lease.release(box)  # another instance may take over at once
             except (*CONNECTION_ERRORS, SourceError) as exc:
                 log.warning("could not remove our lease from %s: %s", LEASE_FOLDER, exc)
-        _logout(box)  # the wake pipe stays: close() is also a reconnect, the source lives on
+        logout(box)  # the wake pipe stays: close() is also a reconnect, the source lives on
 
     def interrupt(self) -> None:
         """Wake a wait() at once (SIGTERM, a staff request): the IDLE ends cleanly with DONE.
@@ -385,42 +385,7 @@ class ImapSource:
         return f"imap://{self.config.username}@{self.config.host}:{self.config.port}/{self.config.folder}"
 
 
-class SentCopy:
-    """Sends with another transport, then APPENDs a copy to the IMAP Sent folder (read), so that
-    staff see in their mail client what mailbot answered. Its own connection: the source's is
-    used by the recording thread. A failed copy is logged, never a failed send."""
-
-    def __init__(self, inner: Any, source: ImapSource, folder: str) -> None:
-        self.inner = inner
-        self.source = source
-        self.folder = folder
-        self.box: BaseMailBox | None = None
-
-    def send(self, sender: str, to: list[str], raw: bytes) -> str:
-        answer = self.inner.send(sender, to, raw)
-        try:
-            if self.box is None:
-                self.box = self.source.login()
-                if not self.box.folder.exists(self.folder):
-                    self.box.folder.create(self.folder)
-            typ, data = self.box.client.append(encode_folder(self.folder).decode("ascii"), r"(\Seen)", None, raw)
-            if typ != "OK":
-                raise imaplib.IMAP4.error(f"APPEND: {typ} {data!r}")
-        except (*CONNECTION_ERRORS, SourceError) as exc:
-            log.warning("sent, but no copy in %s: %s", self.folder, exc)
-            self._close_box()
-        return answer
-
-    def _close_box(self) -> None:
-        box, self.box = self.box, None
-        _logout(box)
-
-    def close(self) -> None:
-        self.inner.close()
-        self._close_box()
-
-
-def _logout(box: BaseMailBox | None) -> None:
+def logout(box: BaseMailBox | None) -> None:
     """Log out if the connection still allows it; a dead one is simply dropped."""
     if box is not None:
         try:
@@ -435,4 +400,4 @@ def _parse_source_id(source_id: str) -> tuple[str, int, int]:
     return folder, int(uidvalidity), int(uid)
 
 
-__all__ = ["ImapSource", "FolderState", "SentCopy", "CONNECTION_ERRORS"]
+__all__ = ["CONNECTION_ERRORS", "FolderState", "ImapSource", "logout"]
