@@ -25,11 +25,17 @@ _WRONG_NAME = {62, 64}  # host name mismatch, IP address mismatch
 
 def client_context(ca_file: Path | None = None) -> ssl.SSLContext:
     """A verifying client context; `ca_file` (PEM) is trusted besides the system's roots."""
-    return _context(str(ca_file) if ca_file else None)
+    if ca_file is None:
+        return _context(None, 0)
+    try:
+        changed = ca_file.stat().st_mtime_ns  # a CA file replaced in place is read again
+    except OSError:
+        changed = 0
+    return _context(str(ca_file), changed)
 
 
-@functools.cache
-def _context(ca_file: str | None) -> ssl.SSLContext:
+@functools.lru_cache(maxsize=8)
+def _context(ca_file: str | None, changed: int) -> ssl.SSLContext:
     # Loading the CA store costs about 10 ms: one context per CA file, shared (read-only once made).
     context = ssl.create_default_context()
     if ca_file:
