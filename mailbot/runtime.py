@@ -88,7 +88,9 @@ def source_for(config: configmod.Config) -> Source:
     if config.mailbox.backend == "ews":
         from mailbot.intake.sources.ews import EwsSource  # exchangelib is slow to import: only when used
 
-        return EwsSource(config.mailbox, config.state_dir, config.secret, config.poll_interval)
+        return EwsSource(
+            config.mailbox, config.state_dir, config.secret, config.poll_interval, read_only=config.dry_run
+        )
     if config.mailbox.backend != "maildir" or config.mailbox.path is None:
         raise MailbotError(f"mailbox backend {config.mailbox.backend!r} is not available in this version")
     source = MaildirSource(config.mailbox.path, config.poll_interval)

@@ -171,3 +171,18 @@ def test_replies_through_exchange_land_in_sent_items(tmp_path, smtp_server, ews)
     [copy] = ews.mailbox.in_folder("Sent Items")
     assert copy.mime == mime
     assert "CreateItem" in ews.requests
+
+
+def test_a_dry_run_never_changes_the_exchange_mailbox(tmp_path, smtp_server, ews) -> None:
+    recorder, port = smtp_server
+    (tmp_path / "dry").mkdir()
+    dry = ews_config(tmp_path / "dry", port, ews.url)
+    ews.mailbox.deliver(plan(1))
+    ews.mailbox.deliver(plan(2))
+    out = mailbot("run", "--config", str(dry), "--once", "--dry-run", env=ENV)
+    assert out.returncode == 0, out.stderr
+    assert "Đã ghi nhận 2 thư mới" in out.stdout and recorder.messages == []
+    assert not {"CreateFolder", "UpdateItem", "MoveItem", "CreateItem"} & set(ews.requests), ews.requests
+    assert len(ews.mailbox.in_folder("Inbox")) == 2 and not any(i.is_read for i in ews.mailbox.items.values())
+    assert run_once(ews_config(tmp_path, port, ews.url)).returncode == 0  # production afterwards: all answered
+    assert len(recorder.messages) == 2 and ews.mailbox.in_folder("Inbox") == []

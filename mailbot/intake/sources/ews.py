@@ -88,8 +88,15 @@ def trust_ca_file(ca_file: Path) -> None:
 
 class EwsSource:
     def __init__(
-        self, config: MailboxConfig, state_dir: Path, secret: Callable[[str], str | None], poll_interval: float = 10.0
+        self,
+        config: MailboxConfig,
+        state_dir: Path,
+        secret: Callable[[str], str | None],
+        poll_interval: float = 10.0,
+        read_only: bool = False,
     ) -> None:
+        """`read_only` (a dry run): the mailbox is never changed: nothing marked read, moved or created."""
+        self.read_only = read_only
         self.config = config
         self.secret = secret
         self.poll_interval = poll_interval
@@ -218,7 +225,7 @@ class EwsSource:
 
     def pending(self) -> Iterator[Incoming]:
         """Messages created in the inbox since the saved sync state, oldest first."""
-        account = self.connect()
+        account = self.connect(create_folders=not self.read_only)
         assert self.inbox is not None
         created: list[Message] = []
         try:
@@ -278,7 +285,7 @@ class EwsSource:
             target = self.config.review_folder if disposition in REVIEW else self.config.processed_folder
             targets.setdefault(target, []).append((item_id, changekey))
         try:
-            for target, ids in targets.items():
+            for target, ids in targets.items() if not self.read_only else ():
                 messages = []
                 for item_id, changekey in ids:
                     message = Message(account=self.account, id=item_id, changekey=changekey or None)
