@@ -17,7 +17,7 @@ from mailbot.service import handoff, logs
 from mailbot.service.daemon import Daemon
 from mailbot.service.jobs import scheduler_for
 from mailbot.service.notify import Notifier
-from mailbot.staff import status
+from mailbot.staff import mailcommands, status
 
 log = logging.getLogger("mailbot")
 
@@ -36,6 +36,7 @@ def run_once(config: configmod.Config) -> str:
         with open_runner(config, config.workers or default_workers(), source) as runner:
             share_known(source, runner)
             result = runner.run_pass(source, send_alongside=True)
+            mailcommands.run_pending(runner)
             flushed = runner.flush(ignore_backoff=True)
     finally:
         source.close()
@@ -61,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             share_known(source, runner)
 
             def requests() -> None:
+                mailcommands.run_pending(runner)  # staff commands by mail, recorded by the pass
                 if handoff.waiting(config.state_dir):
                     daemon.health.save(config.state_dir, runner.clock(), force=True)  # `status` reads it
                     serve_requests(runner)

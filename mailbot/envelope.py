@@ -127,6 +127,15 @@ class AuthVerdict:
     aligned: str | None = None  # the method whose pass is aligned with the From domain, if any
     header_from: str | None = None  # the From domain our server's DMARC check says it evaluated
     unaligned: tuple[str, ...] = ()  # passes for other domains, e.g. "spf: evil.example"
+    aligned_by: tuple[str, ...] = ()  # every method whose pass is aligned (aligned is the first)
+    submitted_by: str | None = None  # `auth=pass smtp.auth=...`: the login that submitted it on our server
+
+    def authenticates(self, address: str | None) -> bool:
+        """Is `address` proven to be the sender, as staff commands require: DKIM or DMARC passing for
+        its domain, or the mail submitted on our own server by that login (auth=pass, smtp.auth)."""
+        if not self.trusted or not address:
+            return False
+        return bool({"dkim", "dmarc"} & set(self.aligned_by)) or self.submitted_by == address.lower()
 
     @property
     def failed(self) -> bool:

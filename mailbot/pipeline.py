@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, Protocol
 
 from mailbot import passes
 from mailbot.analysis.classify import message_time
+from mailbot.analysis.rules.staff import command_line
 from mailbot.analysis.workers import Analyser, analyse
 from mailbot.config import Config
 from mailbot.envelope import REVIEW, Envelope, message_key
@@ -151,6 +152,8 @@ class Runner:
                 self.config, self.store, self.templates, envelope, item.oversize or 0, received, now
             )
             note = note or "đã báo người gửi; chờ cán bộ xem xét"
+        elif envelope.disposition == "staff-command":
+            note = "lệnh của cán bộ: thực hiện ngay sau khi ghi nhận, trả lời người gửi"
         else:
             note = "không trả lời tự động" if envelope.disposition == "automated" else "chờ cán bộ xem xét"
         record = self._record(envelope, raw_sha, received, now, receipt, reply_key, note)
@@ -159,6 +162,8 @@ class Runner:
         )
         if envelope.disposition in REVIEW:
             record["review_id"] = self.store.next_review_id()
+        if envelope.disposition == "staff-command":
+            record["command"] = command_line(envelope.parsed)  # carried out once committed (mailcommands)
         if item.oversize is not None:
             record.update(size=item.oversize, oversize=True)
         self.store.record_message(record)

@@ -17,7 +17,7 @@ def test_shipped_templates_render_in_nfc() -> None:
     from mailbot.replies.reply import SAMPLES, TEMPLATES
 
     templates = Templates()
-    assert len(TEMPLATES) == 9
+    assert len(TEMPLATES) == 11
     for name in TEMPLATES:
         text = templates.render(name, SAMPLES[name.split(".", 1)[0]])
         assert text == unicodedata.normalize("NFC", text)

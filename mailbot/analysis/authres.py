@@ -104,7 +104,7 @@ def verdict(parsed: ParsedMessage, trusted_ids: tuple[str, ...]) -> AuthVerdict:
         for res in results:
             by_method.setdefault(res.method, []).append(res.result)
         header_from = next((d for r in results if r.method == "dmarc" and (d := r.domain("header.from"))), None)
-        how: str | None = None
+        passed: list[str] = []  # the methods whose pass is aligned with the From domain
         others: list[str] = []
         for res in results:
             if res.result != "pass" or not from_domain:
@@ -119,7 +119,7 @@ def verdict(parsed: ParsedMessage, trusted_ids: tuple[str, ...]) -> AuthVerdict:
             else:
                 continue
             if aligned(domain, from_domain) and (res.method != "dmarc" or domain == from_domain):
-                how = how or res.method
+                passed.append(res.method)
             elif domain:
                 others.append(f"{res.method}: {domain}")
         return AuthVerdict(
@@ -127,8 +127,17 @@ def verdict(parsed: ParsedMessage, trusted_ids: tuple[str, ...]) -> AuthVerdict:
             dmarc=_combine(by_method.get("dmarc")),
             spf=_combine(by_method.get("spf")),
             dkim=_combine(by_method.get("dkim")),
-            aligned=how,
+            aligned=passed[0] if passed else None,
+            aligned_by=tuple(passed),
             header_from=header_from,
             unaligned=tuple(others),
+            submitted_by=next(
+                (
+                    r.properties.get("smtp.auth", "").lower() or None
+                    for r in results
+                    if r.method == "auth" and r.result == "pass"
+                ),
+                None,
+            ),
         )
     return AuthVerdict(trusted=False)

@@ -123,6 +123,7 @@ class Config:
     campaigns: tuple[Campaign, ...] = field(default_factory=tuple)
     reminders: Reminders = Reminders()
     digest: Digest = Digest()
+    staff: tuple[str, ...] = ()  # addresses whose authenticated mail is obeyed as commands ([staff])
 
     def organization(self, org_id: str) -> Organization | None:
         return next((o for o in self.organizations if o.id == org_id), None)
@@ -309,6 +310,10 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         raise dsec_.fail("time", f'{digest_time!r} is not a time such as "07:30"') from None
     dsec_.done()
 
+    ssec = top.table("staff", {})
+    staff = tuple(a.lower() for a in ssec.strings("addresses", digest.to, _is_address, "an e-mail address"))
+    ssec.done()
+
     campaigns: list[Campaign] = []
     for sec in top.tables("campaigns"):
         cid = sec.ident("id", [c.id for c in campaigns], "campaign")
@@ -383,4 +388,5 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         campaigns=tuple(campaigns),
         reminders=reminders,
         digest=digest,
+        staff=staff,
     )

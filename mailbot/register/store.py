@@ -63,6 +63,7 @@ class Store:
         self._review_max = 0  # highest review number given (XL-0001 ...)
         self._fingerprints: dict[str, str] = {}  # "mid:" key -> header fingerprint of its message
         self.changes = 0  # changes made in memory since the register was opened (see Runner)
+        self.commands: list[str] = []  # staff commands by mail recorded and not yet carried out (keys)
         self.messages = SegmentedTable(db / "messages", self.segment_size, observe=self._note_message)
         self.submissions = SegmentedTable(db / "submissions", self.segment_size)
         self.outbox = SegmentedTable(db / "outbox", self.segment_size)
@@ -149,6 +150,8 @@ class Store:
         match = _RECEIPT_RE.match(doc.get("review_id") or "")
         if match:
             self._review_max = max(self._review_max, int(match.group(2)))
+        if doc.get("disposition") == "staff-command" and not doc.get("command_done"):
+            self.commands.append(doc["key"])
         if doc.get("fingerprint") and doc["key"].startswith("mid:"):
             self._fingerprints[doc["key"]] = doc["fingerprint"]
 
@@ -158,6 +161,8 @@ class Store:
 
     def update_message(self, key: str, fields: dict[str, Any]) -> None:
         self.messages.update(key, fields)
+        if "command_done" in fields and key in self.commands:
+            self.commands.remove(key)
         self.changes += 1
 
     # -- submissions ---------------------------------------------------------------------

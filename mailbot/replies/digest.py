@@ -20,7 +20,7 @@ from mailbot.config import Config
 from mailbot.register.store import Store, parse_iso, utc_iso
 from mailbot.replies.reply import Templates, compose_mail
 from mailbot.replies.timefmt import long_date, short_date, short_time, time_and_date
-from mailbot.staff import review, roster, status
+from mailbot.staff import mailhelp, review, roster, status
 
 if TYPE_CHECKING:
     from mailbot.pipeline import Runner
@@ -36,6 +36,8 @@ def step_label(step: str) -> str:
         return f"trước hạn {step.split('-', 1)[1]} ngày"
     if step.startswith("overdue-"):
         return f"quá hạn, lần {step.split('-', 1)[1]}"
+    if step.startswith("asked-"):
+        return "theo yêu cầu của cán bộ"
     return STEP_LABELS.get(step, step)
 
 
@@ -202,6 +204,13 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
     queue = [review.as_row(r, config) for r in review.open_items(store)]
     for row in queue:
         row["when"] = short_time(dt.datetime.fromisoformat(row["received_at"]), tz) if row["received_at"] else ""
+        row["reply"] = review.suggestion(row, config)
+    closed = [
+        {**row, "when": short_time(parse_iso(row["at"]), tz)}
+        for row in review.closed_items(store, config)
+        if since <= parse_iso(row["at"]) < now
+    ]
+
     return {
         "date": long_date(today),
         "short_date": short_date(today),
@@ -214,6 +223,8 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
         "reminders": sent,
         "unsent_reminders": unsent,
         "review": queue,
+        "closed": closed,
+        "commands": mailhelp.listing(),  # the digest invites replies with these
         "failures": failures,
     }
 
@@ -237,7 +248,9 @@ def make(
         return existing
     ctx = context(config, store, now)
     subject = f"Báo cáo hộp thư {config.reply_from} ngày {ctx['short_date']}"
-    mail = compose_mail(config, templates, "digest", ctx, to, subject, key, now)
+    mail = compose_mail(
+        config, templates, "digest", ctx, to, subject, key, now, extra_headers=[("Reply-To", config.reply_from)]
+    )
     ledger = (
         {"day": day.isoformat(), "messages_seen": len(store.messages), "outbox_seen": len(store.outbox)}
         if day is not None

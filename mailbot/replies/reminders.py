@@ -138,6 +138,35 @@ def due(config: Config, store: Store, now: dt.datetime, known: dict[str, str] | 
     return out
 
 
+def asked_now(
+    config: Config, store: Store, now: dt.datetime, known: dict[str, str] | None = None, organization: str | None = None
+) -> list[Reminder]:
+    """Reminders staff ask for now (`nhắc`): every pending document whose first reminder day has come,
+    whatever the hour or the day; one per organization and document a day (the step is the date)."""
+    local = now.astimezone(config.timezone)
+    domain = config.reply_from.rsplit("@", 1)[1]
+    step = Step(f"asked-{local.date().isoformat()}", local)
+    senders = organization_senders(store, known or {})
+    out = []
+    for campaign in config.campaigns:
+        if campaign.event_date and local.date() > campaign.event_date:
+            continue
+        for doc in campaign.documents:
+            plan = steps(config, campaign, doc, doc.reminders or config.reminders.plan)
+            if not plan or plan[0].due > local:
+                continue
+            for org in config.organizations:
+                if organization and org.id != organization:
+                    continue
+                if org.id not in doc.organizations or store.latest_submission(campaign.id, org.id, doc.id):
+                    continue
+                if store.outbox.get(message_id(campaign.id, org.id, doc.id, step.name, domain)) is not None:
+                    continue
+                to = sorted({*(c.lower() for c in org.contacts), *senders.get(org.id, set())})
+                out.append(Reminder(campaign, org, doc, step, to))
+    return out
+
+
 def enqueue(config: Config, store: Store, templates: Templates, reminder: Reminder, now: dt.datetime) -> dict[str, Any]:
     """Into the outbox (pending, suppressed by the cap, or no-recipient: the digest reports it)."""
     tz = config.timezone

@@ -8,7 +8,9 @@ import email.utils
 import hashlib
 from dataclasses import dataclass
 from email.charset import BASE64, Charset
+from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from pathlib import Path
@@ -31,6 +33,8 @@ TEMPLATES = (
     "digest.txt.j2",
     "digest.html.j2",
     "roster.html.j2",
+    "command.txt.j2",
+    "command.html.j2",
 )
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = BASE64
@@ -142,8 +146,17 @@ SAMPLE_DIGEST: dict[str, Any] = {
         }
     ],
     "review": [
-        {"id": "XL-0001", "when": "10:00 29/03/2021", "label": "người gửi lạ", "from": "a@gmail.com", "subject": "PA"}
+        {
+            "id": "XL-0001",
+            "when": "10:00 29/03/2021",
+            "label": "người gửi lạ",
+            "from": "a@gmail.com",
+            "subject": "PA",
+            "reply": "giao XL-0001 <mã đơn vị> plan",
+        }
     ],
+    "closed": [{"id": "XL-0000", "action": "đã giao", "by": "ddthong@dongthap.gov.vn", "when": "09:00 29/03/2021"}],
+    "commands": [{"form": "xem xét", "what": "danh sách thư chờ xem xét", "example": "xem xét"}],
     "failures": ["Tệp không đọc được: a.docx"],
 }
 SAMPLE_ROSTER: dict[str, Any] = {
@@ -173,7 +186,19 @@ SAMPLE_ROSTER: dict[str, Any] = {
         {"name": "Viettel Đồng Tháp", "missing": True, "receipt": None, "received": "", "version": 0, "rows": []},
     ],
 }
+SAMPLE_COMMAND: dict[str, Any] = {
+    "to": "ddthong@dongthap.gov.vn",
+    "title": "Đã giao XL-0003 cho Viễn thông Đồng Tháp",
+    "lines": ["Số biên nhận BC2021-0012.", "Thư xác nhận: đã gửi đến kt@gmail.com."],
+    "block": "",
+    "show_help": True,
+    "commands": [{"form": "xem xét", "what": "danh sách thư chờ xem xét", "example": "xem xét"}],
+    "mailbox": SAMPLE_ACK["mailbox"],
+    "signature": SAMPLE_ACK["signature"],
+    "department": SAMPLE_ACK["department"],
+}
 SAMPLES = {
+    "command": SAMPLE_COMMAND,
     "ack": SAMPLE_ACK,
     "oversize": SAMPLE_OVERSIZE,
     "remind": SAMPLE_REMIND,
@@ -299,8 +324,11 @@ def compose_mail(
     now: dt.datetime,
     auto_submitted: str = "auto-generated",
     extra_headers: list[tuple[str, str]] | None = None,
+    attachments: list[tuple[str, str, bytes]] | None = None,
+    html: str | None = None,
 ) -> Reply:
-    """Text and HTML from the `kind` templates, From the Department, with a fixed Message-ID."""
+    """Text and HTML from the `kind` templates (`html` given: that page instead), From the
+    Department, with a fixed Message-ID; `attachments` are (file name, MIME type, bytes)."""
     # compat32 classes: a fifth of the cost of EmailMessage with policy=SMTP, and the same bytes
     # on the wire (headers encoded by us, bodies in base64 UTF-8).
     # A boundary of our own: characters base64 never produces, and no regex compiled per mail
@@ -308,13 +336,25 @@ def compose_mail(
     msg = MIMEMultipart("alternative", boundary=f"=_mailbot_{msgid.split('@', 1)[0].rsplit('.', 1)[-1]}")
     for name, text in (
         (("plain", templates.render(f"{kind}.txt.j2", context))),
-        ("html", templates.render(f"{kind}.html.j2", context)),
+        ("html", html if html is not None else templates.render(f"{kind}.html.j2", context)),
     ):
         # canonical CRLF; MIMEText takes a Charset object as well as a name (typeshed says str only)
         part = MIMEText(text.replace("\r\n", "\n").replace("\n", "\r\n"), name, _UTF8)  # type: ignore[arg-type]
         del part["MIME-Version"]
         part["Content-Language"] = "vi"
         msg.attach(part)
+    if attachments:
+        body, msg = msg, MIMEMultipart("mixed", boundary=f"=_mailbot_mixed_{msgid.split('@', 1)[0][-24:]}")
+        del body["MIME-Version"]
+        msg.attach(body)
+        for filename, ctype, data in attachments:
+            maintype, subtype = ctype.split("/", 1)
+            attached: MIMENonMultipart = (
+                MIMEApplication(data, subtype) if maintype == "application" else MIMEText(data.decode(), subtype)
+            )
+            del attached["MIME-Version"]
+            attached.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
+            msg.attach(attached)
     head = [
         ("From", f"{encode_phrase(config.department)} <{config.reply_from}>"),
         ("To", ", ".join(to)),

@@ -77,7 +77,15 @@ def do_review(runner: Runner, params: dict[str, Any]) -> str:
     rows = [review.as_row(r, runner.config) for r in chosen]
     if params.get("json"):
         return json.dumps(rows, ensure_ascii=False, indent=1)
-    return review.render(rows, runner.config, waiting=len(items))
+    text = review.render(rows, runner.config, waiting=len(items))
+    closed = review.closed_items(runner.store, runner.config)[:10]
+    if closed:  # the audit trail: who closed what, lately
+        tz = runner.config.timezone
+        text += "\n\nĐã xử lý gần đây:\n" + "\n".join(
+            f"{c['id']} {c['action']} – {c['by']} – {dt.datetime.fromisoformat(c['at']).astimezone(tz):%H:%M %d/%m/%Y}"
+            for c in closed
+        )
+    return text
 
 
 def _open_item(runner: Runner, review_id: str) -> dict[str, Any]:
@@ -93,7 +101,12 @@ def do_assign(runner: Runner, params: dict[str, Any]) -> str:
         record = _open_item(runner, params["id"])
         try:
             receipt, note = review.assign(
-                runner, record, params["organization"], params.get("documents") or [], utc_now()
+                runner,
+                record,
+                params["organization"],
+                params.get("documents") or [],
+                utc_now(),
+                params.get("by") or review.actor(),
             )
         except BaseException:
             runner.store.rollback()  # nothing half-done reaches the register (the daemon commits later)
@@ -120,7 +133,8 @@ def do_assign(runner: Runner, params: dict[str, Any]) -> str:
 def do_dismiss(runner: Runner, params: dict[str, Any]) -> str:
     with runner.lock:
         record = _open_item(runner, params["id"])
-        review.close(runner.store, record, "dismissed", utc_now(), reason=params.get("reason") or "")
+        by = params.get("by") or review.actor()
+        review.close(runner.store, record, "dismissed", utc_now(), reason=params.get("reason") or "", **by)
         runner.store.commit()
     return f"{record['review_id']}: đã xử lý thủ công, không còn trong danh sách chờ xem xét."
 

@@ -9,7 +9,9 @@ optionally the sender remembered), or close it by hand (`mailbot dismiss`).
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +88,26 @@ def select(
     return items[-limit:] if limit is not None and limit > 0 else items
 
 
+def closed_items(store: Store, config: Config) -> list[dict[str, Any]]:
+    """Items staff closed, newest first: id, what was done, by whom, when (the audit trail)."""
+    out = []
+    for m in store.messages.all():
+        closed = m.get("review_closed")
+        if m.get("review_id") and closed:
+            org = config.organization(closed.get("organization") or "")
+            action = {"assigned": "đã giao", "dismissed": "đã bỏ qua"}.get(closed.get("action", ""), "đã xử lý")
+            out.append(
+                {
+                    "id": m["review_id"],
+                    "action": action + (f" cho {org.name}" if org else ""),
+                    "by": closed.get("by") or "không rõ",
+                    "at": closed.get("at", ""),
+                    "reason": closed.get("reason", ""),
+                }
+            )
+    return sorted(out, key=lambda r: r["at"], reverse=True)
+
+
 def find(store: Store, review_id: str) -> dict[str, Any]:
     wanted = review_id.strip().upper()
     for record in store.messages.all():
@@ -147,13 +169,36 @@ def close(store: Store, record: dict[str, Any], action: str, now: dt.datetime, *
     store.update_message(record["key"], {"review_closed": {"action": action, "at": utc_iso(now), **details}})
 
 
+def suggestion(row: dict[str, Any], config: Config) -> str:
+    """The line staff answer with to assign an item: `giao XL-0002 viettel-dongthap duty-list`."""
+    org = row.get("organization") or "<mã đơn vị>"
+    return " ".join(p for p in ("giao", row["id"], org, *(row.get("documents") or [])) if p)
+
+
+def actor(address: str | None = None, message: str | None = None) -> dict[str, str]:
+    """Who closed an item, for the audit trail: a staff address and the key of the command mail,
+    or the user who ran the command line."""
+    if address:
+        return {"by": address, **({"via": message} if message else {})}
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = str(os.getuid())
+    return {"by": f"{user} (dòng lệnh)"}
+
+
 def assign(
-    runner: Runner, record: dict[str, Any], org_id: str, document_ids: list[str], now: dt.datetime
+    runner: Runner,
+    record: dict[str, Any],
+    org_id: str,
+    document_ids: list[str],
+    now: dt.datetime,
+    by: dict[str, str] | None = None,
 ) -> tuple[str, str | None]:
     """Staff confirm the message is `org_id`'s submission: a receipt, then the acknowledgement.
 
-    Returns (receipt, note); a note says why no acknowledgement was queued.
-    """
+    Returns (receipt, note); a note says why no acknowledgement was queued. `by`: who did it and
+    from which message (the audit trail, see actor())."""
     config, store = runner.config, runner.store
     org = config.organization(org_id)
     if org is None:
@@ -203,7 +248,13 @@ def assign(
             "receipt": receipt,
             "reply": reply_key,
             "reply_note": note,
-            "review_closed": {"action": "assigned", "at": utc_iso(now), "organization": org_id, "documents": docs},
+            "review_closed": {
+                "action": "assigned",
+                "at": utc_iso(now),
+                "organization": org_id,
+                "documents": docs,
+                **(by or {}),
+            },
         },
     )
     return receipt, note

@@ -8,7 +8,14 @@ from tests.conftest import build
 
 
 def test_correspondence_is_the_last_rule_and_always_matches(config) -> None:
-    assert DISPOSITIONS == ("automated", "suspicious", "unknown-sender", "submission", "correspondence")
+    assert DISPOSITIONS == (
+        "automated",
+        "suspicious",
+        "staff-command",
+        "unknown-sender",
+        "submission",
+        "correspondence",
+    )
     env = classify_bytes(build(body="Xin hỏi về thời hạn gửi phương án."), config)
     assert env.disposition == "correspondence"
     assert CHAIN[-1].check(env, Context(config))

@@ -9,12 +9,22 @@ from __future__ import annotations
 from mailbot.analysis.rules.automated import Automated
 from mailbot.analysis.rules.base import Context, Rule
 from mailbot.analysis.rules.correspondence import Correspondence
+from mailbot.analysis.rules.staff import StaffCommand, StaffForged
 from mailbot.analysis.rules.submission import Submission
 from mailbot.analysis.rules.suspicious import Suspicious
 from mailbot.analysis.rules.unknown_sender import UnknownSender
 
-CHAIN: tuple[Rule, ...] = (Automated(), Suspicious(), UnknownSender(), Submission(), Correspondence())
+# an auto-reply (an out-of-office answering the digest) is never a command: Automated comes first
+CHAIN: tuple[Rule, ...] = (
+    Automated(),
+    StaffForged(),
+    StaffCommand(),
+    Suspicious(),
+    UnknownSender(),
+    Submission(),
+    Correspondence(),
+)
 
-DISPOSITIONS = tuple(rule.name for rule in CHAIN)
+DISPOSITIONS = tuple(dict.fromkeys(rule.name for rule in CHAIN))
 
 __all__ = ["CHAIN", "DISPOSITIONS", "Context", "Rule"]
