@@ -241,3 +241,34 @@ def test_the_daemon_answers_a_command_as_fast_as_any_mail(tmp_path, smtp_server)
         child.terminate()
         child.wait(15)
     assert queue(config) == ["XL-0002"]
+
+
+def test_over_imap_a_command_is_answered_within_about_a_second(tmp_path, smtp_server, dovecot) -> None:
+    import os
+    import time
+
+    from tests import dovecot as dc
+    from tests.conftest import imap_config
+
+    recorder, port = smtp_server
+    config = imap_config(tmp_path, port, dovecot.port, STAFF_DIGEST)
+    env = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        dovecot.append(build(sender="x@yahoo.com", subject="Hỏi", auth=None))  # XL-0001
+        wait_for(lambda: dovecot.folder_uids("Cần xem xét") != [], 20, "the question in the review folder")
+        time.sleep(0.5)  # into IDLE
+        sent = time.monotonic()
+        dovecot.append(command("bỏ qua XL-0001 đã trả lời"))
+        wait_for(lambda: len(answers(recorder)) == 1, 10, "the answer")
+        took = recorder.arrivals[-1] - sent
+    finally:
+        child.terminate()
+        child.wait(15)
+    assert "Đã bỏ qua XL-0001" in text(answers(recorder)[0])
+    assert took < 3, f"the answer took {took:.2f} s"  # Dovecot itself announces new mail after 0.5 s
