@@ -55,17 +55,17 @@ def _wrong(text: str, command: Command) -> Answer:
 
 def _item(runner: Runner, review_id: str, command: Command) -> dict[str, Any] | Answer:
     """The open review item `review_id`, or the answer that says why not."""
-    wanted = review_id.upper()
-    record = next((m for m in runner.store.messages.all() if m.get("review_id") == wanted), None)
-    if record is None:
-        return _wrong(f"Không có thư {wanted} trong danh sách chờ xem xét.", command)
+    try:
+        record = review.find(runner.store, review_id)
+    except MailbotError:
+        return _wrong(f"Không có thư {review_id.upper()} trong danh sách chờ xem xét.", command)
     closed = record.get("review_closed")
     if closed:
-        action = {"assigned": "đã giao", "dismissed": "đã bỏ qua"}.get(closed.get("action", ""), "đã xử lý")
+        action = review.ACTIONS.get(closed.get("action", ""), "đã xử lý")
         who = f" bởi {closed['by']}" if closed.get("by") else ""
         return Answer(
-            f"{wanted} đã được xử lý trước đó",
-            [f"{wanted} {action}{who} ({closed.get('at', '')}).", "Không thực hiện lại."],
+            f"{record['review_id']} đã được xử lý trước đó",
+            [f"{record['review_id']} {action}{who} ({closed.get('at', '')}).", "Không thực hiện lại."],
         )
     return record
 

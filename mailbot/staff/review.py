@@ -88,6 +88,9 @@ def select(
     return items[-limit:] if limit is not None and limit > 0 else items
 
 
+ACTIONS = {"assigned": "đã giao", "dismissed": "đã bỏ qua"}  # how staff read a closed item's action
+
+
 def closed_items(store: Store, config: Config) -> list[dict[str, Any]]:
     """Items staff closed, newest first: id, what was done, by whom, when (the audit trail)."""
     out = []
@@ -95,7 +98,7 @@ def closed_items(store: Store, config: Config) -> list[dict[str, Any]]:
         closed = m.get("review_closed")
         if m.get("review_id") and closed:
             org = config.organization(closed.get("organization") or "")
-            action = {"assigned": "đã giao", "dismissed": "đã bỏ qua"}.get(closed.get("action", ""), "đã xử lý")
+            action = ACTIONS.get(closed.get("action", ""), "đã xử lý")
             out.append(
                 {
                     "id": m["review_id"],
