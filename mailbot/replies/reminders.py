@@ -15,8 +15,10 @@ sent the document.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,13 +105,37 @@ def organization_senders(store: Store, known: dict[str, str]) -> dict[str, set[s
     return out
 
 
+def _owed(
+    config: Config,
+    store: Store,
+    campaign: Campaign,
+    doc: Document,
+    step: Step,
+    senders: Callable[[], dict[str, set[str]]],
+    only: str | None = None,
+) -> list[Reminder]:
+    """A reminder at `step` for each organization asked for `doc` that has not sent it (`only`: that
+    one) and has had none at this step yet."""
+    domain = config.reply_from.rsplit("@", 1)[1]
+    out = []
+    for org in config.organizations:
+        if only and org.id != only:
+            continue
+        if org.id not in doc.organizations or store.latest_submission(campaign.id, org.id, doc.id):
+            continue
+        if store.outbox.get(message_id(campaign.id, org.id, doc.id, step.name, domain)) is not None:
+            continue
+        to = sorted({*(c.lower() for c in org.contacts), *senders().get(org.id, set())})
+        out.append(Reminder(campaign, org, doc, step, to))
+    return out
+
+
 def due(config: Config, store: Store, now: dt.datetime, known: dict[str, str] | None = None) -> list[Reminder]:
     """The reminders to send at `now` (none twice: those already in the outbox are left out)."""
     local = now.astimezone(config.timezone)
     if not workdays.calendar(config.reminders).is_working_day(local.date()) or local.time() < config.reminders.hour:
         return []
-    domain = config.reply_from.rsplit("@", 1)[1]
-    senders: dict[str, set[str]] | None = None
+    senders = functools.cache(lambda: organization_senders(store, known or {}))  # read only when one is owed
     out = []
     for campaign in config.campaigns:
         for doc in campaign.documents:
@@ -126,15 +152,7 @@ def due(config: Config, store: Store, now: dt.datetime, known: dict[str, str] | 
             until = later[0].due if later else step.due + dt.timedelta(days=max(doc.reminders.overdue_every_days, 1))
             if local >= until:
                 continue
-            for org in config.organizations:
-                if org.id not in doc.organizations or store.latest_submission(campaign.id, org.id, doc.id):
-                    continue
-                if store.outbox.get(message_id(campaign.id, org.id, doc.id, step.name, domain)) is not None:
-                    continue
-                if senders is None:
-                    senders = organization_senders(store, known or {})
-                to = sorted({*(c.lower() for c in org.contacts), *senders.get(org.id, set())})
-                out.append(Reminder(campaign, org, doc, step, to))
+            out += _owed(config, store, campaign, doc, step, senders)
     return out
 
 
@@ -144,26 +162,16 @@ def asked_now(
     """Reminders staff ask for now (`nhắc`): every pending document whose first reminder day has come,
     whatever the hour or the day; one per organization and document a day (the step is the date)."""
     local = now.astimezone(config.timezone)
-    domain = config.reply_from.rsplit("@", 1)[1]
     step = Step(f"asked-{local.date().isoformat()}", local)
-    senders = organization_senders(store, known or {})
+    senders = functools.cache(lambda: organization_senders(store, known or {}))
     out = []
     for campaign in config.campaigns:
         if campaign.event_date and local.date() > campaign.event_date:
             continue
         for doc in campaign.documents:
             plan = steps(config, campaign, doc, doc.reminders or config.reminders.plan)
-            if not plan or plan[0].due > local:
-                continue
-            for org in config.organizations:
-                if organization and org.id != organization:
-                    continue
-                if org.id not in doc.organizations or store.latest_submission(campaign.id, org.id, doc.id):
-                    continue
-                if store.outbox.get(message_id(campaign.id, org.id, doc.id, step.name, domain)) is not None:
-                    continue
-                to = sorted({*(c.lower() for c in org.contacts), *senders.get(org.id, set())})
-                out.append(Reminder(campaign, org, doc, step, to))
+            if plan and plan[0].due <= local:
+                out += _owed(config, store, campaign, doc, step, senders, organization)
     return out
 
 
