@@ -271,12 +271,12 @@ def recipients(envelope: Envelope, config: Config) -> list[str]:
     """
     parsed = envelope.parsed
     for addr in parsed.reply_to:
-        if _sendable(addr) and envelope.organization and organization_of(addr, config) == envelope.organization:
+        if sendable(addr) and envelope.organization and organization_of(addr, config) == envelope.organization:
             return [addr]
-    return [parsed.from_address] if parsed.from_address and _sendable(parsed.from_address) else []
+    return [parsed.from_address] if parsed.from_address and sendable(parsed.from_address) else []
 
 
-def _sendable(value: str) -> bool:
+def sendable(value: str) -> bool:
     """ASCII, printable, no spaces or brackets: safe in a header we write and on the wire."""
     return value.isascii() and value.isprintable() and not any(c in value for c in ' <>"')
 
@@ -305,8 +305,8 @@ def compose(
         parsed.subject, fallback_subject or f"Xác nhận đã nhận tài liệu – số biên nhận {context['receipt']}"
     )
     thread: list[tuple[str, str]] = []
-    if parsed.message_id and _sendable(parsed.message_id):
-        refs = [r for r in parsed.references if r != parsed.message_id and _sendable(r)][-20:] + [parsed.message_id]
+    if parsed.message_id and sendable(parsed.message_id):
+        refs = [r for r in parsed.references if r != parsed.message_id and sendable(r)][-20:] + [parsed.message_id]
         thread = [("In-Reply-To", f"<{parsed.message_id}>"), ("References", "\r\n ".join(f"<{r}>" for r in refs))]
     return compose_mail(
         config, templates, kind, context, recipients(envelope, config), subject, msgid, now, "auto-replied", thread

@@ -20,7 +20,7 @@ from mailbot.analysis.textnorm import fold
 from mailbot.errors import MailbotError
 from mailbot.register.store import utc_iso
 from mailbot.replies import reminders
-from mailbot.replies.reply import compose_mail, reply_message_id, reply_subject
+from mailbot.replies.reply import compose_mail, reply_message_id, reply_subject, sendable
 from mailbot.staff import mailhelp, review, roster, status
 
 if TYPE_CHECKING:
@@ -276,7 +276,7 @@ def _answer(runner: Runner, record: dict[str, Any], answer: Answer) -> str:
     }
     thread: list[tuple[str, str]] = []
     message_id = record.get("message_id") or ""
-    if message_id.isascii() and message_id and " " not in message_id:
+    if message_id and sendable(message_id):
         thread = [("In-Reply-To", f"<{message_id}>"), ("References", f"<{message_id}>")]
     subject = reply_subject(record.get("subject") or "", answer.title)
     mail = compose_mail(
