@@ -44,6 +44,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
                     "documents": env.documents,
                     "disposition": env.disposition,
                     "reasons": env.reasons,
+                    "signatures": [s.as_record() for s in env.signatures],
                 },
                 ensure_ascii=False,
             ),

@@ -166,6 +166,45 @@ class AuthVerdict:
         }
 
 
+@dataclass(frozen=True)
+class Signature:
+    """A digital signature found on a file (a PDF) or on the mail itself (S/MIME), as verified."""
+
+    file: str  # the file's name (as Attachment.filename), or "" for the mail itself
+    kind: str  # "pdf" | "smime"
+    signer: str  # the certificate subject, readable: "CN, O"; "" when no certificate could be read
+    intact: bool  # the signed bytes are unchanged and the signature over them is valid
+    trusted: bool  # the certificate chains to a configured root, and was valid when checked
+    modified_after_signing: bool  # changed after signing beyond form filling and later signatures
+    signed_at: dt.datetime | None = None  # the signer's claimed time, or a timestamp token's when there is one
+    timestamped: bool = False  # signed_at comes from a timestamp token (a third party's clock)
+    tax_code: str | None = None  # MST (or MNS) in the subject, e.g. "0312345678-001"
+    personal_id: str | None = None  # CCCD/CMND/passport number in the subject of a person's certificate
+    organization: str | None = None  # the organization whose tax_codes include tax_code
+    problems: tuple[str, ...] = ()  # why not intact, not trusted, or what could not be read (Vietnamese)
+
+    @property
+    def holds(self) -> bool:
+        """Intact and not changed since: what makes the file the one that was signed."""
+        return self.intact and not self.modified_after_signing
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "kind": self.kind,
+            "signer": self.signer,
+            "organization": self.organization,
+            "tax_code": self.tax_code,
+            "personal_id": self.personal_id,
+            "intact": self.intact,
+            "trusted": self.trusted,
+            "signed_at": self.signed_at.isoformat() if self.signed_at else None,
+            "timestamped": self.timestamped,
+            "modified_after_signing": self.modified_after_signing,
+            "problems": list(self.problems),
+        }
+
+
 @dataclass
 class Envelope:
     """One message and everything decided about it, handed from stage to stage."""
@@ -186,6 +225,7 @@ class Envelope:
     raw_sha256: str | None = None
     unsynced_blobs: list[str] = field(default_factory=list)
     identity: str | None = None  # the register's key, once the runner resolved it (see Store.identify)
+    signatures: list[Signature] = field(default_factory=list)  # set by classify (analysis/signatures.py)
 
     @property
     def key(self) -> str:

@@ -219,6 +219,7 @@ class Runner:
             "documents": envelope.documents,
             "defects": parsed.defects,
             "auth": envelope.auth.as_record(),
+            "signatures": [s.as_record() for s in envelope.signatures],
             "attachments": [
                 {
                     "filename": a.filename,

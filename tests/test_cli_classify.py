@@ -8,7 +8,7 @@ import sys
 
 from tests.conftest import EXAMPLE, FIXTURES
 
-KEYS = {"file", "message_id", "organization", "documents", "disposition", "reasons"}
+KEYS = {"file", "message_id", "organization", "documents", "disposition", "reasons", "signatures"}
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -51,10 +51,19 @@ def test_html_is_escaped_and_never_evaluated(config) -> None:
     templates = Templates()
     context = {
         **SAMPLE_ACK,
-        "files": [{"name": "<script>alert(1)</script>{{ 7*7 }}.docx", "size": "1 KB", "kind": "Phương án"}],
+        "files": [
+            {
+                "name": "<script>alert(1)</script>{{ 7*7 }}.docx",
+                "size": "1 KB",
+                "kind": "Phương án",
+                # a certificate's subject is the sender's text too
+                "signatures": ["Tệp đã được ký số bởi <img src=x onerror=alert(2)>"],
+            }
+        ],
     }
     html = templates.render("ack.html.j2", context)
     assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<img" not in html and "&lt;img src=x" in html
     assert "{{ 7*7 }}" in html and "49" not in html
     text = templates.render("ack.txt.j2", context)
     assert "<script>alert(1)</script>{{ 7*7 }}.docx" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from mailbot.analysis import authres, documents
+from mailbot.analysis import authres, documents, signatures
 from mailbot.analysis.rules import CHAIN, Context
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Envelope
@@ -79,6 +79,7 @@ def classify(
         if not detected and rule.name != "automated":
             # documents matter for every disposition but automated (staff see what was sent)
             detected = True
+            notes.extend(signatures.check(envelope, config))
             campaign = campaign_for(message_time(envelope, received), config)
             if campaign is not None:
                 envelope.campaign = campaign.id

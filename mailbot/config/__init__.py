@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailbot.config.mailbox import SECURITY, MailboxConfig, ca_file_value, mailbox_section, plaintext_refused
+from mailbot.config.signatures import SignatureSettings, signatures_section, tax_code
 from mailbot.config.table import Section as _Section
 from mailbot.config.table import date_value as _date
 from mailbot.config.table import deadline as _deadline
@@ -36,6 +37,7 @@ class Organization:
     domains: tuple[str, ...]
     addresses: tuple[str, ...] = ()
     contacts: tuple[str, ...] = ()
+    tax_codes: tuple[str, ...] = ()  # MST in its signing certificates: a signature carrying one is this org's
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class Config:
     reminders: Reminders = Reminders()
     digest: Digest = Digest()
     staff: tuple[str, ...] = ()  # addresses whose authenticated mail is obeyed as commands ([staff])
+    signatures: SignatureSettings = SignatureSettings()
 
     def organization(self, org_id: str) -> Organization | None:
         return next((o for o in self.organizations if o.id == org_id), None)
@@ -275,6 +278,9 @@ def parse(data: dict[str, Any], path: Path) -> Config:
                 domains=tuple(d.lower() for d in sec.strings("domains", (), _is_domain, "a domain name")),
                 addresses=tuple(a.lower() for a in sec.strings("addresses", (), _is_address, "an e-mail address")),
                 contacts=tuple(a.lower() for a in sec.strings("contacts", (), _is_address, "an e-mail address")),
+                tax_codes=sec.strings(
+                    "tax_codes", (), tax_code, "a tax code (MST) such as 0100686209 or 0100686209-001"
+                ),
             )
         )
         if not orgs[-1].domains and not orgs[-1].addresses:
@@ -313,6 +319,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     ssec = top.table("staff", {})
     staff = tuple(a.lower() for a in ssec.strings("addresses", digest.to, _is_address, "an e-mail address"))
     ssec.done()
+    signatures = signatures_section(top.table("signatures", {}), base)
 
     campaigns: list[Campaign] = []
     for sec in top.tables("campaigns"):
@@ -389,4 +396,5 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         reminders=reminders,
         digest=digest,
         staff=staff,
+        signatures=signatures,
     )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mailbot.config import Campaign, Config
-from mailbot.envelope import Envelope
+from mailbot.envelope import Attachment, Envelope
 from mailbot.register.store import Store, cap_note, utc_iso
 from mailbot.replies.reply import Reply, Templates, compose, shown_name
+from mailbot.replies.sigtext import describe
 from mailbot.replies.timefmt import deadline_text, size_text, time_and_date
 
 
@@ -38,6 +40,9 @@ def record_submissions(
                     "received_at": utc_iso(received),
                     "on_time": received <= doc.deadline,
                     "files": envelope.document_files.get(doc_id, []),
+                    "signatures": [
+                        s.as_record() for s in envelope.signatures if s.file in envelope.document_files.get(doc_id, [])
+                    ],
                     **({"rows": envelope.duty_rows[doc_id]} if doc_id in envelope.duty_rows else {}),
                 }
             )
@@ -66,6 +71,7 @@ def acknowledge(
             "name": shown_name(a.filename if not a.container else f"{a.container} › {a.filename}"),
             "size": size_text(a.size),
             "kind": kinds.get(a.filename) or ("tệp nén" if a.is_archive else "tài liệu kèm theo"),
+            "signatures": _signature_lines(envelope, a, tz),
         }
         for a in envelope.parsed.attachments
         if not a.inline and not a.is_signature
@@ -110,8 +116,17 @@ def acknowledge(
         "roster_problems": sum(1 for r in roster if r["problems"]),
         "contact": config.contact,
         "signature": config.signature,
+        "mail_signatures": [describe(s.as_record(), tz) for s in envelope.signatures if s.kind == "smime"],
     }
     return queue(config, store, envelope, compose(envelope, config, templates, context, now), receipt, now)
+
+
+def _signature_lines(envelope: Envelope, att: Attachment, tz: ZoneInfo) -> list[str]:
+    """What the acknowledgement says of a file's digital signatures; a PDF without one is said so."""
+    lines = [describe(s.as_record(), tz) for s in envelope.signatures if s.kind == "pdf" and s.file == att.filename]
+    if not lines and (att.extension == "pdf" or att.content_type.lower() == "application/pdf"):
+        return ["Tệp không có chữ ký số"]
+    return ["Tệp " + line for line in lines]
 
 
 def notice_oversized(

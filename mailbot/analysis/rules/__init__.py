@@ -9,6 +9,7 @@ from __future__ import annotations
 from mailbot.analysis.rules.automated import Automated
 from mailbot.analysis.rules.base import Context, Rule
 from mailbot.analysis.rules.correspondence import Correspondence
+from mailbot.analysis.rules.signature import BrokenSignature
 from mailbot.analysis.rules.staff import StaffCommand, StaffForged
 from mailbot.analysis.rules.submission import Submission
 from mailbot.analysis.rules.suspicious import Suspicious
@@ -20,6 +21,7 @@ CHAIN: tuple[Rule, ...] = (
     StaffForged(),
     StaffCommand(),
     Suspicious(),
+    BrokenSignature(),
     UnknownSender(),
     Submission(),
     Correspondence(),

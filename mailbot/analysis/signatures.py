@@ -1,0 +1,109 @@
+"""Digital signatures on what a message carries: every signed PDF (archive members too) and the
+mail's own S/MIME signature, verified, matched to an organization by the tax code (MST) in the
+signer's certificate, and explained to staff.
+
+A signature that does not hold makes the message suspicious (rules/signature.py); an untrusted
+chain or another organization's signature is a note staff read, never held against the sender.
+"""
+
+from __future__ import annotations
+
+from mailbot.analysis.readers.certs import Verified
+from mailbot.config import Config, Organization
+from mailbot.envelope import Envelope, Signature
+
+MAX_SIGNED_FILES = 10  # signed PDFs verified per message
+
+
+def check(envelope: Envelope, config: Config) -> list[str]:
+    """Fill envelope.signatures; return the notes staff should read about them."""
+    parsed = envelope.parsed
+    signed = [a for a in parsed.attachments if a.data.startswith(b"%PDF") and b"/ByteRange" in a.data]
+    smime_parts = None
+    if parsed.content_type == "multipart/signed":
+        from mailbot.analysis.readers import smime
+
+        smime_parts = smime.signed_parts(envelope.raw)
+    if not signed and smime_parts is None:
+        return []
+    try:
+        from mailbot.analysis.readers import pdfsig, smime
+    except ImportError:  # pragma: no cover - pyhanko is a dependency; `mailbot check` reports it missing
+        return ["thư có chữ ký số nhưng máy chủ chưa cài pyhanko: chưa kiểm tra được chữ ký"]
+    found: list[Signature] = []
+    for index, att in enumerate(signed):
+        if index >= MAX_SIGNED_FILES:
+            att.defects.append(f"thư có hơn {MAX_SIGNED_FILES} tệp PDF ký số: tệp này không được kiểm tra chữ ký")
+            continue
+        verified, defects = pdfsig.verify(att.data, config.signatures)
+        att.defects.extend(defects)
+        found += [_signature(att.filename, "pdf", v, config) for v in verified]
+    if smime_parts is not None:
+        sig = _signature("", "smime", smime.verify(*smime_parts, config.signatures), config)
+        found.append(sig)
+        for att in parsed.attachments:
+            if att.is_signature and not sig.intact:
+                att.defects.extend(sig.problems[:1])
+    envelope.signatures = found
+    return notes(envelope, config)
+
+
+def _signature(file: str, kind: str, v: Verified, config: Config) -> Signature:
+    return Signature(
+        file=file,
+        kind=kind,
+        signer=v.signer,
+        intact=v.intact,
+        trusted=v.trusted,
+        modified_after_signing=v.modified_after_signing,
+        signed_at=v.signed_at.astimezone(config.timezone) if v.signed_at else None,
+        timestamped=v.timestamped,
+        tax_code=v.tax_code,
+        personal_id=v.personal_id,
+        organization=_organization_of(v.tax_code, config.organizations),
+        problems=v.problems,
+    )
+
+
+def _organization_of(tax: str | None, organizations: tuple[Organization, ...]) -> str | None:
+    """The organization whose tax code is the signer's, or its parent's (a branch is "-001" on it)."""
+    if not tax:
+        return None
+    for org in organizations:
+        if any(tax == code or tax.startswith(code + "-") for code in org.tax_codes):
+            return org.id
+    return None
+
+
+def where(sig: Signature) -> str:
+    return f"tệp {sig.file}" if sig.file else "thư (chữ ký S/MIME)"
+
+
+def broken(envelope: Envelope) -> list[str]:
+    """Reasons the message is suspicious: a signature that does not hold."""
+    return [
+        f"chữ ký số trên {where(s)}{_by(s)} không còn nguyên vẹn: {'; '.join(s.problems) or 'không rõ lý do'}"
+        for s in envelope.signatures
+        if not s.holds
+    ]
+
+
+def notes(envelope: Envelope, config: Config) -> list[str]:
+    out = []
+    for sig in envelope.signatures:
+        if not sig.holds:
+            continue  # said by broken()
+        if not sig.trusted:
+            out.append(f"chữ ký số trên {where(sig)}{_by(sig)} còn nguyên vẹn nhưng {'; '.join(sig.problems)}")
+        if sig.organization and envelope.organization and sig.organization != envelope.organization:
+            signer_org = config.organization(sig.organization)
+            sender_org = config.organization(envelope.organization)
+            out.append(
+                f"{where(sig)} được ký số bởi {signer_org.name if signer_org else sig.organization} "
+                f"(MST {sig.tax_code}), không phải đơn vị gửi thư ({sender_org.name if sender_org else ''})"
+            )
+    return out
+
+
+def _by(sig: Signature) -> str:
+    return f" (người ký: {sig.signer})" if sig.signer else ""
