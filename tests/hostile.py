@@ -170,6 +170,41 @@ def near_threshold_runs() -> bytes:
     )
 
 
+def _signed_plan(name: str, alter: Callable[[bytes], bytes], deep: bool = False) -> bytes:
+    from tests import signing
+
+    pki = signing.hostile_pki()
+    holder = pki.deep_chain(100) if deep else pki.holder("VIỄN THÔNG ĐỒNG THÁP", "VNPT", "0100684378")
+    pdf = alter(signing.sign_pdf(signing.plan_pdf(), holder))
+    return _mixed(name, [_text(), _attachment(b"PA-ky-so.pdf", pdf, b"application/pdf")])
+
+
+def signature_garbage_cms() -> bytes:
+    """A signed PDF whose CMS blob is garbage: the signature does not hold, the message is suspicious."""
+    from tests.signing import garbage_cms
+
+    return _signed_plan("sigcms", garbage_cms)
+
+
+def signature_byte_range_outside() -> bytes:
+    """/ByteRange pointing 2 GB past the end of a 20 KB file."""
+    from tests.signing import byte_range_outside
+
+    return _signed_plan("sigrange", byte_range_outside)
+
+
+def signature_fields_1000() -> bytes:
+    """1,000 filled signature fields pointing at one signature."""
+    from tests.signing import many_signature_fields
+
+    return _signed_plan("sigfields", many_signature_fields)
+
+
+def signature_chain_100() -> bytes:
+    """A signer certificate under 100 intermediates, all carried in the signature."""
+    return _signed_plan("sigchain", lambda pdf: pdf, deep=True)
+
+
 CASES: dict[str, Callable[[], bytes]] = {
     "nested-multipart-1000": nested_multipart,
     "attachments-10000": many_attachments,
@@ -182,4 +217,8 @@ CASES: dict[str, Callable[[], bytes]] = {
     "html-and-jinja-in-subject-and-name": template_injection,
     "the-same-from-an-unknown-sender": template_injection_unknown,
     "base64-runs-just-under-1MB-x40": near_threshold_runs,
+    "signature-garbage-cms": signature_garbage_cms,
+    "signature-byte-range-outside": signature_byte_range_outside,
+    "signature-fields-1000": signature_fields_1000,
+    "signature-chain-100": signature_chain_100,
 }

@@ -36,6 +36,13 @@ def outcome(tmp_path_factory, smtp_server_module):
     config = write_config(
         tmp_path, port, {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$': 'to = ["ddthong@dongthap.gov.vn"]'}
     )
+    from tests.signing import hostile_pki
+
+    # the hostile signatures' root is trusted, so that the 100-deep chain is built to it
+    config.write_text(
+        config.read_text(encoding="utf-8") + f'\n[signatures]\ntrust_roots = ["{hostile_pki().root_pem}"]\n',
+        encoding="utf-8",
+    )
     for n, (name, make) in enumerate(CASES.items()):
         deliver(tmp_path, make(), f"{n:02d}-{name}.eml")
     deliver(
@@ -153,3 +160,19 @@ def test_invalid_utf8_is_recorded_and_answered_in_valid_text(outcome) -> None:
 
 def test_semicolons_in_a_header_cost_nothing(outcome) -> None:
     assert record(outcome, "semicolons")["disposition"] == "correspondence"
+
+
+def test_hostile_signatures_are_defects_that_never_hold(outcome) -> None:
+    for name in ("sigcms", "sigrange", "sigfields"):
+        found = record(outcome, name)
+        assert found["disposition"] == "suspicious", (name, found["reasons"])
+        assert found["signatures"] and not any(
+            s["intact"] and not s["modified_after_signing"] for s in found["signatures"]
+        )
+    fields = record(outcome, "sigfields")
+    assert len(fields["signatures"]) == 10
+    assert any("chỉ kiểm tra 10 chữ ký đầu" in d for a in fields["attachments"] for d in a["defects"])
+    chain = record(outcome, "sigchain")
+    assert chain["disposition"] == "submission"  # intact, but a 102-certificate chain is not trusted
+    [sig] = chain["signatures"]
+    assert sig["intact"] and not sig["trusted"] and "chuỗi chứng thư dài bất thường" in sig["problems"][0]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailbot.config import Config
 from mailbot.register.store import Store, parse_iso, utc_iso
+from mailbot.replies import sigtext
 from mailbot.replies.reply import Templates, compose_mail
 from mailbot.replies.timefmt import long_date, short_date, short_time, time_and_date
 from mailbot.staff import mailhelp, review, roster, status
@@ -111,6 +112,7 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
                 else:
                     when = short_time(dt.datetime.fromisoformat(row["received_at"]), tz)
                     versions = f", {row['versions']} bản" if row["versions"] > 1 else ""
+                    versions += f", {row['signed']}" if row.get("signed") else ""
                     cells.append(
                         {
                             "status": row["status"],
@@ -154,7 +156,7 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
                 ],
             }
         )
-    arrived: list[dict[str, str]] = []
+    arrived: list[dict[str, Any]] = []
     failures: list[str] = []
     received = lambda m: m.get("received_at") or m.get("recorded_at")  # noqa: E731  when the Department got it
     for m in _after(store.messages.all(), first_message, since, now, received):
@@ -170,6 +172,10 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
                 "what": review.LABELS.get(m.get("disposition") or "", _DISPOSITIONS.get(m.get("disposition"), "")),
                 "receipt": m.get("receipt") or "",
                 "subject": m.get("subject") or "",
+                "signatures": [
+                    f"{'Tệp ' + s['file'] if s.get('file') else 'Thư'} {sigtext.describe(s, tz)}"
+                    for s in m.get("signatures") or []
+                ],
             }
         )
         if m.get("disposition") == "automated" and any("multipart/report" in r for r in m.get("reasons") or []):

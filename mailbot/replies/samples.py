@@ -117,6 +117,10 @@ SAMPLE_DIGEST: dict[str, Any] = {
             "what": "nộp tài liệu",
             "receipt": "BC2021-0001",
             "subject": "Phương án",
+            "signatures": [
+                "Tệp PA.pdf đã được ký số bởi VIỄN THÔNG ĐỒNG THÁP (MST 0100684378-036) lúc 09 giờ 10 phút, "
+                "ngày 29 tháng 3 năm 2021; chữ ký số còn nguyên vẹn (không bị sửa đổi sau khi ký)"
+            ],
         }
     ],
     "reminders": [

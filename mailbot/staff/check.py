@@ -253,6 +253,50 @@ def _text(exc: BaseException) -> str:
     return str(text) or type(exc).__name__
 
 
+def check_signatures(config: configmod.Config) -> Line:
+    """pyhanko present, and the roots that make a document signature trusted."""
+    what = "kiểm tra chữ ký số"
+    try:
+        import pyhanko.sign.validation  # noqa: F401
+    except ImportError:
+        return Line(
+            True,
+            what,
+            "chưa cài pyhanko: chữ ký số trên tệp PDF không được kiểm tra",
+            "pip install pyhanko",
+            warning=True,
+        )
+    settings = config.signatures
+    with_codes = sum(1 for o in config.organizations if o.tax_codes)
+    codes = f"; {with_codes}/{len(config.organizations)} đơn vị có mã số thuế (tax_codes)"
+    if not settings.trust_roots:
+        return Line(
+            True,
+            what,
+            "chưa cấu hình chứng thư gốc: kiểm tra được chữ ký còn nguyên vẹn, chưa xác minh được nguồn gốc" + codes,
+            "thêm [signatures] trust_roots (docs/configuration.md, mục Chữ ký số)",
+            warning=True,
+        )
+    import datetime as dt
+
+    from cryptography import x509
+
+    now = dt.datetime.now(dt.timezone.utc)
+    names, expired = [], []
+    for der in settings.trust_roots:
+        cert = x509.load_der_x509_certificate(der)
+        cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        name = str(cn[0].value) if cn else cert.subject.rfc4514_string()
+        names.append(f"{name}, hiệu lực đến {cert.not_valid_after_utc:%d/%m/%Y}")
+        if cert.not_valid_after_utc < now:
+            expired.append(name)
+    revocation = "; có tra cứu thu hồi (OCSP/CRL) qua mạng" if settings.check_revocation else ""
+    detail = f"{len(names)} chứng thư gốc ({'; '.join(names)}){codes}{revocation}"
+    if expired:
+        return Line(True, what, detail + f"; đã hết hạn: {'; '.join(expired)}", "thay chứng thư gốc mới", warning=True)
+    return Line(True, what, detail)
+
+
 def run_checks(path: str, fix: bool) -> Iterator[Line]:
     try:
         config = configmod.load(path)
@@ -268,6 +312,7 @@ def run_checks(path: str, fix: bool) -> Iterator[Line]:
     )
     yield check_templates(config)
     yield check_state(config)
+    yield check_signatures(config)
     yield from check_secrets(config)
     yield from check_mailbox(config, fix)
     yield check_smtp(config)

@@ -8,6 +8,7 @@ from typing import Any
 
 from mailbot.config import Config
 from mailbot.register.store import Store, parse_iso
+from mailbot.replies import sigtext
 from mailbot.replies.timefmt import short_date, short_time
 
 LABELS = {"on-time": "đúng hạn", "late": "trễ hạn", "missing": "chưa nộp"}
@@ -41,6 +42,7 @@ def campaign_rows(config: Config, store: Store, campaign_id: str | None = None) 
                         received_at=parse_iso(latest["received_at"]).astimezone(config.timezone).isoformat(),
                         first_receipt=first["receipt"],
                         versions=latest["version"],
+                        signed=sigtext.short(latest.get("signatures") or []),
                     )
                 rows.append(row)
     return rows
@@ -81,6 +83,7 @@ def render_table(config: Config, store: Store, campaign_id: str | None = None) -
                 else:
                     when = short_time(dt.datetime.fromisoformat(row["received_at"]), tz)
                     extra = f", {row['versions']} bản" if row["versions"] > 1 else ""
+                    extra += f", {row['signed']}" if row.get("signed") else ""
                     cells.append(f"{LABELS[row['status']]} {row['receipt']} {when}{extra}")
             table.append(cells)
         widths = [max(len(r[i]) for r in table) for i in range(len(header))]

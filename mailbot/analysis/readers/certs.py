@@ -15,6 +15,7 @@ from typing import Any
 
 from mailbot.config.signatures import SignatureSettings
 
+MAX_CHAIN = 8  # certificates from signer to root; real chains have 2-4, a longer one is not trusted
 MAX_FIELD = 200  # characters kept of a subject's CN or O: a hostile certificate can say anything
 # Vietnamese CAs write the holder's identifier into the subject's UID (or serialNumber), e.g.
 # "MST:0312345678-001" for an enterprise, "MNS:1234567" for a budget unit, "CCCD:0790..." for a person.
@@ -100,6 +101,9 @@ _TRUST_PROBLEMS = {
 def trust_problem(status: Any, settings: SignatureSettings) -> str | None:
     """Why a signature whose bytes hold is not trusted, or None when it is."""
     if status.trusted:
+        path = status.validation_path
+        if path is not None and len(path) > MAX_CHAIN:
+            return f"chuỗi chứng thư dài bất thường ({len(path)} chứng thư): không tin cậy"
         return None
     if not settings.trust_roots:
         return "chưa cấu hình chứng thư gốc ([signatures] trust_roots): chưa xác minh được nguồn gốc chữ ký"

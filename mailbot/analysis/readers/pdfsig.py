@@ -43,7 +43,8 @@ def verify(data: bytes, settings: SignatureSettings) -> tuple[list[Verified], li
         return [_unreadable(f"không đọc được tệp PDF để kiểm tra chữ ký ({type(exc).__name__})")], []
     defects = []
     if len(fields) > MAX_PER_FILE:
-        defects.append(f"tệp có {len(fields)} chữ ký: chỉ kiểm tra {MAX_PER_FILE} chữ ký đầu")
+        count = f"từ {MAX_FIELDS} chữ ký trở lên" if len(fields) >= MAX_FIELDS else f"{len(fields)} chữ ký"
+        defects.append(f"tệp có {count}: chỉ kiểm tra {MAX_PER_FILE} chữ ký đầu")
     vc = context(settings)
     return [_verify_one(reader, field, vc, settings) for field in fields[:MAX_PER_FILE]], defects
 
