@@ -228,3 +228,18 @@ def test_mailbot_check_names_the_roots_or_says_none_are_configured(tmp_path, pki
     (tmp_path / "none").mkdir()
     line = check_signatures(configmod.load(signed_config(tmp_path / "none", None)))
     assert line.warning and "trust_roots" in str(line)
+
+
+def test_a_signed_pdf_inside_a_zip_is_checked_too(config, vnpt_signed) -> None:
+    import io
+    import zipfile
+
+    for pdf, disposition in ((vnpt_signed, "submission"), (flip_signed_byte(vnpt_signed), "suspicious")):
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w") as zf:
+            zf.writestr("Ho so/PA-ky-so.pdf", pdf)
+        raw = build(sender="kt@vnpt.vn", subject="Phương án", files=(("ho-so.zip", packed.getvalue()),), headers=MARCH)
+        env = classify_bytes(raw, config)
+        assert env.disposition == disposition
+        [sig] = env.signatures
+        assert sig.file == "Ho so/PA-ky-so.pdf" and sig.organization == "vnpt-dongthap"
