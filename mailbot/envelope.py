@@ -13,6 +13,8 @@ from typing import Any
 
 DOCUMENT_EXTENSIONS = frozenset({"doc", "docx", "odt", "pdf", "xls", "xlsx", "ods", "csv", "zip", "rar", "7z", "rtf"})
 ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z"})
+DOCUMENT_KINDS = frozenset({"pdf", "docx", "xlsx", "odt", "ods", "doc", "xls", "rtf"})  # see filetype.py
+CONTAINER_KINDS = frozenset({"zip", "7z", "rar", "tnef", "msg"})
 # the dispositions that wait for a person (the review queue, the review folder of a live mailbox)
 REVIEW = ("unknown-sender", "suspicious", "correspondence", "oversized", "error")
 
@@ -27,6 +29,7 @@ class Attachment:
     inline: bool = False
     content_id: str = ""
     container: str = ""  # name of the archive it came out of, "" for a mail part
+    kind: str = ""  # what its bytes are (analysis/filetype.py: "pdf", "docx", "zip"…), set by extract.examine
     defects: list[str] = field(default_factory=list)
     reader: Callable[[bytes], str] | None = field(default=None, repr=False)  # set by extract.examine
     _text: str | None = field(default=None, repr=False)
@@ -74,14 +77,18 @@ class Attachment:
 
     @property
     def is_document_file(self) -> bool:
-        """A file that can be a required document (not an image, not a signature)."""
+        """A file that can be a required document (not an image, not a signature): by its bytes,
+        or by its name when the bytes say nothing."""
         if self.is_signature:
             return False
-        return self.extension in DOCUMENT_EXTENSIONS
+        return (
+            self.kind in DOCUMENT_KINDS or self.is_archive or (not self.kind and self.extension in DOCUMENT_EXTENSIONS)
+        )
 
     @property
     def is_archive(self) -> bool:
-        return self.extension in ARCHIVE_EXTENSIONS
+        """A container of files: an archive, or Outlook's winmail.dat and .msg."""
+        return self.kind in CONTAINER_KINDS or (not self.kind and self.extension in ARCHIVE_EXTENSIONS)
 
 
 @dataclass

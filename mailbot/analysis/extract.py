@@ -14,6 +14,8 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from mailbot.analysis import filetype, legacyfonts
+from mailbot.analysis.readers import archives, outlook, word97
 from mailbot.analysis.textnorm import decode_bytes, nfc
 from mailbot.envelope import Attachment
 
@@ -37,35 +39,39 @@ class Budget:
 
 
 def examine(att: Attachment, budget: Budget, depth: int = 0) -> list[Attachment]:
-    """Check att and give it a text reader (run on first use); return att and an archive's members."""
-    kind = _kind(att)
-    if kind == "zip" and att.extension not in ("docx", "xlsx", "odt", "ods"):
-        return [att, *_zip_members(att, budget, depth)]
+    """Type att by its bytes and give it a text reader (run on first use); return att and the files
+    a container (zip, 7z, rar, winmail.dat, .msg) holds, each examined the same way."""
+    kind = filetype.sniff(att.data, att.extension, att.content_type)
+    att.kind = kind
+    if (
+        att.extension in _NAMED_KINDS
+        and kind != att.extension
+        and not (att.extension == "zip" and kind in ("7z", "rar"))
+    ):
+        what = f"là {filetype.label(kind)}" if kind else "không phải " + att.extension
+        att.defects.append(f"tên tệp ghi .{att.extension} nhưng nội dung {what}")
+    if kind in filetype.CONTAINERS:
+        members, text = _members(att, kind, budget, depth)
+        if text:
+            body = text
+            att.reader = lambda data: _text(body)
+        return [att, *members]
     reader = _READERS.get(kind)
     if reader is None:
         return [att]
-    if kind in ("docx", "xlsx", "odt", "ods") and not _zip_is_sane(att, _MAIN_PART[kind]):
+    if kind in _MAIN_PART and not _zip_is_sane(att, _MAIN_PART[kind]):
         return [att]
-    att.reader = lambda data: nfc(reader(data))[:MAX_TEXT]
+    att.reader = lambda data: _text(reader(data))
     return [att]
 
 
-def _kind(att: Attachment) -> str:
-    ext = att.extension
-    head = att.data[:8]
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        if ext in ("docx", "xlsx", "odt", "ods"):
-            return ext
-        return "zip"
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        return "xls" if ext == "xls" else "ole"
-    if ext in ("csv", "txt"):
-        return "text"
-    if ext in ("docx", "xlsx", "odt", "ods", "pdf", "xls", "zip"):
-        att.defects.append(f"tệp .{ext} không đúng định dạng (nội dung không phải {ext})")
-    return ext
+# extensions whose name makes a promise the bytes must keep ("rar" and "7z" named ".zip" are common)
+_NAMED_KINDS = frozenset({"docx", "xlsx", "odt", "ods", "pdf", "xls", "doc", "zip", "7z", "rar", "msg", "rtf"})
+
+
+def _text(text: str) -> str:
+    """Extracted text as matching and rosters want it: Unicode (legacy TCVN3/VNI converted), NFC, bounded."""
+    return nfc(legacyfonts.fix(text[: MAX_TEXT * 2])[0])[:MAX_TEXT]
 
 
 _MAIN_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "odt": "content.xml", "ods": "content.xml"}
@@ -91,66 +97,72 @@ def _zip_is_sane(att: Attachment, main_part: str) -> bool:
     return True
 
 
-def _member_name(info: zipfile.ZipInfo) -> str:
-    name = info.filename
-    if not info.flag_bits & 0x800:
-        raw = name.encode("cp437", errors="replace")
-        try:
-            name = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            name = raw.decode("cp1258", errors="replace")
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name.replace("\\", "/"))
-    return nfc(name)
+def _list(kind: str, data: bytes) -> tuple[Iterator[archives.Entry] | list[archives.Entry], str]:
+    if kind == "zip":
+        return archives.zip_entries(data), ""
+    if kind == "7z":
+        return archives.sevenzip_entries(data), ""
+    if kind == "rar":
+        return archives.rar_entries(data), ""
+    if kind == "tnef":
+        return outlook.tnef(data)
+    return outlook.msg(data)
 
 
-def _zip_members(att: Attachment, budget: Budget, depth: int) -> list[Attachment]:
+def _members(att: Attachment, kind: str, budget: Budget, depth: int) -> tuple[list[Attachment], str]:
+    """The files a container holds, within the message's budget; never a name used as a path."""
     if depth >= MAX_ARCHIVE_DEPTH:
         att.defects.append("tệp nén lồng quá sâu: không mở")
-        return []
+        return [], ""
     out: list[Attachment] = []
+    what = "tệp nén" if kind in ("zip", "7z", "rar") else filetype.label(kind)
     try:
-        zf = zipfile.ZipFile(io.BytesIO(att.data))
-    except Exception as exc:
-        att.defects.append(f"không mở được tệp nén ({type(exc).__name__})")
-        return []
-    with zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            name = _member_name(info)
+        entries, text = _list(kind, att.data)
+        for entry in entries:
             if budget.members <= 0:
-                att.defects.append(f"tệp nén có quá nhiều tệp: chỉ xét {MAX_MEMBERS} tệp")
+                att.defects.append(f"{what} có quá nhiều tệp: chỉ xét {MAX_MEMBERS} tệp")
                 break
             budget.members -= 1
-            if ".." in name.split("/") or name.startswith("/"):
-                att.defects.append(f"tệp nén chứa đường dẫn nguy hiểm {name!r}")
-            if info.flag_bits & 0x1:
-                att.defects.append(f"tệp {name!r} trong tệp nén có mật khẩu: không đọc được")
-                continue
-            if info.file_size > budget.bytes or (
-                info.file_size > 1024 * 1024 and info.file_size / max(info.compress_size, 1) > MAX_RATIO
-            ):
-                att.defects.append(f"tệp {name!r} giải nén ra {info.file_size} byte: nghi là bom nén, không mở")
-                continue
-            try:
-                with zf.open(info) as fh:
-                    data = fh.read(budget.bytes + 1)
-            except Exception as exc:
-                att.defects.append(f"không giải nén được {name!r} ({type(exc).__name__})")
-                continue
-            if len(data) > budget.bytes:
-                att.defects.append(f"tệp {name!r} lớn hơn kích thước khai báo: không mở")
-                budget.bytes = 0
-                continue
-            budget.bytes -= len(data)
-            member = Attachment(
-                filename=name,
-                content_type="application/octet-stream",
-                data=data,
-                container=att.filename if not att.container else f"{att.container}/{att.filename}",
-            )
-            out.extend(examine(member, budget, depth + 1))
-    return out
+            member = _member(att, entry, budget, what)
+            if member is not None:
+                out.extend(examine(member, budget, depth + 1))
+    except ImportError as exc:
+        att.defects.append(f"máy chủ chưa cài thư viện đọc {filetype.label(kind)} ({exc.name}): không mở được")
+        return out, ""
+    except Exception as exc:  # every format library raises its own errors on a damaged file
+        att.defects.append(f"không mở được {what} ({type(exc).__name__})")
+        return out, ""
+    return out, text
+
+
+def _member(att: Attachment, entry: archives.Entry, budget: Budget, what: str) -> Attachment | None:
+    name = entry.name
+    if ".." in name.split("/") or name.startswith("/"):
+        att.defects.append(f"{what} chứa đường dẫn nguy hiểm {name!r}")
+    if entry.encrypted:
+        att.defects.append(f"tệp {name!r} trong {what} có mật khẩu: không đọc được")
+        return None
+    if entry.size > budget.bytes or (entry.size > 1024 * 1024 and entry.size / max(entry.packed, 1) > MAX_RATIO):
+        att.defects.append(f"tệp {name!r} giải nén ra {entry.size} byte: nghi là bom nén, không mở")
+        return None
+    try:
+        data = entry.read(budget.bytes)
+    except archives.MemberTooLarge:
+        data = b"x" * (budget.bytes + 1)  # reported below like any member larger than it said
+    except Exception as exc:
+        att.defects.append(f"không giải nén được {name!r} ({type(exc).__name__})")
+        return None
+    if len(data) > budget.bytes:
+        att.defects.append(f"tệp {name!r} lớn hơn kích thước khai báo: không mở")
+        budget.bytes = 0
+        return None
+    budget.bytes -= len(data)
+    return Attachment(
+        filename=name,
+        content_type=entry.content_type,
+        data=data,
+        container=att.filename if not att.container else f"{att.container}/{att.filename}",
+    )
 
 
 def _read_docx(data: bytes) -> str:
@@ -233,6 +245,14 @@ def _read_odf(data: bytes) -> str:
     return "\n".join(line.strip(" |") for line in text.splitlines() if line.strip(" |"))
 
 
+def _read_doc(data: bytes) -> str:
+    return word97.read_doc(data)
+
+
+def _read_rtf(data: bytes) -> str:
+    return word97.read_rtf(data)
+
+
 def _read_text(data: bytes) -> str:
     return decode_bytes(data[: MAX_TEXT * 4].removeprefix(b"\xef\xbb\xbf"), None).replace(",", " | ")
 
@@ -245,4 +265,6 @@ _READERS = {
     "odt": _read_odf,
     "ods": _read_odf,
     "text": _read_text,
+    "doc": _read_doc,
+    "rtf": _read_rtf,
 }

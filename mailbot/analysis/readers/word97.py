@@ -1,0 +1,63 @@
+"""Word 97–2003 (.doc) and RTF files, still common in Vietnamese offices.
+
+.doc: Debian's `antiword` (GPL, a separate program: no Python library reads Word's binary format),
+run with a time and memory limit on a private temporary copy; its tables come out as "|cell|cell|"
+lines, which the duty-list reader splits. RTF: `striprtf`, pure Python; Word writes Vietnamese as
+\\uN escapes, which it decodes, and table cells as "|".
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+
+ANTIWORD_SECONDS = 20
+ANTIWORD_MEMORY = 512 * 1024 * 1024  # address space of the converter
+MAX_OUTPUT = 4 * 1024 * 1024
+
+
+class ConverterMissing(Exception):
+    """The Debian package that reads this format is not installed."""
+
+
+def antiword() -> str | None:
+    return shutil.which("antiword")
+
+
+def _limits() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (ANTIWORD_MEMORY, ANTIWORD_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CPU, (ANTIWORD_SECONDS, ANTIWORD_SECONDS + 1))
+
+
+def read_doc(data: bytes) -> str:
+    program = antiword()
+    if program is None:
+        raise ConverterMissing("antiword")
+    with tempfile.TemporaryDirectory(prefix="mailbot-doc-") as folder:
+        path = os.path.join(folder, "file.doc")  # a fixed name: the sender's name never reaches a path
+        with open(path, "wb") as fh:
+            fh.write(data)
+        try:
+            done = subprocess.run(
+                [program, "-m", "UTF-8.txt", "-w", "0", path],
+                capture_output=True,
+                timeout=ANTIWORD_SECONDS,
+                preexec_fn=_limits,
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            )
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"antiword took over {ANTIWORD_SECONDS} s") from None
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ValueError(f"antiword: {detail[0] if detail else done.returncode}")
+    return done.stdout[:MAX_OUTPUT].decode("utf-8", errors="replace")
+
+
+def read_rtf(data: bytes) -> str:
+    from striprtf.striprtf import rtf_to_text
+
+    text = data[:MAX_OUTPUT].decode("latin-1")  # RTF is 7-bit; \\'xx and \\uN escapes carry the rest
+    return rtf_to_text(text, encoding="cp1258", errors="replace")
