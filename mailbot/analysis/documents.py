@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from mailbot.analysis import bodylist
 from mailbot.analysis.htmltext import html_to_text
 from mailbot.analysis.textnorm import Keyword, find_any, find_phones, fold, name_matches, words
 from mailbot.config import Campaign
@@ -168,39 +169,16 @@ def is_roster_table(text: str) -> bool:
 def is_pasted_roster(body: str) -> bool:
     """A list or table of people with Vietnamese telephone numbers in the body.
 
-    Quoted text (lines after a reply header or starting with '>') is ignored;
-    a signature gives one person at most, so two are required.
+    Quoted text and the signature block are ignored (bodylist.own_lines); a signature gives one
+    person at most, so two are required.
     """
-    own: list[str] = []
-    for line in body.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(">") or re.match(r"(?i)^-+\s*(original message|forwarded message|thư gốc)", stripped):
-            break
-        if re.match(r"(?i)^(vào|on)\b.*(đã viết|wrote)\s*:?\s*$", stripped):
-            break
-        own.append(line)
-    text = "\n".join(own)
-    if is_roster_table(text):
+    own = bodylist.own_lines(body)
+    if is_roster_table("\n".join(own)):
         return True
     people = set()
     for line in own:
+        found = bodylist.person(line)
         phones = find_phones(line)
-        if not phones:
-            continue
-        name = _person_name(line)
-        if name:
-            people.add((name, phones[0]))
+        if found and phones:
+            people.add((found[0], phones[0]))
     return len(people) >= 2
-
-
-def _person_name(line: str) -> str | None:
-    """The first run of 2-5 capitalised words, as Vietnamese names are written."""
-    run: list[str] = []
-    for token in re.findall(r"[^\W\d_]+|\S", line):
-        if token[0].isalpha() and token[0].isupper():
-            run.append(token)
-            continue
-        if 2 <= len(run) <= 5:
-            return " ".join(run)
-        run = []
-    return " ".join(run) if 2 <= len(run) <= 5 else None

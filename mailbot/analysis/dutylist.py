@@ -20,8 +20,10 @@ from typing import Any
 
 import phonenumbers
 
+from mailbot.analysis import bodylist, legacyfonts
 from mailbot.analysis.extract import cell_text
 from mailbot.analysis.htmltext import html_to_text
+from mailbot.analysis.readers import word97
 from mailbot.analysis.textnorm import fold
 from mailbot.config import Campaign
 from mailbot.envelope import Envelope
@@ -202,9 +204,15 @@ def _sheet(rows: Iterable[Iterable[object]]) -> list[list[str]]:
     return out
 
 
-def tables(filename: str, data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
-    """(source, table) for each sheet or table of a file mailbot can read."""
-    ext = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
+def tables(filename: str, data: bytes, kind: str = "") -> Iterator[tuple[str, list[list[str]]]]:
+    """(source, table) for each sheet or table of a file mailbot can read, by its kind (filetype.py),
+    legacy TCVN3/VNI text converted to Unicode."""
+    for source, table in _raw_tables(filename, data, kind):
+        yield source, legacyfonts.fix_table(table)
+
+
+def _raw_tables(filename: str, data: bytes, kind: str) -> Iterator[tuple[str, list[list[str]]]]:
+    ext = kind or (filename.lower().rsplit(".", 1)[-1] if "." in filename else "")
     if ext in ("xlsx", "xlsm"):
         import openpyxl
 
@@ -232,25 +240,31 @@ def tables(filename: str, data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
         yield from _odf_tables(filename, data)
     elif ext == "pdf":
         yield filename, text_table(_pdf_layout_text(data))
-    elif ext == "csv":
+    elif ext == "doc":
+        yield filename, text_table(word97.read_doc(data))
+    elif ext == "rtf":
+        yield filename, text_table(word97.read_rtf(data))
+    elif ext in ("csv", "text"):
         text = data.decode("utf-8-sig", errors="replace")
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
         yield filename, [row for row in csv.reader(io.StringIO(text), dialect)][: MAX_ROWS + HEADER_ROWS]
 
 
 def body_rows(text: str, source: str = "nội dung thư") -> list[DutyRow]:
-    """A duty list pasted in a mail: a table with its header, or lines '1. Name - Position - 0913.456.789'."""
-    rows = rows_of(text_table(text), source)
+    """A duty list pasted in a mail: a table with its header, or one person per line in free form
+    (bodylist.py), up to quoted text and the closing formula."""
+    lines = bodylist.own_lines(text)
+    rows = rows_of(text_table("\n".join(lines)), source)
     if rows:
         return rows
     out = []
-    for line in text.splitlines():
-        parts = [p.strip() for p in re.split(r"\s+[-–—:]\s+|\t+|\s*\|\s*", line.strip()) if p.strip()]
-        if len(parts) < 2 or not _NUMBERISH.search(parts[-1]) or _NUMBERISH.search(parts[0]):
+    for line in lines:
+        found = bodylist.person(line)
+        if found is None:
             continue
-        name = re.sub(r"^\(?\d{1,3}[.)]\s*", "", parts[0])
-        phones = parse_phones(parts[-1])
-        duty = DutyRow(name=name, position=" – ".join(parts[1:-1]), phones=phones, source=source)
+        name, position, numbers = found
+        phones = parse_phones(numbers)
+        duty = DutyRow(name=name, position=position, phones=phones, source=source)
         duty.problems += [f"{p.text}: {p.problem}" for p in phones if p.problem]
         out.append(duty)
     return out
@@ -334,7 +348,9 @@ def read_rosters(envelope: Envelope, campaign: Campaign) -> dict[str, list[dict[
         for att in envelope.parsed.attachments:
             if att.filename in names and att.data:
                 try:
-                    rows += [r for source, table in tables(att.filename, att.data) for r in rows_of(table, source)]
+                    rows += [
+                        r for source, table in tables(att.filename, att.data, att.kind) for r in rows_of(table, source)
+                    ]
                 except Exception as exc:  # a damaged file: its rows cannot be read, the message goes on
                     log.warning("cannot read the rows of %s: %s", att.filename, exc)
         if not rows:  # pasted in the mail (or the files had no table): the body's list or HTML table

@@ -113,3 +113,12 @@ def fix(text: str) -> tuple[str, str | None]:
     if found == "vni":
         return unicodedata.normalize("NFC", from_vni(text)), found
     return text, None
+
+
+def fix_table(rows: list[list[str]]) -> list[list[str]]:
+    """A table in one legacy encoding converted cell by cell (decided once, on all its text)."""
+    found = detect("\n".join(" ".join(row) for row in rows[:200]))
+    if found is None:
+        return rows
+    convert = (lambda t: t.translate(TCVN3)) if found == "tcvn3" else from_vni
+    return [[unicodedata.normalize("NFC", convert(cell)) for cell in row] for row in rows]

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mailbot.analysis import filetype
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Attachment, Envelope
 from mailbot.register.store import Store, cap_note, utc_iso
@@ -68,9 +69,9 @@ def acknowledge(
     kinds = {name: docs[doc].name for doc, names in envelope.document_files.items() if doc in docs for name in names}
     files = [
         {
-            "name": shown_name(a.filename if not a.container else f"{a.container} › {a.filename}"),
+            "name": shown_name(a.filename if not a.container else f"{a.container} › {a.filename}") + _what(a),
             "size": size_text(a.size),
-            "kind": kinds.get(a.filename) or ("tệp nén" if a.is_archive else "tài liệu kèm theo"),
+            "kind": kinds.get(a.filename) or _container(a),
             "signatures": _signature_lines(envelope, a, tz),
         }
         for a in envelope.parsed.attachments
@@ -119,6 +120,22 @@ def acknowledge(
         "mail_signatures": [describe(s.as_record(), tz) for s in envelope.signatures if s.kind == "smime"],
     }
     return queue(config, store, envelope, compose(envelope, config, templates, context, now), receipt, now)
+
+
+_SAME = {"jpeg": ("jpg", "jpeg", "jpe"), "tiff": ("tif", "tiff"), "text": ("csv", "txt")}
+
+
+def _what(att: Attachment) -> str:
+    """' (tệp Word .docx)' after a name that does not say what the file is (ATT00001.bin, no name)."""
+    if not att.kind or att.extension == att.kind or att.extension in _SAME.get(att.kind, ()):
+        return ""
+    return f" ({filetype.label(att.kind)})"
+
+
+def _container(att: Attachment) -> str:
+    if not att.is_archive:
+        return "tài liệu kèm theo"
+    return {"tnef": "gói thư Outlook (winmail.dat)", "msg": "thư Outlook đính kèm"}.get(att.kind, "tệp nén")
 
 
 def _signature_lines(envelope: Envelope, att: Attachment, tz: ZoneInfo) -> list[str]:

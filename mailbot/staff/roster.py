@@ -35,6 +35,9 @@ COLUMNS = [
 ]
 
 
+UNREAD = "đã gửi, chưa đọc được danh sách"
+
+
 @dataclass
 class OrgRoster:
     organization: Organization
@@ -93,6 +96,15 @@ def flat_rows(rosters: list[OrgRoster]) -> list[dict[str, str]]:
                 }
             )
             continue
+        if not roster.rows:  # received, but no row could be read: said, never left out
+            out.append(
+                {
+                    **dict.fromkeys(COLUMNS, ""),
+                    "organization": roster.organization.name,
+                    "problems": UNREAD,
+                    "receipt": roster.receipt or "",
+                }
+            )
         for row in roster.rows:
             base = {
                 "organization": roster.organization.name,

@@ -8,6 +8,7 @@ Each entry declares its size before a byte is unpacked; `read(limit)` never retu
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import zipfile
@@ -47,7 +48,7 @@ def zip_entries(data: bytes) -> Iterator[Entry]:
             size=info.file_size,
             packed=info.compress_size,
             encrypted=bool(info.flag_bits & 0x1),
-            read=lambda limit, info=info: _zip_read(zf, info, limit),
+            read=functools.partial(_zip_read, zf, info),
         )
 
 
@@ -81,7 +82,7 @@ def sevenzip_entries(data: bytes) -> Iterator[Entry]:
             size=int(info.uncompressed or 0),
             packed=int(info.compressed or 0),
             encrypted=encrypted,
-            read=lambda limit, name=info.filename: _sevenzip_read(archive, name, limit),
+            read=functools.partial(_sevenzip_read, archive, info.filename),
         )
 
 
@@ -139,7 +140,7 @@ def rar_entries(data: bytes) -> Iterator[Entry]:
             size=int(info.file_size or 0),
             packed=int(info.compress_size or 0),
             encrypted=info.needs_password(),
-            read=lambda limit, info=info: _rar_read(archive, info, limit),
+            read=functools.partial(_rar_read, archive, info),
         )
 
 
@@ -157,3 +158,8 @@ def rar_tool() -> str | None:
     except rarfile.RarCannotExec:
         return None
     return str(setup.get_cmdline("check_cmd", None)[0])
+
+
+def held(content: bytes, limit: int) -> bytes:
+    """`read` for a member already in memory (Outlook's wrappers)."""
+    return content[: limit + 1]

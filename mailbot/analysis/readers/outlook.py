@@ -5,12 +5,13 @@ body text is what the wrapper "says" (extract.py reads it like a document's text
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 from collections.abc import Iterator
 from typing import Any
 
-from mailbot.analysis.readers.archives import Entry, clean_name
+from mailbot.analysis.readers.archives import Entry, clean_name, held
 
 MAX_OBJECTS = 20_000  # TNEF objects walked; a winmail.dat carries a handful per attachment
 
@@ -62,7 +63,7 @@ def tnef(data: bytes) -> tuple[list[Entry], str]:
                 size=len(content),
                 packed=len(content),
                 encrypted=False,
-                read=lambda limit, content=content: content[: limit + 1],
+                read=functools.partial(held, content),
             )
         )
     return entries, body
@@ -104,18 +105,19 @@ def msg(data: bytes) -> tuple[list[Entry], str]:
             content = att.data
             if not isinstance(content, bytes):  # an embedded message, or a reference to a file elsewhere
                 continue
-            name = att.longFilename or att.shortFilename or att.displayName or "(không tên)"
+            name = att.longFilename or att.shortFilename or getattr(att, "displayName", None) or "(không tên)"
             entries.append(
                 Entry(
                     name=clean_name(str(name)),
                     size=len(content),
                     packed=len(content),
                     encrypted=False,
-                    read=lambda limit, content=content: content[: limit + 1],
+                    read=functools.partial(held, content),
                     content_type=str(getattr(att, "mimetype", None) or "application/octet-stream"),
                 )
             )
-        text = "\n".join(part for part in (message.subject or "", message.body or "") if part)
+        parts = (getattr(message, "subject", None), getattr(message, "body", None))
+        text = "\n".join(str(part) for part in parts if part)
         return entries, text
     finally:
         message.close()
