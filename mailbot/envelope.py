@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailbot.errors import ReaderError
+
 DOCUMENT_EXTENSIONS = frozenset({"doc", "docx", "odt", "pdf", "xls", "xlsx", "ods", "csv", "zip", "rar", "7z", "rtf"})
 ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z"})
 DOCUMENT_KINDS = frozenset({"pdf", "docx", "xlsx", "odt", "ods", "doc", "xls", "rtf"})  # see filetype.py
@@ -42,6 +44,8 @@ class Attachment:
             if self.reader is not None:
                 try:
                     self._text = self.reader(self.data)
+                except ReaderError as exc:
+                    self.defects.append(str(exc))
                 except Exception as exc:  # every library raises its own errors on broken files
                     self.defects.append(f"không đọc được nội dung tệp ({type(exc).__name__})")
         return self._text

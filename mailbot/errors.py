@@ -61,3 +61,8 @@ class MailboxBusy(SourceError):
     """Another live mailbot works this mailbox: the daemon waits and retries, `run --once` stops."""
 
     retry_after = 10.0
+
+
+class ReaderError(MailbotError):
+    """A file could not be read, for a reason staff should read as it is (Vietnamese): a converter
+    that is not installed, or one that ran out of time."""

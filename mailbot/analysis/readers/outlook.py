@@ -32,8 +32,8 @@ def _tnef_objects(data: bytes) -> Iterator[Any]:
 
 def tnef(data: bytes) -> tuple[list[Entry], str]:
     """(the attachments of a winmail.dat, its body text)."""
+    from tnefparse import properties as Attribute
     from tnefparse.mapi import decode_mapi
-    from tnefparse.properties import Attribute
     from tnefparse.tnef import TNEF, TNEFAttachment
 
     if struct.unpack_from("<I", data, 0)[0] != TNEF.TNEF_SIGNATURE:

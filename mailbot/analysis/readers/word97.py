@@ -14,13 +14,11 @@ import shutil
 import subprocess
 import tempfile
 
+from mailbot.errors import ReaderError
+
 ANTIWORD_SECONDS = 20
 ANTIWORD_MEMORY = 512 * 1024 * 1024  # address space of the converter
 MAX_OUTPUT = 4 * 1024 * 1024
-
-
-class ConverterMissing(Exception):
-    """The Debian package that reads this format is not installed."""
 
 
 def antiword() -> str | None:
@@ -29,13 +27,14 @@ def antiword() -> str | None:
 
 def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ANTIWORD_MEMORY, ANTIWORD_MEMORY))
-    resource.setrlimit(resource.RLIMIT_CPU, (ANTIWORD_SECONDS, ANTIWORD_SECONDS + 1))
+    cpu = max(1, int(ANTIWORD_SECONDS))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 
 
 def read_doc(data: bytes) -> str:
     program = antiword()
     if program is None:
-        raise ConverterMissing("antiword")
+        raise ReaderError("máy chủ chưa cài antiword (apt-get install antiword): chưa đọc được tệp Word .doc")
     with tempfile.TemporaryDirectory(prefix="mailbot-doc-") as folder:
         path = os.path.join(folder, "file.doc")  # a fixed name: the sender's name never reaches a path
         with open(path, "wb") as fh:
@@ -49,7 +48,7 @@ def read_doc(data: bytes) -> str:
                 env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
             )
         except subprocess.TimeoutExpired:
-            raise TimeoutError(f"antiword took over {ANTIWORD_SECONDS} s") from None
+            raise ReaderError(f"đọc tệp Word .doc quá {ANTIWORD_SECONDS} giây: bỏ qua nội dung") from None
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ValueError(f"antiword: {detail[0] if detail else done.returncode}")
