@@ -205,6 +205,32 @@ def signature_chain_100() -> bytes:
     return _signed_plan("sigchain", lambda pdf: pdf, deep=True)
 
 
+def sevenzip_bomb() -> bytes:
+    """A .7z whose one member unpacks to 200 MB of zeros (30 KB packed)."""
+    import py7zr
+
+    out = io.BytesIO()
+    with py7zr.SevenZipFile(out, "w", filters=[{"id": py7zr.FILTER_LZMA2, "preset": 1}]) as archive:
+        archive.writestr(b"\0" * (200 * 1024 * 1024), "DS truc.xlsx")
+    return _mixed("sevenzipbomb", [_text(), _attachment(b"DS truc.7z", out.getvalue())])
+
+
+def rar_lying_size() -> bytes:
+    """A .rar whose member says it unpacks to 1 GiB."""
+    from tests.formats import rar_stored
+
+    data = rar_stored({"DS truc.xlsx": b"x" * 1000}, declared={"DS truc.xlsx": 1 << 30})
+    return _mixed("rarbomb", [_text(), _attachment(b"DS truc.rar", data)])
+
+
+def tnef_10000() -> bytes:
+    """A winmail.dat carrying 10,000 small attachments."""
+    from tests.formats import winmail_dat
+
+    data = winmail_dat({f"tep-{n}.txt": b"x" * 20 for n in range(10_000)})
+    return _mixed("tnef10000", [_text(), _attachment(b"winmail.dat", data, b"application/ms-tnef")])
+
+
 CASES: dict[str, Callable[[], bytes]] = {
     "nested-multipart-1000": nested_multipart,
     "attachments-10000": many_attachments,
@@ -221,4 +247,7 @@ CASES: dict[str, Callable[[], bytes]] = {
     "signature-byte-range-outside": signature_byte_range_outside,
     "signature-fields-1000": signature_fields_1000,
     "signature-chain-100": signature_chain_100,
+    "7z-bomb-200MB": sevenzip_bomb,
+    "rar-declaring-1GiB": rar_lying_size,
+    "winmail-dat-10000-files": tnef_10000,
 }

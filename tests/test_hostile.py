@@ -176,3 +176,13 @@ def test_hostile_signatures_are_defects_that_never_hold(outcome) -> None:
     assert chain["disposition"] == "submission"  # intact, but a 102-certificate chain is not trusted
     [sig] = chain["signatures"]
     assert sig["intact"] and not sig["trusted"] and "chuỗi chứng thư dài bất thường" in sig["problems"][0]
+
+
+def test_hostile_archives_and_outlook_wrappers_end_with_a_reason(outcome) -> None:
+    for name in ("sevenzipbomb", "rarbomb"):
+        defects = [d for a in record(outcome, name)["attachments"] for d in a["defects"]]
+        assert any("nghi là bom nén" in d for d in defects), (name, defects)
+    tnef = record(outcome, "tnef10000")
+    defects = [d for a in tnef["attachments"] for d in a["defects"]]
+    assert "gói Outlook winmail.dat có quá nhiều tệp: chỉ xét 200 tệp" in defects
+    assert len([a for a in tnef["attachments"] if a["container"]]) == 200

@@ -297,6 +297,41 @@ def check_signatures(config: configmod.Config) -> Line:
     return Line(True, what, detail)
 
 
+def check_readers() -> Line:
+    """The libraries and Debian programs that read the formats beyond PDF and Office Open XML."""
+    import importlib.util
+
+    from mailbot.analysis.readers import archives, word97
+
+    missing = [
+        f"{module} (pip install {package})"
+        for module, package in (
+            ("py7zr", "py7zr"),
+            ("rarfile", "rarfile"),
+            ("tnefparse", "tnefparse"),
+            ("extract_msg", "extract-msg"),
+            ("striprtf", "striprtf"),
+        )
+        if importlib.util.find_spec(module) is None
+    ]
+    if word97.antiword() is None:
+        missing.append("antiword cho tệp .doc (apt-get install antiword)")
+    if importlib.util.find_spec("rarfile") is not None and archives.rar_tool() is None:
+        missing.append("bsdtar cho tệp .rar nén (apt-get install libarchive-tools)")
+    what = "đọc tệp đính kèm"
+    if missing:
+        return Line(
+            True,
+            what,
+            "thiếu " + "; ".join(missing) + ": các tệp ấy được ghi nhận nhưng không đọc được nội dung",
+            "cài các gói còn thiếu",
+            warning=True,
+        )
+    return Line(
+        True, what, "đọc được .doc, .rtf, .7z, .rar, winmail.dat, .msg (cùng PDF, Word, Excel, OpenDocument, zip)"
+    )
+
+
 def run_checks(path: str, fix: bool) -> Iterator[Line]:
     try:
         config = configmod.load(path)
@@ -313,6 +348,7 @@ def run_checks(path: str, fix: bool) -> Iterator[Line]:
     yield check_templates(config)
     yield check_state(config)
     yield check_signatures(config)
+    yield check_readers()
     yield from check_secrets(config)
     yield from check_mailbox(config, fix)
     yield check_smtp(config)
