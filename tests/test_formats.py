@@ -80,7 +80,7 @@ def test_old_word_rtf_and_tcvn3_duty_lists_are_read_in_unicode(config, name) -> 
     env = analysed(config, ((name, (FILES / name).read_bytes()),), subject="Gửi Sở")
     assert env.documents == ["duty-list"], env.reasons  # typed by its content: the title in the file
     found = names(env)
-    # antiword drops TCVN3's "ư" (a soft hyphen, 0xAD, to Word): "Trưởng" reads "Trởng" in a .doc
+    # antiword and PDF rendering drop TCVN3's "ư" (a soft hyphen, 0xAD): "Trưởng" reads "Trởng" there
     assert found == NAMES, found
     assert phones(env) == {"0912 345 678", "0913 123 456", "0987 654 321"}
     attachment = env.parsed.attachments[0]
@@ -139,6 +139,9 @@ def test_a_free_form_list_in_the_body_is_read_without_honorifics_or_signature(co
         ("2) đồng chí Huỳnh Minh Trí – Tổ trưởng – Điện thoại: 0919.888.777", "Huỳnh Minh Trí", "Tổ trưởng"),
         ("+ Anh Đỗ Văn Bình (Trực ca đêm): 0977 333 444", "Đỗ Văn Bình", "Trực ca đêm"),
         ("Lê Thị Mai | Chuyên viên | 0903456789", "Lê Thị Mai", "Chuyên viên"),
+        ("Đ/c Nguyễn Văn Bảy - PGĐ - DĐ 0903 123 457", "Nguyễn Văn Bảy", "PGĐ"),  # "Đ/" is no list marker
+        ("3- Trần Thị Cúc, NV kỹ thuật: 0903.123.458", "Trần Thị Cúc", "NV kỹ thuật"),
+        ("1. Nguyễn Văn Tèo (Giám đốc) - 0903123456", "Nguyễn Văn Tèo", "Giám đốc"),
     ],
 )
 def test_each_shape_of_a_typed_line(line, name, position) -> None:

@@ -17,7 +17,8 @@ import re
 
 from mailbot.analysis.textnorm import fold
 
-_MARKER = re.compile(r"^\s*(?:\(?\d{1,3}\s*[./)]|\(?[a-zđ]\s*[)/]|[-–—•+*●▪►])\s*", re.IGNORECASE)
+# "1." "1/" "1)" "1-" "(1)" "a)" "a." and bullets; not "Đ/c", whose "Đ/" is no marker
+_MARKER = re.compile(r"^\s*(?:\(?\d{1,3}\s*[./)\-–]|\(?[a-zđ]\)|[a-zđ]\.\s|[-–—•+*●▪►])\s*", re.IGNORECASE)
 _HONORIFIC = re.compile(r"^(?:đồng chí|đ/c|đ\.c|ông|bà|anh|chị|cô|chú|mr\.?|mrs\.?|ms\.?)\s+", re.IGNORECASE)
 # a number's label, in front of it: "DĐ:", "ĐT", "SĐT:", "Mobile:", "Điện thoại di động:"
 _LABEL = re.compile(
