@@ -119,3 +119,27 @@ def times(status: Any) -> tuple[dt.datetime | None, bool]:
     if stamp is not None and stamp.intact and stamp.valid:
         return stamp.timestamp, True
     return getattr(status, "signer_reported_dt", None), False
+
+
+def verified(
+    status: Any,
+    settings: SignatureSettings,
+    subject: tuple[str, str | None, str | None],
+    problems: list[str],
+    modified: bool = False,
+) -> Verified:
+    """The finding for a validated signature: `problems` so far, the trust problem added."""
+    intact = bool(status.intact and status.valid)
+    trust = trust_problem(status, settings) if intact else None
+    signed_at, stamped = times(status)
+    return Verified(
+        signer=subject[0],
+        intact=intact,
+        trusted=intact and trust is None,
+        modified_after_signing=modified,
+        signed_at=signed_at,
+        timestamped=stamped,
+        tax_code=subject[1],
+        personal_id=subject[2],
+        problems=tuple(problems + ([trust] if trust else [])),
+    )

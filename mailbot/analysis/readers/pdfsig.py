@@ -10,16 +10,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from mailbot.analysis.readers.certs import (
-    Verified,
-    clean,
-    context,
-    key_usage,
-    quiet,
-    subject_fields,
-    times,
-    trust_problem,
-)
+from mailbot.analysis.readers.certs import Verified, clean, context, key_usage, quiet, subject_fields, verified
 from mailbot.config.signatures import SignatureSettings
 
 MAX_PER_FILE = 10  # signatures verified per PDF; a file with more is recorded as such
@@ -82,7 +73,6 @@ def _verify_one(reader: Any, field: tuple[str, Any], vc: Any, settings: Signatur
         or status.docmdp_ok is False
         or status.coverage not in (SignatureCoverageLevel.ENTIRE_FILE, SignatureCoverageLevel.ENTIRE_REVISION)
     )
-    intact = bool(status.intact and status.valid)
     problems = []
     if not status.intact:
         problems.append("nội dung đã ký bị thay đổi (mã băm không khớp)")
@@ -90,21 +80,7 @@ def _verify_one(reader: Any, field: tuple[str, Any], vc: Any, settings: Signatur
         problems.append("giá trị chữ ký không khớp với chứng thư số")
     if modified:
         problems.append(_modification(level, status.coverage))
-    trust = trust_problem(status, settings) if intact else None
-    if trust:
-        problems.append(trust)
-    signed_at, stamped = times(status)
-    return Verified(
-        signer=signer,
-        intact=intact,
-        trusted=intact and trust is None,
-        modified_after_signing=modified,
-        signed_at=signed_at,
-        timestamped=stamped,
-        tax_code=tax,
-        personal_id=person,
-        problems=tuple(problems),
-    )
+    return verified(status, settings, (signer, tax, person), problems, modified)
 
 
 def _modification(level: Any, coverage: Any) -> str:

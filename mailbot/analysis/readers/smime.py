@@ -15,16 +15,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
-from mailbot.analysis.readers.certs import (
-    Verified,
-    clean,
-    context,
-    key_usage,
-    quiet,
-    subject_fields,
-    times,
-    trust_problem,
-)
+from mailbot.analysis.readers.certs import Verified, clean, context, key_usage, quiet, subject_fields, verified
 from mailbot.config.signatures import SignatureSettings
 
 MAX_SIGNATURE_BYTES = 256 * 1024  # a CMS signature with its certificates; a larger one is not read
@@ -104,19 +95,7 @@ def verify(content: bytes, der: bytes, settings: SignatureSettings) -> Verified:
         return Verified(
             signer=signer, intact=False, trusted=False, tax_code=tax, personal_id=person, problems=(problem,)
         )
-    intact = bool(status.intact and status.valid)
-    problems = [] if intact else ["nội dung thư đã bị thay đổi sau khi ký (chữ ký S/MIME không khớp)"]
-    trust = trust_problem(status, settings) if intact else None
-    if trust:
-        problems.append(trust)
-    signed_at, stamped = times(status)
-    return Verified(
-        signer=signer,
-        intact=intact,
-        trusted=intact and trust is None,
-        signed_at=signed_at,
-        timestamped=stamped,
-        tax_code=tax,
-        personal_id=person,
-        problems=tuple(problems),
+    problems = (
+        [] if status.intact and status.valid else ["nội dung thư đã bị thay đổi sau khi ký (chữ ký S/MIME không khớp)"]
     )
+    return verified(status, settings, (signer, tax, person), problems)
