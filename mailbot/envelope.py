@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailbot.errors import ReaderError
+from mailbot.errors import OverBudget, ReaderError
 
 DOCUMENT_EXTENSIONS = frozenset({"doc", "docx", "odt", "pdf", "xls", "xlsx", "ods", "csv", "zip", "rar", "7z", "rtf"})
 ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z"})
 DOCUMENT_KINDS = frozenset({"pdf", "docx", "xlsx", "odt", "ods", "doc", "xls", "rtf"})  # see filetype.py
 CONTAINER_KINDS = frozenset({"zip", "7z", "rar", "tnef", "msg"})
+SCAN_KINDS = frozenset({"jpeg", "png", "tiff"})  # images read by OCR
+MIN_SCAN_BYTES = 20_000
 # the dispositions that wait for a person (the review queue, the review folder of a live mailbox)
 REVIEW = ("unknown-sender", "suspicious", "correspondence", "oversized", "error")
 
@@ -32,6 +34,7 @@ class Attachment:
     content_id: str = ""
     container: str = ""  # name of the archive it came out of, "" for a mail part
     kind: str = ""  # what its bytes are (analysis/filetype.py: "pdf", "docx", "zip"…), set by extract.examine
+    ocr: dict[str, Any] | None = None  # what OCR read of a scan (readers/ocrjob.OcrResult fields), once read
     defects: list[str] = field(default_factory=list)
     reader: Callable[[bytes], str] | None = field(default=None, repr=False)  # set by extract.examine
     _text: str | None = field(default=None, repr=False)
@@ -44,6 +47,8 @@ class Attachment:
             if self.reader is not None:
                 try:
                     self._text = self.reader(self.data)
+                except OverBudget:
+                    raise  # the message goes to review (passes.py sets it aside with the reason)
                 except ReaderError as exc:
                     self.defects.append(str(exc))
                 except Exception as exc:  # every library raises its own errors on broken files
@@ -81,10 +86,12 @@ class Attachment:
 
     @property
     def is_document_file(self) -> bool:
-        """A file that can be a required document (not an image, not a signature): by its bytes,
-        or by its name when the bytes say nothing."""
+        """A file that can be a required document (not a logo, not a signature): by its bytes, or by
+        its name when the bytes say nothing."""
         if self.is_signature:
             return False
+        if self.kind in SCAN_KINDS:  # a scan or a phone photo, not a logo: attached and large enough
+            return not self.inline and self.size >= MIN_SCAN_BYTES
         return (
             self.kind in DOCUMENT_KINDS or self.is_archive or (not self.kind and self.extension in DOCUMENT_EXTENSIONS)
         )

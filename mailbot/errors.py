@@ -66,3 +66,8 @@ class MailboxBusy(SourceError):
 class ReaderError(MailbotError):
     """A file could not be read, for a reason staff should read as it is (Vietnamese): a converter
     that is not installed, or one that ran out of time."""
+
+
+class OverBudget(ReaderError):
+    """Reading a file took longer than its time budget: the whole message goes to review with the
+    reason, instead of being classified on what could be read."""

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from mailbot.analysis import authres, documents, signatures
+from mailbot.analysis.extract import Budget
 from mailbot.analysis.rules import CHAIN, Context
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Envelope
@@ -102,5 +103,7 @@ def classify_bytes(
     known: Mapping[str, str] | None = None,
     received: dt.datetime | None = None,
 ) -> Envelope:
-    envelope = Envelope(raw=raw, parsed=parse_message(raw, config.max_attachment_bytes), source=source)
+    envelope = Envelope(
+        raw=raw, parsed=parse_message(raw, config.max_attachment_bytes, Budget.of(config)), source=source
+    )
     return classify(envelope, config, known, received)

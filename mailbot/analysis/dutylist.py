@@ -22,11 +22,8 @@ import phonenumbers
 
 from mailbot.analysis import bodylist, legacyfonts
 from mailbot.analysis.extract import cell_text
-from mailbot.analysis.htmltext import html_to_text
 from mailbot.analysis.readers import word97
 from mailbot.analysis.textnorm import fold
-from mailbot.config import Campaign
-from mailbot.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +79,7 @@ class DutyRow:
     duty_time: str = ""
     email: str = ""
     source: str = ""  # file, sheet or table it came from
+    origin: str = "file"  # "file", "body" (typed in the mail) or "ocr" (read from a scan: to be checked)
     problems: list[str] = field(default_factory=list)
 
 
@@ -255,6 +253,8 @@ def body_rows(text: str, source: str = "nội dung thư") -> list[DutyRow]:
     (bodylist.py), up to quoted text and the closing formula."""
     lines = bodylist.own_lines(text)
     rows = rows_of(text_table("\n".join(lines)), source)
+    for row in rows:
+        row.origin = "body"
     if rows:
         return rows
     out = []
@@ -264,7 +264,7 @@ def body_rows(text: str, source: str = "nội dung thư") -> list[DutyRow]:
             continue
         name, position, numbers = found
         phones = parse_phones(numbers)
-        duty = DutyRow(name=name, position=position, phones=phones, source=source)
+        duty = DutyRow(name=name, position=position, phones=phones, source=source, origin="body")
         duty.problems += [f"{p.text}: {p.problem}" for p in phones if p.problem]
         out.append(duty)
     return out
@@ -329,33 +329,10 @@ def as_dict(row: DutyRow) -> dict[str, Any]:
         "duty_time": row.duty_time,
         "email": row.email,
         "source": row.source,
+        "origin": row.origin,
         "problems": row.problems,
         "phones": [
             {"text": p.text, "e164": p.e164, "display": p.display, "kind": p.kind, "problem": p.problem}
             for p in row.phones
         ],
     }
-
-
-def read_rosters(envelope: Envelope, campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
-    """The rows of each roster document the message carries: from its files, else from its body."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for doc in campaign.documents:
-        if not doc.roster or doc.id not in envelope.documents:
-            continue
-        names = set(envelope.document_files.get(doc.id, []))
-        rows: list[DutyRow] = []
-        for att in envelope.parsed.attachments:
-            if att.filename in names and att.data:
-                try:
-                    rows += [
-                        r for source, table in tables(att.filename, att.data, att.kind) for r in rows_of(table, source)
-                    ]
-                except Exception as exc:  # a damaged file: its rows cannot be read, the message goes on
-                    log.warning("cannot read the rows of %s: %s", att.filename, exc)
-        if not rows:  # pasted in the mail (or the files had no table): the body's list or HTML table
-            rows = body_rows(envelope.parsed.body_text)
-        if not rows and envelope.parsed.body_html:
-            rows = body_rows(html_to_text(envelope.parsed.body_html))
-        out[doc.id] = [as_dict(r) for r in rows]
-    return out

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from mailbot.analysis import filetype, legacyfonts
 from mailbot.analysis.readers import archives, outlook, word97
 from mailbot.analysis.textnorm import decode_bytes, nfc
-from mailbot.envelope import Attachment
+from mailbot.config import Config
+from mailbot.envelope import SCAN_KINDS, Attachment
+from mailbot.errors import OverBudget, ReaderError
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +34,16 @@ MAX_RATIO = 200  # compression ratio above which a member counts as a zip bomb
 
 @dataclass
 class Budget:
-    """What one message may still unpack."""
+    """What one message may still unpack, and read by OCR."""
 
     members: int = MAX_MEMBERS
     bytes: int = MAX_UNCOMPRESSED
+    ocr_pages: int = 20  # [mailbot] max_ocr_pages: pages of scans read per file (0: no OCR)
+    ocr_seconds: float = 240.0  # [mailbot] ocr_seconds: time to read one file's scans
+
+    @classmethod
+    def of(cls, config: Config) -> Budget:
+        return cls(ocr_pages=config.max_ocr_pages, ocr_seconds=config.ocr_seconds)
 
 
 def examine(att: Attachment, budget: Budget, depth: int = 0) -> list[Attachment]:
@@ -56,6 +64,9 @@ def examine(att: Attachment, budget: Budget, depth: int = 0) -> list[Attachment]
             body = text
             att.reader = lambda data: _text(body)
         return [att, *members]
+    if kind == "pdf" or kind in SCAN_KINDS:
+        att.reader = lambda data: _text(_read_scan(att, data, budget))
+        return [att]
     reader = _READERS.get(kind)
     if reader is None:
         return [att]
@@ -220,7 +231,8 @@ def _read_xls(data: bytes) -> str:
         book.release_resources()
 
 
-def _read_pdf(data: bytes) -> str:
+def _read_pdf(data: bytes) -> tuple[str, int]:
+    """(the text of the first pages, how many pages were looked at)."""
     import pypdf
 
     # pypdf logs every oddity of a broken PDF as a warning; the defect is recorded instead.
@@ -233,7 +245,7 @@ def _read_pdf(data: bytes) -> str:
         parts.append(page.extract_text() or "")
         if sum(map(len, parts)) > MAX_TEXT:
             break
-    return "\n".join(parts)
+    return "\n".join(parts), len(parts)
 
 
 def _read_odf(data: bytes) -> str:
@@ -243,6 +255,35 @@ def _read_odf(data: bytes) -> str:
     xml = re.sub(r"</table:table-cell>", " | ", xml)
     text = html.unescape(re.sub(r"<[^>]+>", "", xml))
     return "\n".join(line.strip(" |") for line in text.splitlines() if line.strip(" |"))
+
+
+def _read_scan(att: Attachment, data: bytes, budget: Budget) -> str:
+    """A PDF's text, and what OCR reads of its pages without text; an image's OCR text (kept in
+    att.ocr for the duty-list reader, with the numbers it is unsure of)."""
+    from mailbot.analysis.readers import ocrjob
+
+    text, pages = _read_pdf(data) if att.kind == "pdf" else ("", 1)
+    if pages == 0 or len(text.strip()) >= ocrjob.MIN_TEXT_PER_PAGE * pages or budget.ocr_pages <= 0:
+        return text
+    if att.kind != "pdf" and not att.is_document_file:
+        return text  # a logo or a small picture
+    try:
+        result = ocrjob.run(data, att.kind, budget.ocr_pages, budget.ocr_seconds)
+    except ReaderError as exc:
+        if "quá" in str(exc) and "giây" in str(exc):
+            raise OverBudget(f"{att.filename}: {exc}") from None
+        raise
+    att.ocr = {
+        "rows": result.rows,
+        "uncertain": result.uncertain,
+        "numbers": result.numbers,
+        "pages": result.pages,
+        "skipped": result.skipped,
+        "seconds": round(result.seconds, 2),
+    }
+    if result.skipped:
+        att.defects.append(f"bản quét có hơn {budget.ocr_pages} trang: chỉ đọc {budget.ocr_pages} trang đầu")
+    return "\n".join(part for part in (text, result.text) if part.strip())
 
 
 def _read_doc(data: bytes) -> str:
@@ -261,7 +302,6 @@ _READERS = {
     "docx": _read_docx,
     "xlsx": _read_xlsx,
     "xls": _read_xls,
-    "pdf": _read_pdf,
     "odt": _read_odf,
     "ods": _read_odf,
     "text": _read_text,

@@ -21,7 +21,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
 from mailbot.analysis.classify import classify
-from mailbot.analysis.dutylist import read_rosters
+from mailbot.analysis.extract import Budget
+from mailbot.analysis.rosters import read_rosters
 from mailbot.config import Config
 from mailbot.envelope import Envelope
 from mailbot.intake.parse import parse_message
@@ -46,7 +47,9 @@ def analyse(
 
     `known` maps addresses staff confirmed (assign --remember-sender) to organizations.
     """
-    envelope = Envelope(raw=raw, parsed=parse_message(raw, config.max_attachment_bytes), source=source_id)
+    envelope = Envelope(
+        raw=raw, parsed=parse_message(raw, config.max_attachment_bytes, Budget.of(config)), source=source_id
+    )
     classify(envelope, config, known, received=delivered)  # type: ignore[arg-type]
     campaign = config.campaign(envelope.campaign or "")
     if campaign is not None and envelope.disposition == "submission":

@@ -112,6 +112,8 @@ class Config:
     reminders: Reminders = Reminders()
     digest: Digest = Digest()
     staff: tuple[str, ...] = ()  # addresses whose authenticated mail is obeyed as commands ([staff])
+    max_ocr_pages: int = 20  # pages of a scan read per file; 0: no OCR
+    ocr_seconds: float = 240.0  # time to read one file's scans; over it, the message goes to review
     signatures: SignatureSettings = SignatureSettings()
 
     def organization(self, org_id: str) -> Organization | None:
@@ -205,6 +207,12 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     workers = main.get("workers", int, 0, "an integer")
     if not 0 <= workers <= 64:
         raise main.fail("workers", "must be between 0 (one per core, at most 4) and 64")
+    ocr_pages = main.get("max_ocr_pages", int, 20, "a whole number of pages")
+    if not 0 <= ocr_pages <= 500:
+        raise main.fail("max_ocr_pages", "must be between 0 (no OCR) and 500")
+    ocr_seconds = float(main.get("ocr_seconds", (int, float), 240, "a number of seconds"))
+    if not 10 <= ocr_seconds <= 3600:
+        raise main.fail("ocr_seconds", "must be between 10 and 3600")
     tdir = main.text("templates_dir", "")
     main.done()
 
@@ -365,4 +373,6 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         digest=digest,
         staff=staff,
         signatures=signatures,
+        max_ocr_pages=ocr_pages,
+        ocr_seconds=ocr_seconds,
     )

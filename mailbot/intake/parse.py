@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import email.utils
 import logging
@@ -36,19 +37,26 @@ MAX_BODY_CHARS = 200_000
 _INVENTED_NAME = re.compile(r"^[a-z]{10}\.(?:txt|rtf)$")  # mail-parser's random_string() names
 
 
-def parse_message(raw: bytes, max_attachment_bytes: int = 30 * 1024 * 1024) -> ParsedMessage:
+def parse_message(
+    raw: bytes, max_attachment_bytes: int = 30 * 1024 * 1024, budget: extract.Budget | None = None
+) -> ParsedMessage:
+    """`budget`: what the message's files may unpack and read by OCR (extract.Budget.of(config))."""
     defects: list[str] = []
     clean = sanitize_headers(raw, defects)
     small, lifted = bigparts.lift(clean)
     if lifted:
-        parsed = _parse(small, defects[:], max_attachment_bytes, lifted)
+        parsed = _parse(small, defects[:], max_attachment_bytes, lifted, budget or extract.Budget())
         if not lifted:  # every large part came back as an attachment
             return parsed
-    return _parse(clean, defects, max_attachment_bytes, {})
+    return _parse(clean, defects, max_attachment_bytes, {}, budget or extract.Budget())
 
 
 def _parse(
-    clean: bytes, defects: list[str], max_attachment_bytes: int, lifted: dict[bytes, tuple[bytes, bool]]
+    clean: bytes,
+    defects: list[str],
+    max_attachment_bytes: int,
+    lifted: dict[bytes, tuple[bytes, bool]],
+    budget: extract.Budget,
 ) -> ParsedMessage:
     """`lifted`: large parts decoded beforehand (bigparts); each one used is removed from it."""
     mp = None
@@ -84,7 +92,7 @@ def _parse(
     if mp is not None:
         try:
             body_text, body_html, nested = _own_body(msg, defects)
-            attachments = _attachments(mp, defects, max_attachment_bytes, lifted)
+            attachments = _attachments(mp, defects, max_attachment_bytes, lifted, dataclasses.replace(budget))
         except Exception as exc:  # a last guard: parsing must never stop the runner
             log.exception("unexpected error while reading the parts of a message")
             defects.append(f"lỗi khi đọc các phần của thư ({type(exc).__name__})")
@@ -256,14 +264,17 @@ def _own_body(msg: Message, defects: list[str]) -> tuple[str, str, list[str]]:
 
 
 def _attachments(
-    mp: mailparser.MailParser, defects: list[str], max_bytes: int, lifted: dict[bytes, tuple[bytes, bool]]
+    mp: mailparser.MailParser,
+    defects: list[str],
+    max_bytes: int,
+    lifted: dict[bytes, tuple[bytes, bool]],
+    budget: extract.Budget,
 ) -> list[Attachment]:
     out: list[Attachment] = []
     items = mp.attachments
     if len(items) > MAX_ATTACHMENTS:
         defects.append(f"thư có {len(items)} tệp đính kèm: chỉ xét {MAX_ATTACHMENTS} tệp đầu")
         items = items[:MAX_ATTACHMENTS]
-    budget = extract.Budget()
     for item in items:
         att_defects: list[str] = []
         name = decode_value(item.get("filename") or "") or "(không tên)"

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailbot.analysis.dutylist import read_rosters
+from mailbot.analysis.rosters import read_rosters
 from mailbot.analysis.workers import analyse
 from mailbot.config import Config
 from mailbot.errors import MailbotError, StateDamaged

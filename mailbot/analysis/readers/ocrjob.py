@@ -1,0 +1,144 @@
+"""OCR of one file in a child process, under a time and a memory limit: a decoder bomb (a JBIG2 or
+CCITT image of 100,000 × 100,000 pixels, a PDF of 10,000 pages) or a crash in Leptonica ends that
+child, never the worker that asked.
+
+    python -m mailbot.analysis.readers.ocrjob KIND MAX_PAGES < file   →   JSON on stdout
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailbot.errors import ReaderError
+
+MEMORY = 1 << 30  # address space of the child: 1 GiB
+MIN_TEXT_PER_PAGE = 40  # a PDF page with fewer characters of text than this is read as a scan
+
+
+@dataclass
+class OcrResult:
+    rows: list[list[str]] = field(default_factory=list)
+    uncertain: list[str] = field(default_factory=list)  # numbers (digits only) not read for sure
+    numbers: int = 0
+    pages: int = 0  # pages read
+    skipped: int = 0  # pages beyond max_ocr_pages
+    seconds: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return "\n".join(" | ".join(cell for cell in row if cell) for row in self.rows)
+
+
+def available() -> str | None:
+    """None when OCR can run here, else what is missing (for `mailbot check` and the defect)."""
+    import importlib.util
+
+    from mailbot.analysis.readers.ocr import tessdata
+
+    missing = [name for name in ("tesserocr", "pypdfium2", "PIL", "numpy") if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"thiếu thư viện {', '.join(missing)} (pip install 'mailbot[ocr]')"
+    if tessdata() is None:
+        return "thiếu mô hình tiếng Việt của Tesseract (apt-get install tesseract-ocr tesseract-ocr-vie)"
+    return None
+
+
+def _limits() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+
+
+def run(data: bytes, kind: str, max_pages: int, seconds: float) -> OcrResult:
+    """OCR a file (kind "pdf", "jpeg", "png" or "tiff") in a child process; ReaderError with the reason
+    in Vietnamese when it cannot be done."""
+    missing = available()
+    if missing:
+        raise ReaderError(f"chưa đọc được bản quét: máy chủ {missing}")
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mailbot.analysis.readers.ocrjob", kind, str(max_pages)],
+            input=data,
+            capture_output=True,
+            timeout=seconds,
+            preexec_fn=_limits,
+            env={**os.environ, "OMP_THREAD_LIMIT": "1"},  # one core per job: the workers share the rest
+        )
+    except subprocess.TimeoutExpired:
+        raise ReaderError(f"đọc bản quét quá {seconds:.0f} giây: dừng lại, cán bộ xem tệp gốc") from None
+    if done.returncode != 0:
+        last = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = last[-1] if last else f"mã thoát {done.returncode}"
+        if "MemoryError" in reason or done.returncode < 0:
+            reason = "vượt giới hạn bộ nhớ 1 GiB" if "MemoryError" in reason else f"tiến trình bị dừng ({reason})"
+        raise ReaderError(f"không đọc được bản quét: {reason[:200]}")
+    result = OcrResult(**json.loads(done.stdout))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+# -- the child -----------------------------------------------------------------------------------------
+def _pages(data: bytes, kind: str, max_pages: int) -> tuple[list[Any], int]:
+    from PIL import Image
+
+    from mailbot.analysis.readers.ocr import DPI, MAX_PIXELS
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses a larger image (DecompressionBombError)
+    if kind != "pdf":
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > MAX_PIXELS:
+            raise ValueError(f"ảnh {image.width} × {image.height} điểm ảnh, quá lớn")
+        frames = []
+        for index in range(min(getattr(image, "n_frames", 1), max_pages)):  # a multi-page TIFF
+            image.seek(index)
+            frames.append(image.copy())
+        return frames, max(0, getattr(image, "n_frames", 1) - max_pages)
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(data)
+    count = len(pdf)
+    images = []
+    for index in range(min(count, max_pages)):
+        page = pdf[index]
+        width, height = page.get_size()
+        if width * height * (DPI / 72) ** 2 > MAX_PIXELS:
+            raise ValueError(f"trang {index + 1} khổ {width / 72 * 2.54:.0f} × {height / 72 * 2.54:.0f} cm, quá lớn")
+        if len(page.get_textpage().get_text_range().strip()) >= MIN_TEXT_PER_PAGE:
+            continue  # a page with text of its own (the text reader has it)
+        images.append(page.render(scale=DPI / 72, grayscale=True).to_pil())
+    return images, max(0, count - max_pages)
+
+
+def main(argv: list[str]) -> int:
+    from mailbot.analysis.readers import ocr
+
+    kind, max_pages = argv[0], int(argv[1])
+    data = sys.stdin.buffer.read()
+    images, skipped = _pages(data, kind, max_pages)
+    reader = ocr.Reader(ocr.tessdata() or "")
+    result: dict[str, Any] = {"rows": [], "uncertain": [], "numbers": 0, "pages": len(images), "skipped": skipped}
+    try:
+        for image in images:
+            page = ocr.read_page(reader, image)
+            result["rows"] += page.rows
+            result["uncertain"] += page.uncertain
+            result["numbers"] += page.numbers
+    finally:
+        reader.close()
+    json.dump(result, sys.stdout, ensure_ascii=False)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except Exception as exc:  # the reason, one line, for the parent (the traceback would say the same)
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)

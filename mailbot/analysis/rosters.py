@@ -1,0 +1,62 @@
+"""The duty rows a message carries, for each roster document: from its files (a scan's rows from
+what OCR read), else from the mail's text. Every row says where it came from (`origin`), and a
+number read from a scan that OCR is not sure of is flagged, never passed as clean."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from mailbot.analysis.dutylist import DutyRow, as_dict, body_rows, rows_of, tables
+from mailbot.analysis.htmltext import html_to_text
+from mailbot.config import Campaign
+from mailbot.envelope import SCAN_KINDS, Attachment, Envelope
+
+log = logging.getLogger(__name__)
+
+UNCERTAIN = "số đọc từ bản quét chưa chắc chắn: cần đối chiếu bản gốc"
+
+
+def read_rosters(envelope: Envelope, campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for doc in campaign.documents:
+        if not doc.roster or doc.id not in envelope.documents:
+            continue
+        names = set(envelope.document_files.get(doc.id, []))
+        rows: list[DutyRow] = []
+        for att in envelope.parsed.attachments:
+            if att.filename in names and att.data:
+                try:
+                    rows += _file_rows(att)
+                except Exception as exc:  # a damaged file: its rows cannot be read, the message goes on
+                    log.warning("cannot read the rows of %s: %s", att.filename, exc)
+        if not rows:  # pasted in the mail (or the files had no table): the body's list or HTML table
+            rows = body_rows(envelope.parsed.body_text)
+        if not rows and envelope.parsed.body_html:
+            rows = body_rows(html_to_text(envelope.parsed.body_html))
+        out[doc.id] = [as_dict(r) for r in rows]
+    return out
+
+
+def _file_rows(att: Attachment) -> list[DutyRow]:
+    if att.kind == "pdf" or att.kind in SCAN_KINDS:
+        _ = att.text  # a scan is read by OCR once, when its text is first needed
+    if att.ocr is None:
+        return [r for source, table in tables(att.filename, att.data, att.kind) for r in rows_of(table, source)]
+    table = [[cell for cell in row] for row in att.ocr["rows"]]
+    rows = rows_of(table, f"{att.filename} (bản quét)")
+    if not rows:  # a list without a header row: one person per line
+        rows = body_rows("\n".join("  ".join(row) for row in table), f"{att.filename} (bản quét)")
+    unsure = {_national(d) for d in att.ocr.get("uncertain", [])}
+    for row in rows:
+        row.origin = "ocr"
+        for phone in row.phones:
+            if _national(phone.text) in unsure and UNCERTAIN not in row.problems:
+                row.problems.append(f"{phone.text}: {UNCERTAIN}")
+    return rows
+
+
+def _national(text: str) -> str:
+    digits = re.sub(r"\D", "", text)
+    return "0" + digits[2:] if digits.startswith("84") else digits

@@ -1,0 +1,133 @@
+"""Scanned documents and phone photos, drawn at test time with Pillow: a duty list as a ruled or
+unruled table, printed at 300 dpi, optionally blurred like a scanner, photographed (2° off, noise,
+JPEG), or under a red seal; a plan's first page. Each knows the numbers it carries, so tests and
+bench/ocr.py can say which were read right. Uses DejaVu Serif (Debian's fonts-dejavu-core)."""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+A4 = (2480, 3508)  # pixels at 300 dpi
+
+PEOPLE = [
+    ("Trần Văn Nam", "Phó Giám đốc", "0912 345 678"),
+    ("Nguyễn Thị Lan", "Chuyên viên", "0913 123 456"),
+    ("Lê Văn Hùng", "Trưởng phòng Kỹ thuật", "0987 654 321"),
+    ("Võ Thị Em", "Nhân viên", "0918 246 802"),
+    ("Phạm Minh Tuấn", "Tổ trưởng", "0903 579 135"),
+    ("Huỳnh Thanh Bình", "Kỹ thuật viên", "0977 864 209"),
+]
+
+
+def font(size: int, bold: bool = False):  # noqa: ANN201
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(FONT_DIR / ("DejaVuSerif-Bold.ttf" if bold else "DejaVuSerif.ttf")), size)
+
+
+@dataclass
+class Scan:
+    image: object  # PIL.Image
+    numbers: list[str] = field(default_factory=list)  # digits only, as printed
+    names: list[str] = field(default_factory=list)
+
+    def png(self) -> bytes:
+        out = io.BytesIO()
+        self.image.save(out, "PNG")  # type: ignore[attr-defined]
+        return out.getvalue()
+
+    def jpeg(self, quality: int = 80) -> bytes:
+        out = io.BytesIO()
+        self.image.convert("RGB").save(out, "JPEG", quality=quality)  # type: ignore[attr-defined]
+        return out.getvalue()
+
+    def pdf(self) -> bytes:
+        """An image-only PDF, as a scanner writes it (300 dpi)."""
+        out = io.BytesIO()
+        self.image.convert("RGB").save(out, "PDF", resolution=300.0)  # type: ignore[attr-defined]
+        return out.getvalue()
+
+
+def duty_list(people: list[tuple[str, str, str]] = PEOPLE, ruled: bool = True, spaced: bool = True) -> Scan:
+    """A printed duty list: a title, then a table STT | Họ và tên | Chức vụ | Số điện thoại."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", A4, 255)
+    draw = ImageDraw.Draw(image)
+    draw.text((300, 200), "VIỄN THÔNG ĐỒNG THÁP", font=font(44, True), fill=0)
+    draw.text((300, 330), "DANH SÁCH CÁN BỘ TRỰC BẦU CỬ", font=font(52, True), fill=0)
+    columns = [200, 360, 1020, 1650, 2300]
+    header = ("STT", "Họ và tên", "Chức vụ", "Số điện thoại")
+    top, height = 520, 110
+    rows = [header] + [(str(n), name, role, phone if spaced else phone.replace(" ", "")) for n, (name, role, phone) in enumerate(people, 1)]
+    for r, row in enumerate(rows):
+        y = top + r * height
+        for c, text in enumerate(row):
+            draw.text((columns[c] + 20, y + 30), text, font=font(40, r == 0), fill=0)
+    if ruled:
+        bottom = top + len(rows) * height
+        for r in range(len(rows) + 1):
+            draw.line([(columns[0], top + r * height), (columns[-1], top + r * height)], fill=0, width=4)
+        for x in columns:
+            draw.line([(x, top), (x, bottom)], fill=0, width=4)
+    return Scan(image, [p.replace(" ", "") for _, _, p in people], [n for n, _, _ in people])
+
+
+def plan_page() -> Scan:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", A4, 255)
+    draw = ImageDraw.Draw(image)
+    lines = [
+        ("TỔNG CÔNG TY CP BƯU CHÍNH VIETTEL", 40, True),
+        ("CHI NHÁNH ĐỒNG THÁP", 40, True),
+        ("PHƯƠNG ÁN", 56, True),
+        ("Bảo đảm thông tin liên lạc phục vụ bầu cử đại biểu Quốc hội", 40, False),
+        ("khóa XV và đại biểu Hội đồng nhân dân các cấp", 40, False),
+        ("I. MỤC ĐÍCH, YÊU CẦU", 40, True),
+        ("Bảo đảm chuyển phát tài liệu bầu cử an toàn, đúng thời gian.", 38, False),
+    ]
+    y = 250
+    for text, size, bold in lines:
+        draw.text((260, y), text, font=font(size, bold), fill=0)
+        y += size * 2 + 20
+    return Scan(image)
+
+
+def blurred(scan: Scan, radius: float = 1.2) -> Scan:
+    from PIL import ImageFilter
+
+    return Scan(scan.image.filter(ImageFilter.GaussianBlur(radius)), scan.numbers, scan.names)  # type: ignore[attr-defined]
+
+
+def photographed(scan: Scan, angle: float = 2.0, seed: int = 7) -> Scan:
+    """A phone photo: turned by `angle` degrees, greyish paper, uneven light, noise, then JPEG."""
+    from PIL import Image
+
+    rng = random.Random(seed)
+    image = scan.image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=235)  # type: ignore[attr-defined]
+    noise = Image.effect_noise(image.size, 18).point(lambda v: (v - 128) // 3)
+    image = Image.blend(image, Image.new("L", image.size, 200 + rng.randint(0, 20)), 0.12)
+    image = Image.eval(image, lambda v: max(0, min(255, v)))
+    image = Image.composite(image, noise, Image.new("L", image.size, 235))
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=72)
+    return Scan(Image.open(io.BytesIO(out.getvalue())), scan.numbers, scan.names)
+
+
+def sealed(scan: Scan) -> Scan:
+    """A red round seal stamped over the last rows and the signature."""
+    from PIL import ImageDraw
+
+    image = scan.image.convert("RGB")  # type: ignore[attr-defined]
+    draw = ImageDraw.Draw(image)
+    cx, cy, r = 1700, 1150, 260
+    for width in range(0, 14, 2):
+        draw.ellipse([cx - r + width, cy - r + width, cx + r - width, cy + r - width], outline=(210, 30, 40))
+    draw.text((cx - 180, cy - 30), "VIỄN THÔNG", font=font(48, True), fill=(210, 30, 40))
+    draw.text((cx - 170, cy + 40), "ĐỒNG THÁP", font=font(48, True), fill=(210, 30, 40))
+    return Scan(image, scan.numbers, scan.names)
