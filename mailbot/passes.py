@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mailbot.analysis.workers import Analyser
+from mailbot.analysis.workers import Analyser, Deferred
 from mailbot.envelope import Envelope
 from mailbot.errors import StoreError
 from mailbot.intake.sources import Incoming
@@ -80,11 +80,15 @@ def run_pass(
     group = Group()
     started = time.monotonic()
     try:
-        for item, analysed in analyser.stream(source.pending(), wanted, runner.beat, stop):
+        defer = analyser.isolate and bool(getattr(source, "defers", False))
+        for item, analysed in analyser.stream(source.pending(), wanted, runner.beat, stop, defer=defer):
             runner.beat()
             if stop is not None and stop.is_set():
                 break
             if item.source_id in runner._set_aside:
+                continue
+            if isinstance(analysed, Deferred):  # a long scan: recorded by a later pass, the source keeps it
+                source.hold(item)  # type: ignore[attr-defined]
                 continue
             before = runner.store.changes
             # process() fills in the envelope: a redo of the group starts again from this copy

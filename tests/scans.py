@@ -63,7 +63,10 @@ def duty_list(people: list[tuple[str, str, str]] = PEOPLE, ruled: bool = True, s
     columns = [200, 360, 1020, 1650, 2300]
     header = ("STT", "Họ và tên", "Chức vụ", "Số điện thoại")
     top, height = 520, 110
-    rows = [header] + [(str(n), name, role, phone if spaced else phone.replace(" ", "")) for n, (name, role, phone) in enumerate(people, 1)]
+    rows = [header] + [
+        (str(n), name, role, phone if spaced else phone.replace(" ", ""))
+        for n, (name, role, phone) in enumerate(people, 1)
+    ]
     for r, row in enumerate(rows):
         y = top + r * height
         for c, text in enumerate(row):
@@ -131,3 +134,78 @@ def sealed(scan: Scan) -> Scan:
     draw.text((cx - 180, cy - 30), "VIỄN THÔNG", font=font(48, True), fill=(210, 30, 40))
     draw.text((cx - 170, cy + 40), "ĐỒNG THÁP", font=font(48, True), fill=(210, 30, 40))
     return Scan(image, scan.numbers, scan.names)
+
+
+def multipage_pdf(scans: list[Scan]) -> bytes:
+    out = io.BytesIO()
+    first, *rest = [s.image.convert("RGB") for s in scans]  # type: ignore[attr-defined]
+    first.save(out, "PDF", resolution=300.0, save_all=True, append_images=rest)
+    return out.getvalue()
+
+
+# -- hostile scans ----------------------------------------------------------------------------------------
+def _pdf(objects: list[bytes]) -> bytes:
+    """A PDF from its objects (1 is the catalog), with a correct cross-reference table."""
+    out = b"%PDF-1.7\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+def image_bomb_pdf(filter_name: bytes) -> bytes:
+    """One A4 page drawing a 1-bit image that declares 100,000 × 100,000 pixels (1.25 GB decoded),
+    compressed to a few bytes with CCITTFaxDecode or JBIG2Decode."""
+    params = b"/DecodeParms << /K -1 /Columns 100000 /Rows 100000 >>" if filter_name == b"CCITTFaxDecode" else b""
+    data = b"\x00" * 64
+    image = (
+        b"<< /Type /XObject /Subtype /Image /Width 100000 /Height 100000 /BitsPerComponent 1 "
+        b"/ColorSpace /DeviceGray /Filter /"
+        + filter_name
+        + b" "
+        + params
+        + b" /Length %d >>\nstream\n" % len(data)
+        + data
+        + b"\nendstream"
+    )
+    content = b"q 595 0 0 842 0 0 cm /Im1 Do Q"
+    return _pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im1 4 0 R >> >> /Contents 5 0 R >>",
+            image,
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        ]
+    )
+
+
+def pages_pdf(count: int = 10_000) -> bytes:
+    """A PDF of `count` blank A4 pages (no text: each a "scan" to read)."""
+    kids = b" ".join(b"%d 0 R" % (3 + n) for n in range(count))
+    pages = [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"] * count
+    return _pdf(
+        [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % count, *pages]
+    )
+
+
+def huge_png() -> bytes:
+    """A PNG header declaring 100,000 × 100,000 pixels, with almost no data behind it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 30_000))
+        + chunk(b"IEND", b"")
+    )

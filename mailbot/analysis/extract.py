@@ -19,7 +19,7 @@ from mailbot.analysis.readers import archives, outlook, word97
 from mailbot.analysis.textnorm import decode_bytes, nfc
 from mailbot.config import Config
 from mailbot.envelope import SCAN_KINDS, Attachment
-from mailbot.errors import OverBudget, ReaderError
+from mailbot.errors import OverBudget
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class Budget:
     members: int = MAX_MEMBERS
     bytes: int = MAX_UNCOMPRESSED
     ocr_pages: int = 20  # [mailbot] max_ocr_pages: pages of scans read per file (0: no OCR)
-    ocr_seconds: float = 240.0  # [mailbot] ocr_seconds: time to read one file's scans
+    ocr_seconds: float = 240.0  # [mailbot] ocr_seconds: time to read the message's scans, all files together
 
     @classmethod
     def of(cls, config: Config) -> Budget:
@@ -267,12 +267,13 @@ def _read_scan(att: Attachment, data: bytes, budget: Budget) -> str:
         return text
     if att.kind != "pdf" and not att.is_document_file:
         return text  # a logo or a small picture
+    if budget.ocr_seconds < 1:
+        raise OverBudget(f"{att.filename}: hết thời gian dành cho việc đọc bản quét của thư này")
     try:
         result = ocrjob.run(data, att.kind, budget.ocr_pages, budget.ocr_seconds)
-    except ReaderError as exc:
-        if "quá" in str(exc) and "giây" in str(exc):
-            raise OverBudget(f"{att.filename}: {exc}") from None
-        raise
+    except ocrjob.TooSlow as exc:
+        raise OverBudget(f"{att.filename}: {exc}") from None
+    budget.ocr_seconds -= result.seconds
     att.ocr = {
         "rows": result.rows,
         "uncertain": result.uncertain,

@@ -102,6 +102,15 @@ class Abandoned(Exception):
     """The analysis was given up because mailbot is stopping."""
 
 
+class Deferred(Exception):
+    """Still being analysed (a long scan): the pass goes on without it, and a later pass takes its
+    result, so that the mail behind it is not kept waiting."""
+
+
+DEFER_AFTER = 3.0  # seconds a message may hold up the ones behind it before it is deferred
+IDLE_WORKERS = 300.0  # seconds without work after which the worker processes exit (started again on demand)
+
+
 class Analyser:
     """Yields (item, envelope) in source order, analysing up to `workers` messages at once.
 
@@ -125,6 +134,10 @@ class Analyser:
         self.workers = workers
         self.isolate = isolate
         self._pool: ProcessPoolExecutor | None = None
+        self._started: dict[Future[Envelope], float] = {}  # when each analysis in flight began
+        self._deferred: dict[str, Future[Envelope]] = {}  # source id -> its analysis, still running
+        self.on_ready: Callable[[], None] | None = None  # called when a deferred analysis finishes
+        self._last_used = time.monotonic()
 
     @property
     def inline(self) -> bool:
@@ -142,7 +155,10 @@ class Analyser:
         wanted: Callable[[Incoming], bool],
         beat: Callable[[], None] | None = None,
         stop: threading.Event | None = None,
+        defer: bool = False,
     ) -> Iterator[tuple[Incoming, Result]]:
+        """`defer`: a message still being analysed after DEFER_AFTER seconds is yielded as Deferred
+        (its analysis goes on) so that the ones behind it are recorded and answered now."""
         it = iter(items)
         if self.inline:
             for item in it:
@@ -154,7 +170,7 @@ class Analyser:
         held = 0
 
         def resolve(pair: tuple[Incoming, Future[Envelope] | None]) -> tuple[Incoming, Envelope | BaseException | None]:
-            return self._resolve(pair[0], pair[1], beat=beat, stop=stop)
+            return self._resolve(pair[0], pair[1], beat=beat, stop=stop, defer=defer)
 
         for item in it:
             window.append((item, self._submit(item) if wanted(item) else None))
@@ -167,6 +183,10 @@ class Analyser:
             yield resolve(window.popleft())
 
     def _submit(self, item: Incoming) -> Future[Envelope] | None:
+        self._last_used = time.monotonic()
+        earlier = self._deferred.pop(item.source_id, None)
+        if earlier is not None:
+            return earlier  # deferred by an earlier pass: its result, or its analysis still running
         if self._pool is None:
             # spawn: the workers are our own children (so they can die with us) and start clean
             # beside threads, unlike fork; forkserver would leave its server behind after a kill -9.
@@ -178,7 +198,9 @@ class Analyser:
                 initargs=(os.getpid(), *logs.current()),
             )
         try:
-            return self._pool.submit(self.task, item.raw, item.source_id, item.delivered, self.config, self.known)
+            future = self._pool.submit(self.task, item.raw, item.source_id, item.delivered, self.config, self.known)
+            self._started[future] = time.monotonic()
+            return future
         except (BrokenProcessPool, RuntimeError):
             self._kill_pool()
             if self.isolate:
@@ -194,10 +216,12 @@ class Analyser:
         beat: Callable[[], None] | None = None,
         stop: threading.Event | None = None,
         retried: bool = False,
+        defer: bool = False,
     ) -> tuple[Incoming, Result]:
         if future is None:
             return item, (self._inline(item) if self.inline else None)
-        started = time.monotonic()
+        waiting = time.monotonic()
+        started = self._started.get(future, waiting)
         while True:
             try:
                 envelope = future.result(timeout=WAIT_SLICE)
@@ -207,12 +231,15 @@ class Analyser:
                     beat()
                 if stop is not None and stop.is_set():
                     return item, Abandoned("mailbot is stopping")
-                if time.monotonic() - started > ANALYSE_SECONDS:
+                if defer and time.monotonic() - waiting > DEFER_AFTER:
+                    self._defer(item, future)
+                    return item, Deferred(item.source_id)
+                if time.monotonic() - started > self.limit:
                     log.error(
-                        "analysing %s took over %d s: worker killed, message set aside", item.source_id, ANALYSE_SECONDS
+                        "analysing %s took over %d s: worker killed, message set aside", item.source_id, self.limit
                     )
                     self._kill_pool()  # the others in flight are submitted again as they come up
-                    return item, AnalysisTimeout(f"phân tích thư quá {ANALYSE_SECONDS} giây")
+                    return item, AnalysisTimeout(f"phân tích thư quá {self.limit:.0f} giây")
             except BrokenProcessPool:
                 self._kill_pool()
                 if self.isolate and not retried:  # perhaps another message killed the worker: once more
@@ -224,8 +251,34 @@ class Analyser:
                 return item, self._inline(item)
             except Exception as exc:
                 return item, exc
+        self._started.pop(future, None)
         envelope.raw = item.raw
         return item, envelope
+
+    @property
+    def limit(self) -> float:
+        """Seconds a message's analysis may take: ANALYSE_SECONDS, and its OCR budget when OCR is on
+        (the OCR child stops itself at that budget; this is the guard behind it)."""
+        return ANALYSE_SECONDS + (self.config.ocr_seconds if self.config.max_ocr_pages else 0)
+
+    def _defer(self, item: Incoming, future: Future[Envelope]) -> None:
+        log.info("%s is taking long (a scan?): the mail behind it goes first", item.source_id)
+        self._deferred[item.source_id] = future
+        if self.on_ready is not None:
+            ready = self.on_ready
+            future.add_done_callback(lambda _: ready())
+
+    def trim(self) -> bool:
+        """End the worker processes after IDLE_WORKERS seconds without work; True when it did. They
+        start again with the next message (a worker holds tens of MB, more once OCR was loaded)."""
+        if self._pool is None or self._deferred or self._started:
+            return False
+        if time.monotonic() - self._last_used < IDLE_WORKERS:
+            return False
+        pool, self._pool = self._pool, None
+        pool.shutdown(wait=True, cancel_futures=True)
+        log.info("worker processes idle for %d s: ended", IDLE_WORKERS)
+        return True
 
     def _kill_pool(self) -> None:
         """End the workers now, whatever they are doing (Python 3.11 has no terminate_workers())."""
@@ -238,6 +291,8 @@ class Analyser:
             except (OSError, AttributeError):
                 pass
         pool.shutdown(wait=False, cancel_futures=True)
+        self._started.clear()
+        self._deferred.clear()
         # Let the pool's manager thread see the dead workers and finish: left running, its pipe can
         # be closed under the interpreter's exit hook, which then prints "Bad file descriptor".
         manager = getattr(pool, "_executor_manager_thread", None)

@@ -113,7 +113,7 @@ class Config:
     digest: Digest = Digest()
     staff: tuple[str, ...] = ()  # addresses whose authenticated mail is obeyed as commands ([staff])
     max_ocr_pages: int = 20  # pages of a scan read per file; 0: no OCR
-    ocr_seconds: float = 240.0  # time to read one file's scans; over it, the message goes to review
+    ocr_seconds: float = 240.0  # time to read a message's scans; over it, the message goes to review
     signatures: SignatureSettings = SignatureSettings()
 
     def organization(self, org_id: str) -> Organization | None:

@@ -98,6 +98,7 @@ def acknowledge(
             "position": r["position"],
             "phones": ", ".join(p["display"] or p["text"] for p in r["phones"]),
             "problems": r["problems"],
+            "ocr": r.get("origin") == "ocr",
         }
         for s in rosters
         for r in s.get("rows", [])
@@ -115,6 +116,7 @@ def acknowledge(
         "roster": roster,
         "roster_unread": bool(rosters) and not roster,
         "roster_problems": sum(1 for r in roster if r["problems"]),
+        "roster_ocr": sum(1 for r in roster if r["ocr"]),
         "contact": config.contact,
         "signature": config.signature,
         "mail_signatures": [describe(s.as_record(), tz) for s in envelope.signatures if s.kind == "smime"],

@@ -44,16 +44,18 @@ SAMPLE_ACK: dict[str, Any] = {
     ],
     "owed": [{"name": "Danh sách trực", "deadline": "hết ngày 21 tháng 5 năm 2021", "overdue": False}],
     "roster": [
-        {"name": "Nguyễn Văn An", "position": "Giám đốc", "phones": "0913 123 456", "problems": []},
+        {"name": "Nguyễn Văn An", "position": "Giám đốc", "phones": "0913 123 456", "problems": [], "ocr": False},
         {
             "name": "Võ Thị Em",
             "position": "Nhân viên",
             "phones": "0913 12",
             "problems": ["0913 12: số không hợp lệ (sai đầu số hoặc độ dài)"],
+            "ocr": True,
         },
     ],
     "roster_unread": False,
     "roster_problems": 1,
+    "roster_ocr": 1,
     "contact": "Liên hệ: 0277.3873996.",
     "signature": "Phòng Bưu chính, Viễn thông",
 }
@@ -176,6 +178,7 @@ SAMPLE_ROSTER: dict[str, Any] = {
                     "time": "Cả ngày",
                     "phones": [{"display": "0913 123 456", "e164": "+84913123456"}],
                     "problems": [],
+                    "ocr": True,
                 }
             ],
         },

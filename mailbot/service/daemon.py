@@ -121,6 +121,8 @@ class Daemon:
         """Until stop: connect, say READY, then record, answer, run jobs, wait."""
         self.runner, self.source, self.jobs = runner, source, jobs
         runner.beat = self.beat
+        if runner.analyser is not None:
+            runner.analyser.on_ready = self.wake  # a deferred scan is done: record it now
         self.health.mailbox = source.describe()
         failures = self._connect()
         self.notifier.ready(self._status_text())
@@ -141,6 +143,8 @@ class Daemon:
                 if requests is not None:
                     requests()  # staff commands handed over while this daemon runs
                 runner.flush(beat=True, stop=self.stop)
+                if runner.analyser is not None:
+                    runner.analyser.trim()  # idle workers end; they start again with the next mail
                 if failures:
                     log.warning("mailbox %s reachable again after %d failed attempts", source.describe(), failures)
                     failures = 0
@@ -267,6 +271,7 @@ class Daemon:
         runner.config, runner.templates = new, templates
         runner.transport = transport_for(new, self.source)
         runner.analyser = Analyser(new, new.workers or default_workers(), runner.known, isolate=True)
+        runner.analyser.on_ready = self.wake
         self.config = new
         self.reload_error = None
         log.warning("configuration and templates reloaded from %s", new.path)

@@ -32,6 +32,7 @@ COLUMNS = [
     "email",
     "problems",
     "receipt",
+    "origin",  # file, body (typed in the mail) or ocr (read from a scan: check it against the original)
 ]
 
 
@@ -114,6 +115,7 @@ def flat_rows(rosters: list[OrgRoster]) -> list[dict[str, str]]:
                 "duty_time": row["duty_time"],
                 "email": row["email"],
                 "receipt": roster.receipt or "",
+                "origin": origin(row),
             }
             valid = [p for p in row["phones"] if p["e164"]]
             problems = "; ".join(row["problems"])
@@ -142,6 +144,11 @@ def neutral(column: str, value: str) -> str:
     if not value.startswith(FORMULA_START) or (column in PHONE_COLUMNS and _PHONE_TEXT.match(value)):
         return value
     return "'" + value
+
+
+def origin(row: dict[str, Any]) -> str:
+    """Where a row came from; rows recorded before the origin was kept: by their source."""
+    return str(row.get("origin") or ("body" if row.get("source") == "nội dung thư" else "file"))
 
 
 def to_csv(rosters: list[OrgRoster]) -> str:
@@ -204,6 +211,7 @@ def to_html(
                                 {"display": p["display"] or p["text"], "e164": p["e164"]} for p in row["phones"]
                             ],
                             "problems": row["problems"],
+                            "ocr": origin(row) == "ocr",
                         }
                         for row in r.rows
                     ],

@@ -49,27 +49,29 @@ def tessdata() -> str | None:
 
 # -- the page image ---------------------------------------------------------------------------------
 def prepare(image: Any) -> Any:
-    """Grey page, red seal lifted (a channel's maximum: red ink is light in it, black text stays dark),
-    deskewed. Returns a numpy array (0 ink .. 255 paper)."""
+    """Grey page, red seal lifted (a channel's maximum: red ink is light in it, black text stays dark).
+    Returns a numpy array (0 ink .. 255 paper)."""
     import numpy as np
 
     if image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
     array = np.asarray(image)
     grey = array.max(axis=2) if array.ndim == 3 else array
-    return _deskew(grey.astype(np.uint8))
+    return grey.astype(np.uint8)
 
 
 def _otsu(grey: Any) -> int:
     import numpy as np
 
     hist = np.bincount(grey.ravel(), minlength=256).astype(float)
+    if np.count_nonzero(hist) < 2:
+        return 128  # one shade only: a blank page
     total = grey.size
     cum = np.cumsum(hist)
     mean = np.cumsum(hist * np.arange(256))
     with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mean[-1] * cum - mean * total) ** 2 / (cum * (total - cum))
-    return int(np.nanargmax(between))
+        between = np.nan_to_num((mean[-1] * cum - mean * total) ** 2 / (cum * (total - cum)))
+    return int(np.argmax(between))
 
 
 def _deskew(grey: Any) -> Any:
@@ -184,8 +186,10 @@ def read_page(reader: Reader, image: Any) -> PageText:
     from PIL import Image
 
     grey = prepare(image)
-    clean, ys, xs = grid(grey)
     page = PageText()
+    if int(grey.min()) > 200:  # nothing printed on it
+        return page
+    clean, ys, xs = grid(_deskew(grey))
     picture = Image.fromarray(clean)
     if len(ys) >= 3 and len(xs) >= 3:
         top = ys[0]

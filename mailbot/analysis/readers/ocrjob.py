@@ -19,6 +19,11 @@ from typing import Any
 
 from mailbot.errors import ReaderError
 
+
+class TooSlow(ReaderError):
+    """The OCR child did not finish within its time."""
+
+
 MEMORY = 1 << 30  # address space of the child: 1 GiB
 MIN_TEXT_PER_PAGE = 40  # a PDF page with fewer characters of text than this is read as a scan
 
@@ -72,7 +77,7 @@ def run(data: bytes, kind: str, max_pages: int, seconds: float) -> OcrResult:
             env={**os.environ, "OMP_THREAD_LIMIT": "1"},  # one core per job: the workers share the rest
         )
     except subprocess.TimeoutExpired:
-        raise ReaderError(f"đọc bản quét quá {seconds:.0f} giây: dừng lại, cán bộ xem tệp gốc") from None
+        raise TooSlow(f"đọc bản quét quá {seconds:.0f} giây: dừng lại, cán bộ xem tệp gốc") from None
     if done.returncode != 0:
         last = done.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = last[-1] if last else f"mã thoát {done.returncode}"
@@ -92,9 +97,12 @@ def _pages(data: bytes, kind: str, max_pages: int) -> tuple[list[Any], int]:
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses a larger image (DecompressionBombError)
     if kind != "pdf":
-        image = Image.open(io.BytesIO(data))
+        try:
+            image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError:
+            raise ValueError(f"ảnh quá lớn (trên {MAX_PIXELS // 1_000_000} triệu điểm ảnh): không đọc") from None
         if image.width * image.height > MAX_PIXELS:
-            raise ValueError(f"ảnh {image.width} × {image.height} điểm ảnh, quá lớn")
+            raise ValueError(f"ảnh {image.width} × {image.height} điểm ảnh, quá lớn: không đọc")
         frames = []
         for index in range(min(getattr(image, "n_frames", 1), max_pages)):  # a multi-page TIFF
             image.seek(index)
@@ -139,6 +147,9 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
+    except ValueError as exc:  # our own reasons, in Vietnamese
+        print(str(exc), file=sys.stderr)
+        sys.exit(1)
     except Exception as exc:  # the reason, one line, for the parent (the traceback would say the same)
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -127,6 +127,11 @@ class MaildirSource:
     def describe(self) -> str:
         return str(self.root)
 
+    defers = True  # a message left in new/ is listed again by the next pass
+
+    def hold(self, item: Incoming) -> None:
+        """A message still being analysed (a long scan): it stays in new/ until it is recorded."""
+
     def done(self, items: list[tuple[Incoming, str | None]]) -> None:
         """Recorded: mark as seen, new/NAME -> cur/NAME:2,S (whatever was decided)."""
         for item, _ in items:
