@@ -217,7 +217,7 @@ def test_classify_json_acknowledgement_and_register(tmp_path, pki, vnpt_signed, 
 
 
 def test_mailbot_check_names_the_roots_or_says_none_are_configured(tmp_path, pki) -> None:
-    from mailbot.staff.check import check_signatures
+    from mailbot.staff.checkfiles import check_signatures
 
     line = check_signatures(configmod.load(signed_config(tmp_path, pki.root_pem)))
     assert line.ok and not line.warning
