@@ -108,7 +108,6 @@ class Deferred(Exception):
 
 
 DEFER_AFTER = 3.0  # seconds a message may hold up the ones behind it before it is deferred
-IDLE_WORKERS = 300.0  # seconds without work after which the worker processes exit (started again on demand)
 
 
 class Analyser:
@@ -250,6 +249,7 @@ class Analyser:
                 log.error("a worker process died; analysing %s in the main process", item.source_id)
                 return item, self._inline(item)
             except Exception as exc:
+                self._started.pop(future, None)
                 return item, exc
         self._started.pop(future, None)
         envelope.raw = item.raw
@@ -268,16 +268,22 @@ class Analyser:
             ready = self.on_ready
             future.add_done_callback(lambda _: ready())
 
+    def idle_left(self) -> float | None:
+        """Seconds until idle workers would end (for the daemon's wait), None when none are running."""
+        if self._pool is None or self._deferred or self._started:
+            return None  # none running, or busy (a deferred analysis wakes the daemon when done)
+        return max(0.0, self.config.worker_idle_seconds - (time.monotonic() - self._last_used)) + 0.1
+
     def trim(self) -> bool:
-        """End the worker processes after IDLE_WORKERS seconds without work; True when it did. They
-        start again with the next message (a worker holds tens of MB, more once OCR was loaded)."""
+        """End the worker processes after [mailbot] worker_idle_seconds without work; True when it did.
+        They start again with the next message (a worker holds tens of MB, more once OCR was loaded)."""
         if self._pool is None or self._deferred or self._started:
             return False
-        if time.monotonic() - self._last_used < IDLE_WORKERS:
+        if time.monotonic() - self._last_used < self.config.worker_idle_seconds:
             return False
         pool, self._pool = self._pool, None
         pool.shutdown(wait=True, cancel_futures=True)
-        log.info("worker processes idle for %d s: ended", IDLE_WORKERS)
+        log.info("worker processes idle for %.0f s: ended", self.config.worker_idle_seconds)
         return True
 
     def _kill_pool(self) -> None:

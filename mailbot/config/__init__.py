@@ -114,6 +114,7 @@ class Config:
     staff: tuple[str, ...] = ()  # addresses whose authenticated mail is obeyed as commands ([staff])
     max_ocr_pages: int = 20  # pages of a scan read per file; 0: no OCR
     ocr_seconds: float = 240.0  # time to read a message's scans; over it, the message goes to review
+    worker_idle_seconds: float = 300.0  # worker processes end after this long without work
     signatures: SignatureSettings = SignatureSettings()
 
     def organization(self, org_id: str) -> Organization | None:
@@ -213,6 +214,9 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     ocr_seconds = float(main.get("ocr_seconds", (int, float), 240, "a number of seconds"))
     if not 10 <= ocr_seconds <= 3600:
         raise main.fail("ocr_seconds", "must be between 10 and 3600")
+    idle_workers = float(main.get("worker_idle_seconds", (int, float), 300, "a number of seconds"))
+    if idle_workers < 1:
+        raise main.fail("worker_idle_seconds", "must be at least 1")
     tdir = main.text("templates_dir", "")
     main.done()
 
@@ -375,4 +379,5 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         signatures=signatures,
         max_ocr_pages=ocr_pages,
         ocr_seconds=ocr_seconds,
+        worker_idle_seconds=idle_workers,
     )

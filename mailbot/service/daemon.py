@@ -152,6 +152,9 @@ class Daemon:
                 self.health.save(self.config.state_dir, self.clock())
                 idle = jobs.idle_seconds if jobs is not None else None
                 idle = min(idle if idle is not None else IDLE_FOREVER, self._next_retry())
+                workers_idle = runner.analyser.idle_left() if runner.analyser is not None else None
+                if workers_idle is not None:
+                    idle = min(idle, workers_idle)  # wake to end idle workers
                 self.beat()
                 source.wait(self.stop, self._bound(max(0.0, idle)))
                 self.beat()
