@@ -265,3 +265,31 @@ def test_mail_arriving_during_a_pass_is_answered_at_once(tmp_path, smtp_server, 
             wait_for(lambda: len(recorder.messages) > before, timeout=25, what="the small plan's acknowledgement")
             assert time.monotonic() - appended < 8, "the plan waited for the server's next idle check"
         stop(child)
+
+
+def test_a_deferred_message_keeps_the_last_uid_below_it_until_recorded(tmp_path, dovecot) -> None:
+    """A long scan deferred while the mail behind it is recorded: after a restart at that moment,
+    the scan is listed again (the remembered last UID never passes a message not yet recorded)."""
+    from mailbot.intake.sources.imap import ImapSource
+
+    config = configmod.load(imap_config(tmp_path, 25, dovecot.port))
+    for n in (1, 2, 3):
+        dovecot.append(plan(n))
+    (tmp_path / "state").mkdir(exist_ok=True)
+    secret = {"MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}.get
+    source = ImapSource(config.mailbox, tmp_path / "state", secret)
+    try:
+        first, second, third = list(source.pending())
+        source.hold(first)  # still being analysed
+        source.done([(second, "submission"), (third, "submission")])
+        assert source.state.get("INBOX")[1] < int(first.source_id.rsplit(":", 1)[1])
+    finally:
+        source.close()
+    restarted = ImapSource(config.mailbox, tmp_path / "state", secret)
+    try:
+        [again] = list(restarted.pending())  # the other two were moved out of INBOX
+        assert again.source_id == first.source_id
+        restarted.done([(again, "submission")])
+        assert list(restarted.pending()) == []
+    finally:
+        restarted.close()
