@@ -204,6 +204,16 @@ def imap_config(tmp_path: Path, smtp_port: int, imap_port: int, extra: dict[str,
     return write_config(tmp_path, smtp_port, changes)
 
 
+def daemon(config_path: Path) -> subprocess.Popen[str]:
+    """`mailbot run` (the service) in a child process, logging at INFO; stop it with SIGTERM."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--log-level", "INFO"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def mailbot(
     *args: str, env: dict[str, str] | None = None, cwd: Path | str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

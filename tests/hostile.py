@@ -231,6 +231,33 @@ def tnef_10000() -> bytes:
     return _mixed("tnef10000", [_text(), _attachment(b"winmail.dat", data, b"application/ms-tnef")])
 
 
+def scan_huge_image() -> bytes:
+    """A PNG declaring 100,000 × 100,000 pixels, attached as a duty list."""
+    from tests.scans import huge_png
+
+    return _mixed("scanhuge", [_text(), _attachment(b"DS truc.png", huge_png(), b"image/png")])
+
+
+def scan_10000_pages() -> bytes:
+    """A PDF of 10,000 pages without text: each would be a page to read by OCR."""
+    from tests.scans import pages_pdf
+
+    return _mixed("scanpages", [_text(), _attachment(b"DS truc.pdf", pages_pdf(10_000), b"application/pdf")])
+
+
+def scan_ccitt_bomb() -> bytes:
+    """A one-page PDF drawing a CCITT image that declares 100,000 × 100,000 pixels in 64 bytes."""
+    from tests.scans import image_bomb_pdf
+
+    return _mixed("scanccitt", [_text(), _attachment(b"DS truc.pdf", image_bomb_pdf(b"CCITTFaxDecode"))])
+
+
+def scan_jbig2_bomb() -> bytes:
+    from tests.scans import image_bomb_pdf
+
+    return _mixed("scanjbig2", [_text(), _attachment(b"DS truc.pdf", image_bomb_pdf(b"JBIG2Decode"))])
+
+
 CASES: dict[str, Callable[[], bytes]] = {
     "nested-multipart-1000": nested_multipart,
     "attachments-10000": many_attachments,
@@ -250,4 +277,8 @@ CASES: dict[str, Callable[[], bytes]] = {
     "7z-bomb-200MB": sevenzip_bomb,
     "rar-declaring-1GiB": rar_lying_size,
     "winmail-dat-10000-files": tnef_10000,
+    "scan-100000x100000-png": scan_huge_image,
+    "scan-pdf-10000-pages": scan_10000_pages,
+    "scan-ccitt-bomb": scan_ccitt_bomb,
+    "scan-jbig2-bomb": scan_jbig2_bomb,
 }

@@ -7,6 +7,7 @@ bounds), and must record every one and acknowledge the ordinary plan.
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -186,3 +187,16 @@ def test_hostile_archives_and_outlook_wrappers_end_with_a_reason(outcome) -> Non
     defects = [d for a in tnef["attachments"] for d in a["defects"]]
     assert "gói Outlook winmail.dat có quá nhiều tệp: chỉ xét 200 tệp" in defects
     assert len([a for a in tnef["attachments"] if a["container"]]) == 200
+
+
+def test_hostile_scans_end_with_a_reason_and_the_rest_goes_on(outcome) -> None:
+    from mailbot.analysis.readers import ocrjob
+
+    if ocrjob.available() is not None and not os.environ.get("CI"):
+        pytest.skip(f"OCR is not available here: {ocrjob.available()}")
+    huge = [d for a in record(outcome, "scanhuge")["attachments"] for d in a["defects"]]
+    assert any("ảnh quá lớn" in d for d in huge), huge
+    pages = [d for a in record(outcome, "scanpages")["attachments"] for d in a["defects"]]
+    assert "bản quét có hơn 20 trang: chỉ đọc 20 trang đầu" in pages
+    for name in ("scanccitt", "scanjbig2"):  # pdfium declines the giant image: a blank page, nothing read
+        assert record(outcome, name)["disposition"] == "submission"

@@ -9,8 +9,6 @@ import dataclasses
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -19,7 +17,7 @@ from mailbot.analysis.readers import ocr, ocrjob
 from mailbot.analysis.workers import analyse
 from mailbot.envelope import Envelope
 from tests import scans
-from tests.conftest import build, deliver, write_config
+from tests.conftest import build, daemon, deliver, write_config
 
 pytestmark = pytest.mark.skipif(
     ocrjob.available() is not None and not os.environ.get("CI"),
@@ -129,12 +127,7 @@ def test_a_pdf_of_ten_thousand_pages_reads_twenty(config) -> None:
 def test_a_plain_plan_behind_a_long_scan_is_answered_first(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     path = write_config(tmp_path, port)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "mailbot", "run", "--config", str(path), "--log-level", "INFO"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = daemon(path)
     try:
         time.sleep(1.0)
         long_scan = scans.multipage_pdf([scans.duty_list() for _ in range(8)])  # about 10 s of OCR

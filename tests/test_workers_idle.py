@@ -4,12 +4,10 @@ work; the next mail starts them again and is answered as before."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import build, deliver, write_config
+from tests.conftest import build, daemon, deliver, write_config
 
 
 def children(pid: int) -> set[int]:
@@ -45,12 +43,7 @@ def wait_for(condition, seconds: float) -> bool:  # noqa: ANN001
 def test_workers_start_on_demand_and_end_when_idle(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     path = write_config(tmp_path, port, {r"(?m)^workers = .*$": "workers = 1\nworker_idle_seconds = 2"})
-    child = subprocess.Popen(
-        [sys.executable, "-m", "mailbot", "run", "--config", str(path), "--log-level", "INFO"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = daemon(path)
     try:
         time.sleep(1.0)
         assert workers(child.pid) == set()  # none before the first mail
