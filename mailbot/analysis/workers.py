@@ -107,7 +107,7 @@ class Deferred(Exception):
     result, so that the mail behind it is not kept waiting."""
 
 
-DEFER_AFTER = 3.0  # seconds a message may hold up the ones behind it before it is deferred
+DEFER_AFTER = 1.5  # seconds a message may hold up the ones behind it before it is deferred
 
 
 class Analyser:
@@ -135,6 +135,7 @@ class Analyser:
         self._pool: ProcessPoolExecutor | None = None
         self._started: dict[Future[Envelope], float] = {}  # when each analysis in flight began
         self._deferred: dict[str, Future[Envelope]] = {}  # source id -> its analysis, still running
+        self._again: set[Future[Envelope]] = set()  # deferred before: not waited for again while running
         self.on_ready: Callable[[], None] | None = None  # called when a deferred analysis finishes
         self._last_used = time.monotonic()
 
@@ -185,6 +186,7 @@ class Analyser:
         self._last_used = time.monotonic()
         earlier = self._deferred.pop(item.source_id, None)
         if earlier is not None:
+            self._again.add(earlier)
             return earlier  # deferred by an earlier pass: its result, or its analysis still running
         if self._pool is None:
             # spawn: the workers are our own children (so they can die with us) and start clean
@@ -221,6 +223,11 @@ class Analyser:
             return item, (self._inline(item) if self.inline else None)
         waiting = time.monotonic()
         started = self._started.get(future, waiting)
+        if future in self._again:
+            self._again.discard(future)
+            if defer and not future.done():  # still running: the mail behind it goes first again
+                self._defer(item, future, quietly=True)
+                return item, Deferred(item.source_id)
         while True:
             try:
                 envelope = future.result(timeout=WAIT_SLICE)
@@ -261,9 +268,11 @@ class Analyser:
         (the OCR child stops itself at that budget; this is the guard behind it)."""
         return ANALYSE_SECONDS + (self.config.ocr_seconds if self.config.max_ocr_pages else 0)
 
-    def _defer(self, item: Incoming, future: Future[Envelope]) -> None:
-        log.info("%s is taking long (a scan?): the mail behind it goes first", item.source_id)
+    def _defer(self, item: Incoming, future: Future[Envelope], quietly: bool = False) -> None:
         self._deferred[item.source_id] = future
+        if quietly:
+            return  # deferred before: said once, and its callback is set
+        log.info("%s is taking long (a scan?): the mail behind it goes first", item.source_id)
         if self.on_ready is not None:
             ready = self.on_ready
             future.add_done_callback(lambda _: ready())
@@ -299,6 +308,7 @@ class Analyser:
         pool.shutdown(wait=False, cancel_futures=True)
         self._started.clear()
         self._deferred.clear()
+        self._again.clear()
         # Let the pool's manager thread see the dead workers and finish: left running, its pipe can
         # be closed under the interpreter's exit hook, which then prints "Bad file descriptor".
         manager = getattr(pool, "_executor_manager_thread", None)

@@ -120,7 +120,7 @@ def _pages(data: bytes, kind: str, max_pages: int) -> tuple[list[Any], int]:
             raise ValueError(f"trang {index + 1} khổ {width / 72 * 2.54:.0f} × {height / 72 * 2.54:.0f} cm, quá lớn")
         if len(page.get_textpage().get_text_range().strip()) >= MIN_TEXT_PER_PAGE:
             continue  # a page with text of its own (the text reader has it)
-        images.append(page.render(scale=DPI / 72, grayscale=True).to_pil())
+        images.append(page.render(scale=DPI / 72).to_pil())  # in colour: a red seal is lifted by its colour
     return images, max(0, count - max_pages)
 
 
