@@ -14,6 +14,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +91,9 @@ def run(data: bytes, kind: str, max_pages: int, seconds: float) -> OcrResult:
 
 
 # -- the child -----------------------------------------------------------------------------------------
-def _pages(data: bytes, kind: str, max_pages: int) -> tuple[list[Any], int]:
+def _pages(data: bytes, kind: str, max_pages: int) -> tuple[Iterator[Any], int]:
+    """The page images to read, one at a time (20 rendered A4 pages held together would take 500 MB),
+    and how many pages are beyond max_pages."""
     from PIL import Image
 
     from mailbot.analysis.readers.ocr import DPI, MAX_PIXELS
@@ -103,25 +106,32 @@ def _pages(data: bytes, kind: str, max_pages: int) -> tuple[list[Any], int]:
             raise ValueError(f"ảnh quá lớn (trên {MAX_PIXELS // 1_000_000} triệu điểm ảnh): không đọc") from None
         if image.width * image.height > MAX_PIXELS:
             raise ValueError(f"ảnh {image.width} × {image.height} điểm ảnh, quá lớn: không đọc")
-        frames = []
-        for index in range(min(getattr(image, "n_frames", 1), max_pages)):  # a multi-page TIFF
-            image.seek(index)
-            frames.append(image.copy())
-        return frames, max(0, getattr(image, "n_frames", 1) - max_pages)
+        frames = getattr(image, "n_frames", 1)
+
+        def frames_of() -> Iterator[Any]:
+            for index in range(min(frames, max_pages)):  # a multi-page TIFF
+                image.seek(index)
+                yield image.copy()
+
+        return frames_of(), max(0, frames - max_pages)
     import pypdfium2
 
     pdf = pypdfium2.PdfDocument(data)
     count = len(pdf)
-    images = []
-    for index in range(min(count, max_pages)):
-        page = pdf[index]
-        width, height = page.get_size()
-        if width * height * (DPI / 72) ** 2 > MAX_PIXELS:
-            raise ValueError(f"trang {index + 1} khổ {width / 72 * 2.54:.0f} × {height / 72 * 2.54:.0f} cm, quá lớn")
-        if len(page.get_textpage().get_text_range().strip()) >= MIN_TEXT_PER_PAGE:
-            continue  # a page with text of its own (the text reader has it)
-        images.append(page.render(scale=DPI / 72).to_pil())  # in colour: a red seal is lifted by its colour
-    return images, max(0, count - max_pages)
+
+    def rendered() -> Iterator[Any]:
+        for index in range(min(count, max_pages)):
+            page = pdf[index]
+            width, height = page.get_size()
+            if width * height * (DPI / 72) ** 2 > MAX_PIXELS:
+                raise ValueError(
+                    f"trang {index + 1} khổ {width / 72 * 2.54:.0f} × {height / 72 * 2.54:.0f} cm, quá lớn"
+                )
+            if len(page.get_textpage().get_text_range().strip()) >= MIN_TEXT_PER_PAGE:
+                continue  # a page with text of its own (the text reader has it)
+            yield page.render(scale=DPI / 72).to_pil()  # in colour: a red seal is lifted by its colour
+
+    return rendered(), max(0, count - max_pages)
 
 
 def main(argv: list[str]) -> int:
@@ -131,9 +141,10 @@ def main(argv: list[str]) -> int:
     data = sys.stdin.buffer.read()
     images, skipped = _pages(data, kind, max_pages)
     reader = ocr.Reader(ocr.tessdata() or "")
-    result: dict[str, Any] = {"rows": [], "uncertain": [], "numbers": 0, "pages": len(images), "skipped": skipped}
+    result: dict[str, Any] = {"rows": [], "uncertain": [], "numbers": 0, "pages": 0, "skipped": skipped}
     try:
         for image in images:
+            result["pages"] += 1
             page = ocr.read_page(reader, image)
             result["rows"] += page.rows
             result["uncertain"] += page.uncertain
