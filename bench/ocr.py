@@ -139,6 +139,40 @@ def speed(folder: Path) -> None:
     )
 
 
+HOSTILE = """
+import resource, sys, time
+from mailbot.analysis.readers import ocrjob
+from mailbot.errors import ReaderError
+data = open(sys.argv[1], "rb").read()
+started = time.monotonic()
+try:
+    result = ocrjob.run(data, sys.argv[2], 20, 60)
+    outcome = f"read {result.pages} pages, {result.skipped} skipped"
+except ReaderError as exc:
+    outcome = str(exc)
+print(f"{time.monotonic() - started:.2f}s", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, outcome)
+"""
+
+
+def hostile(folder: Path) -> None:
+    """Each hostile scan through the OCR child (the analysis of a typed duty list reads it)."""
+    cases = {
+        "PNG declaring 100,000 x 100,000 px": (scans.huge_png(), "png"),
+        "PDF of 10,000 pages without text": (scans.pages_pdf(10_000), "pdf"),
+        "CCITT image of 100,000 x 100,000 px": (scans.image_bomb_pdf(b"CCITTFaxDecode"), "pdf"),
+        "JBIG2 image of 100,000 x 100,000 px": (scans.image_bomb_pdf(b"JBIG2Decode"), "pdf"),
+    }
+    print(f"\n{'hostile scan (OCR child)':38} {'time':>7} {'peak RSS':>9}  outcome")
+    for name, (data, kind) in cases.items():
+        path = folder / "hostile.bin"
+        path.write_bytes(data)
+        out = subprocess.run(
+            [sys.executable, "-c", HOSTILE, str(path), kind], capture_output=True, text=True, check=True
+        )
+        seconds, peak, outcome = out.stdout.strip().split(" ", 2)
+        print(f"{name:38} {seconds:>7} {peak:>7} MB  {outcome}")
+
+
 def rss(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -204,6 +238,7 @@ def main() -> None:
             if "--no-accuracy" not in sys.argv:
                 accuracy(config)
             speed(Path(folder))
+            hostile(Path(folder))
         (Path(folder) / "daemon").mkdir()
         daemon_figures(Path(folder) / "daemon", "--skip-latency" in sys.argv)
 
