@@ -34,7 +34,7 @@ from mailbot.envelope import REVIEW
 from mailbot.errors import SourceError
 from mailbot.intake.sources import Incoming
 from mailbot.intake.sources.imap_lease import LEASE_FOLDER, RENEW_SECONDS, Lease
-from mailbot.intake.sources.imap_state import FolderState
+from mailbot.intake.sources.imap_state import FolderState, Progress
 from mailbot.service import logs
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,7 @@ class ImapSource:
         self.poll_interval = poll_interval  # where the server offers no IDLE
         self.secret = secret
         self.state = FolderState(state_dir / "imap-state.json")
-        self._held: set[int] = set()  # UIDs deferred by a pass (a long scan), not yet recorded
-        self._high = 0  # the highest UID recorded
+        self.progress = Progress(self.state, config.folder)
         self.box: BaseMailBox | None = None
         self.uidvalidity = 0
         self.last_contact: dt.datetime | None = None
@@ -175,7 +174,7 @@ class ImapSource:
             )
         if saved != uidvalidity:
             self.state.set(self.config.folder, uidvalidity, 0)
-            self._high, self._held = 0, set()
+            self.progress.reset()
         self.uidvalidity = uidvalidity
         self._listed = 0  # UIDs are listed again by the next scan
 
@@ -292,13 +291,7 @@ class ImapSource:
         remembered stays below it, so that it is listed again (after a restart too) until recorded."""
         folder, uidvalidity, uid = _parse_source_id(item.source_id)
         if folder == self.config.folder and uidvalidity == self.uidvalidity:
-            self._held.add(uid)
-
-    def _remember(self, uids: list[int]) -> None:
-        self._held.difference_update(uids)
-        _, last = self.state.get(self.config.folder)
-        self._high = max([self._high, last, *uids])
-        self.state.set(self.config.folder, self.uidvalidity, min([self._high, *(u - 1 for u in self._held)]))
+            self.progress.hold(uid)
 
     def done(self, items: list[tuple[Incoming, str | None]]) -> None:
         """Recorded: mark \\Seen, move to the processed or review folder, remember the UIDs.
@@ -306,7 +299,7 @@ class ImapSource:
         One STORE and one MOVE per target folder for a whole group commit.
         """
         if self.read_only:  # a dry run: remembered here only, the mailbox left as it is
-            self._remember([_parse_source_id(item.source_id)[2] for item, _ in items])
+            self.progress.recorded(self.uidvalidity, [_parse_source_id(item.source_id)[2] for item, _ in items])
             return
         targets: dict[str, list[int]] = {}
         for item, disposition in items:
@@ -327,7 +320,7 @@ class ImapSource:
                 self._move(box, uid_set, target)
         except CONNECTION_ERRORS as exc:
             raise self._lost(exc) from exc
-        self._remember([u for us in targets.values() for u in us])
+        self.progress.recorded(self.uidvalidity, [u for us in targets.values() for u in us])
 
     def _move(self, box: BaseMailBox, uid_set: str, folder: str) -> None:
         caps = box.client.capabilities

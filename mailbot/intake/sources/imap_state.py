@@ -30,3 +30,26 @@ class FolderState:
             return
         self.data[folder] = {"uidvalidity": uidvalidity, "last_uid": last_uid}
         atomic_write(self.path, json.dumps(self.data, ensure_ascii=False).encode("utf-8"), durable=False)
+
+
+class Progress:
+    """The last UID to remember for one folder: the highest recorded, but never past a message
+    still being analysed (held: a long scan deferred while later mail is recorded), so that a
+    restart lists it again."""
+
+    def __init__(self, state: FolderState, folder: str) -> None:
+        self.state, self.folder = state, folder
+        self.held: set[int] = set()
+        self.high = 0
+
+    def reset(self) -> None:  # a new UIDVALIDITY: UIDs start again
+        self.held, self.high = set(), 0
+
+    def hold(self, uid: int) -> None:
+        self.held.add(uid)
+
+    def recorded(self, uidvalidity: int, uids: list[int]) -> None:
+        self.held.difference_update(uids)
+        _, last = self.state.get(self.folder)
+        self.high = max([self.high, last, *uids])
+        self.state.set(self.folder, uidvalidity, min([self.high, *(u - 1 for u in self.held)]))
