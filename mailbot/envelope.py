@@ -17,7 +17,7 @@ DOCUMENT_EXTENSIONS = frozenset({"doc", "docx", "odt", "pdf", "xls", "xlsx", "od
 ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z"})
 DOCUMENT_KINDS = frozenset({"pdf", "docx", "xlsx", "odt", "ods", "doc", "xls", "rtf"})  # see filetype.py
 CONTAINER_KINDS = frozenset({"zip", "7z", "rar", "tnef", "msg"})
-SCAN_KINDS = frozenset({"jpeg", "png", "tiff"})  # images read by OCR
+SCAN_KINDS = frozenset({"jpeg", "png", "tiff", "heic"})  # images read by OCR
 MIN_SCAN_BYTES = 20_000
 # the dispositions that wait for a person (the review queue, the review folder of a live mailbox)
 REVIEW = ("unknown-sender", "suspicious", "correspondence", "oversized", "error")

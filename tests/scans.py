@@ -45,6 +45,15 @@ class Scan:
         self.image.convert("RGB").save(out, "JPEG", quality=quality)  # type: ignore[attr-defined]
         return out.getvalue()
 
+    def heic(self) -> bytes:
+        """As an iPhone saves a photo (HEIF with HEVC, through pillow-heif)."""
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        out = io.BytesIO()
+        self.image.convert("RGB").save(out, "HEIF", quality=80)  # type: ignore[attr-defined]
+        return out.getvalue()
+
     def pdf(self) -> bytes:
         """An image-only PDF, as a scanner writes it (300 dpi)."""
         out = io.BytesIO()

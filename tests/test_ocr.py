@@ -66,6 +66,14 @@ def test_a_phone_photo_two_degrees_off_is_read(config) -> None:
     assert right + flagged == 6 and right >= 5
 
 
+def test_an_iphone_photo_in_heic_is_read(config) -> None:
+    scan = scans.photographed(scans.duty_list(ruled=True), angle=-1.0)
+    env = analysed(config, "IMG_0412.HEIC", scan.heic())
+    assert env.parsed.attachments[0].kind == "heic" and env.documents == ["duty-list"]
+    right, flagged = numbers_right_or_flagged(env, scan)
+    assert right + flagged == 6 and right >= 5
+
+
 def test_numbers_under_a_red_seal_are_flagged_never_wrong(config) -> None:
     scan = scans.sealed(scans.duty_list())
     env = analysed(config, "scan_0002.pdf", scan.pdf())

@@ -31,6 +31,7 @@ LABELS = {
     "jpeg": "ảnh JPEG",
     "png": "ảnh PNG",
     "tiff": "ảnh TIFF",
+    "heic": "ảnh HEIC",
 }
 DOCUMENTS = DOCUMENT_KINDS
 CONTAINERS = CONTAINER_KINDS
@@ -61,6 +62,8 @@ def sniff(data: bytes, extension: str = "", content_type: str = "") -> str:
         return "png"
     if head.startswith((b"II*\x00", b"MM\x00*")):
         return "tiff"
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftyphevc", b"ftypmif1", b"ftypheim", b"ftypheis"):
+        return "heic"  # an iPhone's photo
     if extension in ("csv", "txt") or content_type in ("text/csv", "text/plain"):
         return "text"
     return ""

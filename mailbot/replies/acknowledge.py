@@ -124,7 +124,7 @@ def acknowledge(
     return queue(config, store, envelope, compose(envelope, config, templates, context, now), receipt, now)
 
 
-_SAME = {"jpeg": ("jpg", "jpeg", "jpe"), "tiff": ("tif", "tiff"), "text": ("csv", "txt")}
+_SAME = {"jpeg": ("jpg", "jpeg", "jpe"), "tiff": ("tif", "tiff"), "text": ("csv", "txt"), "heic": ("heic", "heif")}
 
 
 def _what(att: Attachment) -> str:

@@ -99,6 +99,12 @@ def _pages(data: bytes, kind: str, max_pages: int) -> tuple[Iterator[Any], int]:
     from mailbot.analysis.readers.ocr import DPI, MAX_PIXELS
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses a larger image (DecompressionBombError)
+    if kind == "heic":
+        try:
+            import pillow_heif
+        except ImportError:
+            raise ValueError("ảnh HEIC cần thư viện pillow-heif (pip install 'mailbot[ocr]')") from None
+        pillow_heif.register_heif_opener()
     if kind != "pdf":
         try:
             image = Image.open(io.BytesIO(data))
