@@ -287,14 +287,6 @@ def _read_scan(att: Attachment, data: bytes, budget: Budget) -> str:
     return "\n".join(part for part in (text, result.text) if part.strip())
 
 
-def _read_doc(data: bytes) -> str:
-    return word97.read_doc(data)
-
-
-def _read_rtf(data: bytes) -> str:
-    return word97.read_rtf(data)
-
-
 def _read_text(data: bytes) -> str:
     return decode_bytes(data[: MAX_TEXT * 4].removeprefix(b"\xef\xbb\xbf"), None).replace(",", " | ")
 
@@ -306,6 +298,6 @@ _READERS = {
     "odt": _read_odf,
     "ods": _read_odf,
     "text": _read_text,
-    "doc": _read_doc,
-    "rtf": _read_rtf,
+    "doc": word97.read_doc,
+    "rtf": word97.read_rtf,
 }

@@ -91,28 +91,32 @@ def from_vni(text: str) -> str:
     return _VNI_RE.sub(lambda m: _VNI[m.group(0)], text)
 
 
-def detect(text: str) -> str | None:
-    """ "tcvn3" or "vni" when the text is Vietnamese in that legacy encoding, else None."""
+def _best(text: str) -> tuple[str, str] | None:
+    """(the legacy encoding the text is in, the text converted), or None when it is in none."""
     odd = _odd(text)
     letters = sum(c.isalpha() for c in text) or 1
     if odd < 3 or odd / letters < 0.02 or _vietnamese(text) > odd / 10:
         return None
-    best: tuple[int, int, str] | None = None
+    best: tuple[int, int, str, str] | None = None
     for name, converted in (("tcvn3", text.translate(TCVN3)), ("vni", from_vni(text))):
         left, wrong = _odd(converted), _misspelt(converted)
         if left <= odd / 5 and _vietnamese(converted) >= odd / 3 and (best is None or (left + wrong, wrong) < best[:2]):
-            best = (left + wrong, wrong, name)
-    return best[2] if best else None
+            best = (left + wrong, wrong, name, converted)
+    return (best[2], best[3]) if best else None
+
+
+def detect(text: str) -> str | None:
+    """ "tcvn3" or "vni" when the text is Vietnamese in that legacy encoding, else None."""
+    found = _best(text)
+    return found[0] if found else None
 
 
 def fix(text: str) -> tuple[str, str | None]:
     """(the text in Unicode, the legacy encoding it was in, or None when it was not)."""
-    found = detect(text)
-    if found == "tcvn3":
-        return unicodedata.normalize("NFC", text.translate(TCVN3)), found
-    if found == "vni":
-        return unicodedata.normalize("NFC", from_vni(text)), found
-    return text, None
+    found = _best(text)
+    if found is None:
+        return text, None
+    return unicodedata.normalize("NFC", found[1]), found[0]
 
 
 def fix_table(rows: list[list[str]]) -> list[list[str]]:
@@ -120,5 +124,5 @@ def fix_table(rows: list[list[str]]) -> list[list[str]]:
     found = detect("\n".join(" ".join(row) for row in rows[:200]))
     if found is None:
         return rows
-    convert = (lambda t: t.translate(TCVN3)) if found == "tcvn3" else from_vni
+    convert = (lambda text: text.translate(TCVN3)) if found == "tcvn3" else from_vni
     return [[unicodedata.normalize("NFC", convert(cell)) for cell in row] for row in rows]

@@ -44,7 +44,7 @@ def _file_rows(att: Attachment) -> list[DutyRow]:
         _ = att.text  # a scan is read by OCR once, when its text is first needed
     if att.ocr is None:
         return [r for source, table in tables(att.filename, att.data, att.kind) for r in rows_of(table, source)]
-    table = [[cell for cell in row] for row in att.ocr["rows"]]
+    table = att.ocr["rows"]
     rows = rows_of(table, f"{att.filename} (bản quét)")
     if not rows:  # a list without a header row: one person per line
         rows = body_rows("\n".join("  ".join(row) for row in table), f"{att.filename} (bản quét)")
@@ -52,8 +52,9 @@ def _file_rows(att: Attachment) -> list[DutyRow]:
     for row in rows:
         row.origin = "ocr"
         for phone in row.phones:
-            if _national(phone.text) in unsure and UNCERTAIN not in row.problems:
-                row.problems.append(f"{phone.text}: {UNCERTAIN}")
+            problem = f"{phone.text}: {UNCERTAIN}"
+            if _national(phone.text) in unsure and problem not in row.problems:
+                row.problems.append(problem)
     return rows
 
 

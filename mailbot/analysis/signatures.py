@@ -8,6 +8,9 @@ chain or another organization's signature is a note staff read, never held again
 
 from __future__ import annotations
 
+import importlib.util
+
+from mailbot.analysis.readers import pdfsig, smime
 from mailbot.analysis.readers.certs import Verified
 from mailbot.config import Config, Organization
 from mailbot.envelope import Envelope, Signature
@@ -18,17 +21,12 @@ MAX_SIGNED_FILES = 10  # signed PDFs verified per message
 def check(envelope: Envelope, config: Config) -> list[str]:
     """Fill envelope.signatures; return the notes staff should read about them."""
     parsed = envelope.parsed
-    signed = [a for a in parsed.attachments if a.data.startswith(b"%PDF") and b"/ByteRange" in a.data]
-    smime_parts = None
-    if parsed.content_type == "multipart/signed":
-        from mailbot.analysis.readers import smime
-
-        smime_parts = smime.signed_parts(envelope.raw)
+    signed = [a for a in parsed.attachments if pdfsig.has_signature(a.data)]
+    smime_parts = smime.signed_parts(envelope.raw) if parsed.content_type == "multipart/signed" else None
     if not signed and smime_parts is None:
         return []
-    try:
-        from mailbot.analysis.readers import pdfsig, smime
-    except ImportError:  # pragma: no cover - pyhanko is a dependency; `mailbot check` reports it missing
+    # the readers import pyhanko when they verify; `mailbot check` reports it missing
+    if importlib.util.find_spec("pyhanko") is None:  # pragma: no cover - pyhanko is a dependency
         return ["thư có chữ ký số nhưng máy chủ chưa cài pyhanko: chưa kiểm tra được chữ ký"]
     found: list[Signature] = []
     for index, att in enumerate(signed):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,8 +12,6 @@ from mailbot.replies.timefmt import time_and_date
 def describe(sig: dict[str, Any], tz: ZoneInfo) -> str:
     """'đã được ký số bởi …, lúc …; chữ ký số còn nguyên vẹn …' from a Signature.as_record(), to
     follow 'Tệp' or 'Thư'."""
-    import datetime as dt
-
     who = sig.get("signer") or "người ký không rõ"
     if sig.get("tax_code"):
         who += f" (MST {sig['tax_code']})"
