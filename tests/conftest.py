@@ -204,13 +204,23 @@ def imap_config(tmp_path: Path, smtp_port: int, imap_port: int, extra: dict[str,
     return write_config(tmp_path, smtp_port, changes)
 
 
-def daemon(config_path: Path) -> subprocess.Popen[str]:
-    """`mailbot run` (the service) in a child process, logging at INFO; stop it with SIGTERM."""
+def daemon(config_path: Path, level: str | None = "INFO", env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`mailbot run` (the service) in a child process, its output captured as text; `level`: its
+    --log-level (None: the default, WARNING). Stop it with SIGTERM."""
     return subprocess.Popen(
-        [sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--log-level", "INFO"],
+        [
+            sys.executable,
+            "-m",
+            "mailbot",
+            "run",
+            "--config",
+            str(config_path),
+            *(["--log-level", level] if level else []),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from mailbot.staff.backup import verify
 from tests.conftest import build, deliver, mailbot, wait_for, write_config
+from tests.conftest import daemon as start_daemon
 
 
 def plan(n: int) -> bytes:
@@ -32,12 +31,7 @@ def test_backups_while_the_daemon_records_mail_then_a_restore(tmp_path, smtp_ser
     recorder, port = smtp_server
     config = write_config(tmp_path, port)
     backups = tmp_path / "backups"
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "mailbot", "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    daemon = start_daemon(config, level=None)
     total = 60
 
     def feed() -> None:

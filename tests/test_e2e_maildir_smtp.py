@@ -10,7 +10,7 @@ from email.utils import getaddresses
 from mailbot import config as configmod
 from mailbot.intake.parse import parse_message
 from mailbot.register.store import Store
-from tests.conftest import FIXTURES, build, deliver, write_config
+from tests.conftest import FIXTURES, build, daemon, deliver, write_config
 
 
 def run_once(config_path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -147,12 +147,7 @@ def test_daemon_answers_new_mail_and_stops_on_sigterm(tmp_path, smtp_server) -> 
 
     recorder, port = smtp_server
     config_path = write_config(tmp_path, port)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "mailbot", "run", "--config", str(config_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = daemon(config_path, level=None)
     try:
         time.sleep(0.5)
         deliver(tmp_path, (FIXTURES / "01-vnpt-plan-docx.eml").read_bytes(), "1.live")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from mailbot import config as configmod
 from mailbot.intake.sources import suggested_backoff
 from mailbot.intake.sources.ews import EwsSource, _source_error
 from mailbot.register.store import Store
-from tests.conftest import build, mailbot, wait_for, write_config
+from tests.conftest import build, daemon, mailbot, wait_for, write_config
 from tests.ews_server import EwsServer
 
 PROCESSED, REVIEW = "Đã xử lý", "Cần xem xét"
@@ -117,13 +116,7 @@ def test_the_daemon_waits_out_an_unavailable_server(tmp_path, smtp_server, ews) 
     config_path = ews_config(tmp_path, port, ews.url)
     ews.fail_next = 3  # HTTP 503 three times: the first connection attempts fail
     ews.mailbox.deliver(plan(5))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "mailbot", "run", "--config", str(config_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
+    child = daemon(config_path, level=None, env=ENV)
     try:
         wait_for(lambda: len(recorder.messages) == 1, 30, "the acknowledgement after the outage")
     finally:

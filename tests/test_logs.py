@@ -7,12 +7,11 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 
 from mailbot.service import logs
 from tests import dovecot as dc
-from tests.conftest import build, deliver, imap_config, mailbot, wait_for, write_config
+from tests.conftest import build, daemon, deliver, imap_config, mailbot, wait_for, write_config
 
 BODY_MARK = "NỘI-DUNG-RIÊNG-TƯ-4711"
 
@@ -60,13 +59,7 @@ def test_debug_logs_of_the_daemon_hold_no_password_and_no_body(tmp_path, smtp_se
     recorder, port = smtp_server
     config = imap_config(tmp_path, port, dovecot.port)
     env = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level", "DEBUG"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    child = daemon(config, level="DEBUG", env=env)
     try:
         dovecot.append(
             build(

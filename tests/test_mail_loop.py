@@ -9,8 +9,6 @@ loop must not start at all.
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import threading
 import time
 from email import message_from_bytes, policy
@@ -19,6 +17,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 from tests.conftest import Recorder, build, deliver, free_port, wait_for, write_config
+from tests.conftest import daemon as start_daemon
 
 ROBOT = "tudong@vnpt.vn"
 CAP = 10
@@ -60,12 +59,7 @@ def run_loop(tmp_path: Path, rfc3834: bool) -> tuple[Responder, str]:
     controller.start()
     text = config.read_text(encoding="utf-8").replace("port = 25\n", f"port = {controller.port}\n", 1)
     config.write_text(text, encoding="utf-8")
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--log-level", "INFO"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    daemon = start_daemon(config)
     try:
         deliver(
             tmp_path,
