@@ -44,11 +44,23 @@ class StateDamaged(StoreError):
 class SendError(MailbotError):
     """An outgoing mail could not be handed to the SMTP server."""
 
-    def __init__(self, message: str, permanent: bool, code: int | None = None, uncertain: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        permanent: bool,
+        code: int | None = None,
+        uncertain: bool = False,
+        connection: bool = False,
+    ) -> None:
         self.permanent = permanent
         self.code = code
         self.uncertain = uncertain  # lost after the final dot: the server may well have taken it (RFC 1047)
+        self.connection = connection  # no mail was offered (connect, TLS, login): the same for every mail
         super().__init__(message)
+
+
+class TokenError(MailbotError):
+    """oauth_token_command gave no usable access token (the message never holds what it printed)."""
 
 
 class SourceError(MailbotError):

@@ -82,7 +82,7 @@ def test_debug_logs_of_the_daemon_hold_no_password_and_no_body(tmp_path, smtp_se
 
 def test_an_oauth_token_is_masked_once_fetched(tmp_path) -> None:
     from mailbot import config as configmod
-    from mailbot.intake.sources.imap import ImapSource
+    from mailbot.oauth import fetch_token
 
     command = f'oauth_token_command = ["{sys.executable}", "-c", "print(\'tok-9f8e7d6c5b4a\')"]'
     config = configmod.load(
@@ -93,7 +93,7 @@ def test_an_oauth_token_is_masked_once_fetched(tmp_path) -> None:
     saved = (list(root.handlers), root.level)
     try:
         logs.setup("DEBUG", "text", stream)
-        assert ImapSource(config.mailbox, tmp_path, lambda _: None)._token() == "tok-9f8e7d6c5b4a"
+        assert fetch_token(config.mailbox.oauth_token_command, 10) == "tok-9f8e7d6c5b4a"
         logging.getLogger("imaplib.debug").debug("> AUTHENTICATE XOAUTH2 user=x auth=Bearer tok-9f8e7d6c5b4a")
     finally:
         root.handlers[:] = saved[0]

@@ -10,6 +10,7 @@ from mailbot import config as configmod
 from mailbot.errors import SourceError
 from mailbot.intake.sources import suggested_backoff
 from mailbot.intake.sources.imap import ImapSource
+from mailbot.oauth import fetch_token
 from mailbot.service.daemon import RECONNECT_MAX, reconnect_delay
 from tests.conftest import imap_config
 
@@ -34,15 +35,15 @@ def test_xoauth2_token_comes_fresh_from_the_command(tmp_path) -> None:
     script = tmp_path / "token.py"
     script.write_text(
         "import pathlib, sys\np = pathlib.Path(sys.argv[1])\nn = int(p.read_text()) + 1 "
-        "if p.exists() else 1\np.write_text(str(n))\nprint(f'token-{n}')\n",
+        "if p.exists() else 1\np.write_text(str(n))\nprint(f'token-{n}-abcdefghijklmnop')\n",
         encoding="utf-8",
     )
     command = f'oauth_token_command = ["{sys.executable}", "{script}", "{counter}"]'
     config = configmod.load(
         imap_config(tmp_path, 25, 143, {r"(?m)^timeout = 10$": f'timeout = 10\nauth = "xoauth2"\n{command}'})
     )
-    source = ImapSource(config.mailbox, tmp_path, lambda _: None)
-    assert source._token() == "token-1" and source._token() == "token-2"
+    command_ = config.mailbox.oauth_token_command
+    assert fetch_token(command_, 10) == "token-1-abcdefghijklmnop" and fetch_token(command_, 10).startswith("token-2")
 
 
 def test_a_failing_token_command_is_a_source_error(tmp_path) -> None:
@@ -50,8 +51,8 @@ def test_a_failing_token_command_is_a_source_error(tmp_path) -> None:
     config = configmod.load(
         imap_config(tmp_path, 25, 143, {r"(?m)^timeout = 10$": f'timeout = 10\nauth = "xoauth2"\n{command}'})
     )
-    with pytest.raises(SourceError, match="exited with 3"):
-        ImapSource(config.mailbox, tmp_path, lambda _: None)._token()
+    with pytest.raises(SourceError, match="exited with status 3"):
+        ImapSource(config.mailbox, tmp_path, lambda _: None).login()
 
 
 def test_an_unreachable_server_is_a_source_error(tmp_path) -> None:

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mailbot.config.mailbox import SECURITY, MailboxConfig, ca_file_value, mailbox_section, plaintext_refused
+from mailbot.config.mailbox import MailboxConfig, mailbox_section
 from mailbot.config.reminders import ReminderPlan, Reminders
 from mailbot.config.reminders import reminder_plan as _reminder_plan
 from mailbot.config.signatures import SignatureSettings, signatures_section, tax_code
+from mailbot.config.smtp import SmtpConfig, smtp_section
 from mailbot.config.table import Section as _Section
 from mailbot.config.table import date_value as _date
 from mailbot.config.table import deadline as _deadline
@@ -26,7 +27,6 @@ from mailbot.config.table import is_address as _is_address
 from mailbot.config.table import is_domain as _is_domain
 from mailbot.config.table import resolve as _resolve
 from mailbot.errors import ConfigError
-from mailbot.tls import is_loopback
 
 KINDS = ("telecom", "postal", "other")
 
@@ -72,20 +72,6 @@ class Campaign:
 
     def document(self, doc_id: str) -> Document | None:
         return next((d for d in self.documents if d.id == doc_id), None)
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str
-    port: int
-    security: str
-    username: str
-    password_env: str
-    timeout: float
-    retry_first: float = 60.0  # seconds before the first retry of a mail refused for now, doubled up to
-    retry_max: float = 3600.0
-    ca_file: Path | None = None  # a private CA (PEM) trusted besides the system's
-    allow_plaintext_login: bool = False  # a login in clear to a host that is not loopback
 
 
 @dataclass(frozen=True)
@@ -222,30 +208,7 @@ def parse(data: dict[str, Any], path: Path) -> Config:
 
     mailbox = mailbox_section(top.table("mailbox", {}), base)
 
-    sm = top.table("smtp", {})
-    security = sm.choice("security", SECURITY, "starttls")
-    port = sm.get("port", int, {"none": 25, "starttls": 587, "tls": 465}[security], "an integer")
-    if not 0 < port < 65536:
-        raise sm.fail("port", f"{port} is not a TCP port")
-    retry_first = float(sm.get("retry_first_seconds", (int, float), 60, "a number of seconds"))
-    retry_max = float(sm.get("retry_max_seconds", (int, float), 3600, "a number of seconds"))
-    if not 0 < retry_first <= retry_max:
-        raise sm.fail("retry_first_seconds", "must be above 0 and at most retry_max_seconds")
-    smtp = SmtpConfig(
-        host=sm.text("host", "localhost"),
-        port=port,
-        security=security,
-        username=sm.text("username", ""),
-        password_env=sm.text("password_env", ""),
-        timeout=float(sm.get("timeout", (int, float), 30, "a number of seconds")),
-        retry_first=retry_first,
-        retry_max=retry_max,
-        ca_file=ca_file_value(sm, base),
-        allow_plaintext_login=sm.get("allow_plaintext_login", bool, False),
-    )
-    if security == "none" and smtp.username and not smtp.allow_plaintext_login and not is_loopback(smtp.host):
-        raise plaintext_refused(sm, 'security = "none"', smtp.host)
-    sm.done()
+    smtp = smtp_section(top.table("smtp", {}), base, mailbox)
 
     orgs: list[Organization] = []
     for sec in top.tables("organizations"):

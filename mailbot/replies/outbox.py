@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mailbot import tls
+from mailbot import oauth, tls
 from mailbot.config import SmtpConfig, read_secret
-from mailbot.errors import SendError, StoreError
+from mailbot.errors import SendError, StoreError, TokenError
 from mailbot.register.storage import atomic_write
 from mailbot.register.store import Store, parse_iso, utc_iso
 
@@ -57,6 +57,35 @@ def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
     code, answer = conn.docmd("AUTH", "PLAIN " + token)
     if code != 235:
         raise smtplib.SMTPAuthenticationError(code, answer)
+
+
+def _xoauth2(conn: smtplib.SMTP, username: str, token: str) -> None:
+    """SASL XOAUTH2 (Microsoft's and Google's framing): one AUTH line with the initial response.
+    A server that answers a bad token with a 334 challenge (an error JSON, as Google does) gets the
+    empty line the mechanism asks for, then says 535; the error's status is kept in the message."""
+    if "xoauth2" not in conn.esmtp_features.get("auth", "").lower().split():
+        offered = conn.esmtp_features.get("auth", "").strip() or "no AUTH at all"
+        raise SendError(
+            f'the SMTP server offers no AUTH XOAUTH2 (it offers: {offered}), needed for auth = "xoauth2"',
+            permanent=False,
+            connection=True,
+        )
+    code, answer = conn.docmd("AUTH", "XOAUTH2 " + oauth.xoauth2(username, token))
+    if code == 334:
+        detail = _challenge(answer)
+        code, answer = conn.docmd("")
+        raise smtplib.SMTPAuthenticationError(code, f"{_text(answer)} ({detail})".encode())
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
+
+
+def _challenge(answer: bytes) -> str:
+    """The error a 334 XOAUTH2 challenge carries (base64 JSON: status, schemes, scope), shortened."""
+    try:
+        text = base64.b64decode(answer, validate=True).decode("utf-8", "replace")
+    except ValueError:
+        text = _text(answer)
+    return "".join(c if c.isprintable() else " " for c in text)[:300]
 
 
 class _MarksFinalDot:
@@ -91,30 +120,60 @@ class SmtpTransport:
         return tls.client_context(self.cfg.ca_file)
 
     def connect(self) -> smtplib.SMTP:
-        """A connection through EHLO, STARTTLS and login as configured; SendError if any step fails."""
+        """A connection through EHLO, STARTTLS and login as configured; SendError if any step fails
+        (and then the socket is closed at once, not left to the garbage collector)."""
+        opened: list[smtplib.SMTP] = []
+        try:
+            return self._connect(opened)
+        except BaseException:
+            for conn in opened:
+                conn.close()
+            raise
+
+    def _connect(self, opened: list[smtplib.SMTP]) -> smtplib.SMTP:
         cfg = self.cfg
         try:
+            # a fresh token for every connection (they expire after about an hour), before
+            # anything is opened: a helper that fails leaves no connection waiting on it
+            token = oauth.fetch_token(cfg.oauth_token_command, cfg.timeout) if cfg.auth == "xoauth2" else ""
             if cfg.security == "tls":
                 conn: smtplib.SMTP = _SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=self.context)
             else:
                 conn = _SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+            opened.append(conn)
             conn.ehlo()
             if cfg.security == "starttls":
                 conn.starttls(context=self.context)
                 conn.ehlo()
-            if cfg.username:
+            if cfg.auth == "xoauth2":
+                _xoauth2(conn, cfg.username, token)
+            elif cfg.username:
                 password = read_secret(cfg.password_env)
                 if password is None:
-                    raise SendError(f"no SMTP password: set {cfg.password_env or 'smtp.password_env'}", permanent=False)
+                    raise SendError(
+                        f"no SMTP password: set {cfg.password_env or 'smtp.password_env'}",
+                        permanent=False,
+                        connection=True,
+                    )
                 _login(conn, cfg.username, password)
+        except TokenError as exc:
+            raise SendError(f"no token for the SMTP login: {exc}", permanent=False, connection=True) from None
         except smtplib.SMTPAuthenticationError as exc:
+            how = " (XOAUTH2: the token from oauth_token_command was refused)" if cfg.auth == "xoauth2" else ""
             raise SendError(
-                f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code
+                f"SMTP login refused{how}: {exc.smtp_code} {_text(exc.smtp_error)}",
+                False,
+                exc.smtp_code,
+                connection=True,
             ) from exc
         except smtplib.SMTPResponseException as exc:
-            raise SendError(f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code) from exc
+            raise SendError(
+                f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}", False, exc.smtp_code, connection=True
+            ) from exc
         except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
-            raise SendError(f"cannot reach SMTP server {cfg.host}:{cfg.port}: {exc}", permanent=False) from exc
+            raise SendError(
+                f"cannot reach SMTP server {cfg.host}:{cfg.port}: {exc}", permanent=False, connection=True
+            ) from exc
         return conn
 
     def send(self, sender: str, to: list[str], raw: bytes) -> str:
@@ -274,8 +333,10 @@ def flush(
                 else:
                     result.deferred += 1
                 result.errors.append(str(exc))
-                if exc.code is None and not exc.permanent:
-                    break  # the server is unreachable: leave the rest for the next pass
+                if (exc.code is None or exc.connection) and not exc.permanent:
+                    # the server is unreachable or refuses the login: the same for every mail, so the
+                    # rest wait for the next pass (no login attempt per pending mail)
+                    break
                 continue
             with guard:
                 store.update_mail(

@@ -7,7 +7,7 @@ format leaves it out. Secrets cannot reach the log by accident:
   imaplib-based code may show auth headers) are held at WARNING whatever the
   level asked for;
 - every record passes a filter that replaces each known secret value (the
-  passwords and tokens mailbot read) with ***.
+  passwords and tokens mailbot read, mailbot/redact.py) with ***.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import json
 import logging
 import os
 import sys
-import threading
-from collections.abc import Iterable
 from typing import TextIO
+
+from mailbot.redact import Redact, protect, scrub
+
+__all__ = ["Redact", "protect", "scrub", "setup", "current", "JsonFormatter"]
 
 QUIET = (
     "exchangelib",
@@ -35,35 +37,6 @@ QUIET = (
 # Warnings about the mail itself ("Email content 'mixed' not handled", a PDF's bad xref): one per odd
 # message would flood the journal; what matters is recorded as the message's defects.
 NOISY = ("mailparser", "pypdf", "openpyxl", "xlrd")
-MASK = "***"
-
-
-class Redact(logging.Filter):
-    """Replaces the secret values registered so far with *** in the final message and traceback."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, values: Iterable[str | None]) -> None:
-        with self._lock:
-            self._secrets.update(v for v in values if v and len(v) >= 4)  # a 1-3 character value would mask words
-
-    def scrub(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, MASK)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
-        message = self.scrub(record.getMessage())
-        record.msg, record.args = message, None
-        if record.exc_info:
-            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -79,14 +52,6 @@ class JsonFormatter(logging.Formatter):
         if record.exc_text:
             data["traceback"] = record.exc_text
         return json.dumps(data, ensure_ascii=False)
-
-
-def protect(values: Iterable[str | None]) -> None:
-    """Register secret values with the filters setup() installed."""
-    for handler in logging.getLogger().handlers:
-        for f in handler.filters:
-            if isinstance(f, Redact):
-                f.add(values)
 
 
 def current() -> tuple[str, str]:

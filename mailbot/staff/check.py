@@ -169,7 +169,13 @@ def _folder_line(folder: str, exists: Callable[[str], bool], create: Callable[[s
     return Line(False, what, "không có trên máy chủ", "chạy lại với --fix để tạo, hoặc sửa tên trong [mailbox]")
 
 
-EXCHANGE_ONLINE = ("outlook.office365.com", "outlook.office.com", "outlook.live.com")
+EXCHANGE_ONLINE = ("outlook.office365.com", "outlook.office.com", "outlook.live.com", "smtp.office365.com")
+
+
+def exchange_online(host: str) -> bool:
+    """Is `host` Microsoft's (Exchange Online, Microsoft 365, Outlook.com)?"""
+    host = host.lower().rstrip(".")
+    return host in EXCHANGE_ONLINE or host.endswith(".outlook.com")
 
 
 def _check_ews(config: configmod.Config, fix: bool) -> Iterator[Line]:
@@ -179,7 +185,7 @@ def _check_ews(config: configmod.Config, fix: bool) -> Iterator[Line]:
     source = EwsSource(mb, config.state_dir, config.secret, config.poll_interval)
     what = f"hộp thư Exchange {source.describe()}"
     host = mb.ews_url.split("/")[2].split(":")[0].lower() if "://" in mb.ews_url else ""
-    if host in EXCHANGE_ONLINE or host.endswith(".outlook.com") or mb.ews_version == "Office365":
+    if exchange_online(host) or mb.ews_version == "Office365":
         yield Line(
             True,
             what,
@@ -215,18 +221,70 @@ def check_smtp(config: configmod.Config) -> Line:
         if explained is not None:  # before any credential was sent
             cert = tls.peer_certificate(cfg.host, cfg.port, "smtp" if cfg.security == "starttls" else None, cfg.timeout)
             return Line(False, what, f"{explained[0]}; chứng thư: {cert}", explained[1])
-        fix = (
-            "kiểm tra username và mật khẩu SMTP"
-            if exc.code in (530, 534, 535) or "password" in str(exc)
-            else "kiểm tra host, port, security và tường lửa"
-        )
-        return Line(False, what, str(exc), fix)
-    steps = ["EHLO"] + (["STARTTLS"] if cfg.security == "starttls" else []) + (["đăng nhập"] if cfg.username else [])
+        return Line(False, what, str(exc), _smtp_fix(cfg, exc))
+    login = ["đăng nhập (XOAUTH2)" if cfg.auth == "xoauth2" else "đăng nhập"] if cfg.username else []
+    steps = ["EHLO"] + (["STARTTLS"] if cfg.security == "starttls" else []) + login
     try:
         conn.quit()
     except Exception:  # the check passed; a rude goodbye is not a problem
         pass
     return Line(True, what, " + ".join(steps) + " được")
+
+
+def _smtp_fix(cfg: configmod.SmtpConfig, exc: SendError) -> str:
+    if cfg.auth == "xoauth2" and "oauth_token_command" in str(exc) and exc.code is None:
+        return "chạy thử oauth_token_command bằng tay, với người dùng của dịch vụ; lệnh phải in ra đúng một mã truy cập"
+    if cfg.auth == "xoauth2" and (exc.code in (530, 534, 535) or "XOAUTH2" in str(exc)):
+        return (
+            f"mã truy cập phải dành cho {cfg.username} và có quyền SMTP.Send (hoặc SMTP.SendAsApp), "
+            "và SMTP AUTH phải được bật cho hộp thư (docs/operator.md, mục Microsoft 365)"
+        )
+    if exc.code in (530, 534, 535) or "password" in str(exc):
+        return "kiểm tra username và mật khẩu SMTP"
+    return "kiểm tra host, port, security và tường lửa"
+
+
+def check_auth(config: configmod.Config) -> Iterator[Line]:
+    """How each side logs in; a warning for a password toward Exchange Online's SMTP (said without connecting)."""
+    yield Line(True, "xác thực hộp thư", _mailbox_auth(config.mailbox))
+    cfg = config.smtp
+    what = "xác thực gửi thư SMTP"
+    if config.mailbox.send_via_ews:
+        yield Line(True, what, "không dùng SMTP: thư trả lời gửi qua Exchange (send_via_ews)")
+    elif not cfg.username:
+        yield Line(True, what, f"không đăng nhập ({cfg.host} nhận thư không cần xác thực)")
+    elif cfg.auth == "xoauth2":
+        whose = " của [mailbox]" if cfg.oauth_token_command == config.mailbox.oauth_token_command else ""
+        yield Line(
+            True,
+            what,
+            f"XOAUTH2 cho {cfg.username}, mã truy cập lấy mới ở mỗi lần kết nối từ oauth_token_command{whose} "
+            f"({cfg.oauth_token_command[0]})",
+        )
+    elif exchange_online(cfg.host):
+        yield Line(
+            True,
+            what,
+            f"mật khẩu ({cfg.password_env or 'password_env'}) tới Exchange Online ({cfg.host}): Microsoft ngừng "
+            "cho đăng nhập SMTP AUTH bằng mật khẩu (Basic authentication) vào cuối tháng 12/2026, sau đó "
+            "thư trả lời sẽ bị từ chối (550 5.7.30)",
+            '[smtp] auth = "xoauth2" với oauth_token_command (docs/operator.md, mục Microsoft 365)',
+            warning=True,
+        )
+    else:
+        yield Line(True, what, f"mật khẩu ({cfg.password_env or 'password_env'})")
+
+
+def _mailbox_auth(mb: configmod.MailboxConfig) -> str:
+    if mb.backend == "maildir":
+        return "không cần (Maildir trên máy này)"
+    if mb.backend == "ews":
+        if mb.ews_auth == "oauth2":
+            return f"OAuth2 của ứng dụng {mb.client_id} (client credentials, {mb.client_secret_env})"
+        return f"{mb.ews_auth.upper()} với mật khẩu ({mb.password_env or 'password_env'})"
+    if mb.auth == "xoauth2":
+        return f"XOAUTH2, mã truy cập lấy mới ở mỗi lần kết nối từ oauth_token_command ({mb.oauth_token_command[0]})"
+    return f"mật khẩu ({mb.password_env or 'password_env'})"
 
 
 def _text(exc: BaseException) -> str:
@@ -258,6 +316,7 @@ def run_checks(path: str, fix: bool) -> Iterator[Line]:
     yield check_readers()
     yield check_ocr(config)
     yield from check_secrets(config)
+    yield from check_auth(config)
     yield from check_mailbox(config, fix)
     yield check_smtp(config)
 
@@ -267,7 +326,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         os.environ["CREDENTIALS_DIRECTORY"] = str(Path(args.credentials).resolve())  # read as systemd would pass them
     failed = 0
     for line in run_checks(args.config, args.fix):
-        print(line, flush=True)
+        print(logs.scrub(str(line)), flush=True)  # a server may quote what it was sent
         failed += not line.ok
     print(f"{failed} mục có lỗi." if failed else "Mọi mục đều ổn.")
     return 1 if failed else 0

@@ -18,7 +18,6 @@ import os
 import re
 import select
 import ssl
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,14 +27,13 @@ from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError
 from imap_tools.utils import encode_folder
 
-from mailbot import tls
+from mailbot import oauth, tls
 from mailbot.config import MailboxConfig
 from mailbot.envelope import REVIEW
-from mailbot.errors import SourceError
+from mailbot.errors import SourceError, TokenError
 from mailbot.intake.sources import Incoming
 from mailbot.intake.sources.imap_lease import LEASE_FOLDER, RENEW_SECONDS, Lease
 from mailbot.intake.sources.imap_state import FolderState, Progress
-from mailbot.service import logs
 
 log = logging.getLogger(__name__)
 
@@ -95,27 +93,19 @@ class ImapSource:
         cert = tls.peer_certificate(cfg.host, cfg.port, "imap" if cfg.security == "starttls" else None, cfg.timeout)
         return f"{explained[0]}; chứng thư: {cert}"
 
-    def _token(self) -> str:
-        """A fresh OAuth2 access token from the configured command (e.g. a script using msal)."""
-        try:
-            proc = subprocess.run(
-                list(self.config.oauth_token_command), capture_output=True, text=True, timeout=60, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise SourceError(f"oauth_token_command failed: {exc}") from None
-        token = proc.stdout.strip()
-        if proc.returncode != 0 or not token:
-            raise SourceError(f"oauth_token_command exited with {proc.returncode} and no token")
-        logs.protect([token])  # masked in every log line from now on
-        return token
-
     def login(self) -> BaseMailBox:
         """A new logged-in connection, capabilities read again (no folder selected)."""
         cfg = self.config
+        token = ""
+        if cfg.auth == "xoauth2":  # fetched before connecting: a helper that fails leaves no connection waiting
+            try:
+                token = oauth.fetch_token(cfg.oauth_token_command, cfg.timeout)
+            except TokenError as exc:
+                raise SourceError(str(exc)) from None
         box = self._mailbox()
         try:
             if cfg.auth == "xoauth2":
-                box.xoauth2(cfg.username, self._token(), initial_folder=None)
+                box.xoauth2(cfg.username, token, initial_folder=None)
             else:
                 password = self.secret(cfg.password_env) if cfg.password_env else None
                 if password is None:
