@@ -58,7 +58,7 @@ class XOAuth2Handler(Recorder):
         try:
             text = base64.b64decode(blob, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return AuthResult(success=False, message="501 5.5.2 Cannot decode the response")
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Cannot decode the response")
         user, token, framed = _parse(text)
         attempt = Attempt(user, token, framed, framed and user == USER and token in self.tokens)
         self.attempts.append(attempt)
@@ -68,8 +68,10 @@ class XOAuth2Handler(Recorder):
             error = json.dumps({"status": "401", "schemes": "bearer", "scope": "https://outlook.office.com/SMTP.Send"})
             answer = await server.challenge_auth(error)
             attempt.empty_line_after_challenge = answer == b""
-            return AuthResult(success=False, message="535 5.7.8 Username and Password not accepted")
-        return AuthResult(success=False, message=f"{EXCHANGE_REFUSAL} {token}" if self.echo else EXCHANGE_REFUSAL)
+            return AuthResult(success=False, handled=False, message="535 5.7.8 Username and Password not accepted")
+        return AuthResult(
+            success=False, handled=False, message=f"{EXCHANGE_REFUSAL} {token}" if self.echo else EXCHANGE_REFUSAL
+        )
 
 
 def _parse(text: str) -> tuple[str, str, bool]:
