@@ -275,10 +275,15 @@ def test_check_says_how_each_side_logs_in_and_warns_for_a_password_to_exchange_o
             "(/usr/local/bin/m365-token)"
         )
         assert smtp.warning and smtp.ok and str(smtp).startswith("CHÚ Ý xác thực gửi thư SMTP: mật khẩu (P)")
-        assert "cuối tháng 12/2026" in str(smtp) and '→ [smtp] auth = "xoauth2"' in str(smtp)
+        assert "cuối tháng 12/2026" in str(smtp) and '→ đặt [smtp] auth = "xoauth2"' in str(smtp)
     config = parse(tmp_path, 'host = "smtp.office365.com"\nusername = "u@x.vn"\nauth = "xoauth2"', mailbox)
     [_, smtp] = checkmod.check_auth(config)
     assert not smtp.warning and "XOAUTH2 cho u@x.vn" in str(smtp) and "oauth_token_command của [mailbox]" in str(smtp)
+    imap_password = mailbox.replace('auth = "xoauth2"\noauth_token_command = ["/usr/local/bin/m365-token"]', "")
+    own = 'host = "smtp.office365.com"\nusername = "u@x.vn"\nauth = "xoauth2"\noauth_token_command = ["/bin/t"]'
+    config = parse(tmp_path, own, imap_password + 'password_env = "I"')
+    [box, _] = checkmod.check_auth(config)
+    assert box.warning and str(box).startswith("CHÚ Ý xác thực hộp thư: mật khẩu (I) tới Exchange Online")
     config = parse(tmp_path, 'host = "mail.dongthap.gov.vn"\nusername = "u@x.vn"\npassword_env = "P"')
     [box, smtp] = checkmod.check_auth(config)
     assert str(smtp) == "ok   xác thực gửi thư SMTP: mật khẩu (P)" and "Maildir" in str(box)

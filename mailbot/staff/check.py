@@ -246,7 +246,18 @@ def _smtp_fix(cfg: configmod.SmtpConfig, exc: SendError) -> str:
 
 def check_auth(config: configmod.Config) -> Iterator[Line]:
     """How each side logs in; a warning for a password toward Exchange Online's SMTP (said without connecting)."""
-    yield Line(True, "xác thực hộp thư", _mailbox_auth(config.mailbox))
+    mb = config.mailbox
+    if mb.backend == "imap" and mb.auth == "password" and exchange_online(mb.host):
+        yield Line(
+            True,
+            "xác thực hộp thư",
+            f"mật khẩu ({mb.password_env or 'password_env'}) tới Exchange Online ({mb.host}): Microsoft đã tắt "
+            "đăng nhập IMAP bằng mật khẩu (Basic authentication) từ năm 2022",
+            'đặt [mailbox] auth = "xoauth2" và oauth_token_command (docs/operator.md, mục Microsoft 365)',
+            warning=True,
+        )
+    else:
+        yield Line(True, "xác thực hộp thư", _mailbox_auth(mb))
     cfg = config.smtp
     what = "xác thực gửi thư SMTP"
     if config.mailbox.send_via_ews:
@@ -268,7 +279,7 @@ def check_auth(config: configmod.Config) -> Iterator[Line]:
             f"mật khẩu ({cfg.password_env or 'password_env'}) tới Exchange Online ({cfg.host}): Microsoft ngừng "
             "cho đăng nhập SMTP AUTH bằng mật khẩu (Basic authentication) vào cuối tháng 12/2026, sau đó "
             "thư trả lời sẽ bị từ chối (550 5.7.30)",
-            '[smtp] auth = "xoauth2" với oauth_token_command (docs/operator.md, mục Microsoft 365)',
+            'đặt [smtp] auth = "xoauth2" và oauth_token_command (docs/operator.md, mục Microsoft 365)',
             warning=True,
         )
     else:
