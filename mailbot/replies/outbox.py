@@ -291,7 +291,7 @@ def flush(
         # a mail whose message is not committed yet (a crash in between) waits for the redo
         mails = [m for m in store.pending_mail() if not m.get("message_key") or store.has_message(m["message_key"])]
     try:
-        for mail in mails:
+        for index, mail in enumerate(mails):
             if stop is not None and stop.is_set():
                 break
             if beat is not None:
@@ -335,7 +335,8 @@ def flush(
                 result.errors.append(str(exc))
                 if (exc.code is None or exc.connection) and not exc.permanent:
                     # the server is unreachable or refuses the login: the same for every mail, so the
-                    # rest wait for the next pass (no login attempt per pending mail)
+                    # rest wait for the next pass (no login attempt per pending mail), counted as waiting
+                    result.deferred += len(mails) - index - 1
                     break
                 continue
             with guard:
