@@ -193,6 +193,18 @@ def test_the_right_token_sends_and_every_connection_gets_a_fresh_token(tmp_path)
     assert len(server.messages) == 3
 
 
+def test_a_token_as_long_as_microsofts_goes_on_its_own_line(tmp_path) -> None:
+    """A Microsoft access token is 1-4 KB: on the AUTH line it would exceed the 512 octets of an SMTP
+    command line (aiosmtpd answers 500 Command line too long), so it follows the server's 334."""
+    long = GOOD + "." + "A" * 3000
+    with xoauth2_smtp(tokens={long}) as (server, port, _):
+        transport = SmtpTransport(smtp_cfg(port, token_command(tmp_path, long)))
+        transport.send(USER, ["a@vnpt.vn"], MAIL)
+        transport.close()
+    [attempt] = server.attempts
+    assert attempt.accepted and not attempt.inline and len(server.messages) == 1
+
+
 def test_xoauth2_after_starttls_with_a_private_ca(tmp_path) -> None:
     (tmp_path / "ca").mkdir()
     with xoauth2_smtp(tls_folder=tmp_path / "ca") as (server, port, ca):

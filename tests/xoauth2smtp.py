@@ -34,6 +34,7 @@ class Attempt:
     token: str
     framed: bool  # the exact user=…^Aauth=Bearer …^A^A framing
     accepted: bool
+    inline: bool  # sent as an initial response on the AUTH line (over 512 octets, aiosmtpd says 500)
     empty_line_after_challenge: bool | None = None  # challenge mode: did the client answer with ""?
 
 
@@ -48,9 +49,10 @@ class XOAuth2Handler(Recorder):
         self.attempts: list[Attempt] = []
 
     async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
-        if len(args) == 2:
+        inline = len(args) == 2
+        if inline:  # an initial response on the AUTH line itself
             blob = args[1].encode()
-        else:  # no initial response: ask for it (RFC 4954)
+        else:  # none: ask for it with an empty 334, as Exchange Online does (RFC 4954)
             got = await server.challenge_auth("", encode_to_b64=False)
             if not isinstance(got, bytes):
                 return AuthResult(success=False, handled=True)
@@ -60,7 +62,7 @@ class XOAuth2Handler(Recorder):
         except (binascii.Error, UnicodeDecodeError):
             return AuthResult(success=False, handled=False, message="501 5.5.2 Cannot decode the response")
         user, token, framed = _parse(text)
-        attempt = Attempt(user, token, framed, framed and user == USER and token in self.tokens)
+        attempt = Attempt(user, token, framed, framed and user == USER and token in self.tokens, inline)
         self.attempts.append(attempt)
         if attempt.accepted:
             return AuthResult(success=True, auth_data=user)
@@ -84,6 +86,17 @@ def _parse(text: str) -> tuple[str, str, bool]:
     return parts[0][len("user=") :], parts[1][len("auth=Bearer ") :], True
 
 
+class _ExchangeLines(SMTP):
+    """Lines up to RFC 4954's 12288 octets, which an AUTH response needs (aiosmtpd allows 1001)."""
+
+    line_length_limit = 12288
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _ExchangeLines(self.handler, **self.SMTP_kwargs)
+
+
 @contextmanager
 def xoauth2_smtp(
     tokens: set[str] | None = None, challenge: bool = False, echo: bool = False, tls_folder: Path | None = None
@@ -100,7 +113,7 @@ def xoauth2_smtp(
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
         kwargs = {**kwargs, "auth_require_tls": True, "tls_context": context, "require_starttls": True}
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), auth_required=True, **kwargs)
+    controller = _Controller(handler, hostname="127.0.0.1", port=free_port(), auth_required=True, **kwargs)
     controller.start()
     try:
         yield handler, controller.port, ca

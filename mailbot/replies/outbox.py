@@ -60,9 +60,11 @@ def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
 
 
 def _xoauth2(conn: smtplib.SMTP, username: str, token: str) -> None:
-    """SASL XOAUTH2 (Microsoft's and Google's framing): one AUTH line with the initial response.
-    A server that answers a bad token with a 334 challenge (an error JSON, as Google does) gets the
-    empty line the mechanism asks for, then says 535; the error's status is kept in the message."""
+    """SASL XOAUTH2 as Microsoft documents it for SMTP: `AUTH XOAUTH2`, the server's empty 334, then the
+    base64 string on its own line (an access token of 1-4 KB would break the 512-octet limit of a
+    command line, so RFC 4954 forbids sending it as an initial response). A server that answers a bad
+    token with a 334 challenge (an error JSON, as Google does) gets the empty line the mechanism asks
+    for, then says 535; the error's status is kept in the message."""
     if "xoauth2" not in conn.esmtp_features.get("auth", "").lower().split():
         offered = conn.esmtp_features.get("auth", "").strip() or "no AUTH at all"
         raise SendError(
@@ -70,7 +72,10 @@ def _xoauth2(conn: smtplib.SMTP, username: str, token: str) -> None:
             permanent=False,
             connection=True,
         )
-    code, answer = conn.docmd("AUTH", "XOAUTH2 " + oauth.xoauth2(username, token))
+    code, answer = conn.docmd("AUTH", "XOAUTH2")
+    if code != 334:
+        raise smtplib.SMTPAuthenticationError(code, answer)
+    code, answer = conn.docmd(oauth.xoauth2(username, token))
     if code == 334:
         detail = _challenge(answer)
         code, answer = conn.docmd("")
