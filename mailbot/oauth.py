@@ -75,7 +75,8 @@ def _run(command: list[str], timeout: float) -> tuple[bytes, bytes, int]:
             start_new_session=True,  # its own process group: a helper's children are stopped with it
         )
     except OSError as exc:
-        raise TokenError(f"oauth_token_command cannot be run ({command[0]}): {exc.strerror or exc}") from None
+        hint = " (the program and each argument are separate strings in the list)" if " " in command[0] else ""
+        raise TokenError(f"oauth_token_command cannot be run ({command[0]}): {exc.strerror or exc}{hint}") from None
     assert proc.stdout is not None and proc.stderr is not None
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
     chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}

@@ -100,6 +100,7 @@ def test_a_helper_that_floods_its_output_is_stopped() -> None:
 
 def test_a_command_that_does_not_exist_or_cannot_run(tmp_path: Path) -> None:
     refused([str(tmp_path / "m365-token")], "cannot be run")
+    refused([f"{PY} -c print(1)"], "separate strings in the list")  # a whole command line as one string
     script = tmp_path / "not-executable"
     script.write_text("#!/bin/sh\necho x\n", encoding="ascii")
     refused([str(script)], "cannot be run")
