@@ -1,0 +1,64 @@
+"""Documents as real offices make them (issue 24), from the office corpus (tests/officecases.py:
+written by LibreOffice, then scanned, faxed, photographed or pasted into Outlook). Each class is
+read as a clerk would read it: the documents typed right, every person on the list exactly, none
+invented, and never a wrong number shown as clean. bench/offices.py prints the same figures."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from mailbot.analysis.workers import analyse
+from tests import officecases
+from tests.officecorpus import Case, available
+
+MISSING = available()
+pytestmark = pytest.mark.skipif(
+    MISSING is not None and not os.environ.get("CI"), reason=f"office corpus: {MISSING} (.ci/run installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def corpus() -> dict[str, Case]:
+    folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mailbot-offices"
+    return {case.name: case for case in officecases.build(folder)}
+
+
+def read(case: Case, config) -> tuple[list[str], list[dict], str]:  # noqa: ANN001
+    env = analyse(case.raw, "test", None, config)
+    return sorted(env.documents), env.duty_rows.get("duty-list", []), env.disposition or ""
+
+
+def check_rows(case: Case, rows: list[dict]) -> None:
+    """Every person exactly (name, number, no problem), in order, and nobody else."""
+    got = [(r["name"], [re.sub(r"\D", "", p["text"]) for p in r["phones"]], r["problems"]) for r in rows]
+    assert got == [(p.name, [p.digits], []) for p in case.people]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Writer .docx list", "Writer PDF, 2 pages, wrapped", "xls two-row header", "csv, undiacritised header"],
+)
+def test_a_duty_list_is_read_whole(corpus, config, name) -> None:
+    documents, rows, disposition = read(corpus[name], config)
+    assert (disposition, documents) == ("submission", ["duty-list"])
+    check_rows(corpus[name], rows)
+
+
+@pytest.mark.parametrize("name", ["Writer .docx plan", "plan title in a text box", "plan title in the page header"])
+def test_a_plan_is_typed_by_its_title_wherever_word_put_it(corpus, config, name) -> None:
+    documents, _, disposition = read(corpus[name], config)
+    assert (disposition, documents) == ("submission", ["plan"])
+
+
+def test_a_wrapped_cell_is_one_cell_and_a_page_break_is_not_a_person(corpus, config) -> None:
+    """A Writer table over two pages, its header repeated, names and positions that wrap: the
+    continuation lines join their rows (34 people, nobody named "thuật" or "23/5/2021")."""
+    case = corpus["Writer PDF, 2 pages, wrapped"]
+    _, rows, _ = read(case, config)
+    assert len(rows) == 34
+    assert {r["position"] for r in rows} <= {p.role for p in case.people}
+    assert all(r["unit"] in {p.unit for p in case.people} for r in rows)
