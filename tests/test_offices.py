@@ -40,7 +40,15 @@ def check_rows(case: Case, rows: list[dict]) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["Writer .docx list", "Writer PDF, 2 pages, wrapped", "xls two-row header", "csv, undiacritised header"],
+    [
+        "Writer .docx list",
+        "Writer PDF, 2 pages, wrapped",
+        "xls two-row header",
+        "csv, undiacritised header",
+        "Outlook pasted table",
+        "TCVN3 HTML table",
+        "TCVN3 plain text",
+    ],
 )
 def test_a_duty_list_is_read_whole(corpus, config, name) -> None:
     documents, rows, disposition = read(corpus[name], config)
@@ -62,3 +70,17 @@ def test_a_wrapped_cell_is_one_cell_and_a_page_break_is_not_a_person(corpus, con
     assert len(rows) == 34
     assert {r["position"] for r in rows} <= {p.role for p in case.people}
     assert all(r["unit"] in {p.unit for p in case.people} for r in rows)
+
+
+def test_only_the_legacy_lines_of_a_mixed_body_are_converted() -> None:
+    """A greeting typed in Unicode over a table pasted from a .VnTime document: the table is
+    converted, the greeting (and ordinary Vietnamese, French, symbols) left alone."""
+    from mailbot.analysis import legacyfonts
+    from tests.officecorpus import tcvn3
+
+    greeting = "Kính gửi Sở Thông tin và Truyền thông, đơn vị gửi danh sách trực:"
+    rows = ["1 | Ngô Hoài Mười | Chuyên viên | 0812.415.920", "5 | Lý Thanh Hiếu | Nhân viên | 0980094425"]
+    text, found = legacyfonts.fix_lines("\n".join([greeting, *map(tcvn3, rows), "Trân trọng."]))
+    assert (text, found) == ("\n".join([greeting, *rows, "Trân trọng."]), "tcvn3")
+    for ordinary in (greeting, "Café crème à 5 € — « très » bien ±2°", "Giá: 50.000đ ©2021"):
+        assert legacyfonts.fix_lines(ordinary) == (ordinary, None)

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, field
 
 from mailbot.analysis import bodylist
-from mailbot.analysis.htmltext import html_to_text
 from mailbot.analysis.textnorm import Keyword, find_any, find_phones, fold, name_matches, words
 from mailbot.config import Campaign
 from mailbot.envelope import Attachment, ParsedMessage
@@ -93,10 +92,7 @@ def detect(parsed: ParsedMessage, campaign: Campaign) -> Detection:
     if (
         _ROSTER_DOC in keywords
         and _ROSTER_DOC not in result.documents
-        and (
-            is_pasted_roster(parsed.body_text)
-            or (parsed.body_html and is_pasted_roster(html_to_text(parsed.body_html)))
-        )
+        and any(is_pasted_roster(text) for text in bodylist.bodies(parsed.body_text, parsed.body_html))
     ):
         result.add(_ROSTER_DOC, "(nội dung thư)")
         result.reasons.append(f"nội dung thư có {names[_ROSTER_DOC]} (họ tên kèm số điện thoại)")
