@@ -101,7 +101,7 @@ def build(folder: Path) -> list[Case]:
     ds, pa = "duty-list", "plan"
 
     # 1. phone photos: upright on a desk, sideways with EXIF Orientation=6, sideways with no tag
-    colour = page("ds-photo", 150, grey=False)
+    colour = page("ds-photo", 200, grey=False)
     for turn in ("upright", "exif", "sideways"):
         raw = mail(
             "vnpt-dongthap",

@@ -128,24 +128,30 @@ def fax_tiff(pdf: Path, seed: int = 1) -> bytes:
 
 
 def photo(image, seed: int = 3, turn: str = "upright"):  # noqa: ANN001, ANN201
-    """A phone photo of the printed page on a desk: a little perspective, uneven light, noise, JPEG.
+    """A phone photo of the printed page (give it at 200 dpi: a 12-megapixel phone held over an A4
+    page sees about that) on a desk: a little perspective, uneven light, noise, JPEG.
     `turn`: "upright"; "exif" (pixels sideways, Orientation=6 as phones save); "sideways" (no tag).
     Returns the JPEG bytes."""
     from PIL import Image, ImageFilter
 
     rng = random.Random(seed)
-    page = image.convert("RGB").resize((image.width * 3 // 4, image.height * 3 // 4))
+    page = image.convert("RGB")
     w, h = page.size
     desk = Image.new("RGB", (int(w * 1.3), int(h * 1.3)), (118, 92, 64))  # a wooden desk
     desk = Image.blend(desk, Image.effect_noise(desk.size, 40).convert("RGB"), 0.15)
     ox, oy = (desk.width - w) // 2, (desk.height - h) // 2
     desk.paste(page, (ox, oy))
-    # the phone held a little above the page's lower edge: the top looks narrower
-    d = [rng.uniform(0.03, 0.06) * w, rng.uniform(0.0, 0.02) * h]
-    quad = [(ox + d[0], oy + d[1]), (ox + w - d[0] * 0.8, oy), (ox + w, oy + h), (ox, oy + h - d[1])]
-    shot = desk.transform(
-        desk.size, Image.Transform.PERSPECTIVE, _coefficients(quad, desk.size), Image.Resampling.BICUBIC
-    )
+    # the phone held a little above the page's lower edge: its top edge looks shorter, and a little turned
+    d = [rng.uniform(0.04, 0.07) * w, rng.uniform(0.01, 0.03) * h]
+    page_corners = [(ox, oy), (ox + w, oy), (ox + w, oy + h), (ox, oy + h)]
+    seen = [
+        (ox + d[0], oy + d[1]),
+        (ox + w - d[0] * 0.7, oy),
+        (ox + w + d[0] * 0.2, oy + h),
+        (ox - d[0] * 0.1, oy + h - d[1]),
+    ]
+    coefficients = _coefficients(seen, page_corners)
+    shot = desk.transform(desk.size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC)
     light = Image.linear_gradient("L").resize(shot.size).point(lambda v: 200 + v // 5)
     shot = Image.composite(shot, Image.new("RGB", shot.size, (60, 50, 40)), light).filter(ImageFilter.GaussianBlur(0.8))
     out = io.BytesIO()
@@ -160,15 +166,14 @@ def photo(image, seed: int = 3, turn: str = "upright"):  # noqa: ANN001, ANN201
     return out.getvalue()
 
 
-def _coefficients(quad: list[tuple[float, float]], size: tuple[int, int]) -> list[float]:
-    """PIL's perspective coefficients mapping the output rectangle onto `quad` of the input: the page
-    as the camera sees it, pulled out of shape."""
+def _coefficients(seen: list[tuple[float, float]], page: list[tuple[float, float]]) -> list[float]:
+    """PIL's perspective coefficients: the point of the photo at each corner `seen` shows the page's
+    corner `page` (PIL maps each output pixel to the input pixel it shows)."""
     import numpy as np
 
-    w, h = size
-    src = [(0, 0), (w, 0), (w, h), (0, h)]
     a = []
-    for (x, y), (u, v) in zip(src, quad):
+    quad = page
+    for (x, y), (u, v) in zip(seen, quad):
         a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
         a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
     b = [c for point in quad for c in point]
