@@ -346,3 +346,26 @@ def test_the_roster_keeps_the_newest_list_not_the_one_read_last(tmp_path, smtp_s
 
     rows = list(csvmod.DictReader(mailbot("roster", "--config", config, "--format", "csv").stdout.splitlines()))
     assert [r["name"] for r in rows if r["organization"] == "Viễn thông Đồng Tháp"] == ["Trần Văn Mới"]
+
+
+def test_an_unread_excel_list_is_not_asked_to_be_sent_as_excel(tmp_path, smtp_server) -> None:
+    """A spreadsheet whose columns mailbot cannot name: the answer asks for the columns, not for Excel."""
+    import openpyxl
+
+    from tests.conftest import deliver, mailbot, write_config
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["Cán bộ", "Liên lạc"])
+    wb.active.append(["Trần Văn Nam", "0913 123 456"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    recorder, port = smtp_server
+    config = str(write_config(tmp_path, port))
+    deliver(
+        tmp_path, build(sender="kt@vnpt.vn", subject="Danh sách trực", files=(("DS truc.xlsx", buf.getvalue()),)), "1"
+    )
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    (ack,) = recorder.parsed()
+    text = ack.get_body(("plain",)).get_content()
+    assert "bảo đảm bảng có cột “Họ và tên” và cột “Số điện thoại”" in text
+    assert "Excel hoặc Word" not in text

@@ -99,3 +99,19 @@ def test_only_the_legacy_lines_of_a_mixed_body_are_converted() -> None:
     assert (text, found) == ("\n".join([greeting, *rows, "Trân trọng."]), "tcvn3")
     for ordinary in (greeting, "Café crème à 5 € — « très » bien ±2°", "Giá: 50.000đ ©2021"):
         assert legacyfonts.fix_lines(ordinary) == (ordinary, None)
+
+
+def test_a_plan_sent_as_a_drive_link_says_the_link_is_there(config) -> None:
+    """No file, only a link: not a submission (nothing was received), and staff are told where to look."""
+    from tests.conftest import build, classify
+
+    body = (
+        "Kính gửi Sở TTTT,\nViettel Đồng Tháp gửi phương án bảo đảm TTLL tại đường dẫn:\n"
+        "https://drive.google.com/file/d/1AbC/view?usp=sharing\nvà bản dự phòng https://1drv.ms/w/s!Ab12\n"
+    )
+    env = classify(build(sender="kt@viettel.com.vn", subject="Phương án bảo đảm TTLL", body=body), config)
+    assert env.disposition == "correspondence" and env.documents == []
+    note = next(r for r in env.reasons if "đường dẫn" in r)
+    assert "drive.google.com, 1drv.ms" in note
+    lookalike = build(sender="kt@viettel.com.vn", subject="Gửi Sở", body="Xem https://drive.google.com.evil.example/x")
+    assert not any("đường dẫn" in r for r in classify(lookalike, config).reasons)
