@@ -14,6 +14,7 @@ from typing import Any
 from mailbot.errors import OverBudget, ReaderError
 
 DOCUMENT_EXTENSIONS = frozenset({"doc", "docx", "odt", "pdf", "xls", "xlsx", "ods", "csv", "zip", "rar", "7z", "rtf"})
+TABLE_TEXT_EXTENSIONS = frozenset({"csv", "tsv"})  # text files that are tables
 ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z"})
 DOCUMENT_KINDS = frozenset({"pdf", "docx", "xlsx", "odt", "ods", "doc", "xls", "rtf"})  # see filetype.py
 CONTAINER_KINDS = frozenset({"zip", "7z", "rar", "tnef", "msg"})
@@ -92,6 +93,8 @@ class Attachment:
             return False
         if self.kind in SCAN_KINDS:  # a scan or a phone photo, not a logo: attached and large enough
             return not self.inline and self.size >= MIN_SCAN_BYTES
+        if self.kind == "text":  # a table saved as CSV is a document; a text note is not
+            return not self.inline and (self.extension in TABLE_TEXT_EXTENSIONS or self.content_type == "text/csv")
         return (
             self.kind in DOCUMENT_KINDS or self.is_archive or (not self.kind and self.extension in DOCUMENT_EXTENSIONS)
         )

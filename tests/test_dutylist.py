@@ -320,3 +320,52 @@ def test_nothing_a_sender_wrote_becomes_a_live_formula_in_the_roster(tmp_path, s
     names = [c.value for c in sheet["B"]]
     assert hostile in names  # kept as the sender wrote it, as text
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+
+
+def test_the_roster_keeps_the_newest_list_not_the_one_read_last(tmp_path, smtp_server) -> None:
+    """A correction sent on 20/5 read first, the list of 18/5 (re-delivered, or read late) after it:
+    the roster shows the correction."""
+    import csv as csvmod
+
+    from tests.conftest import deliver, mailbot, write_config
+
+    _, port = smtp_server
+    config = str(write_config(tmp_path, port))
+    body = "Danh sách trực:\nSTT | Họ và tên | Số điện thoại\n1 | Trần Văn Mới | 0913 000 111\n"
+    new = build(
+        sender="kt@vnpt.vn", subject="Danh sách trực", body=body, headers={"Date": "Thu, 20 May 2021 10:00:00 +0700"}
+    )
+    deliver(tmp_path, new, "1")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    body = "Danh sách trực:\nSTT | Họ và tên | Số điện thoại\n1 | Lê Văn Cũ | 0913 000 222\n"
+    old = build(
+        sender="kt@vnpt.vn", subject="Danh sách trực", body=body, headers={"Date": "Tue, 18 May 2021 09:00:00 +0700"}
+    )
+    deliver(tmp_path, old, "2")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+
+    rows = list(csvmod.DictReader(mailbot("roster", "--config", config, "--format", "csv").stdout.splitlines()))
+    assert [r["name"] for r in rows if r["organization"] == "Viễn thông Đồng Tháp"] == ["Trần Văn Mới"]
+
+
+def test_an_unread_excel_list_is_not_asked_to_be_sent_as_excel(tmp_path, smtp_server) -> None:
+    """A spreadsheet whose columns mailbot cannot name: the answer asks for the columns, not for Excel."""
+    import openpyxl
+
+    from tests.conftest import deliver, mailbot, write_config
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["Cán bộ", "Liên lạc"])
+    wb.active.append(["Trần Văn Nam", "0913 123 456"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    recorder, port = smtp_server
+    config = str(write_config(tmp_path, port))
+    deliver(
+        tmp_path, build(sender="kt@vnpt.vn", subject="Danh sách trực", files=(("DS truc.xlsx", buf.getvalue()),)), "1"
+    )
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    (ack,) = recorder.parsed()
+    text = ack.get_body(("plain",)).get_content()
+    assert "bảo đảm bảng có cột “Họ và tên” và cột “Số điện thoại”" in text
+    assert "Excel hoặc Word" not in text

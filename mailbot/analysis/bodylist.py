@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from mailbot.analysis import legacyfonts
+from mailbot.analysis.htmltext import html_to_text
 from mailbot.analysis.textnorm import fold
 
 # "1." "1/" "1)" "1-" "(1)" "a)" "a." and bullets; not "Đ/c", whose "Đ/" is no marker
@@ -72,3 +74,12 @@ def _looks_like_name(text: str) -> bool:
     if fold(text) in ("dien thoai co quan", "so may truc", "truc ban"):
         return False
     return all(w[0].isupper() for w in words if w[0].isalpha())
+
+
+def bodies(body_text: str, body_html: str | None) -> list[str]:
+    """The texts a list may be typed in, best first: the HTML part when it holds a table (Outlook's
+    text part of a pasted table has one cell per line), then the text part; TCVN3/VNI typed with a
+    legacy font converted to Unicode."""
+    html = html_to_text(body_html) if body_html else ""
+    texts = [html, body_text] if "<td" in (body_html or "").lower() else [body_text, html]
+    return [legacyfonts.fix_lines(t)[0] for t in texts if t.strip()]

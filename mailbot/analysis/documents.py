@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, field
 
 from mailbot.analysis import bodylist
-from mailbot.analysis.htmltext import html_to_text
 from mailbot.analysis.textnorm import Keyword, find_any, find_phones, fold, name_matches, words
 from mailbot.config import Campaign
 from mailbot.envelope import Attachment, ParsedMessage
@@ -93,14 +92,45 @@ def detect(parsed: ParsedMessage, campaign: Campaign) -> Detection:
     if (
         _ROSTER_DOC in keywords
         and _ROSTER_DOC not in result.documents
-        and (
-            is_pasted_roster(parsed.body_text)
-            or (parsed.body_html and is_pasted_roster(html_to_text(parsed.body_html)))
-        )
+        and any(is_pasted_roster(text) for text in bodylist.bodies(parsed.body_text, parsed.body_html))
     ):
         result.add(_ROSTER_DOC, "(nội dung thư)")
         result.reasons.append(f"nội dung thư có {names[_ROSTER_DOC]} (họ tên kèm số điện thoại)")
+    hosts = shared_links(parsed.body_text + "\n" + (parsed.body_html or ""))
+    if hosts:
+        result.reasons.append(
+            f"thư có đường dẫn tới tệp lưu trên mạng ({', '.join(hosts)}): mailbot không tải tệp qua đường dẫn, "
+            "cán bộ mở đường dẫn để xem tài liệu"
+        )
     return result
+
+
+# file-sharing services carriers send documents through instead of attaching them
+_SHARE_HOSTS = (
+    "drive.google.com",
+    "docs.google.com",
+    "onedrive.live.com",
+    "1drv.ms",
+    "sharepoint.com",
+    "dropbox.com",
+    "fshare.vn",
+    "mega.nz",
+    "wetransfer.com",
+    "we.tl",
+    "box.com",
+)
+_URL_HOST = re.compile(r"https?://([a-z0-9.-]+)", re.I)
+
+
+def shared_links(text: str) -> list[str]:
+    """The file-sharing hosts a mail links to (a plan sent as a Drive or OneDrive link), once each."""
+    found = []
+    for host in _URL_HOST.findall(text[:200_000]):
+        host = host.lower().rstrip(".")
+        known = next((k for k in _SHARE_HOSTS if host == k or host.endswith("." + k)), None)
+        if known and known not in found:
+            found.append(known)
+    return found
 
 
 def _is_typed_archive(att: Attachment, files: list[Attachment], types: dict[int, list[str]]) -> bool:

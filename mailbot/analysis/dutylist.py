@@ -10,26 +10,21 @@ kept with its problem when it is not a valid Vietnamese number, never dropped.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
 
-from mailbot.analysis import bodylist, legacyfonts
-from mailbot.analysis.extract import cell_text
-from mailbot.analysis.readers import word97
+from mailbot.analysis import bodylist
+from mailbot.analysis.tables import HEADER_ROWS, MAX_ROWS, tables, text_table
 from mailbot.analysis.textnorm import fold
+
+__all__ = ["DutyRow", "Phone", "as_dict", "body_rows", "find_header", "parse_phones", "rows_of", "tables", "text_table"]
 
 log = logging.getLogger(__name__)
 
-HEADER_ROWS = 30  # rows searched for the header
-MAX_PDF_PAGES = 200
-MAX_ROWS = 5000
 FIELDS: dict[str, tuple[str, ...]] = {  # folded header texts, longest first where one contains another
     "no": ("stt", "tt", "so thu tu"),
     "name": ("ho va ten", "ho ten", "ten can bo", "ten"),
@@ -129,30 +124,84 @@ def parse_phones(cell: str) -> list[Phone]:
     return found
 
 
+def _label(cell: str) -> list[str]:
+    """A header cell folded for matching; a word that wrapped inside a narrow cell ("ST\nT") is
+    tried joined too."""
+    texts = [" ".join(fold(cell).replace("/", " ").replace(".", " ").split())]
+    if "\n" in cell.strip():
+        texts.append(" ".join(fold(cell.replace("\n", "")).replace("/", " ").replace(".", " ").split()))
+    return texts
+
+
+def _fields(row: list[str]) -> dict[int, str]:
+    """Which column of a header row holds which field; the longest label wins ("Tên đơn vị" is a
+    unit, "Họ và tên" a name)."""
+    columns: dict[int, str] = {}
+    for col, cell in enumerate(row):
+        matches = [
+            (len(label), name)
+            for text in _label(cell)
+            for name, labels in FIELDS.items()
+            for label in labels
+            if (name == "phone" or name not in columns.values())  # mobile and office columns
+            and (text == label or text.startswith(label + " ") or text.endswith(" " + label))
+        ]
+        if matches:
+            columns[col] = max(matches)[1]
+    return columns
+
+
+def _complete(columns: dict[int, str]) -> bool:
+    return "name" in columns.values() and "phone" in columns.values()
+
+
 def find_header(rows: list[list[str]]) -> tuple[int, dict[int, str]] | None:
-    """The header row among the first rows, and which column holds which field."""
+    """The header row among the first rows, and which column holds which field: the last row of
+    the header when it takes two rows (a merged "Thông tin liên hệ" over "Số điện thoại" and
+    "Email", or "Số điện thoại" over "Di động" and "Cơ quan")."""
     for index, row in enumerate(rows[:HEADER_ROWS]):
-        columns: dict[int, str] = {}
-        for col, cell in enumerate(row):
-            text = " ".join(fold(cell).replace("/", " ").replace(".", " ").split())
-            # the longest label wins: "Tên đơn vị" is a unit, "Họ và tên" a name
-            matches = [
-                (len(label), name)
-                for name, labels in FIELDS.items()
-                for label in labels
-                if (name == "phone" or name not in columns.values())  # mobile and office columns
-                and (text == label or text.startswith(label + " ") or text.endswith(" " + label))
-            ]
-            if matches:
-                columns[col] = max(matches)[1]
-        if "name" in columns.values() and "phone" in columns.values():
+        columns = _fields(row)
+        below = rows[index + 1] if index + 1 < len(rows) else []
+        if _complete(columns):
             # a second header row under a merged "Số điện thoại": "Di động" | "Cơ quan"
-            below = rows[index + 1] if index + 1 < len(rows) else []
             for col, cell in enumerate(below):
                 if " ".join(fold(cell).split()) in PHONE_SUBHEADERS:
                     columns[col] = "phone"
             return index, columns
+        if columns and below:
+            # a group label merged over two columns: the lower row names them, the upper the rest
+            lower = _fields(below)
+            merged = {**columns, **lower}
+            if _complete(merged) and lower:
+                return index + 1, merged
     return None
+
+
+def _cell(row: list[str], col: int) -> str:
+    return " ".join(row[col].split()) if col < len(row) and row[col] else ""  # a wrapped cell is one line
+
+
+def _continues(values: dict[str, str], columns: dict[int, str]) -> bool:
+    """A row that only carries the rest of the row above (a cell that wrapped onto the next line,
+    or over a page break): no number in the STT column, no telephone, some text."""
+    return (
+        "no" in columns.values()
+        and not values.get("no")
+        and not _NUMBERISH.search(values.get("phone", ""))
+        and any(values.values())
+    )
+
+
+def _name_like(name: str) -> bool:
+    """A person's name: letters, no digits, at most eight words; not a date or a number."""
+    words = name.split()
+    return 0 < len(words) <= 8 and not any(c.isdigit() for c in name) and any(c.isalpha() for c in name)
+
+
+ODD_NAME = "họ tên không giống tên người: cần kiểm tra"
+
+
+_LABELS = {label for labels in FIELDS.values() for label in labels}
 
 
 def rows_of(table: list[list[str]], source: str = "") -> list[DutyRow]:
@@ -161,21 +210,34 @@ def rows_of(table: list[list[str]], source: str = "") -> list[DutyRow]:
     if found is None:
         return []
     header, columns = found
-    out = []
+    merged: list[dict[str, str]] = []
     for row in table[header + 1 : header + 1 + MAX_ROWS]:
         values: dict[str, str] = {}
         for col, name in columns.items():
-            cell = row[col].strip() if col < len(row) else ""
+            cell = _cell(row, col)
             if cell and name in values and values[name]:
                 values[name] += " ; " + cell  # several phone columns
             else:
                 values[name] = values.get(name) or cell
-        if not values.get("name") or fold(values["name"]) in {label for labels in FIELDS.values() for label in labels}:
-            continue  # a blank line, a repeated header, a section title in the STT column
+        if any(fold(v) in _LABELS and k == "name" for k, v in values.items()):
+            continue  # a header repeated on the next page
+        if merged and _continues(values, columns):
+            for key, value in values.items():
+                if value:
+                    merged[-1][key] = f"{merged[-1].get(key, '')} {value}".strip()
+            continue
+        merged.append(values)
+    out = []
+    for values in merged:
+        if not values.get("name") or fold(values["name"]) in _LABELS:
+            continue  # a blank line, a section title in the STT column
         phones: list[Phone] = []
         for phone in parse_phones(values.get("phone", "")):
             if all((phone.e164 or phone.text) != (p.e164 or p.text) for p in phones):  # merged cells repeat
                 phones.append(phone)
+        odd = not _name_like(values["name"])
+        if odd and not phones:
+            continue  # a date, a number, a stray word: nobody
         duty = DutyRow(
             name=values["name"],
             position=values.get("position", ""),
@@ -185,67 +247,13 @@ def rows_of(table: list[list[str]], source: str = "") -> list[DutyRow]:
             email=values.get("email", ""),
             source=source,
         )
+        if odd:
+            duty.problems.append(ODD_NAME)  # kept: its number is a fact, the name needs a person
         if not duty.phones:
             duty.problems.append("thiếu số điện thoại")
         duty.problems += [f"{p.text}: {p.problem}" for p in duty.phones if p.problem]
         out.append(duty)
     return out
-
-
-# -- tables from files --------------------------------------------------------------------------------
-def _sheet(rows: Iterable[Iterable[object]]) -> list[list[str]]:
-    out = []
-    for index, row in enumerate(rows):
-        if index >= MAX_ROWS + HEADER_ROWS:
-            break
-        out.append([cell_text(v) for v in row])
-    return out
-
-
-def tables(filename: str, data: bytes, kind: str = "") -> Iterator[tuple[str, list[list[str]]]]:
-    """(source, table) for each sheet or table of a file mailbot can read, by its kind (filetype.py),
-    legacy TCVN3/VNI text converted to Unicode."""
-    for source, table in _raw_tables(filename, data, kind):
-        yield source, legacyfonts.fix_table(table)
-
-
-def _raw_tables(filename: str, data: bytes, kind: str) -> Iterator[tuple[str, list[list[str]]]]:
-    ext = kind or (filename.lower().rsplit(".", 1)[-1] if "." in filename else "")
-    if ext in ("xlsx", "xlsm"):
-        import openpyxl
-
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        try:
-            for ws in wb.worksheets:
-                yield f"{filename} › {ws.title}", _sheet(ws.iter_rows(values_only=True))
-        finally:
-            wb.close()
-    elif ext == "xls":
-        import xlrd
-
-        book = xlrd.open_workbook(file_contents=data, on_demand=True)
-        for sheet in book.sheets():
-            yield f"{filename} › {sheet.name}", _sheet(sheet.row_values(r) for r in range(sheet.nrows))
-    elif ext == "docx":
-        import docx
-
-        document = docx.Document(io.BytesIO(data))
-        for n, table in enumerate(document.tables, 1):
-            # a merged cell comes once per grid column it spans: columns stay aligned with the data
-            rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
-            yield f"{filename} › bảng {n}", rows
-    elif ext in ("ods", "odt"):
-        yield from _odf_tables(filename, data)
-    elif ext == "pdf":
-        yield filename, text_table(_pdf_layout_text(data))
-    elif ext == "doc":
-        yield filename, text_table(word97.read_doc(data))
-    elif ext == "rtf":
-        yield filename, text_table(word97.read_rtf(data))
-    elif ext in ("csv", "text"):
-        text = data.decode("utf-8-sig", errors="replace")
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
-        yield filename, [row for row in csv.reader(io.StringIO(text), dialect)][: MAX_ROWS + HEADER_ROWS]
 
 
 def body_rows(text: str, source: str = "nội dung thư") -> list[DutyRow]:
@@ -268,56 +276,6 @@ def body_rows(text: str, source: str = "nội dung thư") -> list[DutyRow]:
         duty.problems += [f"{p.text}: {p.problem}" for p in phones if p.problem]
         out.append(duty)
     return out
-
-
-_ODF_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
-
-
-def _odf_tables(filename: str, data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
-    """Tables of an OpenDocument file (LibreOffice's sheets and text tables), read from content.xml."""
-    import zipfile
-    from xml.etree import ElementTree
-
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        info = archive.getinfo("content.xml")
-        if info.file_size > 50 * 1024 * 1024:
-            return  # not a duty list
-        root = ElementTree.fromstring(archive.read(info))
-    for n, table in enumerate(root.iter(f"{_ODF_TABLE}table"), 1):
-        rows = []
-        for row in table.iter(f"{_ODF_TABLE}table-row"):
-            cells: list[str] = []
-            for cell in row:
-                if cell.tag not in (f"{_ODF_TABLE}table-cell", f"{_ODF_TABLE}covered-table-cell"):
-                    continue
-                text = " ".join("".join(p.itertext()).strip() for p in cell if p.tag.endswith("}p"))
-                repeat = min(int(cell.get(f"{_ODF_TABLE}number-columns-repeated", "1")), 50)  # empty tails repeat
-                cells += [text] * repeat
-            rows.append(cells)
-            if len(rows) > MAX_ROWS + HEADER_ROWS:
-                break
-        yield f"{filename} › {table.get(f'{_ODF_TABLE}name') or f'bảng {n}'}", rows
-
-
-def _pdf_layout_text(data: bytes) -> str:
-    """A text PDF with its columns kept apart by spaces (pypdf's layout mode), so tables read as rows."""
-    import pypdf
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    if reader.is_encrypted and not reader.decrypt(""):
-        return ""
-    return "\n".join(page.extract_text(extraction_mode="layout") or "" for page in reader.pages[:MAX_PDF_PAGES])
-
-
-def text_table(text: str) -> list[list[str]]:
-    """A list pasted in a mail body: cells separated by tabs, " | " or runs of spaces."""
-    rows = []
-    for line in text.splitlines():
-        cells = [c.strip() for c in re.split(r"\t+|\s*\|\s*|\s{3,}", line.strip()) if c.strip()]
-        if cells:
-            rows.append(cells)
-    return rows
 
 
 def as_dict(row: DutyRow) -> dict[str, Any]:

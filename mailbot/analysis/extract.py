@@ -13,6 +13,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from mailbot.analysis import filetype, legacyfonts
 from mailbot.analysis.readers import archives, outlook, word97
@@ -180,7 +181,12 @@ def _read_docx(data: bytes) -> str:
     import docx  # python-docx; imported lazily, it is slow to import
 
     document = docx.Document(io.BytesIO(data))
-    lines = [p.text for p in document.paragraphs if p.text.strip()]
+    # the page header first (a title can sit there), then each paragraph with the text boxes it
+    # anchors (Word draws titles in boxes; python-docx's paragraphs leave them out)
+    lines = [p.text for section in document.sections for p in section.header.paragraphs if p.text.strip()]
+    for p in document.paragraphs:
+        lines += [p.text] if p.text.strip() else []
+        lines += [t for t in _text_boxes(p._p) if t.strip()]
     for table in document.tables:
         for row in table.rows:
             cells: list[str] = []
@@ -190,6 +196,22 @@ def _read_docx(data: bytes) -> str:
                     cells.append(text)
             lines.append(" | ".join(cells))
     return "\n".join(lines)
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+def _text_boxes(paragraph: Any) -> list[str]:
+    """The paragraphs of the text boxes a Word paragraph anchors; Word writes each box twice (a
+    drawing and its VML fallback): the fallback is skipped."""
+    out = []
+    for box in paragraph.iter(f"{_W}txbxContent"):
+        if any(a.tag == _MC_FALLBACK for a in box.iterancestors()):
+            continue
+        for p in box.iter(f"{_W}p"):
+            out.append("".join(t.text or "" for t in p.iter(f"{_W}t")))
+    return out
 
 
 def _read_xlsx(data: bytes) -> str:
@@ -249,8 +271,12 @@ def _read_pdf(data: bytes) -> tuple[str, int]:
 
 
 def _read_odf(data: bytes) -> str:
+    """The text of an OpenDocument file, its page headers first (styles.xml: a title can sit there)."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         xml = zf.read("content.xml").decode("utf-8", errors="replace")
+        if "styles.xml" in zf.namelist() and zf.getinfo("styles.xml").file_size < 5 * 1024 * 1024:
+            styles = zf.read("styles.xml").decode("utf-8", errors="replace")
+            xml = "".join(re.findall(r"<style:header\b.*?</style:header>", styles, flags=re.S)) + xml
     xml = re.sub(r"</text:(?:p|h)>|</table:table-row>", "\n", xml)
     xml = re.sub(r"</table:table-cell>", " | ", xml)
     text = html.unescape(re.sub(r"<[^>]+>", "", xml))

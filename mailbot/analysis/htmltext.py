@@ -16,6 +16,7 @@ class _TextParser(HTMLParser):
         self.out: list[str] = []
         self.skip = 0
         self.cell_open = False
+        self.in_cell = 0  # inside <td>: Outlook wraps each cell's text in <p class=MsoNormal>
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
@@ -24,16 +25,20 @@ class _TextParser(HTMLParser):
             if self.cell_open:
                 self.out.append(" | ")
             self.cell_open = True
+            self.in_cell += 1
         elif tag in _BLOCK:
-            self.out.append("\n")
             if tag == "tr":
                 self.cell_open = False
+                self.in_cell = 0
+            self.out.append(" " if self.in_cell and tag not in ("tr", "table") else "\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP and self.skip:
             self.skip -= 1
+        elif tag in _CELL:
+            self.in_cell = max(0, self.in_cell - 1)
         elif tag in _BLOCK:
-            self.out.append("\n")
+            self.out.append(" " if self.in_cell and tag not in ("tr", "table") else "\n")
 
     def handle_data(self, data: str) -> None:
         if not self.skip:

@@ -119,6 +119,23 @@ def fix(text: str) -> tuple[str, str | None]:
     return unicodedata.normalize("NFC", found[1]), found[0]
 
 
+def fix_lines(text: str) -> tuple[str, str | None]:
+    """Like fix(), for a text where only some lines are legacy: a table pasted from an old document
+    under a greeting typed in Unicode. The encoding is decided once, on the lines that can be
+    legacy (Latin-1 symbols, no letter only Unicode has), and only those lines are converted."""
+    fixed, found = fix(text)
+    if found:
+        return fixed, found
+    lines = text.splitlines()
+    legacy = [i for i, line in enumerate(lines) if _odd(line) and not _vietnamese(line)]
+    found = detect("\n".join(lines[i] for i in legacy)) if legacy else None
+    if found is None:
+        return text, None
+    for i in legacy:
+        lines[i] = unicodedata.normalize("NFC", lines[i].translate(TCVN3) if found == "tcvn3" else from_vni(lines[i]))
+    return "\n".join(lines), found
+
+
 def fix_table(rows: list[list[str]]) -> list[list[str]]:
     """A table in one legacy encoding converted cell by cell (decided once, on all its text)."""
     found = detect("\n".join(" ".join(row) for row in rows[:200]))

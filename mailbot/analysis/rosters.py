@@ -8,8 +8,8 @@ import logging
 import re
 from typing import Any
 
+from mailbot.analysis.bodylist import bodies
 from mailbot.analysis.dutylist import DutyRow, as_dict, body_rows, rows_of, tables
-from mailbot.analysis.htmltext import html_to_text
 from mailbot.config import Campaign
 from mailbot.envelope import SCAN_KINDS, Attachment, Envelope
 
@@ -31,10 +31,10 @@ def read_rosters(envelope: Envelope, campaign: Campaign) -> dict[str, list[dict[
                     rows += _file_rows(att)
                 except Exception as exc:  # a damaged file: its rows cannot be read, the message goes on
                     log.warning("cannot read the rows of %s: %s", att.filename, exc)
-        if not rows:  # pasted in the mail (or the files had no table): the body's list or HTML table
-            rows = body_rows(envelope.parsed.body_text)
-        if not rows and envelope.parsed.body_html:
-            rows = body_rows(html_to_text(envelope.parsed.body_html))
+        for text in [] if rows else bodies(envelope.parsed.body_text, envelope.parsed.body_html):
+            rows = body_rows(text)  # pasted in the mail (or the files had no table): its table or list
+            if rows:
+                break
         out[doc.id] = [as_dict(r) for r in rows]
     return out
 

@@ -35,6 +35,12 @@ def cap_note(cap: int, capped: list[str]) -> str:
     return f"vượt giới hạn {cap} thư tự động/ngày cho {', '.join(capped)}"
 
 
+def _newness(sub: dict[str, Any]) -> tuple[dt.datetime, int]:
+    """How new a submission is: when it was received (a list re-delivered or read late is not
+    newer than the correction sent after it), then the order it was recorded in."""
+    return parse_iso(sub["received_at"]), sub["version"]
+
+
 def parse_iso(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
 
@@ -173,8 +179,8 @@ class Store:
         self._message_receipts[(sub["message_key"], sub["campaign"])] = sub["receipt"]
         slot = (sub["campaign"], sub["organization"], sub["document"])
         self._versions[slot] = max(self._versions[slot], sub["version"])
-        if sub["version"] >= self._latest.get(slot, {}).get("version", 0):
-            self._latest[slot] = sub
+        if slot not in self._latest or _newness(sub) >= _newness(self._latest[slot]):
+            self._latest[slot] = sub  # the newest by when it was received, not the one processed last
         if sub["version"] <= self._first.get(slot, {}).get("version", sub["version"]):
             self._first[slot] = sub
 

@@ -115,6 +115,7 @@ def acknowledge(
         "owed": owed,
         "roster": roster,
         "roster_unread": bool(rosters) and not roster,
+        "roster_unread_table": bool(rosters) and not roster and _sent_as_table(envelope, campaign),
         "roster_problems": sum(1 for r in roster if r["problems"]),
         "roster_ocr": sum(1 for r in roster if r["ocr"]),
         "contact": config.contact,
@@ -138,6 +139,17 @@ def _container(att: Attachment) -> str:
     if not att.is_archive:
         return "tài liệu kèm theo"
     return {"tnef": "gói thư Outlook (winmail.dat)", "msg": "thư Outlook đính kèm"}.get(att.kind, "tệp nén")
+
+
+TABLE_KINDS = frozenset({"xlsx", "xls", "ods", "docx", "odt", "doc", "rtf", "text"})
+
+
+def _sent_as_table(envelope: Envelope, campaign: Campaign) -> bool:
+    """The duty list came as a spreadsheet or a Word table (not a scan, a photo, a PDF): asking for
+    "Excel or Word" would ask for what was sent."""
+    names = {n for d in campaign.documents if d.roster for n in envelope.document_files.get(d.id, [])}
+    kinds = {a.kind for a in envelope.parsed.attachments if a.filename in names}
+    return bool(kinds) and kinds <= TABLE_KINDS
 
 
 def _signature_lines(envelope: Envelope, att: Attachment, tz: ZoneInfo) -> list[str]:

@@ -54,6 +54,7 @@ SAMPLE_ACK: dict[str, Any] = {
         },
     ],
     "roster_unread": False,
+    "roster_unread_table": False,
     "roster_problems": 1,
     "roster_ocr": 1,
     "contact": "Liên hệ: 0277.3873996.",

@@ -141,17 +141,18 @@ def _pages(data: bytes, kind: str, max_pages: int) -> tuple[Iterator[Any], int]:
 
 
 def main(argv: list[str]) -> int:
-    from mailbot.analysis.readers import ocr
+    from mailbot.analysis.readers import ocr, pageimage
 
     kind, max_pages = argv[0], int(argv[1])
     data = sys.stdin.buffer.read()
     images, skipped = _pages(data, kind, max_pages)
-    reader = ocr.Reader(ocr.tessdata() or "")
+    tessdata = ocr.tessdata() or ""
+    reader = ocr.Reader(tessdata)
     result: dict[str, Any] = {"rows": [], "uncertain": [], "numbers": 0, "pages": 0, "skipped": skipped}
     try:
         for image in images:
             result["pages"] += 1
-            page = ocr.read_page(reader, image)
+            page = ocr.read_page(reader, pageimage.prepared(image, tessdata, photo=kind != "pdf"))
             result["rows"] += page.rows
             result["uncertain"] += page.uncertain
             result["numbers"] += page.numbers
