@@ -108,8 +108,9 @@ def test_an_unknown_root_or_none_configured_is_untrusted_but_intact(tmp_path, pk
         env = classify_bytes(plan_mail(vnpt_signed), configmod.load(signed_config(folder, root)))
         assert env.disposition == "submission"
         [sig] = env.signatures
-        assert sig.intact is True and sig.trusted is False and sig.organization == "vnpt-dongthap"
-        assert any(words in r for r in env.reasons)
+        assert sig.intact is True and sig.trusted is False
+        assert sig.organization is None and sig.tax_code == f"{VNPT_MST}-036"  # said, tied to no one
+        assert any(words in r and "chưa xác minh" in r for r in env.reasons)
 
 
 def test_an_unsigned_pdf_has_no_signatures(config) -> None:
@@ -212,7 +213,8 @@ def test_classify_json_acknowledgement_and_register(tmp_path, pki, vnpt_signed, 
     digest = mailbot("digest", "--config", str(path), "--dry-run", "--now", "2021-03-30T08:00:00+07:00")
     assert digest.returncode == 0, digest.stderr
     assert "ký số: VIỄN THÔNG ĐỒNG THÁP" in digest.stdout
-    assert "Tệp PA-ky-so.pdf có chữ ký số của VIỄN THÔNG ĐỒNG THÁP, VNPT (MST 0100684378-036)" in digest.stdout
+    altered = "Tệp PA-ky-so.pdf có chữ ký số ghi tên VIỄN THÔNG ĐỒNG THÁP, VNPT (MST 0100684378-036) (chưa xác minh)"
+    assert altered in digest.stdout  # an altered signature verifies no one
     assert "nhưng chữ ký số không còn nguyên vẹn" in digest.stdout  # the altered copy Viettel sent
 
 
@@ -242,4 +244,61 @@ def test_a_signed_pdf_inside_a_zip_is_checked_too(config, vnpt_signed) -> None:
         env = classify_bytes(raw, config)
         assert env.disposition == disposition
         [sig] = env.signatures
-        assert sig.file == "Ho so/PA-ky-so.pdf" and sig.organization == "vnpt-dongthap"
+        assert sig.file == "Ho so/PA-ky-so.pdf"
+        assert sig.organization == ("vnpt-dongthap" if sig.trusted else None)  # an altered one is not verified
+
+
+# -- a look-alike PKI: the same names and tax code, another key (issue 23, 5a) -----------------------
+
+
+@pytest.fixture(scope="module")
+def lookalike_signed(tmp_path_factory, pki) -> bytes:
+    """Signed under a root with the very subject of the trusted one, for a certificate with VNPT's
+    names and tax code: only the keys differ."""
+    fake = SigningPKI(tmp_path_factory.mktemp("lookalike"), name="Test Root CA (mailbot)")
+    assert fake.root.subject == pki.root.subject and fake.ca.subject == pki.ca.subject
+    return sign_pdf(plan_pdf(), fake.holder("VIỄN THÔNG ĐỒNG THÁP", "VNPT", f"{VNPT_MST}-036"))
+
+
+def test_a_lookalike_certificate_names_no_organization(config, lookalike_signed) -> None:
+    for sender, disposition in (("kt@vnpt.vn", "submission"), ("kt@viettel.com.vn", "submission")):
+        env = classify_bytes(plan_mail(lookalike_signed, sender=sender), config)
+        assert env.disposition == disposition
+        [sig] = env.signatures
+        assert sig.intact and not sig.trusted and sig.organization is None and sig.tax_code == f"{VNPT_MST}-036"
+        assert any("(người ký: VIỄN THÔNG ĐỒNG THÁP, VNPT, chưa xác minh)" in r for r in env.reasons)
+        assert not any("không phải đơn vị gửi thư" in r for r in env.reasons)  # no claim about VNPT
+    env = classify_bytes(plan_mail(lookalike_signed, sender="vnpt.dongthap@gmail.com"), config)
+    assert env.disposition == "unknown-sender" and env.organization is None
+
+
+def test_a_lookalike_signer_is_said_unverified_wherever_named(
+    tmp_path, pki, lookalike_signed, vnpt_signed, smtp_server
+) -> None:
+    recorder, port = smtp_server
+    path = signed_config(tmp_path, pki.root_pem, port)
+    deliver(tmp_path, plan_mail(lookalike_signed), "01-lookalike.eml")
+    deliver(tmp_path, plan_mail(lookalike_signed, sender="vnpt.dongthap@gmail.com"), "02-stranger.eml")
+    deliver(tmp_path, plan_mail(vnpt_signed, sender="kt@viettel.com.vn"), "03-trusted.eml")
+    assert mailbot("run", "--config", str(path), "--once").returncode == 0
+
+    acks = {m["To"]: m.get_body(preferencelist=("plain",)).get_content() for m in recorder.parsed()}
+    lookalike = acks["kt@vnpt.vn"]
+    assert "Tệp có chữ ký số ghi tên VIỄN THÔNG ĐỒNG THÁP, VNPT (MST 0100684378-036) (chưa xác minh) lúc" in lookalike
+    assert "được ký số bởi" not in lookalike
+    assert "Tệp đã được ký số bởi VIỄN THÔNG ĐỒNG THÁP, VNPT" in acks["kt@viettel.com.vn"]  # trusted: said plainly
+
+    status = mailbot("status", "--config", str(path)).stdout
+    [vnpt_row] = [line for line in status.splitlines() if line.startswith("Viễn thông Đồng Tháp")]
+    assert "ký số: VIỄN THÔNG ĐỒNG THÁP (chưa xác minh)" in vnpt_row
+    [viettel_row] = [line for line in status.splitlines() if line.startswith("Viettel Đồng Tháp")]
+    assert "ký số: VIỄN THÔNG ĐỒNG THÁP" in viettel_row and "chưa xác minh" not in viettel_row
+
+    digest = mailbot("digest", "--config", str(path), "--dry-run", "--now", "2021-03-30T08:00:00+07:00").stdout
+    assert "ký số: VIỄN THÔNG ĐỒNG THÁP (chưa xác minh)" in digest
+    assert "Tệp PA-ky-so.pdf có chữ ký số ghi tên VIỄN THÔNG ĐỒNG THÁP, VNPT (MST 0100684378-036) (chưa xác minh)" in (
+        digest
+    )
+    review = mailbot("review", "--config", str(path)).stdout  # the stranger's copy waits for staff
+    assert "vnpt.dongthap@gmail.com" in review and "(người ký: VIỄN THÔNG ĐỒNG THÁP, VNPT, chưa xác minh)" in review
+    assert "được ký số bởi Viễn thông Đồng Tháp" not in review + digest

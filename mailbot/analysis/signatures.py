@@ -4,6 +4,9 @@ signer's certificate, and explained to staff.
 
 A signature that does not hold makes the message suspicious (rules/signature.py); an untrusted
 chain or another organization's signature is a note staff read, never held against the sender.
+Only a certificate that chains to a configured root says who signed: anyone can make one with
+the same names and tax code, so an untrusted one is tied to no organization, and its name is
+always shown with "chưa xác minh" (UNVERIFIED).
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ def _signature(file: str, kind: str, v: Verified, config: Config) -> Signature:
         timestamped=v.timestamped,
         tax_code=v.tax_code,
         personal_id=v.personal_id,
-        organization=_organization_of(v.tax_code, config.organizations),
+        # an untrusted certificate proves nothing about who holds it: its tax code names no one
+        organization=_organization_of(v.tax_code, config.organizations) if v.trusted else None,
         problems=v.problems,
     )
 
@@ -103,5 +107,10 @@ def notes(envelope: Envelope, config: Config) -> list[str]:
     return out
 
 
+UNVERIFIED = "chưa xác minh"  # said after a signer's name whenever the certificate is not trusted
+
+
 def _by(sig: Signature) -> str:
-    return f" (người ký: {sig.signer})" if sig.signer else ""
+    if not sig.signer:
+        return ""
+    return f" (người ký: {sig.signer}{'' if sig.trusted else ', ' + UNVERIFIED})"
