@@ -118,21 +118,40 @@ def test_an_unsigned_pdf_has_no_signatures(config) -> None:
     assert env.disposition == "submission" and env.signatures == []
 
 
-def smime_mail(pki: SigningPKI, tamper: bool = False) -> bytes:
+AUTHENTICATED = b"mail.dongthap.gov.vn; dkim=pass header.d=vnpt.vn; dmarc=pass header.from=vnpt.vn"
+DISCLAIMER = "\r\n\r\n-- \r\nThư này có thể chứa thông tin bảo mật. / This e-mail may be confidential.\r\n"
+
+
+def smime_mail(
+    pki: SigningPKI,
+    tamper: bool = False,
+    auth: bytes | None = AUTHENTICATED,
+    disclaimer: bool = False,
+    pdf: bytes | None = None,
+    name: str = "1",
+) -> bytes:
+    """A plan mailed S/MIME-signed by VNPT; `tamper`: a word changed after signing; `disclaimer`: a
+    gateway's footer appended to the signed text after signing; `auth`: our server's
+    Authentication-Results (None: none)."""
     from email.message import EmailMessage
     from email.policy import SMTP
 
     part = EmailMessage(policy=SMTP)
     part.set_content("Kính gửi Sở, Viễn thông Đồng Tháp gửi phương án bảo đảm thông tin liên lạc.", cte="8bit")
-    part.add_attachment(plan_pdf(), maintype="application", subtype="pdf", filename="PA.pdf")
+    part.add_attachment(pdf or plan_pdf(), maintype="application", subtype="pdf", filename="PA.pdf")
     body = part.as_bytes().split(b"\r\n", 1)[1]  # without the MIME-Version header the mail has
 
     head = (
-        b"Authentication-Results: mail.dongthap.gov.vn; dmarc=pass header.from=vnpt.vn\r\n"
-        b"From: kt@vnpt.vn\r\nTo: pbcvt@dongthap.gov.vn\r\nSubject: PA bau cu\r\n"
-        b"Date: Mon, 29 Mar 2021 09:15:00 +0700\r\nMessage-ID: <smime.1@vnpt.vn>\r\n"
+        (b"Authentication-Results: " + auth + b"\r\n" if auth else b"")
+        + b"From: kt@vnpt.vn\r\nTo: pbcvt@dongthap.gov.vn\r\nSubject: PA bau cu\r\n"
+        + b"Date: Mon, 29 Mar 2021 09:15:00 +0700\r\nMessage-ID: <smime."
+        + name.encode()
+        + b"@vnpt.vn>\r\n"
     )
     raw = smime_sign(body, pki.holder("Nguyễn Văn An", "VNPT", VNPT_MST), head)
+    if disclaimer:
+        text = "thông tin liên lạc.".encode()
+        raw = raw.replace(text, text + DISCLAIMER.encode(), 1)
     return raw.replace("gửi phương án".encode(), "gửi PHƯƠNG ÁN".encode()) if tamper else raw
 
 
@@ -144,10 +163,63 @@ def test_an_smime_signed_mail_reports_its_signer(config, pki) -> None:
     assert sig.signer == "Nguyễn Văn An, VNPT" and sig.organization == "vnpt-dongthap"
 
 
-def test_an_smime_mail_changed_after_signing_is_suspicious(config, pki) -> None:
-    env = classify_bytes(smime_mail(pki, tamper=True), config)
-    assert env.disposition == "suspicious" and env.signatures[0].intact is False
-    assert "S/MIME" in env.reasons[0]
+@pytest.mark.parametrize(
+    "auth",
+    [
+        None,  # no result from our server
+        b"mail.dongthap.gov.vn; dmarc=fail header.from=vnpt.vn",
+        b"mail.dongthap.gov.vn; spf=pass smtp.mailfrom=evil.example; dkim=pass header.d=evil.example",  # unaligned
+    ],
+)
+def test_an_smime_mail_changed_after_signing_from_an_unauthenticated_sender_is_suspicious(config, pki, auth) -> None:
+    for raw in (smime_mail(pki, tamper=True, auth=auth), smime_mail(pki, disclaimer=True, auth=auth)):
+        env = classify_bytes(raw, config)
+        assert env.disposition == "suspicious" and env.signatures[0].intact is False
+        # from an address no organization owns, the broken signature is what makes it suspicious
+        env = classify_bytes(raw.replace(b"kt@vnpt.vn", b"kt@example.net").replace(b"vnpt.vn", b"example.net"), config)
+        assert env.disposition == "suspicious" and env.signatures[0].intact is False
+        assert "S/MIME" in env.reasons[0] and "không còn nguyên vẹn" in env.reasons[0]
+
+
+def test_a_broken_smime_signature_from_an_authenticated_sender_is_a_note_not_a_suspicion(config, pki) -> None:
+    for raw in (smime_mail(pki, disclaimer=True), smime_mail(pki, tamper=True)):
+        env = classify_bytes(raw, config)
+        assert env.disposition == "submission" and env.documents == ["plan"]
+        [sig] = env.signatures
+        assert sig.kind == "smime" and not sig.intact
+        [note] = [r for r in env.reasons if "S/MIME" in r]
+        assert "không kiểm tra được" in note and "đã được máy chủ thư của Sở xác thực" in note
+
+
+def test_an_altered_signed_pdf_stays_suspicious_inside_authenticated_smime(config, pki, vnpt_signed) -> None:
+    altered = flip_signed_byte(vnpt_signed)
+    for raw in (smime_mail(pki, pdf=altered), smime_mail(pki, pdf=altered, disclaimer=True)):
+        env = classify_bytes(raw, config)
+        assert env.disposition == "suspicious"
+        assert any(r.startswith("chữ ký số trên tệp PA.pdf") and "không còn nguyên vẹn" in r for r in env.reasons)
+
+
+def test_a_gateway_disclaimer_still_gets_the_receipt_and_staff_read_why(tmp_path, pki, smtp_server) -> None:
+    recorder, port = smtp_server
+    path = signed_config(tmp_path, pki.root_pem, port)
+    deliver(tmp_path, smime_mail(pki, disclaimer=True, name="ok"), "01-disclaimer.eml")
+    forged = smime_mail(pki, disclaimer=True, auth=b"mail.dongthap.gov.vn; dmarc=fail header.from=vnpt.vn", name="x")
+    deliver(tmp_path, forged.replace(b"From: kt@vnpt.vn", b"From: kt2@vnpt.vn"), "02-forged.eml")
+    assert mailbot("run", "--config", str(path), "--once").returncode == 0
+    [ack] = recorder.parsed()  # the forged copy gets no answer
+    assert ack["To"] == "kt@vnpt.vn" and "BC2021-0001" in ack.get_body(preferencelist=("plain",)).get_content()
+
+    store = Store(configmod.load(path).state_dir)
+    try:
+        records = {m["from"]: m for m in store.messages.all()}
+    finally:
+        store.close()
+    assert records["kt@vnpt.vn"]["disposition"] == "submission"
+    assert any("chữ ký S/MIME của thư" in r for r in records["kt@vnpt.vn"]["reasons"])
+    assert records["kt2@vnpt.vn"]["disposition"] == "suspicious"
+    digest = mailbot("digest", "--config", str(path), "--dry-run", "--now", "2021-03-30T08:00:00+07:00").stdout
+    assert "Thư có chữ ký số ghi tên Nguyễn Văn An, VNPT (MST 0100684378) (chưa xác minh)" in digest
+    assert "không còn nguyên vẹn" in digest  # staff read that the mail's own signature broke
 
 
 def test_configuration_errors_are_one_line(tmp_path, pki) -> None:
