@@ -262,7 +262,10 @@ def assign(
 
     The message is analysed again (its files read, its duty rows too) in a worker process under the
     same time limit as at intake, the caller's watchdog fed meanwhile: a hostile or huge file can
-    only make the assign fail (AssignFailed), never stop the service.
+    only make the assign fail (AssignFailed), never stop the service. Reading again is needed: the
+    register keeps each file's name, hash, type and the documents recognised, but not the text of
+    the files nor the duty rows of a message that was not a submission when it arrived (rows are
+    read for submissions only), and the acknowledgement and the roster need those rows.
     Returns (receipt, note); a note says why no acknowledgement was queued. `by`: who did it and
     from which message (the audit trail, see actor())."""
     config, store = runner.config, runner.store
