@@ -184,6 +184,7 @@ def test_a_command_under_way_when_the_daemon_died_is_answered_not_run_again(tmp_
         answer = text(answers(recorder)[-1])
         assert "Lệnh chưa thực hiện xong" in answer and "giao XL-0001 vnpt-dongthap" in answer
         assert "không được thực hiện lại" in answer
+        assert "(bắt đầu lúc " in answer and " giờ " in answer and "+00:00" not in answer  # Vietnam's time
         wait_for(lambda: bool((command_record(tmp_path) or {}).get("command_done")), 10, "the command marked done")
         assert child.poll() is None and not (item(tmp_path) or {}).get("review_closed")
         stop(child)

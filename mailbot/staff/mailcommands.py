@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from mailbot.analysis.textnorm import fold
 from mailbot.errors import MailbotError
-from mailbot.register.store import utc_iso
+from mailbot.register.store import parse_iso, utc_iso
 from mailbot.replies import reminders
 from mailbot.replies.reply import compose_mail, reply_message_id, reply_subject, sendable
+from mailbot.replies.timefmt import time_and_date
 from mailbot.staff import mailhelp, review, roster, status
 
 if TYPE_CHECKING:
@@ -254,7 +255,7 @@ def run_pending(runner: Runner) -> int:
             if record is None or record.get("command_done"):
                 continue
             if record.get("command_started"):
-                answer = interrupted(record)
+                answer = interrupted(runner, record)
             else:
                 runner.store.update_message(key, {"command_started": utc_iso(runner.clock())})
                 runner.store.commit()
@@ -276,7 +277,7 @@ def run_pending(runner: Runner) -> int:
     return done
 
 
-def interrupted(record: dict[str, Any]) -> Answer:
+def interrupted(runner: Runner, record: dict[str, Any]) -> Answer:
     """The answer to a command during which mailbot stopped abruptly: not run a second time."""
     log.error(
         "staff command %s was under way when mailbot last stopped abruptly: answered, not run again", record["key"]
@@ -286,7 +287,7 @@ def interrupted(record: dict[str, Any]) -> Answer:
         "Lệnh chưa thực hiện xong",
         [
             f"Hộp thư tự động đã dừng đột ngột trong khi thực hiện lệnh “{line}” "
-            f"(bắt đầu lúc {record['command_started']}, giờ UTC).",
+            f"(bắt đầu lúc {time_and_date(parse_iso(record['command_started']), runner.config.timezone)}).",
             "Lệnh không được thực hiện lại tự động, để không làm dừng hộp thư thêm lần nữa.",
             "Đề nghị kiểm tra bằng lệnh “xem xét”: nếu thư vẫn còn trong danh sách chờ, có thể gửi lại lệnh "
             "hoặc xử lý thủ công; nếu lệnh lại không thực hiện được, xin báo người quản trị hệ thống.",
