@@ -126,6 +126,19 @@ def test_mailbot_assign_of_a_hostile_pdf_returns_within_the_limit(tmp_path, smtp
     assert not (item(tmp_path) or {}).get("review_closed")  # nothing recorded: it waits as before
     assert recorder.messages == []  # no acknowledgement went out
 
+    started = time.monotonic()  # the same again (a careless repeat): refused at once, not 3 s more
+    again = mailbot("assign", "--config", config, "XL-0001", "vnpt-dongthap", timeout=60)
+    assert again.returncode == 1 and "không thử lại với cùng giới hạn" in again.stderr
+    assert time.monotonic() - started < 3  # the process's own start only
+
+    path = Path(config)  # the operator raises the limit: tried again, within the new one
+    path.write_text(path.read_text(encoding="utf-8").replace("analyse_seconds = 3", "analyse_seconds = 4"), "utf-8")
+    started = time.monotonic()
+    raised = mailbot("assign", "--config", config, "XL-0001", "vnpt-dongthap", timeout=60)
+    assert raised.returncode == 1 and "phân tích thư quá 4 giây" in raised.stderr
+    assert 4 <= time.monotonic() - started < 30
+    assert recorder.messages == []
+
 
 def test_the_daemon_answers_a_giao_that_times_out_and_never_runs_it_again(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
@@ -143,10 +156,10 @@ def test_the_daemon_answers_a_giao_that_times_out_and_never_runs_it_again(tmp_pa
         assert "Không giao được XL-0001" in answer and "phân tích thư quá 3 giây" in answer
         assert "bỏ qua XL-0001" in answer  # what staff can do instead
 
-        started = time.monotonic()  # `mailbot assign` handed to the daemon: the same bound
+        started = time.monotonic()  # `mailbot assign` handed to the daemon: refused at once, it timed out before
         out = mailbot("assign", "--config", str(config), "XL-0001", "vnpt-dongthap", timeout=60)
-        assert out.returncode == 1 and "phân tích thư quá 3 giây" in out.stderr
-        assert time.monotonic() - started < 30
+        assert out.returncode == 1 and "quá 3 giây; không thử lại" in out.stderr
+        assert time.monotonic() - started < 10
 
         assert child.poll() is None  # alive, and the watchdog never starved
         assert beats_gap(sock, ready) < WATCHDOG_USEC / 1e6

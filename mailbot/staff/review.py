@@ -24,7 +24,7 @@ from mailbot.errors import MailbotError, StateDamaged
 from mailbot.register.storage import atomic_write
 from mailbot.register.store import Store, parse_iso, utc_iso
 from mailbot.replies.acknowledge import acknowledge, record_submissions
-from mailbot.replies.timefmt import short_time, size_text
+from mailbot.replies.timefmt import short_time, size_text, time_and_date
 
 if TYPE_CHECKING:
     from mailbot.pipeline import Runner
@@ -274,10 +274,18 @@ def assign(
         raise MailbotError(f"no organization {org_id!r}; one of: {', '.join(o.id for o in config.organizations)}")
     if record.get("oversize"):
         raise MailbotError(f"{record['review_id']} was too large to download: ask the sender for a smaller file")
+    seconds = limit(config)
+    earlier = record.get("assign_timeout")
+    if earlier and seconds <= float(earlier.get("seconds") or 0):  # the same work would stop the same way
+        when = time_and_date(parse_iso(earlier["at"]), config.timezone)
+        raise AssignFailed(
+            f"lần giao trước ({when}) đã phải dừng vì phân tích thư quá {float(earlier['seconds']):.0f} giây; "
+            f"không thử lại với cùng giới hạn: hãy xem thư gốc và xử lý thủ công (“bỏ qua {record['review_id']} "
+            f"<lý do>”), hoặc nhờ người quản trị tăng [mailbot] analyse_seconds nếu tệp hợp lệ"
+        )
     raw = store.blob_path(record["raw_sha256"], "raw").read_bytes()
     received = parse_iso(record["received_at"])
     facts = {k: record.get(k) for k in ("review_id", "source", "campaign")}
-    seconds = limit(config)
     try:
         envelope = run_bounded(
             prepare, (raw, facts, received, config, org_id, document_ids), seconds, runner.beat, runner.stop
@@ -286,6 +294,10 @@ def assign(
         raise Interrupted("mailbot đang dừng: chưa giao, hãy thực hiện lại sau") from None
     except AnalysisTimeout as exc:
         log.warning("assign %s given up: %s", record["review_id"], exc)
+        # kept (committed now: the caller rolls back on error), so that a repeated assign is refused
+        # at once instead of holding the service for the same time again
+        store.update_message(record["key"], {"assign_timeout": {"at": utc_iso(now), "seconds": seconds, **(by or {})}})
+        store.commit()
         raise AssignFailed(
             f"{exc} khi đọc lại các tệp đính kèm (tệp quá nặng, hoặc được làm ra để làm treo máy): "
             f"đã dừng, không ghi nhận gì; thư vẫn chờ xem xét, hãy xem thư gốc và xử lý thủ công "
