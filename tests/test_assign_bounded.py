@@ -158,7 +158,7 @@ def test_the_daemon_answers_a_giao_that_times_out_and_never_runs_it_again(tmp_pa
 
         started = time.monotonic()  # `mailbot assign` handed to the daemon: refused at once, it timed out before
         out = mailbot("assign", "--config", str(config), "XL-0001", "vnpt-dongthap", timeout=60)
-        assert out.returncode == 1 and "quá 3 giây; không thử lại" in out.stderr
+        assert out.returncode == 1 and "(phân tích thư quá 3 giây); không thử lại với cùng giới hạn" in out.stderr
         assert time.monotonic() - started < 10
 
         assert child.poll() is None  # alive, and the watchdog never starved

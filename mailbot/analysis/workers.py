@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 WINDOW_PER_WORKER = 8  # messages in flight per worker process
 WINDOW_BYTES = 64 * 1024 * 1024  # ... and at most this many bytes of them
 WAIT_SLICE = 1.0  # seconds the main loop waits on a worker before feeding the watchdog again
-ANALYSE_SECONDS = 120  # default of [mailbot] analyse_seconds: a message still not analysed after this is set aside
 
 T = TypeVar("T")
 Result = Envelope | BaseException | None  # None: not analysed (a duplicate or set aside)
@@ -140,7 +139,7 @@ def default_workers() -> int:
 
 
 class AnalysisTimeout(Exception):
-    """A message took longer than ANALYSE_SECONDS to parse and classify; its worker was killed."""
+    """A message took longer than limit() to parse and classify; its worker was killed."""
 
 
 class Abandoned(Exception):
@@ -176,7 +175,7 @@ class Analyser:
     With `isolate` (the daemon) every message is analysed in a worker process, even with one
     worker: the main loop then waits in slices, feeding the watchdog and watching for SIGTERM,
     and a message that hangs the parser or kills its worker is given up after
-    ANALYSE_SECONDS (or a second death) and set aside, instead of stopping the daemon.
+    limit() (or a second death) and set aside, instead of stopping the daemon.
     """
 
     def __init__(

@@ -279,7 +279,7 @@ def assign(
     if earlier and seconds <= float(earlier.get("seconds") or 0):  # the same work would stop the same way
         when = time_and_date(parse_iso(earlier["at"]), config.timezone)
         raise AssignFailed(
-            f"lần giao trước ({when}) đã phải dừng vì phân tích thư quá {float(earlier['seconds']):.0f} giây; "
+            f"lần giao trước ({when}) đã phải dừng ({earlier.get('reason') or 'quá thời gian'}); "
             f"không thử lại với cùng giới hạn: hãy xem thư gốc và xử lý thủ công (“bỏ qua {record['review_id']} "
             f"<lý do>”), hoặc nhờ người quản trị tăng [mailbot] analyse_seconds nếu tệp hợp lệ"
         )
@@ -296,7 +296,10 @@ def assign(
         log.warning("assign %s given up: %s", record["review_id"], exc)
         # kept (committed now: the caller rolls back on error), so that a repeated assign is refused
         # at once instead of holding the service for the same time again
-        store.update_message(record["key"], {"assign_timeout": {"at": utc_iso(now), "seconds": seconds, **(by or {})}})
+        store.update_message(
+            record["key"],
+            {"assign_timeout": {"at": utc_iso(now), "seconds": seconds, "reason": str(exc), **(by or {})}},
+        )
         store.commit()
         raise AssignFailed(
             f"{exc} khi đọc lại các tệp đính kèm (tệp quá nặng, hoặc được làm ra để làm treo máy): "
