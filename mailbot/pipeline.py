@@ -88,6 +88,8 @@ class Runner:
     store_error: str | None = None
     # called between messages and mails sent: the daemon's watchdog heartbeat
     beat: Callable[[], None] = field(default=lambda: None)
+    # set when mailbot is stopping (the daemon's SIGTERM): long work outside a pass gives up
+    stop: threading.Event = field(default_factory=threading.Event)
 
     # -- one message ---------------------------------------------------------------------
     def identify(self, raw: bytes) -> Identity:

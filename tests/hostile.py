@@ -282,3 +282,31 @@ CASES: dict[str, Callable[[], bytes]] = {
     "scan-ccitt-bomb": scan_ccitt_bomb,
     "scan-jbig2-bomb": scan_jbig2_bomb,
 }
+
+
+def heavy_content_pdf(pages: int, tokens: int = 1_900_000) -> bytes:
+    """A few KB of PDF whose every page draws one content stream of `tokens` operands (just under
+    pypdf's limits): cheap to store, tens of seconds per page for a layout-mode text reader."""
+    import zlib
+
+    stream = zlib.compress(b"0 " * tokens, 9)
+    kids = " ".join(f"{4 + i} 0 R" for i in range(pages))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
+        f"<< /Length {len(stream)} /Filter /FlateDecode >>\nstream\n".encode() + stream + b"\nendstream",
+        *(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R /Resources << >> >>"
+            for _ in range(pages)
+        ),
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)

@@ -39,9 +39,8 @@ def item(name: str, header: str | None = None) -> Incoming:
 
 @pytest.fixture
 def analyser(tmp_path, monkeypatch):
-    monkeypatch.setattr(workers, "ANALYSE_SECONDS", 3)
     # no OCR: its budget would be added to the 3 s (hang_or_die reads no scan)
-    config = dataclasses.replace(configmod.load(write_config(tmp_path)), max_ocr_pages=0)
+    config = dataclasses.replace(configmod.load(write_config(tmp_path)), max_ocr_pages=0, analyse_seconds=3)
     made = Analyser(config, 1, isolate=True, task=hang_or_die)
     yield made
     made.close()

@@ -108,8 +108,9 @@ def test_an_unknown_root_or_none_configured_is_untrusted_but_intact(tmp_path, pk
         env = classify_bytes(plan_mail(vnpt_signed), configmod.load(signed_config(folder, root)))
         assert env.disposition == "submission"
         [sig] = env.signatures
-        assert sig.intact is True and sig.trusted is False and sig.organization == "vnpt-dongthap"
-        assert any(words in r for r in env.reasons)
+        assert sig.intact is True and sig.trusted is False
+        assert sig.organization is None and sig.tax_code == f"{VNPT_MST}-036"  # said, tied to no one
+        assert any(words in r and "chưa xác minh" in r for r in env.reasons)
 
 
 def test_an_unsigned_pdf_has_no_signatures(config) -> None:
@@ -117,21 +118,40 @@ def test_an_unsigned_pdf_has_no_signatures(config) -> None:
     assert env.disposition == "submission" and env.signatures == []
 
 
-def smime_mail(pki: SigningPKI, tamper: bool = False) -> bytes:
+AUTHENTICATED = b"mail.dongthap.gov.vn; dkim=pass header.d=vnpt.vn; dmarc=pass header.from=vnpt.vn"
+DISCLAIMER = "\r\n\r\n-- \r\nThư này có thể chứa thông tin bảo mật. / This e-mail may be confidential.\r\n"
+
+
+def smime_mail(
+    pki: SigningPKI,
+    tamper: bool = False,
+    auth: bytes | None = AUTHENTICATED,
+    disclaimer: bool = False,
+    pdf: bytes | None = None,
+    name: str = "1",
+) -> bytes:
+    """A plan mailed S/MIME-signed by VNPT; `tamper`: a word changed after signing; `disclaimer`: a
+    gateway's footer appended to the signed text after signing; `auth`: our server's
+    Authentication-Results (None: none)."""
     from email.message import EmailMessage
     from email.policy import SMTP
 
     part = EmailMessage(policy=SMTP)
     part.set_content("Kính gửi Sở, Viễn thông Đồng Tháp gửi phương án bảo đảm thông tin liên lạc.", cte="8bit")
-    part.add_attachment(plan_pdf(), maintype="application", subtype="pdf", filename="PA.pdf")
+    part.add_attachment(pdf or plan_pdf(), maintype="application", subtype="pdf", filename="PA.pdf")
     body = part.as_bytes().split(b"\r\n", 1)[1]  # without the MIME-Version header the mail has
 
     head = (
-        b"Authentication-Results: mail.dongthap.gov.vn; dmarc=pass header.from=vnpt.vn\r\n"
-        b"From: kt@vnpt.vn\r\nTo: pbcvt@dongthap.gov.vn\r\nSubject: PA bau cu\r\n"
-        b"Date: Mon, 29 Mar 2021 09:15:00 +0700\r\nMessage-ID: <smime.1@vnpt.vn>\r\n"
+        (b"Authentication-Results: " + auth + b"\r\n" if auth else b"")
+        + b"From: kt@vnpt.vn\r\nTo: pbcvt@dongthap.gov.vn\r\nSubject: PA bau cu\r\n"
+        + b"Date: Mon, 29 Mar 2021 09:15:00 +0700\r\nMessage-ID: <smime."
+        + name.encode()
+        + b"@vnpt.vn>\r\n"
     )
     raw = smime_sign(body, pki.holder("Nguyễn Văn An", "VNPT", VNPT_MST), head)
+    if disclaimer:
+        text = "thông tin liên lạc.".encode()
+        raw = raw.replace(text, text + DISCLAIMER.encode(), 1)
     return raw.replace("gửi phương án".encode(), "gửi PHƯƠNG ÁN".encode()) if tamper else raw
 
 
@@ -143,10 +163,63 @@ def test_an_smime_signed_mail_reports_its_signer(config, pki) -> None:
     assert sig.signer == "Nguyễn Văn An, VNPT" and sig.organization == "vnpt-dongthap"
 
 
-def test_an_smime_mail_changed_after_signing_is_suspicious(config, pki) -> None:
-    env = classify_bytes(smime_mail(pki, tamper=True), config)
-    assert env.disposition == "suspicious" and env.signatures[0].intact is False
-    assert "S/MIME" in env.reasons[0]
+@pytest.mark.parametrize(
+    "auth",
+    [
+        None,  # no result from our server
+        b"mail.dongthap.gov.vn; dmarc=fail header.from=vnpt.vn",
+        b"mail.dongthap.gov.vn; spf=pass smtp.mailfrom=evil.example; dkim=pass header.d=evil.example",  # unaligned
+    ],
+)
+def test_an_smime_mail_changed_after_signing_from_an_unauthenticated_sender_is_suspicious(config, pki, auth) -> None:
+    for raw in (smime_mail(pki, tamper=True, auth=auth), smime_mail(pki, disclaimer=True, auth=auth)):
+        env = classify_bytes(raw, config)
+        assert env.disposition == "suspicious" and env.signatures[0].intact is False
+        # from an address no organization owns, the broken signature is what makes it suspicious
+        env = classify_bytes(raw.replace(b"kt@vnpt.vn", b"kt@example.net").replace(b"vnpt.vn", b"example.net"), config)
+        assert env.disposition == "suspicious" and env.signatures[0].intact is False
+        assert "S/MIME" in env.reasons[0] and "không còn nguyên vẹn" in env.reasons[0]
+
+
+def test_a_broken_smime_signature_from_an_authenticated_sender_is_a_note_not_a_suspicion(config, pki) -> None:
+    for raw in (smime_mail(pki, disclaimer=True), smime_mail(pki, tamper=True)):
+        env = classify_bytes(raw, config)
+        assert env.disposition == "submission" and env.documents == ["plan"]
+        [sig] = env.signatures
+        assert sig.kind == "smime" and not sig.intact
+        [note] = [r for r in env.reasons if "S/MIME" in r]
+        assert "không kiểm tra được" in note and "đã được máy chủ thư của Sở xác thực" in note
+
+
+def test_an_altered_signed_pdf_stays_suspicious_inside_authenticated_smime(config, pki, vnpt_signed) -> None:
+    altered = flip_signed_byte(vnpt_signed)
+    for raw in (smime_mail(pki, pdf=altered), smime_mail(pki, pdf=altered, disclaimer=True)):
+        env = classify_bytes(raw, config)
+        assert env.disposition == "suspicious"
+        assert any(r.startswith("chữ ký số trên tệp PA.pdf") and "không còn nguyên vẹn" in r for r in env.reasons)
+
+
+def test_a_gateway_disclaimer_still_gets_the_receipt_and_staff_read_why(tmp_path, pki, smtp_server) -> None:
+    recorder, port = smtp_server
+    path = signed_config(tmp_path, pki.root_pem, port)
+    deliver(tmp_path, smime_mail(pki, disclaimer=True, name="ok"), "01-disclaimer.eml")
+    forged = smime_mail(pki, disclaimer=True, auth=b"mail.dongthap.gov.vn; dmarc=fail header.from=vnpt.vn", name="x")
+    deliver(tmp_path, forged.replace(b"From: kt@vnpt.vn", b"From: kt2@vnpt.vn"), "02-forged.eml")
+    assert mailbot("run", "--config", str(path), "--once").returncode == 0
+    [ack] = recorder.parsed()  # the forged copy gets no answer
+    assert ack["To"] == "kt@vnpt.vn" and "BC2021-0001" in ack.get_body(preferencelist=("plain",)).get_content()
+
+    store = Store(configmod.load(path).state_dir)
+    try:
+        records = {m["from"]: m for m in store.messages.all()}
+    finally:
+        store.close()
+    assert records["kt@vnpt.vn"]["disposition"] == "submission"
+    assert any("chữ ký S/MIME của thư" in r for r in records["kt@vnpt.vn"]["reasons"])
+    assert records["kt2@vnpt.vn"]["disposition"] == "suspicious"
+    digest = mailbot("digest", "--config", str(path), "--dry-run", "--now", "2021-03-30T08:00:00+07:00").stdout
+    assert "Thư có chữ ký số ghi tên Nguyễn Văn An, VNPT (MST 0100684378) (chưa xác minh)" in digest
+    assert "không còn nguyên vẹn" in digest  # staff read that the mail's own signature broke
 
 
 def test_configuration_errors_are_one_line(tmp_path, pki) -> None:
@@ -212,7 +285,8 @@ def test_classify_json_acknowledgement_and_register(tmp_path, pki, vnpt_signed, 
     digest = mailbot("digest", "--config", str(path), "--dry-run", "--now", "2021-03-30T08:00:00+07:00")
     assert digest.returncode == 0, digest.stderr
     assert "ký số: VIỄN THÔNG ĐỒNG THÁP" in digest.stdout
-    assert "Tệp PA-ky-so.pdf có chữ ký số của VIỄN THÔNG ĐỒNG THÁP, VNPT (MST 0100684378-036)" in digest.stdout
+    altered = "Tệp PA-ky-so.pdf có chữ ký số ghi tên VIỄN THÔNG ĐỒNG THÁP, VNPT (MST 0100684378-036) (chưa xác minh)"
+    assert altered in digest.stdout  # an altered signature verifies no one
     assert "nhưng chữ ký số không còn nguyên vẹn" in digest.stdout  # the altered copy Viettel sent
 
 
@@ -242,4 +316,61 @@ def test_a_signed_pdf_inside_a_zip_is_checked_too(config, vnpt_signed) -> None:
         env = classify_bytes(raw, config)
         assert env.disposition == disposition
         [sig] = env.signatures
-        assert sig.file == "Ho so/PA-ky-so.pdf" and sig.organization == "vnpt-dongthap"
+        assert sig.file == "Ho so/PA-ky-so.pdf"
+        assert sig.organization == ("vnpt-dongthap" if sig.trusted else None)  # an altered one is not verified
+
+
+# -- a look-alike PKI: the same names and tax code, another key (issue 23, 5a) -----------------------
+
+
+@pytest.fixture(scope="module")
+def lookalike_signed(tmp_path_factory, pki) -> bytes:
+    """Signed under a root with the very subject of the trusted one, for a certificate with VNPT's
+    names and tax code: only the keys differ."""
+    fake = SigningPKI(tmp_path_factory.mktemp("lookalike"), name="Test Root CA (mailbot)")
+    assert fake.root.subject == pki.root.subject and fake.ca.subject == pki.ca.subject
+    return sign_pdf(plan_pdf(), fake.holder("VIỄN THÔNG ĐỒNG THÁP", "VNPT", f"{VNPT_MST}-036"))
+
+
+def test_a_lookalike_certificate_names_no_organization(config, lookalike_signed) -> None:
+    for sender, disposition in (("kt@vnpt.vn", "submission"), ("kt@viettel.com.vn", "submission")):
+        env = classify_bytes(plan_mail(lookalike_signed, sender=sender), config)
+        assert env.disposition == disposition
+        [sig] = env.signatures
+        assert sig.intact and not sig.trusted and sig.organization is None and sig.tax_code == f"{VNPT_MST}-036"
+        assert any("(người ký: VIỄN THÔNG ĐỒNG THÁP, VNPT, chưa xác minh)" in r for r in env.reasons)
+        assert not any("không phải đơn vị gửi thư" in r for r in env.reasons)  # no claim about VNPT
+    env = classify_bytes(plan_mail(lookalike_signed, sender="vnpt.dongthap@gmail.com"), config)
+    assert env.disposition == "unknown-sender" and env.organization is None
+
+
+def test_a_lookalike_signer_is_said_unverified_wherever_named(
+    tmp_path, pki, lookalike_signed, vnpt_signed, smtp_server
+) -> None:
+    recorder, port = smtp_server
+    path = signed_config(tmp_path, pki.root_pem, port)
+    deliver(tmp_path, plan_mail(lookalike_signed), "01-lookalike.eml")
+    deliver(tmp_path, plan_mail(lookalike_signed, sender="vnpt.dongthap@gmail.com"), "02-stranger.eml")
+    deliver(tmp_path, plan_mail(vnpt_signed, sender="kt@viettel.com.vn"), "03-trusted.eml")
+    assert mailbot("run", "--config", str(path), "--once").returncode == 0
+
+    acks = {m["To"]: m.get_body(preferencelist=("plain",)).get_content() for m in recorder.parsed()}
+    lookalike = acks["kt@vnpt.vn"]
+    assert "Tệp có chữ ký số ghi tên VIỄN THÔNG ĐỒNG THÁP, VNPT (MST 0100684378-036) (chưa xác minh) lúc" in lookalike
+    assert "được ký số bởi" not in lookalike
+    assert "Tệp đã được ký số bởi VIỄN THÔNG ĐỒNG THÁP, VNPT" in acks["kt@viettel.com.vn"]  # trusted: said plainly
+
+    status = mailbot("status", "--config", str(path)).stdout
+    [vnpt_row] = [line for line in status.splitlines() if line.startswith("Viễn thông Đồng Tháp")]
+    assert "ký số: VIỄN THÔNG ĐỒNG THÁP (chưa xác minh)" in vnpt_row
+    [viettel_row] = [line for line in status.splitlines() if line.startswith("Viettel Đồng Tháp")]
+    assert "ký số: VIỄN THÔNG ĐỒNG THÁP" in viettel_row and "chưa xác minh" not in viettel_row
+
+    digest = mailbot("digest", "--config", str(path), "--dry-run", "--now", "2021-03-30T08:00:00+07:00").stdout
+    assert "ký số: VIỄN THÔNG ĐỒNG THÁP (chưa xác minh)" in digest
+    assert "Tệp PA-ky-so.pdf có chữ ký số ghi tên VIỄN THÔNG ĐỒNG THÁP, VNPT (MST 0100684378-036) (chưa xác minh)" in (
+        digest
+    )
+    review = mailbot("review", "--config", str(path)).stdout  # the stranger's copy waits for staff
+    assert "vnpt.dongthap@gmail.com" in review and "(người ký: VIỄN THÔNG ĐỒNG THÁP, VNPT, chưa xác minh)" in review
+    assert "được ký số bởi Viễn thông Đồng Tháp" not in review + digest

@@ -4,6 +4,9 @@ signer's certificate, and explained to staff.
 
 A signature that does not hold makes the message suspicious (rules/signature.py); an untrusted
 chain or another organization's signature is a note staff read, never held against the sender.
+Only a certificate that chains to a configured root says who signed: anyone can make one with
+the same names and tax code, so an untrusted one is tied to no organization, and its name is
+always shown with "chưa xác minh" (UNVERIFIED).
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ def _signature(file: str, kind: str, v: Verified, config: Config) -> Signature:
         timestamped=v.timestamped,
         tax_code=v.tax_code,
         personal_id=v.personal_id,
-        organization=_organization_of(v.tax_code, config.organizations),
+        # an untrusted certificate proves nothing about who holds it: its tax code names no one
+        organization=_organization_of(v.tax_code, config.organizations) if v.trusted else None,
         problems=v.problems,
     )
 
@@ -78,17 +82,34 @@ def where(sig: Signature) -> str:
 
 
 def broken(envelope: Envelope) -> list[str]:
-    """Reasons the message is suspicious: a signature that does not hold."""
+    """Reasons the message is suspicious: a signature that does not hold. A mail-level S/MIME
+    signature is the exception when our server authenticated the sender (see noted())."""
     return [
         f"chữ ký số trên {where(s)}{_by(s)} không còn nguyên vẹn: {'; '.join(s.problems) or 'không rõ lý do'}"
         for s in envelope.signatures
-        if not s.holds
+        if not s.holds and not noted(s, envelope)
     ]
+
+
+def noted(sig: Signature, envelope: Envelope) -> bool:
+    """An S/MIME signature over the mail that does not verify, from a sender our own server
+    authenticated (a pass aligned with the From domain): a note for staff, not a reason to withhold
+    the receipt. Gateways that append a disclaimer or re-encode the text break S/MIME while the mail
+    stays DKIM-aligned, and the authentication already says who sent it. A signed PDF that does not
+    hold is never noted only: the document itself changed."""
+    return sig.kind == "smime" and not sig.holds and envelope.auth.aligned is not None
 
 
 def notes(envelope: Envelope, config: Config) -> list[str]:
     out = []
     for sig in envelope.signatures:
+        if noted(sig, envelope):
+            out.append(
+                f"chữ ký S/MIME của thư{_by(sig)} không kiểm tra được ({'; '.join(sig.problems) or 'không rõ lý do'}); "
+                f"người gửi đã được máy chủ thư của Sở xác thực ({envelope.auth.summary()}) nên thư vẫn được ghi "
+                f"nhận: thường do máy chủ thư bên gửi thêm lời chào hoặc cảnh báo vào thư sau khi ký"
+            )
+            continue
         if not sig.holds:
             continue  # said by broken()
         if not sig.trusted:
@@ -103,5 +124,10 @@ def notes(envelope: Envelope, config: Config) -> list[str]:
     return out
 
 
+UNVERIFIED = "chưa xác minh"  # said after a signer's name whenever the certificate is not trusted
+
+
 def _by(sig: Signature) -> str:
-    return f" (người ký: {sig.signer})" if sig.signer else ""
+    if not sig.signer:
+        return ""
+    return f" (người ký: {sig.signer}{'' if sig.trusted else ', ' + UNVERIFIED})"

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from mailbot.analysis.classify import classify
 from mailbot.analysis.extract import Budget
@@ -35,8 +36,8 @@ log = logging.getLogger(__name__)
 WINDOW_PER_WORKER = 8  # messages in flight per worker process
 WINDOW_BYTES = 64 * 1024 * 1024  # ... and at most this many bytes of them
 WAIT_SLICE = 1.0  # seconds the main loop waits on a worker before feeding the watchdog again
-ANALYSE_SECONDS = 120  # a message still not analysed after this is set aside (its worker killed)
 
+T = TypeVar("T")
 Result = Envelope | BaseException | None  # None: not analysed (a duplicate or set aside)
 
 
@@ -89,13 +90,56 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def limit(config: Config) -> float:
+    """Seconds one message's analysis may take: [mailbot] analyse_seconds, and its OCR budget when
+    OCR is on (the OCR child stops itself at that budget; this is the guard behind it)."""
+    return config.analyse_seconds + (config.ocr_seconds if config.max_ocr_pages else 0)
+
+
+def run_bounded(
+    task: Callable[..., T],
+    args: tuple[object, ...],
+    seconds: float,
+    beat: Callable[[], None] | None = None,
+    stop: threading.Event | None = None,
+) -> T:
+    """task(*args) in a worker process of its own, for work on one message outside the pipeline
+    (staff's assign): the caller waits in slices, feeding the watchdog and watching for stop, and
+    the worker is killed after `seconds`. Raises AnalysisTimeout (over time, or the worker died),
+    Abandoned (stop), or what the task raised. `task` is a module-level function; its arguments
+    and result are pickled."""
+    context = multiprocessing.get_context("spawn")  # see Analyser._submit
+    pool = ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=_init_worker, initargs=(os.getpid(), *logs.current())
+    )
+    started = time.monotonic()
+    try:
+        future = pool.submit(task, *args)
+        while True:
+            try:
+                return future.result(timeout=WAIT_SLICE)
+            except FutureTimeout:
+                if beat is not None:
+                    beat()
+                if stop is not None and stop.is_set():
+                    raise Abandoned("mailbot đang dừng") from None
+                if time.monotonic() - started > seconds:
+                    raise AnalysisTimeout(f"phân tích thư quá {seconds:.0f} giây") from None
+            except BrokenProcessPool:
+                raise AnalysisTimeout("tiến trình phân tích thư bị dừng đột ngột") from None
+    finally:
+        _end(pool)
+        if beat is not None:
+            beat()
+
+
 def default_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(cpus, 4))
 
 
 class AnalysisTimeout(Exception):
-    """A message took longer than ANALYSE_SECONDS to parse and classify; its worker was killed."""
+    """A message took longer than limit() to parse and classify; its worker was killed."""
 
 
 class Abandoned(Exception):
@@ -110,13 +154,28 @@ class Deferred(Exception):
 DEFER_AFTER = 1.5  # seconds a message may hold up the ones behind it before it is deferred
 
 
+def _end(pool: ProcessPoolExecutor) -> None:
+    """End a pool's workers now, whatever they are doing (Python 3.11 has no terminate_workers())."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            process.kill()
+        except (OSError, AttributeError):
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    # Let the pool's manager thread see the dead workers and finish: left running, its pipe can
+    # be closed under the interpreter's exit hook, which then prints "Bad file descriptor".
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(2)
+
+
 class Analyser:
     """Yields (item, envelope) in source order, analysing up to `workers` messages at once.
 
     With `isolate` (the daemon) every message is analysed in a worker process, even with one
     worker: the main loop then waits in slices, feeding the watchdog and watching for SIGTERM,
     and a message that hangs the parser or kills its worker is given up after
-    ANALYSE_SECONDS (or a second death) and set aside, instead of stopping the daemon.
+    limit() (or a second death) and set aside, instead of stopping the daemon.
     """
 
     def __init__(
@@ -264,9 +323,8 @@ class Analyser:
 
     @property
     def limit(self) -> float:
-        """Seconds a message's analysis may take: ANALYSE_SECONDS, and its OCR budget when OCR is on
-        (the OCR child stops itself at that budget; this is the guard behind it)."""
-        return ANALYSE_SECONDS + (self.config.ocr_seconds if self.config.max_ocr_pages else 0)
+        """Seconds a message's analysis may take (see limit())."""
+        return limit(self.config)
 
     def _defer(self, item: Incoming, future: Future[Envelope], quietly: bool = False) -> None:
         self._deferred[item.source_id] = future
@@ -296,24 +354,14 @@ class Analyser:
         return True
 
     def _kill_pool(self) -> None:
-        """End the workers now, whatever they are doing (Python 3.11 has no terminate_workers())."""
+        """End the workers now, whatever they are doing."""
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        for process in list(getattr(pool, "_processes", {}).values()):
-            try:
-                process.kill()
-            except (OSError, AttributeError):
-                pass
-        pool.shutdown(wait=False, cancel_futures=True)
+        _end(pool)
         self._started.clear()
         self._deferred.clear()
         self._again.clear()
-        # Let the pool's manager thread see the dead workers and finish: left running, its pipe can
-        # be closed under the interpreter's exit hook, which then prints "Bad file descriptor".
-        manager = getattr(pool, "_executor_manager_thread", None)
-        if manager is not None:
-            manager.join(2)
 
     def close(self) -> None:
         """At exit: anything still in flight is uncommitted and will be analysed again next time."""

@@ -101,6 +101,7 @@ class Config:
     max_ocr_pages: int = 20  # pages of a scan read per file; 0: no OCR
     ocr_seconds: float = 240.0  # time to read a message's scans; over it, the message goes to review
     worker_idle_seconds: float = 300.0  # worker processes end after this long without work
+    analyse_seconds: float = 120.0  # a message (or a staff assign) analysed longer than this (+ OCR) is given up
     signatures: SignatureSettings = SignatureSettings()
 
     def organization(self, org_id: str) -> Organization | None:
@@ -203,6 +204,9 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     idle_workers = float(main.get("worker_idle_seconds", (int, float), 300, "a number of seconds"))
     if idle_workers < 1:
         raise main.fail("worker_idle_seconds", "must be at least 1")
+    analyse_seconds = float(main.get("analyse_seconds", (int, float), 120, "a number of seconds"))
+    if not 2 <= analyse_seconds <= 3600:
+        raise main.fail("analyse_seconds", "must be between 2 and 3600")
     tdir = main.text("templates_dir", "")
     main.done()
 
@@ -343,4 +347,5 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         max_ocr_pages=ocr_pages,
         ocr_seconds=ocr_seconds,
         worker_idle_seconds=idle_workers,
+        analyse_seconds=analyse_seconds,
     )

@@ -120,7 +120,7 @@ class Daemon:
     ) -> None:
         """Until stop: connect, say READY, then record, answer, run jobs, wait."""
         self.runner, self.source, self.jobs = runner, source, jobs
-        runner.beat = self.beat
+        runner.beat, runner.stop = self.beat, self.stop
         if runner.analyser is not None:
             runner.analyser.on_ready = self.wake  # a deferred scan is done: record it now
         self.health.mailbox = source.describe()

@@ -5,6 +5,11 @@ command that finds the lock taken writes its request as a JSON file under
 state_dir/requests/, wakes the daemon with SIGUSR1, and waits for the answer
 file; the daemon carries out each request with the same code the command would
 have run itself, between two mailbox passes.
+
+A request is carried out at most once: the daemon renames it to NAME.taken before
+it starts, and removes that after writing the answer. A .taken file found later was
+under way when a daemon died (a crash, the watchdog): it is answered with that, never
+run again (it might be what stopped the daemon, and would stop it at every start).
 """
 
 from __future__ import annotations
@@ -27,14 +32,26 @@ log = logging.getLogger(__name__)
 
 FOLDER = "requests"
 ANSWER_SUFFIX = ".answer.json"
-WAIT_SECONDS = 60.0  # how long a command waits for the daemon's answer
+TAKEN_SUFFIX = ".taken"
+WAIT_SECONDS = 60.0  # how long a command waits for the daemon to take its request
+BUSY_SECONDS = 3600.0  # ... and then for its answer, while the daemon lives (an assign re-reads the files)
+INTERRUPTED = (
+    "mailbot stopped abruptly while carrying out this request; it is not run again. "
+    "Check with `mailbot review` / `mailbot status`, and see `journalctl -u mailbot`"
+)
 STALE_SECONDS = 600.0  # an answer older than this was given up on: removed
 
 
 def submit(
-    state_dir: Path, pid: int | None, action: str, params: dict[str, Any], timeout: float = WAIT_SECONDS
+    state_dir: Path,
+    pid: int | None,
+    action: str,
+    params: dict[str, Any],
+    timeout: float = WAIT_SECONDS,
+    busy_timeout: float = BUSY_SECONDS,
 ) -> dict[str, Any]:
-    """Hand one request to the daemon holding the lock and wait for its answer."""
+    """Hand one request to the daemon holding the lock and wait for its answer: `timeout` for the
+    daemon to take it, then `busy_timeout` while it carries it out."""
     folder = state_dir / FOLDER
     name = f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
     request, answer = folder / f"{name}.json", folder / f"{name}{ANSWER_SUFFIX}"
@@ -51,12 +68,18 @@ def submit(
             os.kill(pid, signal.SIGUSR1)  # end its wait on the mailbox now
         except OSError as exc:
             log.warning("cannot wake the running mailbot (pid %s): %s; it will read the request later", pid, exc)
+    taken = folder / f"{name}{TAKEN_SUFFIX}"
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    busy_until: float | None = None
+    while time.monotonic() < (busy_until or deadline):
         if answer.exists():
             data: dict[str, Any] = json.loads(answer.read_text(encoding="utf-8"))
             answer.unlink(missing_ok=True)
             return data
+        if busy_until is None and taken.exists():  # under way: an assign may take minutes
+            busy_until = time.monotonic() + busy_timeout
+        if busy_until is not None and pid and not _alive(pid) and not answer.exists():
+            raise MailbotError(f"the running mailbot (pid {pid}) stopped while carrying out the request: {INTERRUPTED}")
         time.sleep(0.05)
     request.unlink(missing_ok=True)  # not taken: withdraw it
     raise MailbotError(
@@ -64,10 +87,22 @@ def submit(
     )
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
+
+
 def waiting(state_dir: Path) -> bool:
     folder = state_dir / FOLDER
     try:
-        return any(not p.name.endswith(ANSWER_SUFFIX) for p in folder.glob("*.json"))
+        return any(not p.name.endswith(ANSWER_SUFFIX) for p in folder.glob("*.json")) or any(
+            folder.glob(f"*{TAKEN_SUFFIX}")
+        )
     except OSError:
         return False
 
@@ -84,11 +119,18 @@ def serve(state_dir: Path, actions: dict[str, Callable[[dict[str, Any]], str]]) 
                 answer.unlink()
         except OSError:
             pass
+    for taken in sorted(folder.glob(f"*{TAKEN_SUFFIX}")):  # under way when a daemon died: never again
+        log.error("request %s was under way when mailbot last stopped abruptly: answered, not run again", taken.name)
+        _answer(taken, {"ok": False, "error": INTERRUPTED})
     done = 0
     for request in sorted(p for p in folder.glob("*.json") if not p.name.endswith(ANSWER_SUFFIX)):
+        taken = request.with_name(request.name[: -len(".json")] + TAKEN_SUFFIX)
         try:
-            data = json.loads(request.read_text(encoding="utf-8"))
+            os.rename(request, taken)  # from now on, a crash does not run it again
+            data = json.loads(taken.read_text(encoding="utf-8"))
             action = actions[data["action"]]
+        except FileNotFoundError:
+            continue  # withdrawn by the command meanwhile
         except (OSError, ValueError, KeyError, TypeError) as exc:
             result: dict[str, Any] = {"ok": False, "error": f"unreadable request {request.name}: {exc}"}
         else:
@@ -99,8 +141,15 @@ def serve(state_dir: Path, actions: dict[str, Callable[[dict[str, Any]], str]]) 
             except Exception as exc:  # a bug must not stop the daemon
                 log.exception("request %s failed", request.name)
                 result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        answer = request.with_name(request.name[: -len(".json")] + ANSWER_SUFFIX)
-        atomic_write(answer, json.dumps(result, ensure_ascii=False).encode("utf-8"), durable=False)
-        request.unlink(missing_ok=True)
+        _answer(taken if taken.exists() else request, result)
         done += 1
     return done
+
+
+def _answer(done: Path, result: dict[str, Any]) -> None:
+    """The answer file of the request `done` (NAME.json or NAME.taken), then the request removed."""
+    stem = done.name.rsplit(".", 1)[0]
+    atomic_write(
+        done.with_name(stem + ANSWER_SUFFIX), json.dumps(result, ensure_ascii=False).encode("utf-8"), durable=False
+    )
+    done.unlink(missing_ok=True)

@@ -116,7 +116,7 @@ def do_assign(runner: Runner, params: dict[str, Any]) -> str:
     if params.get("remember_sender") and sender:
         review.KnownSenders(config.state_dir).add(sender, params["organization"])
         runner.known[sender.lower()] = params["organization"]  # a running daemon uses it at once
-    flushed = runner.flush(ignore_backoff=True)
+    flushed = runner.flush(ignore_backoff=True, beat=True)  # in the daemon's thread: the watchdog fed
     org = config.organization(params["organization"])
     name = org.name if org else params["organization"]
     lines = [f"{record['review_id']}: ghi nhận là tài liệu của {name}, số biên nhận {receipt}."]

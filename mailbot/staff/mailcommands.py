@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from mailbot.analysis.textnorm import fold
 from mailbot.errors import MailbotError
-from mailbot.register.store import utc_iso
+from mailbot.register.store import parse_iso, utc_iso
 from mailbot.replies import reminders
 from mailbot.replies.reply import compose_mail, reply_message_id, reply_subject, sendable
+from mailbot.replies.timefmt import time_and_date
 from mailbot.staff import mailhelp, review, roster, status
 
 if TYPE_CHECKING:
@@ -134,6 +135,8 @@ class Assign(Command):
                     "by": by,
                 },
             )
+        except review.Interrupted:
+            raise  # mailbot is stopping: run_pending leaves the command for the next start
         except MailbotError as exc:
             return _wrong(f"Không giao được {item['review_id']}: {exc}.", self)
         return Answer(f"Đã giao {item['review_id']} cho {org.name}", text.splitlines())
@@ -239,18 +242,32 @@ def execute(runner: Runner, record: dict[str, Any]) -> Answer:
 
 
 def run_pending(runner: Runner) -> int:
-    """Carry out every staff command recorded and not yet done: each once, answered, committed."""
+    """Carry out every staff command recorded and not yet done: each at most once, answered, committed.
+
+    The start is committed before the command runs: a command during which mailbot died (a crash,
+    the watchdog, a power cut) is not run again at the next start, where it would only stop the
+    service again, but answered with what happened (see interrupted()). Stopping (SIGTERM) is no
+    such death: a command given up for it is left to run at the next start."""
     done = 0
     for key in list(runner.store.commands):
         with runner.lock:
             record = runner.store.messages.get(key)
             if record is None or record.get("command_done"):
                 continue
-            try:
-                answer = execute(runner, record)
-            except Exception as exc:  # a bug must not stop the service: the staff member is told
-                log.exception("staff command %s failed", key)
-                answer = Answer("Không thực hiện được lệnh", [f"Lỗi khi thực hiện: {type(exc).__name__}."])
+            if record.get("command_started"):
+                answer = interrupted(runner, record)
+            else:
+                runner.store.update_message(key, {"command_started": utc_iso(runner.clock())})
+                runner.store.commit()
+                try:
+                    answer = execute(runner, record)
+                except review.Interrupted:  # mailbot is stopping: nothing was done, run it next time
+                    runner.store.update_message(key, {"command_started": None})
+                    runner.store.commit()
+                    break
+                except Exception as exc:  # a bug must not stop the service: the staff member is told
+                    log.exception("staff command %s failed", key)
+                    answer = Answer("Không thực hiện được lệnh", [f"Lỗi khi thực hiện: {type(exc).__name__}."])
             reply_key = _answer(runner, record, answer)
             runner.store.update_message(
                 key, {"command_done": {"at": utc_iso(runner.clock()), "answer": reply_key, "title": answer.title}}
@@ -258,6 +275,24 @@ def run_pending(runner: Runner) -> int:
             runner.store.commit()
         done += 1
     return done
+
+
+def interrupted(runner: Runner, record: dict[str, Any]) -> Answer:
+    """The answer to a command during which mailbot stopped abruptly: not run a second time."""
+    log.error(
+        "staff command %s was under way when mailbot last stopped abruptly: answered, not run again", record["key"]
+    )
+    line = (record.get("command") or "")[:80]
+    return Answer(
+        "Lệnh chưa thực hiện xong",
+        [
+            f"Hộp thư tự động đã dừng đột ngột trong khi thực hiện lệnh “{line}” "
+            f"(bắt đầu lúc {time_and_date(parse_iso(record['command_started']), runner.config.timezone)}).",
+            "Lệnh không được thực hiện lại tự động, để không làm dừng hộp thư thêm lần nữa.",
+            "Đề nghị kiểm tra bằng lệnh “xem xét”: nếu thư vẫn còn trong danh sách chờ, có thể gửi lại lệnh "
+            "hoặc xử lý thủ công; nếu lệnh lại không thực hiện được, xin báo người quản trị hệ thống.",
+        ],
+    )
 
 
 def _answer(runner: Runner, record: dict[str, Any], answer: Answer) -> str:

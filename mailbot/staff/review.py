@@ -11,21 +11,25 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailbot.analysis.rosters import read_rosters
-from mailbot.analysis.workers import analyse
+from mailbot.analysis.workers import Abandoned, AnalysisTimeout, analyse, limit, run_bounded
 from mailbot.config import Config
+from mailbot.envelope import Envelope
 from mailbot.errors import MailbotError, StateDamaged
 from mailbot.register.storage import atomic_write
 from mailbot.register.store import Store, parse_iso, utc_iso
 from mailbot.replies.acknowledge import acknowledge, record_submissions
-from mailbot.replies.timefmt import short_time, size_text
+from mailbot.replies.timefmt import short_time, size_text, time_and_date
 
 if TYPE_CHECKING:
     from mailbot.pipeline import Runner
+
+log = logging.getLogger(__name__)
 
 # dispositions that wait for a person (and go to the review folder of a live mailbox)
 LABELS = {
@@ -190,35 +194,34 @@ def actor(address: str | None = None, message: str | None = None) -> dict[str, s
     return {"by": f"{user} (dòng lệnh)"}
 
 
-def assign(
-    runner: Runner,
-    record: dict[str, Any],
+class AssignFailed(MailbotError):
+    """The message could not be analysed again in time (or its worker died): nothing was changed,
+    the item stays in the queue. The text is for staff, in Vietnamese."""
+
+
+class Interrupted(MailbotError):
+    """mailbot is stopping: the assign was given up, nothing was changed; it can be done again."""
+
+
+def prepare(
+    raw: bytes,
+    facts: dict[str, Any],
+    received: dt.datetime,
+    config: Config,
     org_id: str,
     document_ids: list[str],
-    now: dt.datetime,
-    by: dict[str, str] | None = None,
-) -> tuple[str, str | None]:
-    """Staff confirm the message is `org_id`'s submission: a receipt, then the acknowledgement.
-
-    Returns (receipt, note); a note says why no acknowledgement was queued. `by`: who did it and
-    from which message (the audit trail, see actor())."""
-    config, store = runner.config, runner.store
-    org = config.organization(org_id)
-    if org is None:
-        raise MailbotError(f"no organization {org_id!r}; one of: {', '.join(o.id for o in config.organizations)}")
-    if record.get("oversize"):
-        raise MailbotError(f"{record['review_id']} was too large to download: ask the sender for a smaller file")
-    raw = store.blob_path(record["raw_sha256"], "raw").read_bytes()
-    received = parse_iso(record["received_at"])
-    envelope = analyse(raw, record.get("source") or "", received, config)
-    envelope.identity = record["key"]
-    campaign = config.campaign(record.get("campaign") or envelope.campaign or "")
+) -> Envelope:
+    """In a worker process (run_bounded): the message analysed again, taken as `org_id`'s submission
+    of `document_ids` (default: the documents recognised), its duty rows read. Pure: no state.
+    `facts`: the record's review_id, source and campaign."""
+    envelope = analyse(raw, facts.get("source") or "", received, config)
+    campaign = config.campaign(facts.get("campaign") or envelope.campaign or "")
     if campaign is None:
         raise MailbotError("no campaign in the configuration takes this message")
     docs = document_ids or [d for d in envelope.documents if campaign.document(d) is not None]
     if not docs:
         raise MailbotError(
-            f"no required document recognised in {record['review_id']}: name them with "
+            f"no required document recognised in {facts['review_id']}: name them with "
             f"--documents {','.join(d.id for d in campaign.documents)}"
         )
     for doc_id in docs:
@@ -229,7 +232,8 @@ def assign(
                 f"{', '.join(d.id for d in campaign.documents)}"
             )
         if org_id not in doc.organizations:
-            raise MailbotError(f"{org.name} is not asked for {doc.name} in campaign {campaign.id}")
+            org = config.organization(org_id)
+            raise MailbotError(f"{org.name if org else org_id} is not asked for {doc.name} in campaign {campaign.id}")
     typed = {name for names in envelope.document_files.values() for name in names}
     untyped = [
         a.filename
@@ -238,7 +242,74 @@ def assign(
     ]
     envelope.document_files = {d: envelope.document_files.get(d) or untyped for d in docs}
     envelope.organization, envelope.disposition, envelope.documents = org_id, "submission", docs
+    envelope.campaign = campaign.id
     envelope.duty_rows = read_rosters(envelope, campaign)
+    envelope.raw = b""  # the caller has the bytes
+    for att in envelope.parsed.attachments:
+        att.release()  # size and hash stay; a reader does not pickle
+    return envelope
+
+
+def assign(
+    runner: Runner,
+    record: dict[str, Any],
+    org_id: str,
+    document_ids: list[str],
+    now: dt.datetime,
+    by: dict[str, str] | None = None,
+) -> tuple[str, str | None]:
+    """Staff confirm the message is `org_id`'s submission: a receipt, then the acknowledgement.
+
+    The message is analysed again (its files read, its duty rows too) in a worker process under the
+    same time limit as at intake, the caller's watchdog fed meanwhile: a hostile or huge file can
+    only make the assign fail (AssignFailed), never stop the service. Reading again is needed: the
+    register keeps each file's name, hash, type and the documents recognised, but not the text of
+    the files nor the duty rows of a message that was not a submission when it arrived (rows are
+    read for submissions only), and the acknowledgement and the roster need those rows.
+    Returns (receipt, note); a note says why no acknowledgement was queued. `by`: who did it and
+    from which message (the audit trail, see actor())."""
+    config, store = runner.config, runner.store
+    org = config.organization(org_id)
+    if org is None:
+        raise MailbotError(f"no organization {org_id!r}; one of: {', '.join(o.id for o in config.organizations)}")
+    if record.get("oversize"):
+        raise MailbotError(f"{record['review_id']} was too large to download: ask the sender for a smaller file")
+    seconds = limit(config)
+    earlier = record.get("assign_timeout")
+    if earlier and seconds <= float(earlier.get("seconds") or 0):  # the same work would stop the same way
+        when = time_and_date(parse_iso(earlier["at"]), config.timezone)
+        raise AssignFailed(
+            f"lần giao trước ({when}) đã phải dừng ({earlier.get('reason') or 'quá thời gian'}); "
+            f"không thử lại với cùng giới hạn: hãy xem thư gốc và xử lý thủ công (“bỏ qua {record['review_id']} "
+            f"<lý do>”), hoặc nhờ người quản trị tăng [mailbot] analyse_seconds nếu tệp hợp lệ"
+        )
+    raw = store.blob_path(record["raw_sha256"], "raw").read_bytes()
+    received = parse_iso(record["received_at"])
+    facts = {k: record.get(k) for k in ("review_id", "source", "campaign")}
+    try:
+        envelope = run_bounded(
+            prepare, (raw, facts, received, config, org_id, document_ids), seconds, runner.beat, runner.stop
+        )
+    except Abandoned:
+        raise Interrupted("mailbot đang dừng: chưa giao, hãy thực hiện lại sau") from None
+    except AnalysisTimeout as exc:
+        log.warning("assign %s given up: %s", record["review_id"], exc)
+        # kept (committed now: the caller rolls back on error), so that a repeated assign is refused
+        # at once instead of holding the service for the same time again
+        store.update_message(
+            record["key"],
+            {"assign_timeout": {"at": utc_iso(now), "seconds": seconds, "reason": str(exc), **(by or {})}},
+        )
+        store.commit()
+        raise AssignFailed(
+            f"{exc} khi đọc lại các tệp đính kèm (tệp quá nặng, hoặc được làm ra để làm treo máy): "
+            f"đã dừng, không ghi nhận gì; thư vẫn chờ xem xét, hãy xem thư gốc và xử lý thủ công "
+            f"(“bỏ qua {record['review_id']} <lý do>”)"
+        ) from None
+    envelope.raw, envelope.identity = raw, record["key"]
+    campaign = config.campaign(envelope.campaign or "")
+    assert campaign is not None  # prepare() checked it
+    docs = envelope.documents
     receipt, subs = record_submissions(store, envelope, campaign, received)
     reply_key, note = acknowledge(config, store, runner.templates, envelope, campaign, receipt, subs, received, now)
     store.update_message(
