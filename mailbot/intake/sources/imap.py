@@ -28,14 +28,13 @@ from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError
 from imap_tools.utils import encode_folder
 
-from mailbot import tls
+from mailbot import logs, tls
 from mailbot.config import MailboxConfig
 from mailbot.envelope import REVIEW
 from mailbot.errors import SourceError
 from mailbot.intake.sources import Incoming
 from mailbot.intake.sources.imap_lease import LEASE_FOLDER, RENEW_SECONDS, Lease
 from mailbot.intake.sources.imap_state import FolderState, Progress
-from mailbot.service import logs
 
 log = logging.getLogger(__name__)
 
