@@ -20,11 +20,11 @@ from mailbot.errors import MailbotError
 from mailbot.pipeline import Runner, utc_now
 from mailbot.register.known import KnownSenders
 from mailbot.register.storage import atomic_write
-from mailbot.replies import digest, reminders
+from mailbot.replies import reminders
 from mailbot.replies.timefmt import long_date
 from mailbot.runtime import LockBusy, open_runner, require_state
 from mailbot.service import handoff, health
-from mailbot.staff import backup, review, roster, status
+from mailbot.staff import backup, digest, review, roster, status
 
 
 def parse_now(value: str | None, config: configmod.Config) -> dt.datetime:
