@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mailbot.durable import atomic_write
 from mailbot.errors import StateDamaged
-from mailbot.register.storage import atomic_write
 
 
 class KnownSenders:

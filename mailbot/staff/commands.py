@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from mailbot import config as configmod
+from mailbot.durable import atomic_write
 from mailbot.errors import MailbotError
 from mailbot.pipeline import Runner, utc_now
 from mailbot.register.known import KnownSenders
-from mailbot.register.storage import atomic_write
 from mailbot.replies import reminders
 from mailbot.replies.timefmt import long_date
 from mailbot.runtime import LockBusy, open_runner, require_state
