@@ -8,24 +8,31 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from mailbot import config as configmod
-from mailbot.analysis.classify import classify_bytes
+from mailbot import logs
 from mailbot.errors import ConfigError, MailbotError, StateDamaged
-from mailbot.intake.sources import Incoming
-from mailbot.intake.sources.maildir import iter_paths
-from mailbot.service import logs
+
+if TYPE_CHECKING:
+    from mailbot.config import Config
 
 log = logging.getLogger("mailbot")
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_DAMAGED = 0, 1, 2, 3  # 2 and 3: systemd does not restart
 
 
-def _load(path: str | None) -> configmod.Config:
+# The rest of mailbot (and its libraries) is imported after main() has routed Python's warnings to the log.
+def _load(path: str | None) -> Config:
+    from mailbot import config as configmod
+
     return configmod.load(path or configmod.example_path())
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    from mailbot.analysis.classify import classify_bytes
+    from mailbot.intake.sources import Incoming
+    from mailbot.intake.sources.maildir import iter_paths
+
     config = _load(args.config)
     status = EXIT_OK
     for item in iter_paths(args.paths):
@@ -90,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    logs.route_warnings()  # first: a library's warning goes to the log at DEBUG, not to the operator's screen
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.setup(args.log_level, args.log_format)

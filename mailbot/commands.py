@@ -8,14 +8,14 @@ import logging
 from pathlib import Path
 
 from mailbot import config as configmod
-from mailbot import demo
+from mailbot import demo, logs
 from mailbot.analysis.workers import default_workers
+from mailbot.jobs import scheduler_for
 from mailbot.passes import PassResult
 from mailbot.register.store import Store
 from mailbot.runtime import open_runner, share_known, source_for, state_lock
-from mailbot.service import handoff, logs
+from mailbot.service import handoff
 from mailbot.service.daemon import Daemon
-from mailbot.service.jobs import scheduler_for
 from mailbot.service.notify import Notifier
 from mailbot.staff import mailcommands, status
 

@@ -1,7 +1,7 @@
 """Secret values masked wherever mailbot writes text for people: every log line, `mailbot check`.
 
 The values (passwords, OAuth tokens) are registered with the filter that
-service.logs.setup() installs on the root handler; this module sits below the
+logs.setup() installs on the root handler; this module sits below the
 layers so that the code that reads a secret (config, intake, replies) registers
 it where it reads it.
 """

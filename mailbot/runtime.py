@@ -19,10 +19,10 @@ from mailbot.intake.sources.imap import ImapSource
 from mailbot.intake.sources.imap_sent import SentCopy
 from mailbot.intake.sources.maildir import MaildirSource
 from mailbot.pipeline import Runner, Source
+from mailbot.register.known import KnownSenders
 from mailbot.register.store import Store
 from mailbot.replies.outbox import DirectoryTransport, SmtpTransport, Transport
 from mailbot.replies.reply import Templates
-from mailbot.staff.review import KnownSenders
 
 log = logging.getLogger(__name__)
 

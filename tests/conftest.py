@@ -20,10 +20,21 @@ from aiosmtpd.controller import Controller
 from mailbot import config as configmod
 from mailbot.analysis.classify import classify_bytes
 from mailbot.envelope import Envelope
+from tests.tools import require
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "eml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs(*tools): the Debian programs the test uses (tests/tools.py)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked needs(...) is skipped with the reason when a program is missing (failed under CI=true)."""
+    for mark in item.iter_markers("needs"):
+        require(*mark.args)
 
 
 @pytest.fixture(scope="session")
@@ -162,16 +173,11 @@ def deliver(tmp_path: Path, raw: bytes, name: str) -> Path:
 @pytest.fixture(scope="session")
 def dovecot_server():
     """One private Dovecot for the session (it takes about 1 s to stop)."""
-    import os
     import tempfile
 
     from tests import dovecot as dc
 
-    if not dc.available():
-        reason = "Dovecot is not installed (apt-get install dovecot-imapd; .ci/run does it)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require("dovecot")
     server = dc.Dovecot(Path(tempfile.mkdtemp(prefix="mailbot-dovecot-")))
     server.start()
     try:

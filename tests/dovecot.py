@@ -23,7 +23,7 @@ DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
 
 
 def available() -> bool:
-    return Path(DOVECOT).exists()
+    return os.access(DOVECOT, os.X_OK) and os.access(DOVEADM, os.X_OK)
 
 
 def free_port() -> int:

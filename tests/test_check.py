@@ -8,6 +8,7 @@ from pathlib import Path
 from mailbot import config as configmod
 from tests import dovecot as dc
 from tests.conftest import build, deliver, free_port, imap_config, mailbot, write_config
+from tests.tools import needs
 
 ENV = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
 
@@ -119,6 +120,7 @@ def test_a_broken_config_template_or_register_fails_with_its_fix(tmp_path, smtp_
     assert register.endswith("→ khôi phục từ bản sao lưu (xem docs/operator.md, mục Sao lưu và khôi phục)")
 
 
+@needs("openssl")
 def test_smtp_with_starttls_and_a_login_then_a_real_acknowledgement_through_it(tmp_path) -> None:
     from tests.tlssmtp import PASSWORD, USER, tls_smtp
 

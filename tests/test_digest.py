@@ -12,8 +12,8 @@ from email.policy import default
 from zoneinfo import ZoneInfo
 
 from mailbot import config as configmod
-from mailbot.replies import digest
 from mailbot.runtime import open_runner
+from mailbot.staff import digest
 from tests.conftest import build, deliver, write_config
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

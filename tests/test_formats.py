@@ -6,7 +6,7 @@ workers (workers.analyse)."""
 from __future__ import annotations
 
 import io
-import os
+import sys
 import zipfile
 
 import pytest
@@ -26,13 +26,9 @@ from tests.formats import (
     sevenzip,
     winmail_dat,
 )
+from tests.tools import needs
 
 DUTY_SUBJECT = "Danh sách cán bộ trực bầu cử"
-# .doc files are read by Debian's antiword (.ci/run installs it); without it they are skipped, not in CI
-needs_antiword = pytest.mark.skipif(
-    word97.antiword() is None and not os.environ.get("CI"),
-    reason="antiword is not installed (apt-get install antiword)",
-)
 
 
 def analysed(
@@ -64,6 +60,19 @@ def test_a_duty_list_in_an_attached_outlook_msg_is_read(config) -> None:
     assert phones(env) == {"0912 345 678", "0913 123 456", "0987 654 321"}
 
 
+def test_without_the_outlook_extra_a_msg_is_kept_and_check_says_what_to_install(config, monkeypatch) -> None:
+    from mailbot.staff.checkfiles import check_readers
+
+    monkeypatch.setitem(sys.modules, "extract_msg", None)  # as after `pip install mailbot` without [outlook]
+    env = analysed(config, (("Fw DS truc.msg", outlook_msg({"DS truc VNPT.xlsx": duty_xlsx()})),))
+    [msg] = env.parsed.attachments
+    assert msg.kind == "msg"  # still known for what it is (olefile is in the core)
+    wanted = "máy chủ chưa cài thư viện đọc thư Outlook .msg (pip install 'mailbot[outlook]'): không mở được"
+    assert wanted in msg.defects, msg.defects
+    line = check_readers()
+    assert line.warning and "extract_msg (pip install 'mailbot[outlook]')" in line.detail, line
+
+
 @pytest.mark.parametrize("archive", ["7z", "rar"])
 def test_a_duty_list_in_a_7z_or_rar_archive_is_read(config, archive) -> None:
     members = {"Danh sach truc/DS truc.xlsx": duty_xlsx()}
@@ -74,7 +83,13 @@ def test_a_duty_list_in_a_7z_or_rar_archive_is_read(config, archive) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["ds-truc-unicode.doc", "ds-truc-tcvn3.doc", "ds-truc-unicode.rtf", "ds-truc-tcvn3.rtf", "ds-truc-tcvn3.docx"],
+    [
+        pytest.param("ds-truc-unicode.doc", marks=needs("antiword")),  # .doc files are read by Debian's antiword
+        pytest.param("ds-truc-tcvn3.doc", marks=needs("antiword")),
+        "ds-truc-unicode.rtf",
+        "ds-truc-tcvn3.rtf",
+        "ds-truc-tcvn3.docx",
+    ],
 )
 def test_old_word_rtf_and_tcvn3_duty_lists_are_read_in_unicode(config, name) -> None:
     env = analysed(config, ((name, (FILES / name).read_bytes()),), subject="Gửi Sở")
@@ -182,7 +197,7 @@ def test_legacy_text_is_converted_only_when_it_is_legacy() -> None:
         assert legacyfonts.fix(text) == (text, None)
 
 
-@needs_antiword
+@needs("antiword")
 def test_a_doc_that_the_converter_cannot_finish_in_time_is_a_defect(config, monkeypatch) -> None:
     # A .doc that hangs antiword could not be made here; its time limit is shown with a real file
     # and a limit no conversion meets.

@@ -7,7 +7,6 @@ bounds), and must record every one and acknowledge the ordinary plan.
 
 from __future__ import annotations
 
-import os
 import resource
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from mailbot import config as configmod
 from mailbot.register.store import Store
 from tests.conftest import build, deliver, write_config
 from tests.hostile import CASES
+from tests.tools import needs
 
 ADDRESS_SPACE = 2 << 30  # bytes, for mailbot and each of its worker processes
 TIMEOUT = 300
@@ -195,11 +195,8 @@ def test_hostile_archives_and_outlook_wrappers_end_with_a_reason(outcome) -> Non
     assert len([a for a in tnef["attachments"] if a["container"]]) == 200
 
 
+@needs("tesseract")
 def test_hostile_scans_end_with_a_reason_and_the_rest_goes_on(outcome) -> None:
-    from mailbot.analysis.readers import ocrjob
-
-    if ocrjob.available() is not None and not os.environ.get("CI"):
-        pytest.skip(f"OCR is not available here: {ocrjob.available()}")
     huge = [d for a in record(outcome, "scanhuge")["attachments"] for d in a["defects"]]
     assert any("ảnh quá lớn" in d for d in huge), huge
     pages = [d for a in record(outcome, "scanpages")["attachments"] for d in a["defects"]]

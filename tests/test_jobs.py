@@ -9,9 +9,9 @@ import threading
 import schedule
 
 from mailbot import config as configmod
+from mailbot.jobs import guarded, scheduler_for
 from mailbot.runtime import open_runner, source_for
 from mailbot.service.daemon import Daemon
-from mailbot.service.jobs import guarded, scheduler_for
 from tests.conftest import write_config
 
 

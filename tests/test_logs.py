@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from mailbot.service import logs
+from mailbot import logs
 from tests import dovecot as dc
 from tests.conftest import build, daemon, deliver, imap_config, mailbot, wait_for, write_config
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mailbot import logs
 from mailbot.errors import TokenError
 from mailbot.oauth import fetch_token, xoauth2
-from mailbot.service import logs
 from tests.xoauth2smtp import GOOD
 
 PY = sys.executable

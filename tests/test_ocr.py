@@ -6,23 +6,20 @@ behind it in the daemon."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import signal
 import time
 
 import pytest
 
-from mailbot.analysis.readers import ocr, ocrjob
+from mailbot.analysis.readers import ocr
 from mailbot.analysis.workers import analyse
 from mailbot.envelope import Envelope
 from tests import scans
 from tests.conftest import build, daemon, deliver, write_config
+from tests.tools import needs
 
-pytestmark = pytest.mark.skipif(
-    ocrjob.available() is not None and not os.environ.get("CI"),
-    reason=f"OCR is not available here: {ocrjob.available()}",
-)
+pytestmark = needs("tesseract", "dejavu")
 
 
 def analysed(config, name: str, data: bytes, subject: str = "gửi văn bản") -> Envelope:

@@ -220,8 +220,8 @@ class DropAfterDot:
 
 
 def test_a_connection_lost_after_the_final_dot_gives_at_most_two_copies(tmp_path) -> None:
-    from mailbot.replies import digest
     from mailbot.replies.reply import Templates
+    from mailbot.staff import digest
 
     server = DropAfterDot()
     try:

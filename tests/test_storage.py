@@ -60,7 +60,7 @@ def test_failed_write_leaves_the_old_file_and_forgets_the_cache(tmp_path, monkey
     def boom(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("mailbot.register.storage.os.replace", boom)
+    monkeypatch.setattr("mailbot.durable.os.replace", boom)
     data = storage.read()
     data["b"] = 2
     storage.write(data)
@@ -89,7 +89,7 @@ def test_a_failed_commit_rolls_back_and_says_so(tmp_path, monkeypatch) -> None:
     def full(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("mailbot.register.storage.os.replace", full)
+    monkeypatch.setattr("mailbot.durable.os.replace", full)
     with pytest.raises(StoreError, match="No space left"):
         store.commit()
     monkeypatch.undo()

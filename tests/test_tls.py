@@ -20,6 +20,7 @@ from tests import dovecot as dc
 from tests.conftest import build, mailbot, write_config
 from tests.fakeimap import RecordingImapServer
 from tests.pki import TestCA
+from tests.tools import needs, require
 
 ENV = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
 
@@ -80,10 +81,7 @@ def test_an_imap_server_that_fails_verification_never_sees_the_password(tmp_path
 
 @pytest.fixture(scope="module")
 def tls_dovecot():
-    if not dc.available():
-        if os.environ.get("CI"):
-            pytest.fail("Dovecot is not installed (.ci/run installs dovecot-imapd)")
-        pytest.skip("Dovecot is not installed")
+    require("dovecot")
     root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-tls-"))  # Dovecot's users must reach it
     issued = TestCA(root / "pki").issue("dovecot")
     server = dc.Dovecot(root, tls=(issued.cert, issued.key))
@@ -126,6 +124,7 @@ def test_a_private_ca_in_ca_file_reads_a_real_mailbox(tmp_path, tls_dovecot, sec
 # -- SMTP ------------------------------------------------------------------------------------
 
 
+@needs("openssl")
 def test_smtp_with_an_untrusted_certificate_sends_no_login(tmp_path, pki) -> None:
     from tests.tlssmtp import PASSWORD, tls_smtp
 

@@ -31,6 +31,8 @@ MAX_MEMBERS = 200  # archive members examined per message
 MAX_ARCHIVE_DEPTH = 2  # a zip inside a zip is read; deeper ones are not
 MAX_UNCOMPRESSED = 64 * 1024 * 1024  # bytes unpacked per message, all archives together
 MAX_RATIO = 200  # compression ratio above which a member counts as a zip bomb
+# what to install when a reader's library is missing (the module's own name otherwise)
+EXTRAS = {"extract_msg": "pip install 'mailbot[outlook]'"}
 
 
 @dataclass
@@ -139,7 +141,8 @@ def _members(att: Attachment, kind: str, budget: Budget, depth: int) -> tuple[li
             if member is not None:
                 out.extend(examine(member, budget, depth + 1))
     except ImportError as exc:
-        att.defects.append(f"máy chủ chưa cài thư viện đọc {filetype.label(kind)} ({exc.name}): không mở được")
+        install = EXTRAS.get(exc.name or "", exc.name)
+        att.defects.append(f"máy chủ chưa cài thư viện đọc {filetype.label(kind)} ({install}): không mở được")
         return out, ""
     except Exception as exc:  # every format library raises its own errors on a damaged file
         att.defects.append(f"không mở được {what} ({type(exc).__name__})")

@@ -87,7 +87,7 @@ def _zip_kind(data: bytes) -> str:
 
 
 def _ole_kind(data: bytes, extension: str) -> str:
-    """Word, Excel or Outlook by the streams of the compound file (olefile, from extract-msg)."""
+    """Word, Excel or Outlook by the streams of the compound file (olefile)."""
     try:
         import olefile
     except ImportError:

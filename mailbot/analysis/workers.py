@@ -21,6 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
+from mailbot import logs
 from mailbot.analysis.classify import classify
 from mailbot.analysis.extract import Budget
 from mailbot.analysis.rosters import read_rosters
@@ -29,7 +30,6 @@ from mailbot.envelope import Envelope
 from mailbot.intake.parse import parse_message
 from mailbot.intake.sources import Incoming
 from mailbot.register.blobs import Blobs
-from mailbot.service import logs
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ def _analyse_remote(
 
 def _init_worker(parent: int, level: str, fmt: str) -> None:
     """Log as the parent does (not Python's bare last-resort handler), and die with it."""
+    logs.route_warnings()
     logs.setup(level, fmt)
     _die_with_parent(parent)
 

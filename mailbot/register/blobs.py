@@ -11,8 +11,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from mailbot.durable import atomic_write, sync_filesystem
 from mailbot.envelope import Envelope
-from mailbot.register.storage import atomic_write, sync_filesystem
 
 
 class Blobs:

@@ -17,9 +17,7 @@ in which tables reach the disk.
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +27,7 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
+from mailbot.durable import atomic_write
 from mailbot.errors import RecordError, StateDamaged
 
 TABLE = "records"
@@ -40,65 +39,6 @@ def check_record(doc: dict[str, Any]) -> None:
         json.dumps(doc, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise RecordError(f"record {str(doc.get('key'))[:80]!a} cannot be stored: {exc}") from None
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
-    """Write all of `data` to `path` or nothing: temp file, fsync, rename, fsync folder.
-
-    Without `durable` the fsyncs are left out: still whole after a kill -9 (the
-    page cache outlives the process), but not promised after a power cut.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if durable:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-    if durable:
-        fsync_dir(path.parent)
-
-
-def sync_filesystem(folder: Path, files: list[Path]) -> None:
-    """Make files written without fsync durable: one syncfs(2) of their filesystem
-    (Linux), else an fsync of each file and folder."""
-    if not files:
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        syncfs = libc.syncfs
-    except (OSError, AttributeError):
-        syncfs = None
-    if syncfs is not None:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            if syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    for path in files:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    for parent in {p.parent for p in files}:
-        fsync_dir(parent)
 
 
 class AtomicJSONStorage(Storage):

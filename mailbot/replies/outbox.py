@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 from mailbot import oauth, tls
 from mailbot.config import SmtpConfig, read_secret
+from mailbot.durable import atomic_write
 from mailbot.errors import SendError, StoreError, TokenError
-from mailbot.register.storage import atomic_write
 from mailbot.register.store import Store, parse_iso, utc_iso
 
 log = logging.getLogger(__name__)

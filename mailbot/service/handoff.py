@@ -25,8 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mailbot.durable import atomic_write
 from mailbot.errors import MailbotError
-from mailbot.register.storage import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.config import Config
-from mailbot.register.storage import atomic_write
+from mailbot.durable import atomic_write
 from mailbot.register.store import Store, parse_iso, utc_iso
 from mailbot.replies.reminders import steps
 from mailbot.replies.timefmt import short_time

@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mailbot import config as configmod
-from mailbot import tls
+from mailbot import logs, tls
 from mailbot.errors import MailbotError, SendError, SourceError
 from mailbot.register.storage import scan
 from mailbot.replies.outbox import SmtpTransport
 from mailbot.replies.reply import TEMPLATES, Templates
-from mailbot.service import logs
 from mailbot.staff.checkfiles import check_ocr, check_readers, check_signatures
 from mailbot.staff.checkline import Line
 

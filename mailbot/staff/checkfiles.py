@@ -63,7 +63,7 @@ def check_readers() -> Line:
             ("py7zr", "py7zr"),
             ("rarfile", "rarfile"),
             ("tnefparse", "tnefparse"),
-            ("extract_msg", "extract-msg"),
+            ("extract_msg", "'mailbot[outlook]'"),  # GPL-3.0, an optional extra
             ("striprtf", "striprtf"),
         )
         if importlib.util.find_spec(module) is None

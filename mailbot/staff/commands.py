@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from mailbot import config as configmod
+from mailbot.durable import atomic_write
 from mailbot.errors import MailbotError
 from mailbot.pipeline import Runner, utc_now
-from mailbot.register.storage import atomic_write
-from mailbot.replies import digest, reminders
+from mailbot.register.known import KnownSenders
+from mailbot.replies import reminders
 from mailbot.replies.timefmt import long_date
 from mailbot.runtime import LockBusy, open_runner, require_state
 from mailbot.service import handoff, health
-from mailbot.staff import backup, review, roster, status
+from mailbot.staff import backup, digest, review, roster, status
 
 
 def parse_now(value: str | None, config: configmod.Config) -> dt.datetime:
@@ -42,7 +43,7 @@ def do_status(runner: Runner, params: dict[str, Any]) -> str:
     config, store, campaign = runner.config, runner.store, params.get("campaign")
     if campaign and config.campaign(campaign) is None:
         raise MailbotError(f"no campaign {campaign!r} in {config.path}")
-    known = review.KnownSenders(config.state_dir)
+    known = KnownSenders(config.state_dir)
     daemon = health.load(config.state_dir)
     running = daemon is not None and daemon.state != "stopped" and health.alive(daemon.pid)
     report = health.report(config, store, daemon, running, runner.clock())
@@ -114,7 +115,7 @@ def do_assign(runner: Runner, params: dict[str, Any]) -> str:
         runner.store.commit()
     sender = record.get("from")
     if params.get("remember_sender") and sender:
-        review.KnownSenders(config.state_dir).add(sender, params["organization"])
+        KnownSenders(config.state_dir).add(sender, params["organization"])
         runner.known[sender.lower()] = params["organization"]  # a running daemon uses it at once
     flushed = runner.flush(ignore_backoff=True, beat=True)  # in the daemon's thread: the watchdog fed
     org = config.organization(params["organization"])

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import json
 import logging
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailbot.analysis.rosters import read_rosters
 from mailbot.analysis.workers import Abandoned, AnalysisTimeout, analyse, limit, run_bounded
 from mailbot.config import Config
 from mailbot.envelope import Envelope
-from mailbot.errors import MailbotError, StateDamaged
-from mailbot.register.storage import atomic_write
+from mailbot.errors import MailbotError
 from mailbot.register.store import Store, parse_iso, utc_iso
 from mailbot.replies.acknowledge import acknowledge, record_submissions
 from mailbot.replies.timefmt import short_time, size_text, time_and_date
@@ -39,28 +36,6 @@ LABELS = {
     "oversized": "thư quá lớn",
     "error": "thư lỗi",
 }
-
-
-class KnownSenders:
-    """Addresses staff confirmed as an organization's (`assign --remember-sender`), in the state."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "known_senders.json"
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            data = {}
-        except (OSError, ValueError) as exc:
-            raise StateDamaged(self.path, exc) from None
-        self.addresses: dict[str, str] = {str(k).lower(): str(v) for k, v in data.items()}
-
-    def add(self, address: str, organization: str) -> None:
-        self.addresses[address.lower()] = organization
-        text = json.dumps(dict(sorted(self.addresses.items())), ensure_ascii=False, indent=1)
-        atomic_write(self.path, text.encode("utf-8"))
-
-    def of(self, organization: str) -> list[str]:
-        return sorted(a for a, o in self.addresses.items() if o == organization)
 
 
 def open_items(store: Store) -> list[dict[str, Any]]:

@@ -163,6 +163,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from mailbot import logs
+
+    logs.route_warnings()  # a library's warning on stderr would be taken for the reason of a failure
     try:
         sys.exit(main(sys.argv[1:]))
     except ValueError as exc:  # our own reasons, in Vietnamese

@@ -42,10 +42,10 @@ from exchangelib.folders import FolderCollection, Inbox, MsgFolderRoot
 from exchangelib.protocol import BaseProtocol
 
 from mailbot.config import MailboxConfig
+from mailbot.durable import atomic_write
 from mailbot.envelope import REVIEW
 from mailbot.errors import SendError, SourceError
 from mailbot.intake.sources import Incoming
-from mailbot.register.storage import atomic_write
 
 log = logging.getLogger(__name__)
 

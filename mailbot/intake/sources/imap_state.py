@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mailbot.register.storage import atomic_write
+from mailbot.durable import atomic_write
 
 
 class FolderState:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 import schedule
 
 from mailbot.pipeline import Runner
-from mailbot.replies import digest, reminders
+from mailbot.replies import reminders
+from mailbot.staff import digest
 
 log = logging.getLogger(__name__)
 

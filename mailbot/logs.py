@@ -8,6 +8,8 @@ format leaves it out. Secrets cannot reach the log by accident:
   level asked for;
 - every record passes a filter that replaces each known secret value (the
   passwords and tokens mailbot read, mailbot/redact.py) with ***.
+Python warnings raised in libraries (a DeprecationWarning of cryptography when pyhanko loads) are
+for developers: route_warnings() sends them to the log at DEBUG, never to the operator's screen.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import json
 import logging
 import os
 import sys
+import warnings
 from typing import TextIO
 
 from mailbot.redact import Redact, protect, scrub
 
-__all__ = ["Redact", "protect", "scrub", "setup", "current", "JsonFormatter"]
+__all__ = ["Redact", "protect", "scrub", "setup", "current", "JsonFormatter", "route_warnings"]
 
 QUIET = (
     "exchangelib",
@@ -52,6 +55,24 @@ class JsonFormatter(logging.Formatter):
         if record.exc_text:
             data["traceback"] = record.exc_text
         return json.dumps(data, ensure_ascii=False)
+
+
+def _warning_to_log(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    text = warnings.formatwarning(message, category, filename, lineno, line).rstrip()
+    logging.getLogger("py.warnings").debug("%s", text)
+
+
+def route_warnings() -> None:
+    """Every Python warning from now on goes to the log at DEBUG instead of stderr; called first thing
+    in each process mailbot starts (the command, its worker processes, the OCR child)."""
+    warnings.showwarning = _warning_to_log
 
 
 def current() -> tuple[str, str]:

@@ -1,0 +1,97 @@
+"""The programs from Debian the tests use, in one place: how each is found and which package brings it.
+
+A test that needs one says so with `@needs("antiword")` (or `pytestmark = needs("tesseract")`, or
+`pytest.param(..., marks=needs("antiword"))`); a fixture calls `require("dovecot")`. Without the
+program the test is skipped with the reason; under CI=true, where .ci/run installed every package
+named here, it fails instead. Add a new program here and its package to .ci/run's list.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from collections.abc import Callable
+from typing import NoReturn
+
+import pytest
+
+
+def _program(*names: str) -> Callable[[], bool]:
+    return lambda: any(shutil.which(name) for name in names)
+
+
+def _dovecot() -> bool:
+    from tests import dovecot
+
+    return dovecot.available()
+
+
+def _antiword() -> bool:
+    from mailbot.analysis.readers import word97
+
+    return word97.antiword() is not None
+
+
+def _ocr() -> bool:
+    from mailbot.analysis.readers import ocrjob
+
+    return ocrjob.available() is None
+
+
+def _dejavu() -> bool:
+    from tests import scans
+
+    return (scans.FONT_DIR / "DejaVuSerif.ttf").is_file()
+
+
+# name -> (is it here?, the Debian packages that bring it)
+TOOLS: dict[str, tuple[Callable[[], bool], str]] = {
+    "dovecot": (_dovecot, "dovecot-imapd"),
+    "systemd-analyze": (_program("systemd-analyze"), "systemd"),
+    "antiword": (_antiword, "antiword"),
+    "bsdtar": (_program("bsdtar"), "libarchive-tools"),
+    "openssl": (_program("openssl"), "openssl"),
+    # the Vietnamese model and the [ocr] extra's tesserocr; ocrjob.available() says which is missing
+    "tesseract": (_ocr, "tesseract-ocr tesseract-ocr-vie"),
+    "dejavu": (_dejavu, "fonts-dejavu-core"),  # the test scans are drawn in DejaVu Serif
+    "libreoffice": (_program("soffice", "libreoffice"), "libreoffice-core-nogui"),
+}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test, saying why; under CI=true fail, since CI promises to have everything."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: .ci/run should have installed it)", pytrace=False)
+    pytest.skip(reason)
+
+
+@functools.cache
+def missing(tool: str) -> str | None:
+    """Why `tool` cannot be used here, or None when it can."""
+    found, packages = TOOLS[tool]
+    if found():
+        return None
+    if tool == "tesseract":
+        from mailbot.analysis.readers import ocrjob
+
+        return f"OCR is not available here: {ocrjob.available()}"
+    return f"{tool} is not installed (apt-get install {packages}; .ci/run installs it)"
+
+
+def require(*tools: str) -> None:
+    for tool in tools:
+        reason = missing(tool)
+        if reason is not None:
+            unavailable(reason)
+
+
+def needs(*tools: str) -> pytest.MarkDecorator:
+    """Mark a test (or a module, or one parameter) as using these programs; conftest.py checks them."""
+    unknown = set(tools) - set(TOOLS)
+    assert not unknown, f"not in tests/tools.py: {unknown}"
+    return pytest.mark.needs(*tools)
