@@ -3,9 +3,9 @@
 tests/hostile.py and bench/.
 
 TNEF and RAR are written by hand here (no library writes them; mailbot only reads them, with
-tnefparse and rarfile): the smallest valid files, from [MS-OXTNEF] and RARLAB's RAR 4.x technote.
-RAR members are stored, not compressed (compressing needs RARLAB's own program): rarfile reads
-those directly; compressed members go through Debian's bsdtar, which these tests do not reach.
+tnefparse, rarfile and libarchive): the smallest valid files, from [MS-OXTNEF] and RARLAB's RAR 4.x technote.
+RAR members are stored, not compressed (compressing needs RARLAB's own program); compressed RAR 4
+and RAR 5 archives made by RARLAB's rar are in tests/fixtures/files/rar/ (tests/test_rar.py).
 """
 
 from __future__ import annotations
