@@ -69,15 +69,15 @@ def _rar_block(kind: int, flags: int, body: bytes, extra: bytes = b"") -> bytes:
 
 def rar_stored(members: dict[str, bytes], declared: dict[str, int] | None = None) -> bytes:
     """A RAR 4 archive of stored members; `declared` lies about a member's unpacked size."""
-    out = b"Rar!\x1a\x07\x00" + _rar_block(0x73, 0, b"\x00" * 6)
+    out = [b"Rar!\x1a\x07\x00" + _rar_block(0x73, 0, b"\x00" * 6)]
     for name, data in members.items():
         raw_name = name.encode("utf-8")
         unpacked = (declared or {}).get(name, len(data))
         body = struct.pack(
             "<IIBIIBBHI", len(data), unpacked, 3, zlib.crc32(data), 0x52A00000, 20, 0x30, len(raw_name), 0o100644
         )
-        out += _rar_block(0x74, 0x8000 | 0x0200 * 0, body + raw_name, data)
-    return out + _rar_block(0x7B, 0x4000, b"")
+        out.append(_rar_block(0x74, 0x8000 | 0x0200 * 0, body + raw_name, data))
+    return b"".join(out) + _rar_block(0x7B, 0x4000, b"")
 
 
 # -- TNEF (winmail.dat) -----------------------------------------------------------------------------------

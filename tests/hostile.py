@@ -223,6 +223,30 @@ def rar_lying_size() -> bytes:
     return _mixed("rarbomb", [_text(), _attachment(b"DS truc.rar", data)])
 
 
+def rar_compressed_bomb() -> bytes:
+    """A RAR 5 member compressed from 1 GiB to 64 KB, declaring its size."""
+    from tests import rar5
+
+    data = rar5.bomb("DS truc.xlsx", 1 << 30, declare=1 << 30)
+    return _mixed("rar5bomb", [_text(), _attachment(b"DS truc.rar", data)])
+
+
+def rar_lying_bomb() -> bytes:
+    """A RAR 5 member of 200 MB compressed to 13 KB that declares 1,000 bytes."""
+    from tests import rar5
+
+    data = rar5.bomb("DS truc.xlsx", 200 << 20, declare=1000)
+    return _mixed("rar5lying", [_text(), _attachment(b"DS truc.rar", data)])
+
+
+def rar_10000() -> bytes:
+    """A .rar of 10,000 small members."""
+    from tests.formats import rar_stored
+
+    data = rar_stored({f"tep-{n}.txt": b"x" * 20 for n in range(10_000)})
+    return _mixed("rar10000", [_text(), _attachment(b"DS truc.rar", data)])
+
+
 def tnef_10000() -> bytes:
     """A winmail.dat carrying 10,000 small attachments."""
     from tests.formats import winmail_dat
@@ -276,6 +300,9 @@ CASES: dict[str, Callable[[], bytes]] = {
     "signature-chain-100": signature_chain_100,
     "7z-bomb-200MB": sevenzip_bomb,
     "rar-declaring-1GiB": rar_lying_size,
+    "rar5-compressed-bomb-1GiB": rar_compressed_bomb,
+    "rar5-200MB-declaring-1000-bytes": rar_lying_bomb,
+    "rar-10000-files": rar_10000,
     "winmail-dat-10000-files": tnef_10000,
     "scan-100000x100000-png": scan_huge_image,
     "scan-pdf-10000-pages": scan_10000_pages,

@@ -15,8 +15,9 @@ import pytest
 from mailbot.analysis.readers import archives
 from mailbot.analysis.workers import analyse
 from mailbot.envelope import Attachment, Envelope
+from tests import rar5
 from tests.conftest import build
-from tests.formats import rar_stored
+from tests.formats import NAMES, duty_xlsx, rar_stored
 
 pytestmark = pytest.mark.skipif(
     archives.rar_unpacker() is not None and not os.environ.get("CI"),
@@ -53,6 +54,16 @@ def test_compressed_members_are_read_exactly(config, name) -> None:
     for member in found.values():
         assert member.data == LINES, member.filename
     assert not defects(env)
+
+
+def test_a_duty_list_in_a_compressed_rar5_is_read(config) -> None:
+    data = rar5.archive({"Danh sách trực/DS trực VNPT.xlsx": duty_xlsx()})
+    entry = next(iter(archives.rar_entries(data)))
+    assert entry.packed > 0 and entry.size == len(duty_xlsx())
+    env = analysed(config, "DS truc VNPT.rar", data)
+    assert env.documents == ["duty-list"], (env.reasons, defects(env))
+    assert {row["name"] for row in env.duty_rows["duty-list"]} == NAMES
+    assert members(env)["Danh sách trực/DS trực VNPT.xlsx"].kind == "xlsx"
 
 
 def test_a_compressed_rar4_member_is_compressed_and_read(config) -> None:
@@ -100,6 +111,21 @@ def test_a_member_declaring_a_gigabyte_is_never_unpacked(config) -> None:
     env = analysed(config, "DS truc.rar", data)
     assert not members(env)
     assert any("nghi là bom nén" in d for d in defects(env)), defects(env)
+
+
+def test_a_compressed_bomb_declaring_its_gigabyte_is_never_unpacked(config) -> None:
+    data = rar5.bomb("DS truc.xlsx", 1 << 30, declare=1 << 30)
+    assert len(data) < 100_000
+    env = analysed(config, "DS truc.rar", data)
+    assert not members(env)
+    assert any("nghi là bom nén" in d for d in defects(env)), defects(env)
+
+
+def test_a_compressed_bomb_declaring_a_kilobyte_stops_with_a_reason(config) -> None:
+    data = rar5.bomb("DS truc.xlsx", 16 << 20, declare=1000)
+    env = analysed(config, "DS truc.rar", data)
+    assert not members(env)
+    assert any("không giải nén được 'DS truc.xlsx'" in d for d in defects(env)), defects(env)
 
 
 def test_a_rar_of_many_members_is_read_up_to_the_budget(config) -> None:
