@@ -67,11 +67,12 @@ def _rar_block(kind: int, flags: int, body: bytes, extra: bytes = b"") -> bytes:
     return struct.pack("<H", zlib.crc32(header) & 0xFFFF) + header + extra
 
 
-def rar_stored(members: dict[str, bytes], declared: dict[str, int] | None = None) -> bytes:
-    """A RAR 4 archive of stored members; `declared` lies about a member's unpacked size."""
+def rar_stored(members: dict[str, bytes], declared: dict[str, int] | None = None, encoding: str = "utf-8") -> bytes:
+    """A RAR 4 archive of stored members; `declared` lies about a member's unpacked size. Names are
+    written in `encoding` without RAR's Unicode flag, as old archivers did."""
     out = [b"Rar!\x1a\x07\x00" + _rar_block(0x73, 0, b"\x00" * 6)]
     for name, data in members.items():
-        raw_name = name.encode("utf-8")
+        raw_name = name.encode(encoding, errors="replace")
         unpacked = (declared or {}).get(name, len(data))
         body = struct.pack(
             "<IIBIIBBHI", len(data), unpacked, 3, zlib.crc32(data), 0x52A00000, 20, 0x30, len(raw_name), 0o100644

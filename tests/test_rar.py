@@ -17,7 +17,7 @@ from mailbot.analysis.workers import analyse
 from mailbot.envelope import Attachment, Envelope
 from tests import rar5
 from tests.conftest import build
-from tests.formats import NAMES, duty_xlsx, rar_stored
+from tests.formats import NAMES, cp1258, duty_xlsx, rar_stored
 
 pytestmark = pytest.mark.skipif(
     archives.rar_unpacker() is not None and not os.environ.get("CI"),
@@ -97,6 +97,15 @@ def test_a_solid_rar4_is_read_or_says_why_not(config) -> None:
         assert found["stest2.txt"].data == LINES
     else:
         assert any("stest2.txt" in d and "solid" in d for d in defects(env)), defects(env)
+
+
+def test_a_member_named_in_a_legacy_code_page_is_read(config) -> None:
+    """A name without RAR's Unicode flag: rarfile and libarchive decode it differently."""
+    name = cp1258("DS trực ĐT.txt").decode("cp1258")  # as Windows writes it: tones as combining marks
+    env = analysed(config, "DS truc.rar", rar_stored({name: LINES}, encoding="cp1258"))
+    [member] = members(env).values()
+    assert member.data == LINES, defects(env)
+    assert member.filename == "DS trực ĐT.txt"  # rarfile alone gave "卄琠㽲⁣哐琮瑸"
 
 
 # -- hostile ----------------------------------------------------------------------------------------------

@@ -152,13 +152,27 @@ def rar_entries(data: bytes) -> Iterator[Entry]:
     for info in listing.infolist():
         if not info.is_file():  # folders, links
             continue
+        name = _rar_name(info, rar5)
         yield Entry(
-            name=clean_name(info.filename or ""),
+            name=clean_name(name),
             size=int(info.file_size or 0),
             packed=int(info.compress_size or 0),
             encrypted=info.needs_password(),
-            read=functools.partial(unpacker.read, info.filename or ""),
+            read=functools.partial(unpacker.read, name),
         )
+
+
+def _rar_name(info: Any, rar5: bool) -> str:
+    """RAR 5 names are UTF-8, and so are RAR 4 names flagged Unicode; older ones are in the writer's
+    code page, which rarfile guesses as UTF-16 (garbage): UTF-8 or, failing that, Windows-1258."""
+    import rarfile
+
+    if rar5 or info.flags & rarfile.RAR_FILE_UNICODE or not isinstance(info.orig_filename, bytes):
+        return str(info.filename or "")
+    try:
+        return str(info.orig_filename.decode("utf-8"))
+    except UnicodeDecodeError:
+        return str(info.orig_filename.decode("cp1258", errors="replace"))
 
 
 class _RarUnpacker:
@@ -184,8 +198,8 @@ class _RarUnpacker:
             raise RarUnreadable(self.failed)
         try:
             for entry in self.entries:
-                if entry.pathname != name:
-                    continue
+                if _skeleton(entry.pathname) != _skeleton(name):
+                    continue  # another member, or an older version of this one ("name;1")
                 out = bytearray()
                 for block in entry.get_blocks(min(limit + 1, 1 << 16)):
                     out += block
@@ -200,6 +214,14 @@ class _RarUnpacker:
             )
             raise RarUnreadable(self.failed) from None
         raise RarUnreadable("không thấy tệp này khi giải nén .rar")
+
+
+def _skeleton(name: str | bytes) -> str:
+    """What rarfile and libarchive agree on in a name: its printable ASCII. They decode a name
+    written without RAR's Unicode flag (old archivers, a Windows code page) differently."""
+    if isinstance(name, bytes):
+        name = name.decode("latin-1")
+    return re.sub(r"[^!-~]", "", name.replace("\\", "/"))
 
 
 def rar_unpacker() -> str | None:
