@@ -225,17 +225,17 @@ def rar_lying_size() -> bytes:
 
 def rar_compressed_bomb() -> bytes:
     """A RAR 5 member compressed from 1 GiB to 64 KB, declaring its size."""
-    from tests import rar5
+    from tests import rarpack
 
-    data = rar5.bomb("DS truc.xlsx", 1 << 30, declare=1 << 30)
+    data = rarpack.rar5_bomb("DS truc.xlsx", 1 << 30, declare=1 << 30)
     return _mixed("rar5bomb", [_text(), _attachment(b"DS truc.rar", data)])
 
 
 def rar_lying_bomb() -> bytes:
     """A RAR 5 member of 200 MB compressed to 13 KB that declares 1,000 bytes."""
-    from tests import rar5
+    from tests import rarpack
 
-    data = rar5.bomb("DS truc.xlsx", 200 << 20, declare=1000)
+    data = rarpack.rar5_bomb("DS truc.xlsx", 200 << 20, declare=1000)
     return _mixed("rar5lying", [_text(), _attachment(b"DS truc.rar", data)])
 
 

@@ -1,10 +1,11 @@
-"""RAR 5 archives with compressed members, written at test time (no free program writes RAR): the
-smallest encoder that RAR 5's format allows, from RARLAB's technote and libarchive's reader.
+"""RAR 4 and RAR 5 archives with compressed members, written at test time (no free program writes
+RAR): the smallest encoders the formats allow, from RARLAB's technote and libarchive's (BSD) readers.
+Not an archiver: no search for repeats, only what the tests need.
 
-One compressed block per member, one Huffman table set: every byte value a literal of 9 bits, and
-two codes of 2 bits for a match of 4,097 bytes at distance 1 and for "the last match again", which
-is how a bomb is written (a few bits per 4 KB). Real archives made by RARLAB's rar are in
-tests/fixtures/files/rar/.
+One compressed block per member, one Huffman table set: every byte value a literal of 9 bits. RAR 5
+also has two codes of 2 bits, for a match of 4,097 bytes at distance 1 and for "the last match
+again", which is how a bomb is written (a few bits per 4 KB). Real archives made by RARLAB's rar
+are in tests/fixtures/files/rar/.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def _block(symbols: list[int]) -> bytes:
     return bytes([flags, check]) + size + data
 
 
-def archive(members: dict[str, bytes]) -> bytes:
+def rar5(members: dict[str, bytes]) -> bytes:
     """A RAR 5 archive whose members are compressed (method 3, "normal"), each in its own block."""
     out = SIGNATURE + _header(1, 0, _vint(0))
     for name, content in members.items():
@@ -100,7 +101,7 @@ def archive(members: dict[str, bytes]) -> bytes:
     return out + _header(5, 0, _vint(0))
 
 
-def bomb(name: str, unpacked: int, declare: int | None) -> bytes:
+def rar5_bomb(name: str, unpacked: int, declare: int | None) -> bytes:
     """A member of `unpacked` bytes ("A" then matches), a few KB packed; it declares `declare` bytes,
     or an unknown size (RAR 5 allows it) when None."""
     repeats = max(0, (unpacked - 1) // 4097 - 1)
@@ -120,3 +121,44 @@ def _member(name: str, packed: bytes, size: int | None, crc: int | None) -> byte
         fields += struct.pack("<I", crc)
     fields += _vint(3 << 7) + _vint(0) + _vint(len(raw)) + raw  # method 3, 128 KB window; Windows
     return _header(2, 0, fields, data_size=len(packed)) + packed
+
+
+# -- RAR 4 (the format of RAR 2.9 to 4.x) ------------------------------------------------------------------
+def _rar4_block(kind: int, flags: int, body: bytes, extra: bytes = b"") -> bytes:
+    header = struct.pack("<BHH", kind, flags, 7 + len(body)) + body
+    return struct.pack("<H", zlib.crc32(header) & 0xFFFF) + header + extra
+
+
+def _rar4_data(content: bytes) -> bytes:
+    """Method 2.9 LZ: a fresh table, every byte a literal, then "end of block, end of file"."""
+    main = [9] * 256 + [2, 0, 2] + [0] * (299 - 259)  # 256: end of block; 258: the last match again
+    lengths = main + [0] * (60 + 17 + 28)  # distances, low distances, short lengths: unused
+    bit_lengths = [0] * 20
+    for value in (0, 1, 2, 9):
+        bit_lengths[value] = 2
+    out = _Bits()
+    out.put(0, 2)  # LZ, not PPMd; do not keep the previous table
+    for size in bit_lengths:
+        out.put(size, 4)
+    table = _canonical(bit_lengths)
+    for size in lengths:
+        out.put(*table[size])
+    codes = _canonical(main)
+    for byte in content:
+        out.put(*codes[byte])
+    out.put(*codes[256])
+    out.put(0, 2)  # a new file follows (this one ends), no new table
+    return out.bytes()[0] + b"\0" * 4  # libarchive reads a table's longest code ahead, even at the end
+
+
+def rar4(members: dict[str, bytes]) -> bytes:
+    """A RAR 4 archive (RAR 2.9 format) whose members are compressed (method "normal"), names in UTF-8."""
+    out = [b"Rar!\x1a\x07\x00" + _rar4_block(0x73, 0, b"\x00" * 6)]
+    for name, content in members.items():
+        packed = _rar4_data(content)
+        raw = name.encode("utf-8")
+        body = struct.pack(
+            "<IIBIIBBHI", len(packed), len(content), 2, zlib.crc32(content), 0x5A210000, 29, 0x33, len(raw), 0x20
+        )
+        out.append(_rar4_block(0x74, 0x8000 | 0x0200, body + raw, packed))  # 0x0200: the name is Unicode
+    return b"".join(out) + _rar4_block(0x7B, 0x4000, b"")
