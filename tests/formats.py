@@ -61,6 +61,27 @@ def sevenzip(members: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
+def sevenzip_declaring(members: dict[str, bytes], lzma2_property: int | None) -> bytes:
+    """A 7z (LZMA2, header not compressed) whose LZMA2 dictionary property byte is then set to
+    `lzma2_property` (40: 4 GiB), the header's CRCs made right again; None: left as written."""
+    import py7zr
+
+    out = io.BytesIO()
+    with py7zr.SevenZipFile(out, "w", filters=[{"id": py7zr.FILTER_LZMA2, "dict_size": 1 << 20}]) as archive:
+        archive.encoded_header_mode = False
+        for name, data in members.items():
+            archive.writestr(data, name)
+    data = bytearray(out.getvalue())
+    if lzma2_property is None:
+        return bytes(data)
+    coder = data.index(b"\x21\x21\x01\x10")  # one-byte id 0x21 (LZMA2) with 1 byte of properties: 1 MiB
+    data[coder + 3] = lzma2_property
+    offset, size = struct.unpack("<QQ", data[12:28])
+    data[28:32] = struct.pack("<I", zlib.crc32(data[32 + offset : 32 + offset + size]))
+    data[8:12] = struct.pack("<I", zlib.crc32(data[12:32]))
+    return bytes(data)
+
+
 # -- RAR 4.x, stored ------------------------------------------------------------------------------------
 def _rar_block(kind: int, flags: int, body: bytes, extra: bytes = b"") -> bytes:
     header = struct.pack("<BHH", kind, flags, 7 + len(body)) + body

@@ -215,6 +215,14 @@ def sevenzip_bomb() -> bytes:
     return _mixed("sevenzipbomb", [_text(), _attachment(b"DS truc.7z", out.getvalue())])
 
 
+def sevenzip_dictionary() -> bytes:
+    """A .7z of one small duty list whose header asks for a 4 GiB LZMA2 dictionary."""
+    from tests.formats import duty_xlsx, sevenzip_declaring
+
+    data = sevenzip_declaring({"DS truc.xlsx": duty_xlsx()}, 40)
+    return _mixed("sevenzipdict", [_text(), _attachment(b"DS truc.7z", data)])
+
+
 def rar_lying_size() -> bytes:
     """A .rar whose member says it unpacks to 1 GiB."""
     from tests.formats import rar_stored
@@ -299,6 +307,7 @@ CASES: dict[str, Callable[[], bytes]] = {
     "signature-fields-1000": signature_fields_1000,
     "signature-chain-100": signature_chain_100,
     "7z-bomb-200MB": sevenzip_bomb,
+    "7z-dictionary-4GiB": sevenzip_dictionary,
     "rar-declaring-1GiB": rar_lying_size,
     "rar5-compressed-bomb-1GiB": rar_compressed_bomb,
     "rar5-200MB-declaring-1000-bytes": rar_lying_bomb,

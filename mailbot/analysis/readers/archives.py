@@ -75,6 +75,12 @@ def sevenzip_entries(data: bytes) -> Iterator[Entry]:
     import py7zr
 
     archive = py7zr.SevenZipFile(io.BytesIO(data))
+    memory = max((_coder_memory(c) for f in _folders(archive) for c in f.coders), default=0)
+    if memory > MAX_CODER_MEMORY:
+        raise ReaderError(
+            f"tệp nén .7z cần {-(-memory // (1 << 20))} MB bộ nhớ để giải nén (từ điển nén), "
+            f"trên giới hạn {MAX_CODER_MEMORY // (1 << 20)} MB: không mở"
+        )
     encrypted = archive.needs_password()
     for info in archive.list():
         if info.is_directory:
@@ -86,6 +92,26 @@ def sevenzip_entries(data: bytes) -> Iterator[Entry]:
             encrypted=encrypted,
             read=functools.partial(_sevenzip_read, archive, info.filename),
         )
+
+
+MAX_CODER_MEMORY = 64 << 20  # 7-Zip's "ultra" dictionary; 7-Zip shrinks it to the data when smaller
+
+
+def _folders(archive: Any) -> list[Any]:
+    streams = getattr(archive.header, "main_streams", None)
+    info = getattr(streams, "unpackinfo", None)
+    return list(getattr(info, "folders", None) or [])
+
+
+def _coder_memory(coder: dict[str, Any]) -> int:
+    """What a decoder allocates before it unpacks a byte, from its properties in the header: the
+    LZMA or LZMA2 dictionary, the PPMd model (bytes; 0: a coder that needs little)."""
+    method, props = bytes(coder.get("method") or b""), bytes(coder.get("properties") or b"")
+    if method == b"\x21" and props:  # LZMA2: one byte
+        return 0xFFFFFFFF if props[0] >= 40 else (2 | (props[0] & 1)) << (props[0] // 2 + 11)
+    if method in (b"\x03\x01\x01", b"\x03\x04\x01") and len(props) >= 5:  # LZMA, PPMd: 4 bytes after the first
+        return int.from_bytes(props[1:5], "little")
+    return 0
 
 
 def _sevenzip_read(archive: object, name: str, limit: int) -> bytes:
