@@ -109,6 +109,14 @@ def test_a_member_named_in_a_legacy_code_page_is_read(config) -> None:
     assert member.filename == "DS trực ĐT.txt"  # rarfile alone gave "卄琠㽲⁣哐琮瑸"
 
 
+def test_members_whose_names_differ_only_in_vietnamese_letters_are_not_confused(config) -> None:
+    """The first is passed over (it declares 1 GiB): the second must not be given the first's bytes."""
+    first, second = cp1258("Đ.txt").decode("cp1258"), cp1258("ư.txt").decode("cp1258")
+    data = rar_stored({first: b"x" * 1000, second: LINES}, declared={first: 1 << 30}, encoding="cp1258")
+    env = analysed(config, "DS truc.rar", data)
+    assert members(env)["ư.txt"].data == LINES, defects(env)
+
+
 # -- hostile ----------------------------------------------------------------------------------------------
 def test_a_read_is_bounded_whatever_the_member_declares() -> None:
     for data in ((RAR / "seektest.rar").read_bytes(), rar_stored({"a.txt": LINES}, declared={"a.txt": 10})):

@@ -184,7 +184,7 @@ def rar_entries(data: bytes) -> Iterator[Entry]:
             size=int(info.file_size or 0),
             packed=int(info.compress_size or 0),
             encrypted=info.needs_password(),
-            read=functools.partial(unpacker.read, name),
+            read=functools.partial(unpacker.read, name, int(info.file_size or 0)),
         )
 
 
@@ -217,14 +217,14 @@ class _RarUnpacker:
         with libarchive.memory_reader(data, format_name=format_name, filter_name="none") as archive:
             yield from archive
 
-    def read(self, name: str, limit: int) -> bytes:
+    def read(self, name: str, size: int, limit: int) -> bytes:
         import libarchive
 
         if self.failed:
             raise RarUnreadable(self.failed)
         try:
             for entry in self.entries:
-                if _skeleton(entry.pathname) != _skeleton(name):
+                if not _same(entry, name, size):
                     continue  # another member, or an older version of this one ("name;1")
                 out = bytearray()
                 for block in entry.get_blocks(min(limit + 1, 1 << 16)):
@@ -242,9 +242,16 @@ class _RarUnpacker:
         raise RarUnreadable("không thấy tệp này khi giải nén .rar")
 
 
+def _same(entry: Any, name: str, size: int) -> bool:
+    """libarchive's entry is the member rarfile listed: the same name, or, for a name the two decode
+    differently (written without RAR's Unicode flag, in a Windows code page), the same printable
+    ASCII in it and the same size."""
+    if entry.pathname == name:
+        return True
+    return _skeleton(entry.pathname) == _skeleton(name) and entry.size in (None, size)
+
+
 def _skeleton(name: str | bytes) -> str:
-    """What rarfile and libarchive agree on in a name: its printable ASCII. They decode a name
-    written without RAR's Unicode flag (old archivers, a Windows code page) differently."""
     if isinstance(name, bytes):
         name = name.decode("latin-1")
     return re.sub(r"[^!-~]", "", name.replace("\\", "/"))
