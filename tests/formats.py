@@ -144,3 +144,46 @@ def outlook_msg(files: dict[str, bytes], subject: str = "Gửi danh sách trực
             path.write_bytes(data)
             message.attach(path)
         return bytes(message.as_bytes())
+
+
+# -- Outlook .msg carrying messages as items ------------------------------------------------------------
+def outlook_msg_nested(inner: bytes, depth: int = 1, subject: str = "Fw: danh sách trực") -> bytes:
+    """An Outlook .msg carrying a message as an attached item (attach method 5: "attach item", not a
+    .msg file), that one carrying another, `depth` levels down to `inner` (a .msg). msgforge writes
+    no items: the levels are assembled here with extract-msg's OLE writer, from [MS-OXMSG]."""
+    import extract_msg
+    from extract_msg.ole_writer import OleWriter
+
+    att, item = "__attach_version1.0_#00000000", "__substg1.0_3701000D"
+    carrier = extract_msg.openMsg(io.BytesIO(outlook_msg({"x.txt": b"x"}, subject=subject)), delayAttachments=True)
+    last = extract_msg.openMsg(io.BytesIO(inner), delayAttachments=True)
+    writer = OleWriter()
+    writer.fromMsg(carrier)
+    levels = [(carrier, False)] * (depth - 1) + [(last, True)]
+    for level, (message, is_last) in enumerate(levels, start=1):
+        above = [att, item] * (level - 1)
+        writer.deleteEntry([*above, att, "__substg1.0_37010102"])
+        props = bytearray(writer.getEntry([*above, att, "__properties_version1.0"]).data)
+        for at in range(8, len(props) - 15, 16):
+            tag = struct.unpack_from("<I", props, at)[0]
+            if tag == 0x37050003:  # PR_ATTACH_METHOD: an embedded message
+                struct.pack_into("<I", props, at + 8, 5)
+            elif tag == 0x37010102:  # PR_ATTACH_DATA_BIN becomes PR_ATTACH_DATA_OBJ
+                struct.pack_into("<IIII", props, at, 0x3701000D, 0, 0xFFFFFFFF, 0)
+        writer.editEntry([*above, att, "__properties_version1.0"], data=bytes(props))
+        writer.addEntry([*above, att, item], storage=True)
+        for path in sorted(message.listDir(True, True, False), key=len):
+            if path[0] == "__nameid_version1.0":
+                continue  # an embedded message uses the top level's named properties
+            if message._getOleEntry(path).entry_type == 1:  # a storage
+                writer.addEntry([*above, att, item, *path], storage=True)
+                continue
+            data = message.getStream(path)
+            if path == ["__properties_version1.0"]:
+                data = data[:24] + data[32:]  # an embedded message's header is 8 bytes shorter
+            writer.addEntry([*above, att, item, *path], data=data)
+    out = io.BytesIO()
+    writer.write(out)
+    carrier.close()
+    last.close()
+    return out.getvalue()

@@ -223,6 +223,14 @@ def sevenzip_dictionary() -> bytes:
     return _mixed("sevenzipdict", [_text(), _attachment(b"DS truc.7z", data)])
 
 
+def msg_items_100() -> bytes:
+    """An Outlook .msg carrying a message as an item, that one another, 100 levels deep (460 KB)."""
+    from tests.formats import duty_xlsx, outlook_msg, outlook_msg_nested
+
+    data = outlook_msg_nested(outlook_msg({"DS truc.xlsx": duty_xlsx()}), 100, subject="Fw")
+    return _mixed("msgitems", [_text(), _attachment(b"Fw.msg", data, b"application/vnd.ms-outlook")])
+
+
 def rar_lying_size() -> bytes:
     """A .rar whose member says it unpacks to 1 GiB."""
     from tests.formats import rar_stored
@@ -308,6 +316,7 @@ CASES: dict[str, Callable[[], bytes]] = {
     "signature-chain-100": signature_chain_100,
     "7z-bomb-200MB": sevenzip_bomb,
     "7z-dictionary-4GiB": sevenzip_dictionary,
+    "msg-items-100-deep": msg_items_100,
     "rar-declaring-1GiB": rar_lying_size,
     "rar5-compressed-bomb-1GiB": rar_compressed_bomb,
     "rar5-200MB-declaring-1000-bytes": rar_lying_bomb,

@@ -189,6 +189,8 @@ def test_hostile_archives_and_outlook_wrappers_end_with_a_reason(outcome) -> Non
     for name in ("sevenzipbomb", "rarbomb", "rar5bomb"):
         defects = [d for a in record(outcome, name)["attachments"] for d in a["defects"]]
         assert any("nghi là bom nén" in d for d in defects), (name, defects)
+    items = [d for a in record(outcome, "msgitems")["attachments"] for d in a["defects"]]
+    assert any("lồng quá sâu" in d for d in items), items
     dictionary = [d for a in record(outcome, "sevenzipdict")["attachments"] for d in a["defects"]]
     assert any("từ điển nén" in d for d in dictionary), dictionary
     lying = [d for a in record(outcome, "rar5lying")["attachments"] for d in a["defects"]]
