@@ -3,9 +3,9 @@
 tests/hostile.py and bench/.
 
 TNEF and RAR are written by hand here (no library writes them; mailbot only reads them, with
-tnefparse and rarfile): the smallest valid files, from [MS-OXTNEF] and RARLAB's RAR 4.x technote.
-RAR members are stored, not compressed (compressing needs RARLAB's own program): rarfile reads
-those directly; compressed members go through Debian's bsdtar, which these tests do not reach.
+tnefparse, rarfile and libarchive): the smallest valid files, from [MS-OXTNEF] and RARLAB's RAR 4.x technote.
+RAR members are stored, not compressed (compressing needs RARLAB's own program); compressed RAR 4
+and RAR 5 archives made by RARLAB's rar are in tests/fixtures/files/rar/ (tests/test_rar.py).
 """
 
 from __future__ import annotations
@@ -61,23 +61,45 @@ def sevenzip(members: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
+def sevenzip_declaring(members: dict[str, bytes], lzma2_property: int | None) -> bytes:
+    """A 7z (LZMA2, header not compressed) whose LZMA2 dictionary property byte is then set to
+    `lzma2_property` (40: 4 GiB), the header's CRCs made right again; None: left as written."""
+    import py7zr
+
+    out = io.BytesIO()
+    with py7zr.SevenZipFile(out, "w", filters=[{"id": py7zr.FILTER_LZMA2, "dict_size": 1 << 20}]) as archive:
+        archive.encoded_header_mode = False
+        for name, data in members.items():
+            archive.writestr(data, name)
+    data = bytearray(out.getvalue())
+    if lzma2_property is None:
+        return bytes(data)
+    coder = data.index(b"\x21\x21\x01\x10")  # one-byte id 0x21 (LZMA2) with 1 byte of properties: 1 MiB
+    data[coder + 3] = lzma2_property
+    offset, size = struct.unpack("<QQ", data[12:28])
+    data[28:32] = struct.pack("<I", zlib.crc32(data[32 + offset : 32 + offset + size]))
+    data[8:12] = struct.pack("<I", zlib.crc32(data[12:32]))
+    return bytes(data)
+
+
 # -- RAR 4.x, stored ------------------------------------------------------------------------------------
 def _rar_block(kind: int, flags: int, body: bytes, extra: bytes = b"") -> bytes:
     header = struct.pack("<BHH", kind, flags, 7 + len(body)) + body
     return struct.pack("<H", zlib.crc32(header) & 0xFFFF) + header + extra
 
 
-def rar_stored(members: dict[str, bytes], declared: dict[str, int] | None = None) -> bytes:
-    """A RAR 4 archive of stored members; `declared` lies about a member's unpacked size."""
-    out = b"Rar!\x1a\x07\x00" + _rar_block(0x73, 0, b"\x00" * 6)
+def rar_stored(members: dict[str, bytes], declared: dict[str, int] | None = None, encoding: str = "utf-8") -> bytes:
+    """A RAR 4 archive of stored members; `declared` lies about a member's unpacked size. Names are
+    written in `encoding` without RAR's Unicode flag, as old archivers did."""
+    out = [b"Rar!\x1a\x07\x00" + _rar_block(0x73, 0, b"\x00" * 6)]
     for name, data in members.items():
-        raw_name = name.encode("utf-8")
+        raw_name = name.encode(encoding, errors="replace")
         unpacked = (declared or {}).get(name, len(data))
         body = struct.pack(
             "<IIBIIBBHI", len(data), unpacked, 3, zlib.crc32(data), 0x52A00000, 20, 0x30, len(raw_name), 0o100644
         )
-        out += _rar_block(0x74, 0x8000 | 0x0200 * 0, body + raw_name, data)
-    return out + _rar_block(0x7B, 0x4000, b"")
+        out.append(_rar_block(0x74, 0x8000 | 0x0200 * 0, body + raw_name, data))
+    return b"".join(out) + _rar_block(0x7B, 0x4000, b"")
 
 
 # -- TNEF (winmail.dat) -----------------------------------------------------------------------------------
@@ -122,3 +144,46 @@ def outlook_msg(files: dict[str, bytes], subject: str = "Gửi danh sách trực
             path.write_bytes(data)
             message.attach(path)
         return bytes(message.as_bytes())
+
+
+# -- Outlook .msg carrying messages as items ------------------------------------------------------------
+def outlook_msg_nested(inner: bytes, depth: int = 1, subject: str = "Fw: danh sách trực") -> bytes:
+    """An Outlook .msg carrying a message as an attached item (attach method 5: "attach item", not a
+    .msg file), that one carrying another, `depth` levels down to `inner` (a .msg). msgforge writes
+    no items: the levels are assembled here with extract-msg's OLE writer, from [MS-OXMSG]."""
+    import extract_msg
+    from extract_msg.ole_writer import OleWriter
+
+    att, item = "__attach_version1.0_#00000000", "__substg1.0_3701000D"
+    carrier = extract_msg.openMsg(io.BytesIO(outlook_msg({"x.txt": b"x"}, subject=subject)), delayAttachments=True)
+    last = extract_msg.openMsg(io.BytesIO(inner), delayAttachments=True)
+    writer = OleWriter()
+    writer.fromMsg(carrier)
+    levels = [(carrier, False)] * (depth - 1) + [(last, True)]
+    for level, (message, is_last) in enumerate(levels, start=1):
+        above = [att, item] * (level - 1)
+        writer.deleteEntry([*above, att, "__substg1.0_37010102"])
+        props = bytearray(writer.getEntry([*above, att, "__properties_version1.0"]).data)
+        for at in range(8, len(props) - 15, 16):
+            tag = struct.unpack_from("<I", props, at)[0]
+            if tag == 0x37050003:  # PR_ATTACH_METHOD: an embedded message
+                struct.pack_into("<I", props, at + 8, 5)
+            elif tag == 0x37010102:  # PR_ATTACH_DATA_BIN becomes PR_ATTACH_DATA_OBJ
+                struct.pack_into("<IIII", props, at, 0x3701000D, 0, 0xFFFFFFFF, 0)
+        writer.editEntry([*above, att, "__properties_version1.0"], data=bytes(props))
+        writer.addEntry([*above, att, item], storage=True)
+        for path in sorted(message.listDir(True, True, False), key=len):
+            if path[0] == "__nameid_version1.0":
+                continue  # an embedded message uses the top level's named properties
+            if message._getOleEntry(path).entry_type == 1:  # a storage
+                writer.addEntry([*above, att, item, *path], storage=True)
+                continue
+            data = message.getStream(path)
+            if path == ["__properties_version1.0"]:
+                data = data[:24] + data[32:]  # an embedded message's header is 8 bytes shorter
+            writer.addEntry([*above, att, item, *path], data=data)
+    out = io.BytesIO()
+    writer.write(out)
+    carrier.close()
+    last.close()
+    return out.getvalue()

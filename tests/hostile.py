@@ -215,12 +215,52 @@ def sevenzip_bomb() -> bytes:
     return _mixed("sevenzipbomb", [_text(), _attachment(b"DS truc.7z", out.getvalue())])
 
 
+def sevenzip_dictionary() -> bytes:
+    """A .7z of one small duty list whose header asks for a 4 GiB LZMA2 dictionary."""
+    from tests.formats import duty_xlsx, sevenzip_declaring
+
+    data = sevenzip_declaring({"DS truc.xlsx": duty_xlsx()}, 40)
+    return _mixed("sevenzipdict", [_text(), _attachment(b"DS truc.7z", data)])
+
+
+def msg_items_100() -> bytes:
+    """An Outlook .msg carrying a message as an item, that one another, 100 levels deep (460 KB)."""
+    from tests.formats import duty_xlsx, outlook_msg, outlook_msg_nested
+
+    data = outlook_msg_nested(outlook_msg({"DS truc.xlsx": duty_xlsx()}), 100, subject="Fw")
+    return _mixed("msgitems", [_text(), _attachment(b"Fw.msg", data, b"application/vnd.ms-outlook")])
+
+
 def rar_lying_size() -> bytes:
     """A .rar whose member says it unpacks to 1 GiB."""
     from tests.formats import rar_stored
 
     data = rar_stored({"DS truc.xlsx": b"x" * 1000}, declared={"DS truc.xlsx": 1 << 30})
     return _mixed("rarbomb", [_text(), _attachment(b"DS truc.rar", data)])
+
+
+def rar_compressed_bomb() -> bytes:
+    """A RAR 5 member compressed from 1 GiB to 64 KB, declaring its size."""
+    from tests import rarpack
+
+    data = rarpack.rar5_bomb("DS truc.xlsx", 1 << 30, declare=1 << 30)
+    return _mixed("rar5bomb", [_text(), _attachment(b"DS truc.rar", data)])
+
+
+def rar_lying_bomb() -> bytes:
+    """A RAR 5 member of 200 MB compressed to 13 KB that declares 1,000 bytes."""
+    from tests import rarpack
+
+    data = rarpack.rar5_bomb("DS truc.xlsx", 200 << 20, declare=1000)
+    return _mixed("rar5lying", [_text(), _attachment(b"DS truc.rar", data)])
+
+
+def rar_10000() -> bytes:
+    """A .rar of 10,000 small members."""
+    from tests.formats import rar_stored
+
+    data = rar_stored({f"tep-{n}.txt": b"x" * 20 for n in range(10_000)})
+    return _mixed("rar10000", [_text(), _attachment(b"DS truc.rar", data)])
 
 
 def tnef_10000() -> bytes:
@@ -275,7 +315,12 @@ CASES: dict[str, Callable[[], bytes]] = {
     "signature-fields-1000": signature_fields_1000,
     "signature-chain-100": signature_chain_100,
     "7z-bomb-200MB": sevenzip_bomb,
+    "7z-dictionary-4GiB": sevenzip_dictionary,
+    "msg-items-100-deep": msg_items_100,
     "rar-declaring-1GiB": rar_lying_size,
+    "rar5-compressed-bomb-1GiB": rar_compressed_bomb,
+    "rar5-200MB-declaring-1000-bytes": rar_lying_bomb,
+    "rar-10000-files": rar_10000,
     "winmail-dat-10000-files": tnef_10000,
     "scan-100000x100000-png": scan_huge_image,
     "scan-pdf-10000-pages": scan_10000_pages,

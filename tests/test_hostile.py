@@ -120,7 +120,7 @@ def test_archives_are_never_unpacked_beyond_the_budget(outcome) -> None:
     depth = [a["container"].count("›") + 1 for a in nested["attachments"] if a["container"]]
     assert depth and max(depth) <= 2, nested["attachments"]
     stored = sum(p.stat().st_size for p in (tmp_path / "state").rglob("*") if p.is_file())
-    assert stored < 64 * 1024 * 1024  # the 1 GiB member was never written out
+    assert stored < 64 * 1024 * 1024, stored  # the 1 GiB member was never written out
 
 
 def test_file_names_never_reach_the_file_system(outcome) -> None:
@@ -186,9 +186,18 @@ def test_hostile_signatures_are_defects_that_never_hold(outcome) -> None:
 
 
 def test_hostile_archives_and_outlook_wrappers_end_with_a_reason(outcome) -> None:
-    for name in ("sevenzipbomb", "rarbomb"):
+    for name in ("sevenzipbomb", "rarbomb", "rar5bomb"):
         defects = [d for a in record(outcome, name)["attachments"] for d in a["defects"]]
         assert any("nghi là bom nén" in d for d in defects), (name, defects)
+    items = [d for a in record(outcome, "msgitems")["attachments"] for d in a["defects"]]
+    assert any("lồng quá sâu" in d for d in items), items
+    dictionary = [d for a in record(outcome, "sevenzipdict")["attachments"] for d in a["defects"]]
+    assert any("từ điển nén" in d for d in dictionary), dictionary
+    lying = [d for a in record(outcome, "rar5lying")["attachments"] for d in a["defects"]]
+    assert any("không giải nén được 'DS truc.xlsx'" in d for d in lying), lying
+    many = record(outcome, "rar10000")
+    assert "tệp nén có quá nhiều tệp: chỉ xét 200 tệp" in [d for a in many["attachments"] for d in a["defects"]]
+    assert len([a for a in many["attachments"] if a["container"]]) == 200
     tnef = record(outcome, "tnef10000")
     defects = [d for a in tnef["attachments"] for d in a["defects"]]
     assert "gói Outlook winmail.dat có quá nhiều tệp: chỉ xét 200 tệp" in defects

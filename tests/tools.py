@@ -39,6 +39,12 @@ def _ocr() -> bool:
     return ocrjob.available() is None
 
 
+def _libarchive() -> bool:
+    from mailbot.analysis.readers import archives
+
+    return archives.rar_unpacker() is None
+
+
 def _dejavu() -> bool:
     from tests import scans
 
@@ -50,7 +56,7 @@ TOOLS: dict[str, tuple[Callable[[], bool], str]] = {
     "dovecot": (_dovecot, "dovecot-imapd"),
     "systemd-analyze": (_program("systemd-analyze"), "systemd"),
     "antiword": (_antiword, "antiword"),
-    "bsdtar": (_program("bsdtar"), "libarchive-tools"),
+    "libarchive": (_libarchive, "libarchive13"),  # .rar members unpacked through libarchive-c
     "openssl": (_program("openssl"), "openssl"),
     # the Vietnamese model and the [ocr] extra's tesserocr; ocrjob.available() says which is missing
     "tesseract": (_ocr, "tesseract-ocr tesseract-ocr-vie"),

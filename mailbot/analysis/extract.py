@@ -20,7 +20,7 @@ from mailbot.analysis.readers import archives, outlook, word97
 from mailbot.analysis.textnorm import decode_bytes, nfc
 from mailbot.config import Config
 from mailbot.envelope import SCAN_KINDS, Attachment
-from mailbot.errors import OverBudget
+from mailbot.errors import OverBudget, ReaderError
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,9 @@ def _members(att: Attachment, kind: str, budget: Budget, depth: int) -> tuple[li
         install = EXTRAS.get(exc.name or "", exc.name)
         att.defects.append(f"máy chủ chưa cài thư viện đọc {filetype.label(kind)} ({install}): không mở được")
         return out, ""
+    except ReaderError as exc:  # a reason staff should read as it is
+        att.defects.append(str(exc))
+        return out, ""
     except Exception as exc:  # every format library raises its own errors on a damaged file
         att.defects.append(f"không mở được {what} ({type(exc).__name__})")
         return out, ""
@@ -164,6 +167,9 @@ def _member(att: Attachment, entry: archives.Entry, budget: Budget, what: str) -
         data = entry.read(budget.bytes)
     except archives.MemberTooLarge:
         data = b"x" * (budget.bytes + 1)  # reported below like any member larger than it said
+    except ReaderError as exc:
+        att.defects.append(f"không giải nén được {name!r}: {exc}")
+        return None
     except Exception as exc:
         att.defects.append(f"không giải nén được {name!r} ({type(exc).__name__})")
         return None

@@ -7,11 +7,9 @@ in the main process, in the order the source gave the messages.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections import deque
@@ -24,6 +22,7 @@ from typing import TypeVar
 from mailbot import logs
 from mailbot.analysis.classify import classify
 from mailbot.analysis.extract import Budget
+from mailbot.analysis.readers import confine
 from mailbot.analysis.rosters import read_rosters
 from mailbot.config import Config
 from mailbot.envelope import Envelope
@@ -77,18 +76,7 @@ def _init_worker(parent: int, level: str, fmt: str) -> None:
     """Log as the parent does (not Python's bare last-resort handler), and die with it."""
     logs.route_warnings()
     logs.setup(level, fmt)
-    _die_with_parent(parent)
-
-
-def _die_with_parent(parent: int) -> None:
-    """A worker ends when mailbot does, even after a kill -9 (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return  # not Linux: idle workers end when the pool's pipes close
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
+    confine.die_with_parent(parent)  # a worker ends when mailbot does, even after a kill -9
 
 
 def limit(config: Config) -> float:

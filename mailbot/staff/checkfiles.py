@@ -70,8 +70,9 @@ def check_readers() -> Line:
     ]
     if word97.antiword() is None:
         missing.append("antiword cho tệp .doc (apt-get install antiword)")
-    if importlib.util.find_spec("rarfile") is not None and archives.rar_tool() is None:
-        missing.append("bsdtar cho tệp .rar nén (apt-get install libarchive-tools)")
+    rar = archives.rar_unpacker()
+    if rar is not None:
+        missing.append(f"{rar} cho tệp .rar")
     what = "đọc tệp đính kèm"
     if missing:
         return Line(

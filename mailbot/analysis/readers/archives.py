@@ -1,5 +1,5 @@
 """The files inside a container, listed the same way whatever the format: zip (stdlib), 7z
-(py7zr), rar (rarfile, through Debian's bsdtar or unar), and Outlook's winmail.dat and .msg
+(py7zr), rar (rarfile lists, libarchive unpacks), and Outlook's winmail.dat and .msg
 (readers/outlook.py). extract.py applies one set of limits to all of them.
 
 Each entry declares its size before a byte is unpacked; `read(limit)` never returns more than
@@ -14,8 +14,10 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from mailbot.analysis.textnorm import nfc
+from mailbot.errors import ReaderError
 
 
 class MemberTooLarge(Exception):
@@ -73,6 +75,12 @@ def sevenzip_entries(data: bytes) -> Iterator[Entry]:
     import py7zr
 
     archive = py7zr.SevenZipFile(io.BytesIO(data))
+    memory = max((_coder_memory(c) for f in _folders(archive) for c in f.coders), default=0)
+    if memory > MAX_CODER_MEMORY:
+        raise ReaderError(
+            f"tệp nén .7z cần {-(-memory // (1 << 20))} MB bộ nhớ để giải nén (từ điển nén), "
+            f"trên giới hạn {MAX_CODER_MEMORY // (1 << 20)} MB: không mở"
+        )
     encrypted = archive.needs_password()
     for info in archive.list():
         if info.is_directory:
@@ -84,6 +92,26 @@ def sevenzip_entries(data: bytes) -> Iterator[Entry]:
             encrypted=encrypted,
             read=functools.partial(_sevenzip_read, archive, info.filename),
         )
+
+
+MAX_CODER_MEMORY = 64 << 20  # 7-Zip's "ultra" dictionary; 7-Zip shrinks it to the data when smaller
+
+
+def _folders(archive: Any) -> list[Any]:
+    streams = getattr(archive.header, "main_streams", None)
+    info = getattr(streams, "unpackinfo", None)
+    return list(getattr(info, "folders", None) or [])
+
+
+def _coder_memory(coder: dict[str, Any]) -> int:
+    """What a decoder allocates before it unpacks a byte, from its properties in the header: the
+    LZMA or LZMA2 dictionary, the PPMd model (bytes; 0: a coder that needs little)."""
+    method, props = bytes(coder.get("method") or b""), bytes(coder.get("properties") or b"")
+    if method == b"\x21" and props:  # LZMA2: one byte
+        return 0xFFFFFFFF if props[0] >= 40 else (2 | (props[0] & 1)) << (props[0] // 2 + 11)
+    if method in (b"\x03\x01\x01", b"\x03\x04\x01") and len(props) >= 5:  # LZMA, PPMd: 4 bytes after the first
+        return int.from_bytes(props[1:5], "little")
+    return 0
 
 
 def _sevenzip_read(archive: object, name: str, limit: int) -> bytes:
@@ -128,36 +156,116 @@ def _sevenzip_read(archive: object, name: str, limit: int) -> bytes:
 
 
 # -- rar ------------------------------------------------------------------------------------------------
+# rarfile reads the list (names, sizes, packed sizes, passwords; pure Python, no program run);
+# libarchive (libarchive-c over Debian's libarchive13) unpacks, in this process, from memory, one
+# member at a time in archive order. rarfile's own unpacking runs an outside program per member
+# (and its bsdtar command line never worked: bsdtar took its "--" for the archive).
+class RarUnreadable(ReaderError):
+    """libarchive could not unpack a member (a solid RAR 4 archive, a damaged one)."""
+
+
 def rar_entries(data: bytes) -> Iterator[Entry]:
     import rarfile
 
-    archive = rarfile.RarFile(io.BytesIO(data))
-    for info in archive.infolist():
-        if info.is_dir():
+    missing = rar_unpacker()
+    if missing:
+        raise ReaderError(f"máy chủ thiếu {missing}: chưa giải nén được tệp .rar")
+    listing = rarfile.RarFile(io.BytesIO(data))
+    if listing.needs_password() and not listing.infolist():
+        raise ReaderError("tệp nén .rar có mật khẩu (cả danh sách tệp): không đọc được")
+    rar5 = rarfile.get_rar_version(io.BytesIO(data)) == rarfile.RAR_V5
+    unpacker = _RarUnpacker(data, rar5, listing.is_solid())
+    for info in listing.infolist():
+        if not info.is_file():  # folders, links
             continue
+        name = _rar_name(info, rar5)
         yield Entry(
-            name=clean_name(info.filename or ""),
+            name=clean_name(name),
             size=int(info.file_size or 0),
             packed=int(info.compress_size or 0),
             encrypted=info.needs_password(),
-            read=functools.partial(_rar_read, archive, info),
+            read=functools.partial(unpacker.read, name, int(info.file_size or 0)),
         )
 
 
-def _rar_read(archive: object, info: object, limit: int) -> bytes:
-    with archive.open(info) as fh:  # type: ignore[attr-defined]
-        return bytes(fh.read(limit + 1))
-
-
-def rar_tool() -> str | None:
-    """The program rarfile unpacks with (stored members need none), or None."""
+def _rar_name(info: Any, rar5: bool) -> str:
+    """RAR 5 names are UTF-8, and so are RAR 4 names flagged Unicode; older ones are in the writer's
+    code page, which rarfile guesses as UTF-16 (garbage): UTF-8 or, failing that, Windows-1258."""
     import rarfile
 
+    if rar5 or info.flags & rarfile.RAR_FILE_UNICODE or not isinstance(info.orig_filename, bytes):
+        return str(info.filename or "")
     try:
-        setup = rarfile.tool_setup()
-    except rarfile.RarCannotExec:
-        return None
-    return str(setup.get_cmdline("check_cmd", None)[0])
+        return str(info.orig_filename.decode("utf-8"))
+    except UnicodeDecodeError:
+        return str(info.orig_filename.decode("cp1258", errors="replace"))
+
+
+class _RarUnpacker:
+    """libarchive's pass over the archive, in order: members not asked for (too large, a password)
+    are passed over, and a member is read before the next is asked for."""
+
+    def __init__(self, data: bytes, rar5: bool, solid: bool) -> None:
+        self.entries = self._entries(data, "rar5" if rar5 else "rar")
+        self.solid4 = solid and not rar5
+        self.failed = ""
+
+    @staticmethod
+    def _entries(data: bytes, format_name: str) -> Iterator[Any]:
+        import libarchive
+
+        with libarchive.memory_reader(data, format_name=format_name, filter_name="none") as archive:
+            yield from archive
+
+    def read(self, name: str, size: int, limit: int) -> bytes:
+        import libarchive
+
+        if self.failed:
+            raise RarUnreadable(self.failed)
+        try:
+            for entry in self.entries:
+                if not _same(entry, name, size):
+                    continue  # another member, or an older version of this one ("name;1")
+                out = bytearray()
+                for block in entry.get_blocks(min(limit + 1, 1 << 16)):
+                    out += block
+                    if len(out) > limit:
+                        return bytes(out[: limit + 1])
+                return bytes(out)
+        except libarchive.ArchiveError as exc:
+            self.failed = (
+                "tệp .rar dạng solid (RAR 4): máy chủ chỉ giải nén được tệp đầu"
+                if self.solid4
+                else f"tệp .rar hỏng, không giải nén được ({exc.msg})"
+            )
+            raise RarUnreadable(self.failed) from None
+        raise RarUnreadable("không thấy tệp này khi giải nén .rar")
+
+
+def _same(entry: Any, name: str, size: int) -> bool:
+    """libarchive's entry is the member rarfile listed: the same name, or, for a name the two decode
+    differently (written without RAR's Unicode flag, in a Windows code page), the same printable
+    ASCII in it and the same size."""
+    if entry.pathname == name:
+        return True
+    return _skeleton(entry.pathname) == _skeleton(name) and entry.size in (None, size)
+
+
+def _skeleton(name: str | bytes) -> str:
+    if isinstance(name, bytes):
+        name = name.decode("latin-1")
+    return re.sub(r"[^!-~]", "", name.replace("\\", "/"))
+
+
+def rar_unpacker() -> str | None:
+    """None when .rar members can be unpacked here, else what is missing (for `mailbot check`)."""
+    try:
+        import libarchive  # noqa: F401 - loads libarchive13 too
+    except ImportError:
+        return "thư viện libarchive-c (pip install libarchive-c)"
+    except (OSError, AttributeError):
+        return "thư viện libarchive của Debian (apt-get install libarchive13)"
+    return None
 
 
 def held(content: bytes, limit: int) -> bytes:

@@ -1,6 +1,7 @@
-"""OCR of one file in a child process, under a time and a memory limit: a decoder bomb (a JBIG2 or
-CCITT image of 100,000 × 100,000 pixels, a PDF of 10,000 pages) or a crash in Leptonica ends that
-child, never the worker that asked.
+"""OCR of one file in a child process, under a time, a CPU and a memory limit: a decoder bomb (a JBIG2
+or CCITT image of 100,000 × 100,000 pixels, a PDF of 10,000 pages) or a crash in Leptonica ends that
+child, never the worker that asked. The child dies with the worker (readers/confine.py), so a worker
+killed for taking too long leaves no OCR running behind it.
 
     python -m mailbot.analysis.readers.ocrjob KIND MAX_PAGES < file   →   JSON on stdout
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import resource
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailbot.analysis.readers import confine
 from mailbot.errors import ReaderError
 
 
@@ -57,10 +59,6 @@ def available() -> str | None:
     return None
 
 
-def _limits() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
-
-
 def run(data: bytes, kind: str, max_pages: int, seconds: float) -> OcrResult:
     """OCR a file (kind "pdf", "jpeg", "png" or "tiff") in a child process; ReaderError with the reason
     in Vietnamese when it cannot be done."""
@@ -74,7 +72,8 @@ def run(data: bytes, kind: str, max_pages: int, seconds: float) -> OcrResult:
             input=data,
             capture_output=True,
             timeout=seconds,
-            preexec_fn=_limits,
+            # dies with the worker (a killed worker leaves no OCR running), CPU time at most the budget
+            preexec_fn=confine.limits(MEMORY, seconds),
             env={**os.environ, "OMP_THREAD_LIMIT": "1"},  # one core per job: the workers share the rest
         )
     except subprocess.TimeoutExpired:
@@ -82,8 +81,12 @@ def run(data: bytes, kind: str, max_pages: int, seconds: float) -> OcrResult:
     if done.returncode != 0:
         last = done.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = last[-1] if last else f"mã thoát {done.returncode}"
-        if "MemoryError" in reason or done.returncode < 0:
-            reason = "vượt giới hạn bộ nhớ 1 GiB" if "MemoryError" in reason else f"tiến trình bị dừng ({reason})"
+        if "MemoryError" in reason:
+            reason = "vượt giới hạn bộ nhớ 1 GiB"
+        elif done.returncode == -signal.SIGXCPU:
+            raise TooSlow(f"đọc bản quét dùng quá {seconds:.0f} giây CPU: dừng lại, cán bộ xem tệp gốc")
+        elif done.returncode < 0:
+            reason = f"tiến trình bị dừng ({reason})"
         raise ReaderError(f"không đọc được bản quét: {reason[:200]}")
     result = OcrResult(**json.loads(done.stdout))
     result.seconds = time.monotonic() - started

@@ -9,11 +9,11 @@ lines, which the duty-list reader splits. RTF: `striprtf`, pure Python; Word wri
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import tempfile
 
+from mailbot.analysis.readers import confine
 from mailbot.errors import ReaderError
 
 ANTIWORD_SECONDS = 20
@@ -23,12 +23,6 @@ MAX_OUTPUT = 4 * 1024 * 1024
 
 def antiword() -> str | None:
     return shutil.which("antiword")
-
-
-def _limits() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ANTIWORD_MEMORY, ANTIWORD_MEMORY))
-    cpu = max(1, int(ANTIWORD_SECONDS))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 
 
 def read_doc(data: bytes) -> str:
@@ -44,7 +38,7 @@ def read_doc(data: bytes) -> str:
                 [program, "-m", "UTF-8.txt", "-w", "0", path],
                 capture_output=True,
                 timeout=ANTIWORD_SECONDS,
-                preexec_fn=_limits,
+                preexec_fn=confine.limits(ANTIWORD_MEMORY, ANTIWORD_SECONDS),
                 env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
             )
         except subprocess.TimeoutExpired:
