@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from mailbot.clockskew import ahead
 from mailbot.errors import StoreError
 from mailbot.register.blobs import Blobs
 from mailbot.register.storage import SegmentedTable
@@ -75,7 +76,7 @@ class Store:
         self._message_receipts: dict[tuple[str, str], str] = {}  # (message key, campaign) -> receipt
         self._mail_times: dict[str, list[dt.datetime]] = defaultdict(list)
         self._pending: set[str] = set()
-        self.last_digest: dict[str, Any] | None = None  # the daily digest of the latest day (see digest.py)
+        self.last_digest: dict[str, Any] | None = None  # the daily digest made last (see digest.py)
         for sub in self.submissions.all():
             self._note_submission(sub)
         for mail in self.outbox.all():
@@ -203,7 +204,7 @@ class Store:
 
     # -- outbox --------------------------------------------------------------------------
     def _note_mail(self, mail: dict[str, Any]) -> None:
-        if mail.get("day") and (self.last_digest is None or mail["day"] >= self.last_digest["day"]):
+        if mail.get("day"):  # the latest made, in outbox order (a day stamped ahead is not "latest")
             self.last_digest = mail
         if mail["status"] in SENT_STATES:
             when = parse_iso(mail["created_at"])
@@ -214,16 +215,17 @@ class Store:
         else:
             self._pending.discard(mail["key"])
 
-    def mails_to(self, recipient: str, since: dt.datetime) -> int:
-        """Automatic mails created for a recipient since a moment (for the per-recipient cap)."""
+    def mails_to(self, recipient: str, since: dt.datetime, now: dt.datetime) -> int:
+        """Automatic mails created for a recipient from `since` to `now` (for the per-recipient cap);
+        one stamped after `now` came from a clock that ran ahead and does not count."""
         times = self._mail_times.get(recipient.lower(), [])
         times[:] = [t for t in times if t >= since - dt.timedelta(days=1)]  # keep the list short
-        return sum(1 for t in times if t >= since)
+        return sum(1 for t in times if t >= since and not ahead(t, now))
 
     def capped(self, recipients: list[str], cap: int, now: dt.datetime) -> list[str]:
         """The recipients that had `cap` automatic mails or more in the last 24 hours."""
         since = now - dt.timedelta(days=1)
-        return [r for r in recipients if self.mails_to(r, since) >= cap]
+        return [r for r in recipients if self.mails_to(r, since, now) >= cap]
 
     def enqueue(self, mail: dict[str, Any]) -> dict[str, Any]:
         existing = self.outbox.get(mail["key"])

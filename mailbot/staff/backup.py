@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 from mailbot import config as configmod
+from mailbot.clockskew import SLACK, ahead_seconds
 from mailbot.errors import MailbotError
 from mailbot.register.storage import scan
 from mailbot.replies.timefmt import size_text
@@ -37,7 +38,8 @@ IMMUTABLE = ("raw", "files", "outbox")  # content-addressed blobs; dry-run .eml 
 def snapshot(state_dir: Path) -> Path:
     """Hard links to the committed register; call it with the store's lock held."""
     for old in (state_dir / SNAPSHOTS).glob("*"):  # left by a backup that died before removing its own
-        if old.stat().st_mtime < time.time() - STALE_SECONDS:
+        made, now = old.stat().st_mtime, time.time()
+        if made < now - STALE_SECONDS or ahead_seconds(made, now):  # or from a clock that ran ahead
             shutil.rmtree(old, ignore_errors=True)
     target = state_dir / SNAPSHOTS / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     target.mkdir(parents=True)
@@ -123,17 +125,20 @@ def make(state_dir: Path, snap: Path, to: Path, now: dt.datetime) -> tuple[Path,
     return final, counts, copied, linked
 
 
-def _backups(to: Path) -> list[Path]:
-    """The complete backups in `to`, oldest first (by name: the time they were made)."""
+def _backups(to: Path, now: dt.datetime | None = None) -> list[Path]:
+    """The complete backups in `to`, oldest first (by name: the time they were made). With `now`,
+    one named after it (made by a clock that ran ahead, since corrected) counts as older than
+    every other: it is not the newest, and goes first."""
+    latest = (now + SLACK).strftime("mailbot-%Y%m%d-%H%M%S") if now is not None else None
     return sorted(
         (p for p in to.iterdir() if p.is_dir() and p.name.startswith("mailbot-")),
-        key=lambda p: (p.name[:23], int(p.name[24:] or 1)),
+        key=lambda p: (latest is None or p.name[:23] <= latest, p.name[:23], int(p.name[24:] or 1)),
     )
 
 
-def prune(to: Path, keep: int) -> list[Path]:
-    """Remove all but the `keep` newest backups in `to`."""
-    copies = _backups(to)
+def prune(to: Path, keep: int, now: dt.datetime | None = None) -> list[Path]:
+    """Remove all but the `keep` newest backups in `to` (see _backups for `now`)."""
+    copies = _backups(to, now)
     old = copies[:-keep] if keep > 0 else []
     for path in old:
         shutil.rmtree(path)
@@ -157,11 +162,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
         if not answer.get("ok"):
             raise MailbotError(answer.get("error") or "the running mailbot could not take a snapshot") from None
         snap = Path(answer["output"])
+    now = dt.datetime.now(config.timezone)
     try:
-        final, counts, copied, linked = make(config.state_dir, snap, to, dt.datetime.now(config.timezone))
+        final, counts, copied, linked = make(config.state_dir, snap, to, now)
     finally:
         shutil.rmtree(snap, ignore_errors=True)
-    removed = prune(to, args.keep) if args.keep else []
+    removed = prune(to, args.keep, now) if args.keep else []
     print(
         f"Đã sao lưu vào {final}: {counts['messages']} thư, {counts['submissions']} tài liệu đã nộp, "
         f"{counts['outbox']} thư gửi đi, {size_text(copied + linked)} (chép mới {size_text(copied)}, phần còn lại "
