@@ -73,6 +73,7 @@ class Store:
         self._versions: dict[tuple[str, str, str], int] = defaultdict(int)
         self._latest: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._first: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._slots_of: dict[str, set[tuple[str, str, str]]] = defaultdict(set)  # organization -> its slots
         self._message_receipts: dict[tuple[str, str], str] = {}  # (message key, campaign) -> receipt
         self._mail_times: dict[str, list[dt.datetime]] = defaultdict(list)
         self._pending: set[str] = set()
@@ -174,6 +175,7 @@ class Store:
         self._message_receipts[(sub["message_key"], sub["campaign"])] = sub["receipt"]
         slot = (sub["campaign"], sub["organization"], sub["document"])
         self._versions[slot] = max(self._versions[slot], sub["version"])
+        self._slots_of[sub["organization"]].add(slot)
         if sub["version"] >= self._latest.get(slot, {}).get("version", 0):
             self._latest[slot] = sub
         if sub["version"] <= self._first.get(slot, {}).get("version", sub["version"]):
@@ -201,6 +203,10 @@ class Store:
 
     def first_submission(self, campaign: str, organization: str, document: str) -> dict[str, Any] | None:
         return self._first.get((campaign, organization, document))
+
+    def submission_slots(self) -> dict[str, set[tuple[str, str, str]]]:
+        """Organization -> the (campaign, organization, document) slots it has sent something for."""
+        return self._slots_of
 
     # -- outbox --------------------------------------------------------------------------
     def _note_mail(self, mail: dict[str, Any]) -> None:

@@ -120,7 +120,8 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
                     cells.append(
                         {
                             "status": row["status"],
-                            "text": f"{status.LABELS[row['status']]}: {row['receipt']}, {when}{versions}",
+                            "text": f"{status.LABELS[row['status']]}: {row['receipt']}, {when}{versions}"
+                            + status.told_note(row, tz),
                         }
                     )
             table.append({"organization": org.name, "cells": cells})

@@ -12,6 +12,7 @@ import fcntl
 import imaplib
 import os
 import ssl
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -60,6 +61,32 @@ def check_state(config: configmod.Config) -> Line:
         what,
         f"đọc được: {counts['messages']} thư, {counts['submissions']} tài liệu, {counts['outbox']} thư gửi đi{running}",
     )
+
+
+def check_organizations(config: configmod.Config) -> Iterator[Line]:
+    """A warning for each organization the register holds records of but the configuration no
+    longer names (removed, or its id changed): status and the roster show them marked as such,
+    the digest and reminders leave them out."""
+    db = config.state_dir / "db"
+    named = {org.id for org in config.organizations}
+    documents: Counter[str] = Counter()
+    messages: Counter[str] = Counter()
+    try:
+        for _, sub in scan(db / "submissions"):
+            documents[sub.get("organization") or ""] += 1
+        for _, msg in scan(db / "messages"):
+            messages[msg.get("organization") or ""] += 1
+    except MailbotError:
+        return  # check_state has said it
+    for org_id in sorted((set(documents) | set(messages)) - named - {""}):
+        yield Line(
+            True,
+            f"đơn vị {org_id}",
+            f"không còn trong cấu hình nhưng sổ còn {messages[org_id]} thư, {documents[org_id]} tài liệu đã nộp "
+            "của đơn vị này; status và roster vẫn hiện với ghi chú, báo cáo hằng ngày và thư nhắc thì không",
+            f'thêm lại [[organizations]] id = "{org_id}" nếu bỏ nhầm (hoặc đổi id về như cũ)',
+            warning=True,
+        )
 
 
 def _lock_holder(state: Path) -> str | None:
@@ -254,6 +281,7 @@ def run_checks(path: str, fix: bool) -> Iterator[Line]:
     )
     yield check_templates(config)
     yield check_state(config)
+    yield from check_organizations(config)
     yield check_signatures(config)
     yield check_readers()
     yield check_ocr(config)
