@@ -12,13 +12,14 @@ Times are stored as ISO 8601 in UTC with their offset.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from mailbot.clockskew import ahead
-from mailbot.errors import StoreError
+from mailbot.errors import StateReadOnly, StoreError
 from mailbot.register.blobs import Blobs
 from mailbot.register.storage import SegmentedTable
 
@@ -43,14 +44,18 @@ def parse_iso(value: str) -> dt.datetime:
 class Store:
     """The register. Changes stay in memory until commit(); rollback() forgets them."""
 
-    def __init__(self, state_dir: Path, segment_size: int = 50) -> None:
+    def __init__(self, state_dir: Path, segment_size: int = 50, read_only: bool = False) -> None:
         self.root = state_dir
         self.segment_size = segment_size
+        self.read_only = read_only  # opened to read (the folder cannot be written): commit refuses changes
         try:
-            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only, whatever the umask
-            for sub in ("db", "raw", "files"):
-                (state_dir / sub).mkdir(mode=0o700, exist_ok=True)
+            if not read_only:
+                state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only, whatever the umask
+                for sub in ("db", "raw", "files"):
+                    (state_dir / sub).mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise StateReadOnly(state_dir, exc.strerror or exc) from exc
             raise StoreError(f"cannot create the state folder {state_dir}: {exc.strerror}") from exc
         self.blobs = Blobs(state_dir)
         # Outbox changes (sent marks, attempts) not yet on disk: a rollback re-applies them, so a
@@ -86,6 +91,10 @@ class Store:
     def commit(self, durable: bool = True) -> None:
         """Write what changed, in the order that makes a crash in between harmless:
         files, then submissions, then the outbox, then messages (the commit point)."""
+        if self.read_only:
+            if self.changes:
+                raise StateReadOnly(self.root, "opened to read only")
+            return
         try:
             if durable:
                 self.blobs.sync()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from mailbot import config as configmod
 from mailbot.clockskew import SLACK, ahead_seconds
-from mailbot.errors import MailbotError
+from mailbot.errors import MailbotError, StateReadOnly
 from mailbot.register.storage import scan
 from mailbot.replies.timefmt import size_text
 
@@ -35,8 +35,19 @@ MUTABLE = ("known_senders.json", "imap-state.json", "ews-state.json")  # small f
 IMMUTABLE = ("raw", "files", "outbox")  # content-addressed blobs; dry-run .eml files
 
 
-def snapshot(state_dir: Path) -> Path:
-    """Hard links to the committed register; call it with the store's lock held."""
+def snapshot(state_dir: Path, into: Path | None = None) -> Path:
+    """Hard links to the committed register; call it with the store's lock held. `into`: copies in
+    that folder instead (the state folder cannot be written, so nothing can change it meanwhile)."""
+    if into is not None:
+        into.mkdir(mode=0o700)
+        for path in sorted((state_dir / "db").rglob("*.json")):
+            if not path.name.startswith("."):
+                (into / "db" / path.relative_to(state_dir / "db")).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, into / "db" / path.relative_to(state_dir / "db"))
+        for name in MUTABLE:
+            if (state_dir / name).exists():
+                shutil.copy2(state_dir / name, into / name)
+        return into
     for old in (state_dir / SNAPSHOTS).glob("*"):  # left by a backup that died before removing its own
         made, now = old.stat().st_mtime, time.time()
         if made < now - STALE_SECONDS or ahead_seconds(made, now):  # or from a clock that ran ahead
@@ -162,6 +173,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
         if not answer.get("ok"):
             raise MailbotError(answer.get("error") or "the running mailbot could not take a snapshot") from None
         snap = Path(answer["output"])
+    except StateReadOnly:  # a read-only state folder: nothing can change it, copy it as it is
+        to.mkdir(parents=True, exist_ok=True)
+        snap = snapshot(config.state_dir, to / f".snapshot-{uuid.uuid4().hex[:6]}")
     now = dt.datetime.now(config.timezone)
     try:
         final, counts, copied, linked = make(config.state_dir, snap, to, now)

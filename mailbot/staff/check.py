@@ -56,6 +56,15 @@ def check_state(config: configmod.Config) -> Line:
         return Line(False, what, str(exc), "khôi phục từ bản sao lưu (xem docs/operator.md, mục Sao lưu và khôi phục)")
     holder = _lock_holder(state)
     running = f"; đang được dịch vụ dùng (pid {holder})" if holder else ""
+    if not os.access(state, os.W_OK) or os.statvfs(state).f_flag & os.ST_RDONLY:  # EROFS stops root too
+        return Line(
+            False,
+            what,
+            f"đọc được: {counts['messages']} thư, {counts['submissions']} tài liệu, {counts['outbox']} thư gửi đi"
+            f"{running}; nhưng KHÔNG GHI ĐƯỢC (hệ thống tệp chỉ đọc hoặc không có quyền ghi): `run` dừng với mã 4",
+            "gắn lại phân vùng ở chế độ ghi (mount -o remount,rw; nếu hệ thống tự chuyển sang chỉ đọc vì lỗi đĩa: "
+            "fsck trước) hoặc cấp quyền ghi cho người dùng của dịch vụ, rồi systemctl restart mailbot",
+        )
     return Line(
         True,
         what,
