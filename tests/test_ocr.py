@@ -164,3 +164,33 @@ def test_scans_over_the_time_budget_send_the_message_to_review(config) -> None:
         analysed(dataclasses.replace(config, ocr_seconds=1.0), "scan.pdf", pages)
     # in the runner, an analysis that raises sets the message aside for review with the reason
     # (tests/test_poison.py shows the set-aside path)
+
+
+def test_plain_mail_never_waits_for_a_burst_of_scans(tmp_path, smtp_server) -> None:
+    """Ten 3-page scans, then five plain plans (issue 26): the plans are analysed in the plain lane
+    while the OCR lane reads the scans, so all five are answered before the first scan is. Every
+    message answered once in the end. Times: bench/ocr.py --burst."""
+    recorder, port = smtp_server
+    path = write_config(tmp_path, port)
+    child = daemon(path)
+    try:
+        time.sleep(1.0)
+        scan = scans.multipage_pdf([scans.duty_list() for _ in range(3)])
+        for n in range(10):
+            raw = build(sender=f"kt{n}@vnpt.vn", subject="gửi văn bản", files=(("scan.pdf", scan),))
+            deliver(tmp_path, raw, f"{n:02d}.scan")
+        for n in range(5):
+            raw = build(sender=f"pa{n}@viettel.com.vn", subject="Phương án bảo đảm TTLL", files=(("PA.docx", b"pa"),))
+            deliver(tmp_path, raw, f"{10 + n:02d}.plain")
+        deadline = time.monotonic() + 300
+        while len(recorder.messages) < 15 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        arrived = [m["To"] for m in recorder.parsed()]
+    finally:
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=30)
+    assert sorted(arrived) == sorted(
+        [f"kt{n}@vnpt.vn" for n in range(10)] + [f"pa{n}@viettel.com.vn" for n in range(5)]
+    )
+    first_scan = next(i for i, to in enumerate(arrived) if to.startswith("kt"))
+    assert first_scan == 5 and all(to.startswith("pa") for to in arrived[:5]), arrived
