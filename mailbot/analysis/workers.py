@@ -4,8 +4,8 @@ Parsing and classifying are pure (bytes and configuration in, an Envelope
 out), so a backlog can use every core; recording, numbering and replying stay
 in the main process, in the order the source gave the messages.
 
-The daemon has two lanes: plain analysis in `workers` processes that never run OCR, and one
-OCR process. A message the plain lane finds needing OCR (extract.OcrGate) is analysed again in
+The daemon has two lanes: plain analysis in `workers` processes that never run OCR, and
+half as many OCR processes (at least one). A message the plain lane finds needing OCR (extract.OcrGate) is analysed again in
 the OCR lane; a plain message never waits for the scans of other messages.
 """
 
@@ -40,7 +40,13 @@ WINDOW_PER_WORKER = 8  # messages in flight per worker process
 WINDOW_BYTES = 64 * 1024 * 1024  # ... and at most this many bytes of them
 WAIT_SLICE = 1.0  # seconds the main loop waits on a worker before feeding the watchdog again
 ANALYSE_SECONDS = 120  # a message still not analysed after this is set aside (its worker killed)
-OCR_LANE_WORKERS = 1  # one scan read at a time: its OCR child may take 1 GiB, and it leaves a core to plain mail
+
+
+def ocr_lane_workers(workers: int) -> int:
+    """Processes reading scans: half the plain lane's, at least one (2 cores: one scan at a time, a
+    core left to plain mail; each OCR child may take up to 1 GiB)."""
+    return max(1, workers // 2)
+
 
 Result = Envelope | BaseException | None  # None: not analysed (a duplicate or set aside)
 
@@ -145,7 +151,7 @@ class Analyser:
     and a message that hangs the parser or kills its worker is given up after
     ANALYSE_SECONDS (or a second death) and set aside, instead of stopping the daemon.
     The daemon also has the two lanes (module docstring): `workers` plain processes and
-    OCR_LANE_WORKERS for scans.
+    ocr_lane_workers(workers) for scans.
     """
 
     def __init__(
@@ -225,7 +231,7 @@ class Analyser:
             # beside threads, unlike fork; forkserver would leave its server behind after a kill -9.
             context = multiprocessing.get_context("spawn")
             pool = self._pools[lane] = ProcessPoolExecutor(
-                max_workers=OCR_LANE_WORKERS if lane == "ocr" else max(self.workers, 1),
+                max_workers=ocr_lane_workers(self.workers) if lane == "ocr" else max(self.workers, 1),
                 mp_context=context,
                 initializer=_init_worker,
                 initargs=(os.getpid(), *logs.current()),
