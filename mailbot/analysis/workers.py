@@ -4,9 +4,10 @@ Parsing and classifying are pure (bytes and configuration in, an Envelope
 out), so a backlog can use every core; recording, numbering and replying stay
 in the main process, in the order the source gave the messages.
 
-The daemon has two lanes: plain analysis in `workers` processes that never run OCR, and
-half as many OCR processes (at least one). A message the plain lane finds needing OCR (extract.OcrGate) is analysed again in
-the OCR lane; a plain message never waits for the scans of other messages.
+The daemon has two lanes: plain analysis in `workers` processes that never run OCR, and half
+as many OCR processes (at least one). A message the plain lane finds needing OCR
+(extract.OcrGate) is analysed again in the OCR lane; a plain message never waits for the scans
+of other messages.
 """
 
 from __future__ import annotations
@@ -357,7 +358,7 @@ class Analyser:
     def _kill_pool(self, lane: str | None = None) -> None:
         """End a lane's workers now (`None`: every lane), whatever they are doing (Python 3.11 has no
         terminate_workers()). Its analyses in flight are forgotten: submitted again as they come up."""
-        for name in [lane] if lane is not None else list(self._pools):
+        for name in [lane] if lane is not None else ["plain", "ocr"]:
             pool = self._pools.pop(name, None)
             if pool is not None:
                 self._end(pool)
