@@ -200,3 +200,15 @@ def test_plain_mail_never_waits_for_a_burst_of_scans(tmp_path, smtp_server) -> N
         [f"{n:02d}.scan" for n in range(10)] + [f"{n:02d}.plain" for n in range(10, 15)]
     )
     assert all(name.endswith(".scan") for name in waiting)
+
+
+def test_the_plain_lane_never_runs_ocr_and_hands_scans_on(config) -> None:
+    from mailbot.analysis.workers import NeedsOcr
+
+    scan = scans.multipage_pdf([scans.duty_list()])
+    with pytest.raises(NeedsOcr):  # raised only where OCR would have run (extract._read_scan)
+        analyse(
+            build(sender="kt@vnpt.vn", subject="gửi văn bản", files=(("scan.pdf", scan),)), "t", None, config, ocr=False
+        )
+    plain = build(sender="kt@vnpt.vn", subject="Phương án bảo đảm TTLL", files=(("PA.docx", b"pa"),))
+    assert analyse(plain, "t", None, config, ocr=False).documents == ["plan"]
