@@ -106,3 +106,14 @@ def test_an_organization_removed_is_named_by_check_status_and_roster(copy) -> No
 def test_check_says_nothing_when_every_organization_is_configured(copy) -> None:
     check = mailbot("check", "--config", str(copy), timeout=60)
     assert "không còn trong cấu hình" not in check.stdout
+
+
+def test_a_document_removed_is_named_by_check(copy) -> None:
+    documents = Counter(r.get("document") for _, r in scan(copy.parent / "state" / "db" / "submissions"))
+    _edit(copy, r"^\[\[campaigns\.documents\]\]\nid = \"duty-list\"\n(?:(?!\[\[).*\n)*", "")
+    check = mailbot("check", "--config", str(copy), timeout=60)
+    line = next((x for x in check.stdout.splitlines() if "duty-list" in x), "")
+    assert line.startswith("CHÚ Ý tài liệu duty-list của chiến dịch bau-cu-2021: không còn trong cấu hình"), (
+        check.stdout + check.stderr
+    )
+    assert f"sổ còn {documents['duty-list']} bản đã nộp" in line

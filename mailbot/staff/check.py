@@ -75,14 +75,16 @@ def check_state(config: configmod.Config) -> Line:
 def check_organizations(config: configmod.Config) -> Iterator[Line]:
     """A warning for each organization the register holds records of but the configuration no
     longer names (removed, or its id changed): status and the roster show them marked as such,
-    the digest and reminders leave them out."""
+    the digest and reminders leave them out. The same for a campaign's document removed."""
     db = config.state_dir / "db"
     named = {org.id for org in config.organizations}
     documents: Counter[str] = Counter()
     messages: Counter[str] = Counter()
+    slots: Counter[tuple[str, str]] = Counter()  # (campaign, document) -> documents received
     try:
         for _, sub in scan(db / "submissions"):
             documents[sub.get("organization") or ""] += 1
+            slots[(sub.get("campaign") or "", sub.get("document") or "")] += 1
         for _, msg in scan(db / "messages"):
             messages[msg.get("organization") or ""] += 1
     except MailbotError:
@@ -96,6 +98,17 @@ def check_organizations(config: configmod.Config) -> Iterator[Line]:
             f'thêm lại [[organizations]] id = "{org_id}" nếu bỏ nhầm (hoặc đổi id về như cũ)',
             warning=True,
         )
+    configured = {(c.id, d.id) for c in config.campaigns for d in c.documents}
+    for (campaign, document), count in sorted(slots.items()):
+        if (campaign, document) not in configured:
+            yield Line(
+                True,
+                f"tài liệu {document} của chiến dịch {campaign}",
+                f"không còn trong cấu hình nhưng sổ còn {count} bản đã nộp; status, báo cáo hằng ngày và "
+                "danh sách trực không hiện nữa",
+                "thêm lại [[campaigns]] / [[campaigns.documents]] với id như cũ nếu bỏ nhầm",
+                warning=True,
+            )
 
 
 def _lock_holder(state: Path) -> str | None:
