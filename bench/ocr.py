@@ -1,7 +1,7 @@
 """OCR of scans and phone photos: accuracy on drawn test documents, speed, memory, and the
 acknowledgement latency of a plain plan behind a 20-page scan.
 
-    .venv/bin/python bench/ocr.py [--no-accuracy] [--skip-latency] [--only-daemon]
+    .venv/bin/python bench/ocr.py [--no-accuracy] [--skip-latency] [--only-daemon] [--burst]
 
 1. Accuracy: duty lists of 6 people with numbers drawn at random (seeded), in 8 shapes: printed
    with ruled and unruled tables, blurred like a scanner, photographed 2° and -1.5° off, and under a
@@ -14,6 +14,9 @@ acknowledgement latency of a plain plan behind a 20-page scan.
    workers have ended (worker_idle_seconds = 5).
 4. Latency: with the daemon running, a 20-page scan is delivered, then a plain plan 1 s later; the
    seconds until the plan's acknowledgement reaches the SMTP server, and until the scan's.
+5. A burst (--burst: only this): ten 3-page scans, then five plain plans, delivered together to the
+   running daemon; when each plan's acknowledgement arrives, when the scans' do, the peak memory of
+   the daemon and its children meanwhile.
 """
 
 from __future__ import annotations
@@ -231,8 +234,51 @@ def _daemon_figures(folder: Path, skip_latency: bool, recorder: Any, port: int) 
         child.wait(60)
 
 
+def burst(folder: Path) -> None:
+    from tests.conftest import smtp_sink
+
+    with smtp_sink() as (recorder, port):
+        path = write_config(folder, port)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "mailbot", "run", "--config", str(path)], stderr=subprocess.DEVNULL
+        )
+        try:
+            time.sleep(3)
+            scan = scans.multipage_pdf([scans.duty_list(people(random.Random(n))) for n in range(3)])
+            start = time.monotonic()
+            for n in range(10):
+                raw = build(sender=f"kt{n}@vnpt.vn", subject="gửi văn bản", files=(("scan.pdf", scan),))
+                deliver(folder, raw, f"{n:02d}.scan")
+            for n in range(5):
+                raw = build(sender=f"pa{n}@viettel.com.vn", subject="Phương án", files=(("PA.docx", b"pa"),))
+                deliver(folder, raw, f"{10 + n:02d}.plain")
+            peak = 0.0
+            deadline = time.monotonic() + 600
+            while len(recorder.messages) < 15 and time.monotonic() < deadline:
+                try:
+                    peak = max(peak, tree_rss(child.pid)[0])
+                except OSError:
+                    pass
+                time.sleep(0.2)
+            times = [(m["To"], t - start) for m, t in zip(recorder.parsed(), recorder.arrivals)]
+            plans = [t for to, t in times if to.startswith("pa")]
+            scanned = [t for to, t in times if to.startswith("kt")]
+            print(
+                f"burst of 10 three-page scans then 5 plans: plans acknowledged {min(plans):.1f}-{max(plans):.1f} s "
+                f"after delivery; scans {min(scanned):.1f}-{max(scanned):.1f} s; "
+                f"{len(times)} acknowledgements; peak RSS of the daemon and its children {peak:.0f} MB"
+            )
+        finally:
+            child.send_signal(signal.SIGTERM)
+            child.wait(60)
+
+
 def main() -> None:
     config = configmod.load(Path(__file__).resolve().parent.parent / "config.example.toml")
+    if "--burst" in sys.argv:
+        with tempfile.TemporaryDirectory() as folder:
+            burst(Path(folder))
+        return
     with tempfile.TemporaryDirectory() as folder:
         if "--only-daemon" not in sys.argv:
             if "--no-accuracy" not in sys.argv:

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mailbot import logs
-from mailbot.errors import ConfigError, MailbotError, StateDamaged
+from mailbot.errors import ConfigError, MailbotError, StateDamaged, StateReadOnly
 
 if TYPE_CHECKING:
     from mailbot.config import Config
 
 log = logging.getLogger("mailbot")
 
-EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_DAMAGED = 0, 1, 2, 3  # 2 and 3: systemd does not restart
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_DAMAGED, EXIT_READ_ONLY = 0, 1, 2, 3, 4  # 2-4: systemd does not restart
 
 
 # The rest of mailbot (and its libraries) is imported after main() has routed Python's warnings to the log.
@@ -112,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StateDamaged as exc:
         print(f"mailbot: {exc}", file=sys.stderr)
         return EXIT_DAMAGED
+    except StateReadOnly as exc:  # restarting cannot help: a person must make it writable
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return EXIT_READ_ONLY
     except MailbotError as exc:
         print(f"mailbot: {exc}", file=sys.stderr)
         return EXIT_FAIL

@@ -10,6 +10,7 @@ from pathlib import Path
 from mailbot import config as configmod
 from mailbot import demo, logs
 from mailbot.analysis.workers import default_workers
+from mailbot.errors import StateReadOnly
 from mailbot.jobs import scheduler_for
 from mailbot.passes import PassResult
 from mailbot.register.store import Store
@@ -68,6 +69,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                     serve_requests(runner)
 
             daemon.run(runner, source, scheduler_for(runner), requests)
+    except StateReadOnly as exc:  # exit 4: the unit does not restart on it (RestartPreventExitStatus)
+        notifier.status(str(exc))
+        raise
     finally:
         (daemon.source or source).close()
         notifier.close()

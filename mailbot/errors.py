@@ -23,6 +23,19 @@ class StoreError(MailbotError):
     """The state folder cannot be read or written safely."""
 
 
+class StateReadOnly(StoreError):
+    """The state folder cannot be written (a read-only filesystem, a folder the user may not write):
+    the commands that only read go on; `run` exits with its own status (4), which the unit does
+    not restart on."""
+
+    def __init__(self, path: object, problem: object) -> None:
+        super().__init__(
+            f"thư mục trạng thái {path} không ghi được ({problem}) / the state folder is read-only: "
+            f"remount it read-write or give the service's user write access (docs/operator.md); "
+            f"status, review, roster and check still read it"
+        )
+
+
 class RecordError(MailbotError, ValueError):
     """A record that cannot be stored (text that is not valid Unicode, a value JSON cannot hold).
 

@@ -4,6 +4,7 @@ commands, backup) and the daemon, which all use it."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from mailbot import config as configmod
 from mailbot.analysis.workers import Analyser
-from mailbot.errors import MailbotError, StoreError
+from mailbot.errors import MailbotError, StateReadOnly, StoreError
 from mailbot.intake.sources.imap import ImapSource
 from mailbot.intake.sources.imap_sent import SentCopy
 from mailbot.intake.sources.maildir import MaildirSource
@@ -45,7 +46,10 @@ def _user_name(uid: int) -> str:
 @contextmanager
 def state_lock(state_dir: Path) -> Iterator[None]:
     """One mailbot per state folder: the store assumes it is the only writer."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unwritable(state_dir, exc) from exc
     owner = state_dir.stat().st_uid
     if owner != os.geteuid():  # e.g. root: files it wrote would lock the service out of its own state
         name = _user_name(owner)
@@ -53,7 +57,10 @@ def state_lock(state_dir: Path) -> Iterator[None]:
             f"{state_dir} belongs to user {name}; run this command as that user (sudo -u {name} mailbot ...)"
         )
     path = state_dir / "mailbot.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise unwritable(state_dir, exc) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -65,6 +72,13 @@ def state_lock(state_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def unwritable(state_dir: Path, exc: OSError) -> MailbotError:
+    """StateReadOnly when the folder cannot be written, else a StoreError naming the problem."""
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StateReadOnly(state_dir, exc.strerror or exc)
+    return StoreError(f"cannot use the state folder {state_dir}: {exc.strerror or exc}")
 
 
 def transport_for(config: configmod.Config, source: Source | None = None) -> Transport:
@@ -132,9 +146,36 @@ def open_runner(
             store.close()
 
 
+@contextmanager
+def open_reader(config: configmod.Config) -> Iterator[Runner]:
+    """The register opened to read only, without the lock (which cannot be created): for the staff
+    commands that only read, when the state folder cannot be written. No transport, no analyser;
+    anything that tries to commit a change gets StateReadOnly."""
+    templates = Templates(config.templates_dir)
+    store = Store(config.state_dir, read_only=True)
+    runner = Runner(config, store, templates, DirectoryTransport(config.state_dir / "outbox"), known=_known(config))
+    try:
+        yield runner
+    finally:
+        store.close()
+
+
+def _known(config: configmod.Config) -> dict[str, str]:
+    return KnownSenders(config.state_dir).addresses
+
+
 def require_state(config: configmod.Config) -> None:
     if not (config.state_dir / "db").is_dir():
         raise StoreError(f"no state in {config.state_dir} yet: run `mailbot run --config {config.path}` first")
 
 
-__all__ = ["LockBusy", "open_runner", "require_state", "share_known", "source_for", "state_lock", "transport_for"]
+__all__ = [
+    "LockBusy",
+    "open_reader",
+    "open_runner",
+    "require_state",
+    "share_known",
+    "source_for",
+    "state_lock",
+    "transport_for",
+]

@@ -161,3 +161,51 @@ def test_scans_over_the_time_budget_send_the_message_to_review(config) -> None:
         analysed(dataclasses.replace(config, ocr_seconds=1.0), "scan.pdf", pages)
     # in the runner, an analysis that raises sets the message aside for review with the reason
     # (tests/test_poison.py shows the set-aside path)
+
+
+def test_plain_mail_never_waits_for_a_burst_of_scans(tmp_path, smtp_server) -> None:
+    """Ten 3-page scans, then five plain plans (issue 26): the plans are analysed in the plain lane
+    while the OCR lane reads the scans, so all five are answered before the first scan is. The
+    test stops the daemon once the first scan is answered: every message is then either recorded
+    (in cur/) or still waiting in new/, none answered twice. Times: bench/ocr.py --burst."""
+    recorder, port = smtp_server
+    path = write_config(tmp_path, port)
+    child = daemon(path)
+    try:
+        time.sleep(1.0)
+        scan = scans.multipage_pdf([scans.duty_list() for _ in range(3)])
+        for n in range(10):
+            raw = build(sender=f"kt{n}@vnpt.vn", subject="gửi văn bản", files=(("scan.pdf", scan),))
+            deliver(tmp_path, raw, f"{n:02d}.scan")
+        for n in range(5):
+            raw = build(sender=f"pa{n}@viettel.com.vn", subject="Phương án bảo đảm TTLL", files=(("PA.docx", b"pa"),))
+            deliver(tmp_path, raw, f"{10 + n:02d}.plain")
+        deadline = time.monotonic() + 300
+        while not any(m["To"].startswith("kt") for m in recorder.parsed()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.communicate(timeout=30)
+    arrived = [m["To"] for m in recorder.parsed()]
+    assert sorted(arrived[:5]) == [f"pa{n}@viettel.com.vn" for n in range(5)], arrived
+    assert len(arrived) > 5 and arrived[5].startswith("kt"), arrived
+    assert len(set(arrived)) == len(arrived)
+    box = tmp_path / "maildir"
+    recorded = [p.name.split(":")[0] for p in (box / "cur").iterdir()]
+    waiting = [p.name for p in (box / "new").iterdir()]
+    assert sorted(recorded + waiting) == sorted(
+        [f"{n:02d}.scan" for n in range(10)] + [f"{n:02d}.plain" for n in range(10, 15)]
+    )
+    assert all(name.endswith(".scan") for name in waiting)
+
+
+def test_the_plain_lane_never_runs_ocr_and_hands_scans_on(config) -> None:
+    from mailbot.analysis.workers import NeedsOcr
+
+    scan = scans.multipage_pdf([scans.duty_list()])
+    with pytest.raises(NeedsOcr):  # raised only where OCR would have run (extract._read_scan)
+        analyse(
+            build(sender="kt@vnpt.vn", subject="gửi văn bản", files=(("scan.pdf", scan),)), "t", None, config, ocr=False
+        )
+    plain = build(sender="kt@vnpt.vn", subject="Phương án bảo đảm TTLL", files=(("PA.docx", b"pa"),))
+    assert analyse(plain, "t", None, config, ocr=False).documents == ["plan"]

@@ -12,7 +12,7 @@ import logging
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mailbot.analysis import filetype, legacyfonts
@@ -36,6 +36,16 @@ EXTRAS = {"extract_msg": "pip install 'mailbot[outlook]'"}
 
 
 @dataclass
+class OcrGate:
+    """Whether this analysis may run OCR. The daemon's plain lane may not: a message that needs OCR
+    is marked `wanted` and analysed again in the OCR lane (workers.Analyser), so that plain mail
+    never waits behind the scans of other messages. Shared by every copy of a message's Budget."""
+
+    allowed: bool = True
+    wanted: bool = False
+
+
+@dataclass
 class Budget:
     """What one message may still unpack, and read by OCR."""
 
@@ -43,10 +53,11 @@ class Budget:
     bytes: int = MAX_UNCOMPRESSED
     ocr_pages: int = 20  # [mailbot] max_ocr_pages: pages of scans read per file (0: no OCR)
     ocr_seconds: float = 240.0  # [mailbot] ocr_seconds: time to read the message's scans, all files together
+    gate: OcrGate = field(default_factory=OcrGate)
 
     @classmethod
-    def of(cls, config: Config) -> Budget:
-        return cls(ocr_pages=config.max_ocr_pages, ocr_seconds=config.ocr_seconds)
+    def of(cls, config: Config, ocr: bool = True) -> Budget:
+        return cls(ocr_pages=config.max_ocr_pages, ocr_seconds=config.ocr_seconds, gate=OcrGate(allowed=ocr))
 
 
 def examine(att: Attachment, budget: Budget, depth: int = 0) -> list[Attachment]:
@@ -302,6 +313,9 @@ def _read_scan(att: Attachment, data: bytes, budget: Budget) -> str:
         return text
     if att.kind != "pdf" and not att.is_document_file:
         return text  # a logo or a small picture
+    if not budget.gate.allowed:  # the plain lane: this message goes to the OCR lane instead
+        budget.gate.wanted = True
+        return text
     if budget.ocr_seconds < 1:
         raise OverBudget(f"{att.filename}: hết thời gian dành cho việc đọc bản quét của thư này")
     try:

@@ -3,6 +3,11 @@
 Parsing and classifying are pure (bytes and configuration in, an Envelope
 out), so a backlog can use every core; recording, numbering and replying stay
 in the main process, in the order the source gave the messages.
+
+The daemon has two lanes: plain analysis in `workers` processes that never run OCR, and half
+as many OCR processes (at least one). A message the plain lane finds needing OCR
+(extract.OcrGate) is analysed again in the OCR lane; a plain message never waits for the scans
+of other messages.
 """
 
 from __future__ import annotations
@@ -35,32 +40,61 @@ log = logging.getLogger(__name__)
 WINDOW_PER_WORKER = 8  # messages in flight per worker process
 WINDOW_BYTES = 64 * 1024 * 1024  # ... and at most this many bytes of them
 WAIT_SLICE = 1.0  # seconds the main loop waits on a worker before feeding the watchdog again
-
 T = TypeVar("T")
+
+
+def ocr_lane_workers(workers: int) -> int:
+    """Processes reading scans: half the plain lane's, at least one (2 cores: one scan at a time, a
+    core left to plain mail; each OCR child may take up to 1 GiB)."""
+    return max(1, workers // 2)
+
+
 Result = Envelope | BaseException | None  # None: not analysed (a duplicate or set aside)
 
 
+class NeedsOcr(Exception):
+    """The plain lane met a scan that OCR would read: the message goes to the OCR lane."""
+
+
 def analyse(
-    raw: bytes, source_id: str, delivered: object, config: Config, known: Mapping[str, str] | None = None
+    raw: bytes,
+    source_id: str,
+    delivered: object,
+    config: Config,
+    known: Mapping[str, str] | None = None,
+    ocr: bool = True,
 ) -> Envelope:
     """Parse and classify one message; never touches the state.
 
     `known` maps addresses staff confirmed (assign --remember-sender) to organizations.
+    `ocr` False (the plain lane): raise NeedsOcr instead of reading a scan.
     """
-    envelope = Envelope(
-        raw=raw, parsed=parse_message(raw, config.max_attachment_bytes, Budget.of(config)), source=source_id
-    )
+    budget = Budget.of(config, ocr)
+    envelope = Envelope(raw=raw, parsed=parse_message(raw, config.max_attachment_bytes, budget), source=source_id)
     classify(envelope, config, known, received=delivered)  # type: ignore[arg-type]
     campaign = config.campaign(envelope.campaign or "")
     if campaign is not None and envelope.disposition == "submission":
         envelope.duty_rows = read_rosters(envelope, campaign)
+    if budget.gate.wanted:
+        raise NeedsOcr(source_id)
     return envelope
 
 
-def _analyse_remote(
+def _analyse_plain(
     raw: bytes, source_id: str, delivered: object, config: Config, known: Mapping[str, str] | None
 ) -> Envelope:
-    envelope = analyse(raw, source_id, delivered, config, known)
+    return _analyse_remote(raw, source_id, delivered, config, known, ocr=False)
+
+
+def _analyse_remote(
+    raw: bytes,
+    source_id: str,
+    delivered: object,
+    config: Config,
+    known: Mapping[str, str] | None,
+    ocr: bool = True,
+) -> Envelope:
+    envelope = analyse(raw, source_id, delivered, config, known, ocr)
     # Idempotent, so safe before the record exists; made durable by the main process's next
     # group commit (one syncfs) instead of two fsyncs per file here.
     blobs = Blobs(config.state_dir)
@@ -165,6 +199,8 @@ class Analyser:
     worker: the main loop then waits in slices, feeding the watchdog and watching for SIGTERM,
     and a message that hangs the parser or kills its worker is given up after
     limit() (or a second death) and set aside, instead of stopping the daemon.
+    The daemon also has the two lanes (module docstring): `workers` plain processes and
+    ocr_lane_workers(workers) for scans.
     """
 
     def __init__(
@@ -180,7 +216,9 @@ class Analyser:
         self.known = known  # the same dict the review commands add to
         self.workers = workers
         self.isolate = isolate
-        self._pool: ProcessPoolExecutor | None = None
+        self.lanes = isolate and task is None  # the daemon's real analysis: plain and OCR lanes
+        self._pools: dict[str, ProcessPoolExecutor] = {}  # lane ("plain", "ocr") -> its processes
+        self._lane_of: dict[Future[Envelope], str] = {}
         self._started: dict[Future[Envelope], float] = {}  # when each analysis in flight began
         self._deferred: dict[str, Future[Envelope]] = {}  # source id -> its analysis, still running
         self._again: set[Future[Envelope]] = set()  # deferred before: not waited for again while running
@@ -230,33 +268,40 @@ class Analyser:
         while window:
             yield resolve(window.popleft())
 
-    def _submit(self, item: Incoming) -> Future[Envelope] | None:
+    def _submit(self, item: Incoming, lane: str = "plain") -> Future[Envelope] | None:
         self._last_used = time.monotonic()
-        earlier = self._deferred.pop(item.source_id, None)
+        earlier = self._deferred.pop(item.source_id, None) if lane == "plain" else None
         if earlier is not None:
             self._again.add(earlier)
             return earlier  # deferred by an earlier pass: its result, or its analysis still running
-        if self._pool is None:
+        pool = self._pools.get(lane)
+        if pool is None:
             # spawn: the workers are our own children (so they can die with us) and start clean
             # beside threads, unlike fork; forkserver would leave its server behind after a kill -9.
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(
-                max_workers=max(self.workers, 1),
+            pool = self._pools[lane] = ProcessPoolExecutor(
+                max_workers=ocr_lane_workers(self.workers) if lane == "ocr" else max(self.workers, 1),
                 mp_context=context,
                 initializer=_init_worker,
                 initargs=(os.getpid(), *logs.current()),
             )
+        task = self.task if not self.lanes else _analyse_plain if lane == "plain" else _analyse_remote
         try:
-            future = self._pool.submit(self.task, item.raw, item.source_id, item.delivered, self.config, self.known)
+            future = pool.submit(task, item.raw, item.source_id, item.delivered, self.config, self.known)
             self._started[future] = time.monotonic()
+            self._lane_of[future] = lane
             return future
         except (BrokenProcessPool, RuntimeError):
-            self._kill_pool()
+            self._kill_pool(lane)
             if self.isolate:
-                return self._submit(item)  # a fresh pool
+                return self._submit(item, lane)  # a fresh pool
             log.error("worker processes failed; analysing in the main process")
             self.workers = 1
             return None
+
+    def _ocr_busy(self, future: Future[Envelope]) -> bool:
+        """The OCR lane has other work ahead of or beside this one's."""
+        return any(lane == "ocr" and f is not future and not f.done() for f, lane in self._lane_of.items())
 
     def _resolve(
         self,
@@ -292,23 +337,37 @@ class Analyser:
                     log.error(
                         "analysing %s took over %d s: worker killed, message set aside", item.source_id, self.limit
                     )
-                    self._kill_pool()  # the others in flight are submitted again as they come up
+                    self._kill_pool(self._lane_of.get(future, "plain"))  # the others: submitted again as they come up
                     return item, AnalysisTimeout(f"phân tích thư quá {self.limit:.0f} giây")
             except BrokenProcessPool:
-                self._kill_pool()
+                lane = self._lane_of.get(future, "plain")
+                self._kill_pool(lane)
                 if self.isolate and not retried:  # perhaps another message killed the worker: once more
                     log.warning("a worker process died; analysing %s again in a new one", item.source_id)
-                    return self._resolve(item, self._submit(item), beat, stop, retried=True)
+                    return self._resolve(item, self._submit(item, lane), beat, stop, retried=True, defer=defer)
                 if self.isolate:
                     return item, AnalysisTimeout("tiến trình phân tích thư bị dừng đột ngột hai lần")
                 log.error("a worker process died; analysing %s in the main process", item.source_id)
                 return item, self._inline(item)
+            except NeedsOcr:  # the plain lane found a scan: the OCR lane reads it
+                self._forget(future)
+                ocr = self._submit(item, "ocr")
+                if ocr is None:
+                    return item, self._inline(item)
+                future, started = ocr, time.monotonic()
+                if defer and self._ocr_busy(future):  # behind other scans: the mail behind it goes first now
+                    self._defer(item, future)
+                    return item, Deferred(item.source_id)
             except Exception as exc:
-                self._started.pop(future, None)
+                self._forget(future)
                 return item, exc
-        self._started.pop(future, None)
+        self._forget(future)
         envelope.raw = item.raw
         return item, envelope
+
+    def _forget(self, future: Future[Envelope]) -> None:
+        self._started.pop(future, None)
+        self._lane_of.pop(future, None)
 
     @property
     def limit(self) -> float:
@@ -326,31 +385,36 @@ class Analyser:
 
     def idle_left(self) -> float | None:
         """Seconds until idle workers would end (for the daemon's wait), None when none are running."""
-        if self._pool is None or self._deferred or self._started:
+        if not self._pools or self._deferred or self._started:
             return None  # none running, or busy (a deferred analysis wakes the daemon when done)
         return max(0.0, self.config.worker_idle_seconds - (time.monotonic() - self._last_used)) + 0.1
 
     def trim(self) -> bool:
         """End the worker processes after [mailbot] worker_idle_seconds without work; True when it did.
         They start again with the next message (a worker holds tens of MB, more once OCR was loaded)."""
-        if self._pool is None or self._deferred or self._started:
+        if not self._pools or self._deferred or self._started:
             return False
         if time.monotonic() - self._last_used < self.config.worker_idle_seconds:
             return False
-        pool, self._pool = self._pool, None
-        pool.shutdown(wait=True, cancel_futures=True)
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
         log.info("worker processes idle for %.0f s: ended", self.config.worker_idle_seconds)
         return True
 
-    def _kill_pool(self) -> None:
-        """End the workers now, whatever they are doing."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        _end(pool)
-        self._started.clear()
-        self._deferred.clear()
-        self._again.clear()
+    def _kill_pool(self, lane: str | None = None) -> None:
+        """End a lane's workers now (`None`: every lane), whatever they are doing (Python 3.11 has no
+        terminate_workers()). Its analyses in flight are forgotten: submitted again as they come up."""
+        for name in [lane] if lane is not None else ["plain", "ocr"]:
+            pool = self._pools.pop(name, None)
+            if pool is not None:
+                _end(pool)
+            gone = {f for f, of in self._lane_of.items() if of == name}
+            for future in gone:
+                self._forget(future)
+            self._again -= gone
+            for source_id in [s for s, f in self._deferred.items() if f in gone]:
+                del self._deferred[source_id]
 
     def close(self) -> None:
         """At exit: anything still in flight is uncommitted and will be analysed again next time."""

@@ -12,12 +12,14 @@ Times are stored as ISO 8601 in UTC with their offset.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from mailbot.errors import StoreError
+from mailbot.clockskew import ahead
+from mailbot.errors import StateReadOnly, StoreError
 from mailbot.register.blobs import Blobs
 from mailbot.register.storage import SegmentedTable
 
@@ -48,14 +50,18 @@ def parse_iso(value: str) -> dt.datetime:
 class Store:
     """The register. Changes stay in memory until commit(); rollback() forgets them."""
 
-    def __init__(self, state_dir: Path, segment_size: int = 50) -> None:
+    def __init__(self, state_dir: Path, segment_size: int = 50, read_only: bool = False) -> None:
         self.root = state_dir
         self.segment_size = segment_size
+        self.read_only = read_only  # opened to read (the folder cannot be written): commit refuses changes
         try:
-            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only, whatever the umask
-            for sub in ("db", "raw", "files"):
-                (state_dir / sub).mkdir(mode=0o700, exist_ok=True)
+            if not read_only:
+                state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only, whatever the umask
+                for sub in ("db", "raw", "files"):
+                    (state_dir / sub).mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise StateReadOnly(state_dir, exc.strerror or exc) from exc
             raise StoreError(f"cannot create the state folder {state_dir}: {exc.strerror}") from exc
         self.blobs = Blobs(state_dir)
         # Outbox changes (sent marks, attempts) not yet on disk: a rollback re-applies them, so a
@@ -78,10 +84,11 @@ class Store:
         self._versions: dict[tuple[str, str, str], int] = defaultdict(int)
         self._latest: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._first: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._slots_of: dict[str, set[tuple[str, str, str]]] = defaultdict(set)  # organization -> its slots
         self._message_receipts: dict[tuple[str, str], str] = {}  # (message key, campaign) -> receipt
         self._mail_times: dict[str, list[dt.datetime]] = defaultdict(list)
         self._pending: set[str] = set()
-        self.last_digest: dict[str, Any] | None = None  # the daily digest of the latest day (see digest.py)
+        self.last_digest: dict[str, Any] | None = None  # the daily digest made last (see digest.py)
         for sub in self.submissions.all():
             self._note_submission(sub)
         for mail in self.outbox.all():
@@ -90,6 +97,10 @@ class Store:
     def commit(self, durable: bool = True) -> None:
         """Write what changed, in the order that makes a crash in between harmless:
         files, then submissions, then the outbox, then messages (the commit point)."""
+        if self.read_only:
+            if self.changes:
+                raise StateReadOnly(self.root, "opened to read only")
+            return
         try:
             if durable:
                 self.blobs.sync()
@@ -179,6 +190,7 @@ class Store:
         self._message_receipts[(sub["message_key"], sub["campaign"])] = sub["receipt"]
         slot = (sub["campaign"], sub["organization"], sub["document"])
         self._versions[slot] = max(self._versions[slot], sub["version"])
+        self._slots_of[sub["organization"]].add(slot)
         if slot not in self._latest or _newness(sub) >= _newness(self._latest[slot]):
             self._latest[slot] = sub  # the newest by when it was received, not the one processed last
         if sub["version"] <= self._first.get(slot, {}).get("version", sub["version"]):
@@ -207,9 +219,13 @@ class Store:
     def first_submission(self, campaign: str, organization: str, document: str) -> dict[str, Any] | None:
         return self._first.get((campaign, organization, document))
 
+    def submission_slots(self) -> dict[str, set[tuple[str, str, str]]]:
+        """Organization -> the (campaign, organization, document) slots it has sent something for."""
+        return self._slots_of
+
     # -- outbox --------------------------------------------------------------------------
     def _note_mail(self, mail: dict[str, Any]) -> None:
-        if mail.get("day") and (self.last_digest is None or mail["day"] >= self.last_digest["day"]):
+        if mail.get("day"):  # the latest made, in outbox order (a day stamped ahead is not "latest")
             self.last_digest = mail
         if mail["status"] in SENT_STATES:
             when = parse_iso(mail["created_at"])
@@ -220,16 +236,17 @@ class Store:
         else:
             self._pending.discard(mail["key"])
 
-    def mails_to(self, recipient: str, since: dt.datetime) -> int:
-        """Automatic mails created for a recipient since a moment (for the per-recipient cap)."""
+    def mails_to(self, recipient: str, since: dt.datetime, now: dt.datetime) -> int:
+        """Automatic mails created for a recipient from `since` to `now` (for the per-recipient cap);
+        one stamped after `now` came from a clock that ran ahead and does not count."""
         times = self._mail_times.get(recipient.lower(), [])
         times[:] = [t for t in times if t >= since - dt.timedelta(days=1)]  # keep the list short
-        return sum(1 for t in times if t >= since)
+        return sum(1 for t in times if t >= since and not ahead(t, now))
 
     def capped(self, recipients: list[str], cap: int, now: dt.datetime) -> list[str]:
         """The recipients that had `cap` automatic mails or more in the last 24 hours."""
         since = now - dt.timedelta(days=1)
-        return [r for r in recipients if self.mails_to(r, since) >= cap]
+        return [r for r in recipients if self.mails_to(r, since, now) >= cap]
 
     def enqueue(self, mail: dict[str, Any]) -> dict[str, Any]:
         existing = self.outbox.get(mail["key"])

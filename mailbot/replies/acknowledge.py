@@ -40,6 +40,7 @@ def record_submissions(
                     "message_key": envelope.key,
                     "received_at": utc_iso(received),
                     "on_time": received <= doc.deadline,
+                    "deadline": doc.deadline.isoformat(),  # as the acknowledgement said it (it may move later)
                     "files": envelope.document_files.get(doc_id, []),
                     "signatures": [
                         s.as_record() for s in envelope.signatures if s.file in envelope.document_files.get(doc_id, [])

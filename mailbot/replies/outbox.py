@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mailbot import oauth, tls
+from mailbot.clockskew import SLACK, ahead
 from mailbot.config import SmtpConfig, read_secret
 from mailbot.durable import atomic_write
 from mailbot.errors import SendError, StoreError, TokenError
@@ -272,6 +273,15 @@ def backoff(attempts: int, first: float = BACKOFF_FIRST, most: float = BACKOFF_M
     return dt.timedelta(seconds=min(first * 2 ** max(attempts - 1, 0), most))
 
 
+def waits(mail: dict[str, Any], now: dt.datetime, most: float = BACKOFF_MAX) -> bool:
+    """The mail's retry time has not come; a retry time further off than the longest backoff
+    was set by a clock that ran ahead (since corrected): it has come."""
+    if not mail.get("next_attempt"):
+        return False
+    when = parse_iso(mail["next_attempt"])
+    return now < when and not ahead(when, now, dt.timedelta(seconds=most) + SLACK)
+
+
 def flush(
     store: Store,
     transport: Transport,
@@ -301,7 +311,7 @@ def flush(
                 break
             if beat is not None:
                 beat()
-            if not ignore_backoff and mail.get("next_attempt") and parse_iso(mail["next_attempt"]) > now:
+            if not ignore_backoff and waits(mail, now, retry[1]):
                 result.deferred += 1
                 continue
             attempts = mail.get("attempts", 0) + 1

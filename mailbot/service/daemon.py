@@ -183,7 +183,9 @@ class Daemon:
         times = [m["next_attempt"] for m in self.runner.store.pending_mail() if m.get("next_attempt")]
         if not times:
             return IDLE_FOREVER
-        return max(0.5, (parse_iso(min(times)) - self.clock()).total_seconds())
+        # never longer than the longest backoff (a retry time set by a clock that ran ahead)
+        wait = (parse_iso(min(times)) - self.clock()).total_seconds()
+        return max(0.5, min(wait, self.config.smtp.retry_max))
 
     def _connect(self) -> int:
         """The first contact; 0 when it worked, else 1 (the loop goes on with backoff)."""

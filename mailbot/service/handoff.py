@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mailbot.clockskew import ahead_seconds
 from mailbot.durable import atomic_write
 from mailbot.errors import MailbotError
 
@@ -112,10 +113,11 @@ def serve(state_dir: Path, actions: dict[str, Callable[[dict[str, Any]], str]]) 
     folder = state_dir / FOLDER
     if not folder.is_dir():
         return 0
-    stale = time.time() - STALE_SECONDS
+    now = time.time()
     for answer in folder.glob(f"*{ANSWER_SUFFIX}"):  # answers nobody waited for (the command gave up)
         try:
-            if answer.stat().st_mtime < stale:
+            made = answer.stat().st_mtime
+            if made < now - STALE_SECONDS or ahead_seconds(made, now):  # or from a clock that ran ahead
                 answer.unlink()
         except OSError:
             pass

@@ -24,7 +24,8 @@ import uuid
 from pathlib import Path
 
 from mailbot import config as configmod
-from mailbot.errors import MailbotError
+from mailbot.clockskew import SLACK, ahead_seconds
+from mailbot.errors import MailbotError, StateReadOnly
 from mailbot.register.storage import scan
 from mailbot.replies.timefmt import size_text
 
@@ -34,10 +35,22 @@ MUTABLE = ("known_senders.json", "imap-state.json", "ews-state.json")  # small f
 IMMUTABLE = ("raw", "files", "outbox")  # content-addressed blobs; dry-run .eml files
 
 
-def snapshot(state_dir: Path) -> Path:
-    """Hard links to the committed register; call it with the store's lock held."""
+def snapshot(state_dir: Path, into: Path | None = None) -> Path:
+    """Hard links to the committed register; call it with the store's lock held. `into`: copies in
+    that folder instead (the state folder cannot be written, so nothing can change it meanwhile)."""
+    if into is not None:
+        into.mkdir(mode=0o700)
+        for path in sorted((state_dir / "db").rglob("*.json")):
+            if not path.name.startswith("."):
+                (into / "db" / path.relative_to(state_dir / "db")).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, into / "db" / path.relative_to(state_dir / "db"))
+        for name in MUTABLE:
+            if (state_dir / name).exists():
+                shutil.copy2(state_dir / name, into / name)
+        return into
     for old in (state_dir / SNAPSHOTS).glob("*"):  # left by a backup that died before removing its own
-        if old.stat().st_mtime < time.time() - STALE_SECONDS:
+        made, now = old.stat().st_mtime, time.time()
+        if made < now - STALE_SECONDS or ahead_seconds(made, now):  # or from a clock that ran ahead
             shutil.rmtree(old, ignore_errors=True)
     target = state_dir / SNAPSHOTS / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     target.mkdir(parents=True)
@@ -123,17 +136,20 @@ def make(state_dir: Path, snap: Path, to: Path, now: dt.datetime) -> tuple[Path,
     return final, counts, copied, linked
 
 
-def _backups(to: Path) -> list[Path]:
-    """The complete backups in `to`, oldest first (by name: the time they were made)."""
+def _backups(to: Path, now: dt.datetime | None = None) -> list[Path]:
+    """The complete backups in `to`, oldest first (by name: the time they were made). With `now`,
+    one named after it (made by a clock that ran ahead, since corrected) counts as older than
+    every other: it is not the newest, and goes first."""
+    latest = (now + SLACK).strftime("mailbot-%Y%m%d-%H%M%S") if now is not None else None
     return sorted(
         (p for p in to.iterdir() if p.is_dir() and p.name.startswith("mailbot-")),
-        key=lambda p: (p.name[:23], int(p.name[24:] or 1)),
+        key=lambda p: (latest is None or p.name[:23] <= latest, p.name[:23], int(p.name[24:] or 1)),
     )
 
 
-def prune(to: Path, keep: int) -> list[Path]:
-    """Remove all but the `keep` newest backups in `to`."""
-    copies = _backups(to)
+def prune(to: Path, keep: int, now: dt.datetime | None = None) -> list[Path]:
+    """Remove all but the `keep` newest backups in `to` (see _backups for `now`)."""
+    copies = _backups(to, now)
     old = copies[:-keep] if keep > 0 else []
     for path in old:
         shutil.rmtree(path)
@@ -157,11 +173,15 @@ def cmd_backup(args: argparse.Namespace) -> int:
         if not answer.get("ok"):
             raise MailbotError(answer.get("error") or "the running mailbot could not take a snapshot") from None
         snap = Path(answer["output"])
+    except StateReadOnly:  # a read-only state folder: nothing can change it, copy it as it is
+        to.mkdir(parents=True, exist_ok=True)
+        snap = snapshot(config.state_dir, to / f".snapshot-{uuid.uuid4().hex[:6]}")
+    now = dt.datetime.now(config.timezone)
     try:
-        final, counts, copied, linked = make(config.state_dir, snap, to, dt.datetime.now(config.timezone))
+        final, counts, copied, linked = make(config.state_dir, snap, to, now)
     finally:
         shutil.rmtree(snap, ignore_errors=True)
-    removed = prune(to, args.keep) if args.keep else []
+    removed = prune(to, args.keep, now) if args.keep else []
     print(
         f"Đã sao lưu vào {final}: {counts['messages']} thư, {counts['submissions']} tài liệu đã nộp, "
         f"{counts['outbox']} thư gửi đi, {size_text(copied + linked)} (chép mới {size_text(copied)}, phần còn lại "

@@ -12,6 +12,7 @@ import fcntl
 import imaplib
 import os
 import ssl
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -54,11 +55,59 @@ def check_state(config: configmod.Config) -> Line:
         return Line(False, what, str(exc), "khôi phục từ bản sao lưu (xem docs/operator.md, mục Sao lưu và khôi phục)")
     holder = _lock_holder(state)
     running = f"; đang được dịch vụ dùng (pid {holder})" if holder else ""
+    if not os.access(state, os.W_OK) or os.statvfs(state).f_flag & os.ST_RDONLY:  # EROFS stops root too
+        return Line(
+            False,
+            what,
+            f"đọc được: {counts['messages']} thư, {counts['submissions']} tài liệu, {counts['outbox']} thư gửi đi"
+            f"{running}; nhưng KHÔNG GHI ĐƯỢC (hệ thống tệp chỉ đọc hoặc không có quyền ghi): `run` dừng với mã 4",
+            "gắn lại phân vùng ở chế độ ghi (mount -o remount,rw; nếu hệ thống tự chuyển sang chỉ đọc vì lỗi đĩa: "
+            "fsck trước) hoặc cấp quyền ghi cho người dùng của dịch vụ, rồi systemctl restart mailbot",
+        )
     return Line(
         True,
         what,
         f"đọc được: {counts['messages']} thư, {counts['submissions']} tài liệu, {counts['outbox']} thư gửi đi{running}",
     )
+
+
+def check_organizations(config: configmod.Config) -> Iterator[Line]:
+    """A warning for each organization the register holds records of but the configuration no
+    longer names (removed, or its id changed): status and the roster show them marked as such,
+    the digest and reminders leave them out. The same for a campaign's document removed."""
+    db = config.state_dir / "db"
+    named = {org.id for org in config.organizations}
+    documents: Counter[str] = Counter()
+    messages: Counter[str] = Counter()
+    slots: Counter[tuple[str, str]] = Counter()  # (campaign, document) -> documents received
+    try:
+        for _, sub in scan(db / "submissions"):
+            documents[sub.get("organization") or ""] += 1
+            slots[(sub.get("campaign") or "", sub.get("document") or "")] += 1
+        for _, msg in scan(db / "messages"):
+            messages[msg.get("organization") or ""] += 1
+    except MailbotError:
+        return  # check_state has said it
+    for org_id in sorted((set(documents) | set(messages)) - named - {""}):
+        yield Line(
+            True,
+            f"đơn vị {org_id}",
+            f"không còn trong cấu hình nhưng sổ còn {messages[org_id]} thư, {documents[org_id]} tài liệu đã nộp "
+            "của đơn vị này; status và roster vẫn hiện với ghi chú, báo cáo hằng ngày và thư nhắc thì không",
+            f'thêm lại [[organizations]] id = "{org_id}" nếu bỏ nhầm (hoặc đổi id về như cũ)',
+            warning=True,
+        )
+    configured = {(c.id, d.id) for c in config.campaigns for d in c.documents}
+    for (campaign, document), count in sorted(slots.items()):
+        if (campaign, document) not in configured:
+            yield Line(
+                True,
+                f"tài liệu {document} của chiến dịch {campaign}",
+                f"không còn trong cấu hình nhưng sổ còn {count} bản đã nộp; status, báo cáo hằng ngày và "
+                "danh sách trực không hiện nữa",
+                "thêm lại [[campaigns]] / [[campaigns.documents]] với id như cũ nếu bỏ nhầm",
+                warning=True,
+            )
 
 
 def _lock_holder(state: Path) -> str | None:
@@ -322,6 +371,7 @@ def run_checks(path: str, fix: bool) -> Iterator[Line]:
     )
     yield check_templates(config)
     yield check_state(config)
+    yield from check_organizations(config)
     yield check_signatures(config)
     yield check_readers()
     yield check_ocr(config)

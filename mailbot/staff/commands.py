@@ -11,18 +11,19 @@ import argparse
 import datetime as dt
 import functools
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mailbot import config as configmod
 from mailbot.durable import atomic_write
-from mailbot.errors import MailbotError
+from mailbot.errors import MailbotError, StateReadOnly
 from mailbot.pipeline import Runner, utc_now
 from mailbot.register.known import KnownSenders
 from mailbot.replies import reminders
 from mailbot.replies.timefmt import long_date
-from mailbot.runtime import LockBusy, open_runner, require_state
+from mailbot.runtime import LockBusy, open_reader, open_runner, require_state
 from mailbot.service import handoff, health
 from mailbot.staff import backup, digest, review, roster, status
 
@@ -229,12 +230,21 @@ def serve_requests(runner: Runner) -> int:
     )
 
 
+READ_ONLY = ("status", "review", "roster")  # actions that only read the register
+
+
 def run_action(args: argparse.Namespace, action: str, params: dict[str, Any]) -> int:
     config = configmod.load(args.config)
     require_state(config)
     try:
         with open_runner(config) as runner:
             output = ACTIONS[action](runner, params)
+    except StateReadOnly as exc:  # a read-only state folder: read it as it is, say so once
+        if action not in READ_ONLY:
+            raise
+        with open_reader(config) as runner:
+            output = ACTIONS[action](runner, params)
+        print(f"mailbot: chú ý: {exc}", file=sys.stderr)
     except LockBusy as busy:  # the daemon runs: it does it
         answer = handoff.submit(config.state_dir, busy.pid, action, params)
         if not answer.get("ok"):

@@ -4,7 +4,8 @@ One digest per day, by the calendar day in the configured zone: the job sends th
 digest of the latest digest time already passed unless a digest for that day or a
 later one exists, so one missed during downtime goes out once at start-up, never two
 in a day, and none for a day already covered, whatever the clock did (set back an
-hour, forward a day and back). Each daily digest covers what was recorded since the
+hour, forward a day and back). A digest made by a clock far ahead (a year, since corrected)
+covers no day: the next one comes at the next digest time (clockskew.py). Each daily digest covers what was recorded since the
 previous one was made, by the register's order, not by timestamps: a clock step can
 neither drop a message from every digest nor show it twice.
 """
@@ -16,6 +17,7 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from mailbot.clockskew import ahead
 from mailbot.config import Config
 from mailbot.register.store import Store, parse_iso, utc_iso
 from mailbot.replies import sigtext
@@ -65,7 +67,9 @@ def _window(store: Store, now: dt.datetime) -> tuple[dt.datetime, int | None, in
     last = store.last_digest
     if last is None:
         return now - dt.timedelta(days=1), None, None
-    return parse_iso(last["created_at"]), last.get("messages_seen"), last.get("outbox_seen")
+    made = parse_iso(last["created_at"])
+    since = now - dt.timedelta(days=1) if ahead(made, now) else made  # a stamp from a clock that ran ahead
+    return since, last.get("messages_seen"), last.get("outbox_seen")
 
 
 def _after(records: Any, first: int | None, since: dt.datetime, now: dt.datetime, stamp: Any) -> Any:
@@ -116,7 +120,8 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
                     cells.append(
                         {
                             "status": row["status"],
-                            "text": f"{status.LABELS[row['status']]}: {row['receipt']}, {when}{versions}",
+                            "text": f"{status.LABELS[row['status']]}: {row['receipt']}, {when}{versions}"
+                            + status.told_note(row, tz),
                         }
                     )
             table.append({"organization": org.name, "cells": cells})
@@ -278,6 +283,13 @@ def make(
     )
 
 
+def covers(last: dict[str, Any], day: dt.date, now: dt.datetime) -> bool:
+    """The latest daily digest covers `day`: it is that day's, or a later one's made by a clock
+    set back a little (an hour, see clockskew); one made more than that ahead (a clock a year
+    ahead, since corrected) covers nothing."""
+    return last["day"] >= day.isoformat() and not ahead(parse_iso(last["created_at"]), now)
+
+
 def send_due(runner: Runner, now: dt.datetime) -> dict[str, Any] | None:
     """The daily digest, if today's (or a missed one) has not been made yet."""
     config = runner.config
@@ -287,8 +299,8 @@ def send_due(runner: Runner, now: dt.datetime) -> dict[str, Any] | None:
     key = daily_key(config, day)
     with runner.lock:
         last = runner.store.last_digest
-        if runner.store.outbox.get(key) is not None or (last is not None and last["day"] >= day.isoformat()):
-            return None  # that day, or a later one (the clock was set back), is covered
+        if runner.store.outbox.get(key) is not None or (last is not None and covers(last, day, now)):
+            return None
         entry = make(config, runner.store, runner.templates, now, list(config.digest.to), key, day)
         runner.store.commit()
     log.info("daily digest queued for %s", ", ".join(config.digest.to))

@@ -65,9 +65,17 @@ def roster_document(config: Config, campaign_id: str | None) -> tuple[Campaign, 
 
 
 def gather(config: Config, store: Store, campaign: Campaign, doc: Document) -> list[OrgRoster]:
+    """The configured organizations asked for `doc`, in the config's order; then any organization
+    no longer configured whose list the register holds, named by its id and marked as such."""
+    named = {org.id for org in config.organizations}
+    removed = [
+        Organization(org_id, f"{org_id} (không còn trong cấu hình)", "", ())
+        for org_id in sorted(store.submission_slots())
+        if org_id not in named and store.latest_submission(campaign.id, org_id, doc.id) is not None
+    ]
     out = []
-    for org in config.organizations:
-        if org.id not in doc.organizations:
+    for org in [*config.organizations, *removed]:
+        if org.id not in doc.organizations and org not in removed:
             continue
         sub = store.latest_submission(campaign.id, org.id, doc.id)
         if sub is None:
