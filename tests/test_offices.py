@@ -11,15 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.analysis.readers import ocrjob
 from mailbot.analysis.workers import analyse
 from tests import officecases
-from tests.officecorpus import Case, available
+from tests.officecorpus import Case
+from tests.tools import needs
 
-MISSING = available()
-pytestmark = pytest.mark.skipif(
-    MISSING is not None and not os.environ.get("CI"), reason=f"office corpus: {MISSING} (.ci/run installs it)"
-)
+pytestmark = needs("libreoffice", "liberation", "poppler")
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +60,7 @@ def test_a_plan_is_typed_by_its_title_wherever_word_put_it(corpus, config, name)
     assert (disposition, documents) == ("submission", ["plan"])
 
 
-@pytest.mark.skipif(ocrjob.available() is not None and not os.environ.get("CI"), reason=f"OCR: {ocrjob.available()}")
+@needs("tesseract")
 @pytest.mark.parametrize("name", ["photo exif", "photo sideways", "fax G4 204x196"])
 def test_a_photo_and_a_fax_are_read_like_a_scan(corpus, config, name) -> None:
     """A phone photo on a desk, sideways with EXIF Orientation=6 or turned with no tag, and a G4 fax at

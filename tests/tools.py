@@ -45,6 +45,12 @@ def _libarchive() -> bool:
     return archives.rar_unpacker() is None
 
 
+def _liberation() -> bool:
+    from pathlib import Path
+
+    return Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf").is_file()
+
+
 def _dejavu() -> bool:
     from tests import scans
 
@@ -61,7 +67,9 @@ TOOLS: dict[str, tuple[Callable[[], bool], str]] = {
     # the Vietnamese model and the [ocr] extra's tesserocr; ocrjob.available() says which is missing
     "tesseract": (_ocr, "tesseract-ocr tesseract-ocr-vie"),
     "dejavu": (_dejavu, "fonts-dejavu-core"),  # the test scans are drawn in DejaVu Serif
-    "libreoffice": (_program("soffice", "libreoffice"), "libreoffice-core-nogui"),
+    "libreoffice": (_program("soffice", "libreoffice"), "libreoffice-writer-nogui libreoffice-calc-nogui"),
+    "liberation": (_liberation, "fonts-liberation"),  # the office corpus is set in Liberation Serif
+    "poppler": (_program("pdftoppm"), "poppler-utils"),  # the office corpus is printed and scanned through it
 }
 
 
