@@ -14,9 +14,9 @@ from email.policy import default
 from zoneinfo import ZoneInfo
 
 from mailbot import config as configmod
-from mailbot.replies import digest
 from mailbot.runtime import open_runner, source_for
 from mailbot.service import handoff
+from mailbot.staff import digest
 from tests.conftest import build, deliver, mailbot, write_config
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
