@@ -9,8 +9,8 @@ from tests.conftest import build
 
 def test_correspondence_is_the_last_rule_and_always_matches(config) -> None:
     assert DISPOSITIONS == (
-        "suspicious",  # a field given twice comes first (rules/repeated.py)
         "automated",
+        "suspicious",
         "staff-command",
         "unknown-sender",
         "submission",

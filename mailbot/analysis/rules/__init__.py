@@ -16,11 +16,11 @@ from mailbot.analysis.rules.submission import Submission
 from mailbot.analysis.rules.suspicious import Suspicious
 from mailbot.analysis.rules.unknown_sender import UnknownSender
 
-# a field given twice authenticates nobody, whatever else the message is: RepeatedHeaders first;
-# an auto-reply (an out-of-office answering the digest) is never a command: Automated next
+# an auto-reply (an out-of-office answering the digest) is never a command: Automated comes first
+# (nothing is done for it, no document read); a field given twice authenticates nobody: next
 CHAIN: tuple[Rule, ...] = (
-    RepeatedHeaders(),
     Automated(),
+    RepeatedHeaders(),
     StaffForged(),
     StaffCommand(),
     Suspicious(),
