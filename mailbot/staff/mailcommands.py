@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COMMAND_MAX_AGE = dt.timedelta(days=3)  # a changing command's Date, before its arrival
+COMMAND_MAX_AGE = dt.timedelta(days=mailhelp.MAX_AGE_DAYS)  # a changing command's Date, before its arrival
 CLOCK_SKEW = dt.timedelta(minutes=30)  # a sender's clock ahead of ours by this much is still believed
 ANSWERED_KINDS = ("digest", "command")  # mails of mailbot's that a changing command may answer
 SENT = ("sent", "uncertain", "dry-run")  # outbox states of a mail that may have reached staff
@@ -259,9 +259,7 @@ def execute(runner: Runner, record: dict[str, Any]) -> Answer:
                 "Không thực hiện lệnh",
                 [
                     why,
-                    "Lệnh giao, bỏ qua và nhắc chỉ được thực hiện khi là thư trả lời (Reply) thư báo cáo của "
-                    "hộp thư hoặc thư trả lời lệnh của hộp thư, gửi trong vòng "
-                    f"{COMMAND_MAX_AGE.days} ngày; không thực hiện lệnh trong thư chuyển tiếp (Forward).",
+                    mailhelp.RULE,
                     "Nếu chính anh/chị gửi lệnh này, xin trả lời thư này với cùng dòng lệnh. "
                     "Nếu không, có thể thư của anh/chị đã bị người khác gửi lại: xin báo bộ phận quản trị.",
                 ],
@@ -332,6 +330,7 @@ def _answer(runner: Runner, record: dict[str, Any], answer: Answer) -> str | Non
         "signature": config.signature,
         "department": config.department,
         "commands": [{"form": c.form, "example": c.example, "what": c.what} for c in COMMANDS],
+        "command_rule": mailhelp.RULE,
     }
     thread: list[tuple[str, str]] = []
     message_id = record.get("message_id") or ""
