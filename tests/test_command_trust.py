@@ -138,6 +138,12 @@ def test_an_old_command_replayed_or_one_dated_ahead_is_refused_and_the_sender_to
     [answer] = answers(recorder)
     assert "Không thực hiện lệnh" in text(answer) and why in text(answer)
     assert queue(config) == ["XL-0001", "XL-0002"] and KnownSenders(tmp_path / "state").addresses == {}
+    # the staff member answers the refusal with the same line, now: carried out
+    again = command("giao XL-0001 vnpt-dongthap plan", answering=answer["Message-ID"].strip("<>"))
+    deliver(tmp_path, again, "4.eml")
+    assert mailbot("run", "--config", config, "--once").returncode == 0
+    assert "Đã giao XL-0001 cho Viễn thông Đồng Tháp" in text(answers(recorder)[-1])
+    assert queue(config) == ["XL-0002"]
 
 
 def test_questions_come_as_new_mail_and_are_answered_to_the_authenticated_address_only(tmp_path, smtp_server) -> None:
