@@ -167,7 +167,9 @@ class Runner:
             # what decides whether a command that changes something is obeyed (mailcommands.refusal);
             # arrival is the source's time (IMAP INTERNALDATE, file time), never a header's
             record["command_trust"] = {
-                "answers": answered_ids(envelope.parsed),
+                "answers": answered_ids(
+                    envelope.parsed, envelope.auth.submitted_by == (envelope.parsed.from_address or "").lower()
+                ),
                 "forwarded": forwarded(envelope.parsed),
                 "arrived": utc_iso(item.delivered or now),
                 "to": recipients(envelope, self.config, reply_to=False),  # the authenticated From only

@@ -135,9 +135,13 @@ def test_mail_submitted_on_our_own_server_by_that_login_is_obeyed(tmp_path, smtp
     recorder, port = smtp_server
     config = setup(tmp_path, port)
     digest_id = send_digest(config, recorder)
+    # signed on its way out by a signer that does not list In-Reply-To: submitted here by that login,
+    # its headers are the author's all the same
+    signer = b"DKIM-Signature: v=1; d=dongthap.gov.vn; s=mail; h=from:to:subject:date; bh=x; b=y\r\n"
     deliver(
         tmp_path,
-        command(
+        signer
+        + command(
             "bỏ qua XL-0002 đã gọi điện trả lời",
             auth=f"mail.dongthap.gov.vn; auth=pass smtp.auth={STAFF}",
             answering=digest_id,

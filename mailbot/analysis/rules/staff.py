@@ -81,7 +81,7 @@ def _tags(value: str) -> dict[str, str]:
     return tags
 
 
-def answered_ids(parsed: ParsedMessage) -> list[str]:
+def answered_ids(parsed: ParsedMessage, submitted_here: bool = False) -> list[str]:
     """The Message-IDs this mail says it answers (In-Reply-To, References) that the sender's
     signature covers, so that no one but the author can have written them.
 
@@ -89,8 +89,12 @@ def answered_ids(parsed: ParsedMessage) -> list[str]:
     breaking it; a signature with a body length (l=) lets anyone append to the body. So when the
     From domain signed the mail, every such signature must list the field. Without one, our server
     authenticated the mail by its path (SPF, or a login on our own server): its headers are the author's.
+    `submitted_here`: the author logged in on our own server to send it (auth=pass, smtp.auth = From):
+    its headers are the author's whatever a signature added later lists.
     """
     domain = (parsed.from_address or "").rsplit("@", 1)[-1]
+    if submitted_here:
+        return parsed.references
     own = [t for t in map(_tags, parsed.header_all("DKIM-Signature")) if aligned(t.get("d", "").lower(), domain)]
     ids: list[str] = []
     for name in ("in-reply-to", "references"):
