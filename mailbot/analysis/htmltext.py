@@ -11,7 +11,9 @@ moved off screen.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -52,7 +54,16 @@ def _hides(declarations: Iterable[object]) -> bool:
     return False
 
 
+_PROPERTIES = ("display", "visibility", "font", "opacity")  # the properties _hides reads
+
+
+@functools.lru_cache(maxsize=512)
 def _inline_hides(style: str) -> bool:
+    """A style attribute that hides; parsed only when it names a property that can (a CSS escape,
+    `d\\isplay`, could name one in disguise: parsed too). Mail repeats the same styles: cached."""
+    lowered = style.lower()
+    if "\\" not in style and not any(name in lowered for name in _PROPERTIES):
+        return False
     return _hides(tinycss2.parse_blocks_contents(style, skip_comments=True, skip_whitespace=True))
 
 
@@ -150,6 +161,7 @@ class _TextParser(HTMLParser):
         self.selectors = selectors  # of the rules that hide
         self.out: list[str] = []
         self.open: list[tuple[str, bool]] = []  # open elements: (tag, hides its content)
+        self.counts: Counter[str] = Counter()  # open elements by tag: a stray end tag costs nothing
         self.hidden = 0  # open elements that hide their content
         self.cell_open = False
 
@@ -167,6 +179,7 @@ class _TextParser(HTMLParser):
         if tag not in _VOID:
             hides = self._hiding(tag, attrs)
             self.open.append((tag, hides))
+            self.counts[tag] += 1
             self.hidden += hides
         if self.hidden:
             return
@@ -185,9 +198,10 @@ class _TextParser(HTMLParser):
             self.out.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if any(t == tag for t, _ in self.open):  # a stray end tag closes nothing
+        if self.counts[tag]:  # a stray end tag closes nothing
             while self.open:
                 closed, hides = self.open.pop()
+                self.counts[closed] -= 1
                 self.hidden -= hides
                 if closed == tag:
                     break
