@@ -37,13 +37,13 @@ class StaffCommand:
 
 # where the quoted part of a reply begins: nothing below it is read
 _QUOTED = re.compile(
-    r"^(>|on .+ wrote:?$|vào .+ đã viết:?$|-{2,} ?(original message|thư gốc|forwarded message|thư chuyển tiếp)"
+    r"^(>|on .+ wrote:?$|vào .+ đã viết:?$|-{2,} ?(original message|thư gốc|forwarded message|thư (đã )?chuyển tiếp)"
     r"|(from|từ|sent|gửi lúc|đã gửi):\s)",
     re.I,
 )
 _PREFIXES = re.compile(r"^\s*((re|fw|fwd|tl|tr|trả lời|chuyển tiếp|chuyen tiep)\s*:\s*)+", re.I)
 _FORWARD_SUBJECT = re.compile(r"^\s*((re|tl|trả lời)\s*:\s*)*(fw|fwd|tr|chuyển tiếp|chuyen tiep)\s*:", re.I)
-_FORWARD_LINE = re.compile(r"^-*\s*(forwarded message|thư chuyển tiếp|begin forwarded message)", re.I)
+_FORWARD_LINE = re.compile(r"^-*\s*(forwarded message|thư (đã )?chuyển tiếp|begin forwarded message)", re.I)
 
 
 def command_line(parsed: ParsedMessage) -> str:
