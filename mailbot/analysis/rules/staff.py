@@ -59,6 +59,9 @@ def command_line(parsed: ParsedMessage) -> str:
     return " ".join(_PREFIXES.sub("", parsed.subject).split())[:500]
 
 
+MAX_ANSWERED = 50  # the latest Message-IDs of a thread kept as what a command answers (References grows)
+
+
 def forwarded(parsed: ParsedMessage) -> bool:
     """A forward: a Fwd:/FW:/TR:/Chuyển tiếp: Subject, or a body that begins with a forward marker."""
     if _FORWARD_SUBJECT.match(parsed.subject):
@@ -94,11 +97,11 @@ def answered_ids(parsed: ParsedMessage, submitted_here: bool = False) -> list[st
     """
     domain = (parsed.from_address or "").rsplit("@", 1)[-1]
     if submitted_here:
-        return parsed.references
+        return parsed.references[-MAX_ANSWERED:]
     own = [t for t in map(_tags, parsed.header_all("DKIM-Signature")) if aligned(t.get("d", "").lower(), domain)]
     ids: list[str] = []
-    for name in ("in-reply-to", "references"):
+    for name in ("references", "in-reply-to"):  # In-Reply-To last: kept whatever References holds
         covered = all(name in t.get("h", "").lower().split(":") and "l" not in t for t in own)
         if covered:
             ids.extend(i for i in _ids(parsed.header(name)) if i not in ids)
-    return ids
+    return ids[-MAX_ANSWERED:]
