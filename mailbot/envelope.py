@@ -127,6 +127,9 @@ class ParsedMessage:
     references: list[str]
     defects: list[str] = field(default_factory=list)
     from_addresses: list[str] = field(default_factory=list)  # every address of every From header
+    # fields RFC 5322 allows once that occur more than once ("subject"...): such a message
+    # authenticates nobody (headers.SINGLE_FIELDS, rules/repeated.py)
+    repeated: list[str] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         lname = name.lower()

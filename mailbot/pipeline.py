@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, Protocol
 
 from mailbot import passes
 from mailbot.analysis.classify import message_time
-from mailbot.analysis.rules.staff import command_line
+from mailbot.analysis.rules.staff import answered_ids, command_line, forwarded
 from mailbot.analysis.workers import Analyser, analyse
 from mailbot.config import Config
 from mailbot.envelope import REVIEW, Envelope, message_key
@@ -33,7 +33,7 @@ from mailbot.intake.sources import Incoming
 from mailbot.register.store import Store, utc_iso
 from mailbot.replies.acknowledge import acknowledge, notice_oversized, record_submissions
 from mailbot.replies.outbox import FlushResult, Transport, flush
-from mailbot.replies.reply import Templates, shown_name
+from mailbot.replies.reply import Templates, recipients, shown_name
 from mailbot.replies.timefmt import short_date, size_text
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,16 @@ class Runner:
             record["review_id"] = self.store.next_review_id()
         if envelope.disposition == "staff-command":
             record["command"] = command_line(envelope.parsed)  # carried out once committed (mailcommands)
+            # what decides whether a command that changes something is obeyed (mailcommands.refusal);
+            # arrival is the source's time (IMAP INTERNALDATE, file time), never a header's
+            record["command_trust"] = {
+                "answers": answered_ids(
+                    envelope.parsed, envelope.auth.submitted_by == (envelope.parsed.from_address or "").lower()
+                ),
+                "forwarded": forwarded(envelope.parsed),
+                "arrived": utc_iso(item.delivered or now),
+                "to": recipients(envelope, self.config, reply_to=False),  # the authenticated From only
+            }
         if item.oversize is not None:
             record.update(size=item.oversize, oversize=True)
         self.store.record_message(record)

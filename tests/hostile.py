@@ -298,6 +298,22 @@ def scan_jbig2_bomb() -> bytes:
     return _mixed("scanjbig2", [_text(), _attachment(b"DS truc.pdf", image_bomb_pdf(b"JBIG2Decode"))])
 
 
+def html_tags_200k() -> bytes:
+    """An HTML-only mail of unclosed hidden elements and stray end tags, up to the body cap (200 000
+    characters): html_to_text reads it in linear time (a scan of the open elements for each stray
+    end tag took 90 s here)."""
+    n = 27_000
+    html = "<style>b{display:none}</style>" + "<b>" * n + "</i>" * n
+    return (
+        HEAD
+        + f"Subject: {SUBJECT}\r\n".encode()
+        + _mid("htmltags")
+        + b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+        + html.encode()
+        + b"\r\n"
+    )
+
+
 CASES: dict[str, Callable[[], bytes]] = {
     "nested-multipart-1000": nested_multipart,
     "attachments-10000": many_attachments,
@@ -326,6 +342,7 @@ CASES: dict[str, Callable[[], bytes]] = {
     "scan-pdf-10000-pages": scan_10000_pages,
     "scan-ccitt-bomb": scan_ccitt_bomb,
     "scan-jbig2-bomb": scan_jbig2_bomb,
+    "html-tags-200k": html_tags_200k,
 }
 
 

@@ -1,12 +1,16 @@
 """Staff work by e-mail: commands from an authenticated staff address are carried out once and
-answered; anything else from a staff address is never obeyed nor answered."""
+answered; anything else from a staff address is never obeyed nor answered. A command that changes
+something is obeyed only as a recent answer to a mail of mailbot's (the digest here)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -18,8 +22,30 @@ SIGNED = "mail.dongthap.gov.vn; dkim=pass header.d=dongthap.gov.vn; dmarc=pass h
 STAFF_DIGEST = {r'(?m)^to = \["ddthong@dongthap.gov.vn"\].*$': 'to = ["ddthong@dongthap.gov.vn"]'}
 
 
-def command(body: str, auth: str | None = SIGNED, subject: str = "Re: Báo cáo hộp thư", **headers: str) -> bytes:
-    return build(sender=STAFF, subject=subject, body=body, auth=auth, headers=headers or None)
+def command(
+    body: str,
+    auth: str | None = SIGNED,
+    subject: str = "Re: Báo cáo hộp thư",
+    answering: str | None = None,
+    **headers: str,
+) -> bytes:
+    """A staff member's mail written now; `answering`: the Message-ID of mailbot's mail it replies to."""
+    thread = {"In-Reply-To": f"<{answering}>", "References": f"<{answering}>"} if answering else {}
+    now = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc))
+    return build(sender=STAFF, subject=subject, body=body, auth=auth, headers={"Date": now, **thread, **headers})
+
+
+def send_digest(config: str, recorder, env: dict[str, str] | None = None) -> str:
+    """A digest sent to the staff member now: its Message-ID (the recorder is emptied)."""
+    if not (Path(config).parent / "state").exists():  # the register is made by a first run
+        assert mailbot("run", "--config", config, "--once", env=env).returncode == 0
+    assert mailbot("digest", "--config", config, env=env).returncode == 0
+    [mid] = [m["Message-ID"].strip("<>") for m in recorder.parsed() if m["Message-ID"].startswith("<digest.")]
+    with recorder.lock:
+        recorder.messages.clear()
+        recorder.envelopes.clear()
+        recorder.arrivals.clear()
+    return mid
 
 
 def setup(tmp_path, port: int) -> str:
@@ -56,8 +82,10 @@ def queue(config: str) -> list[str]:
 def test_an_authenticated_assign_closes_the_item_and_everyone_hears(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     config = setup(tmp_path, port)
+    digest_id = send_digest(config, recorder)
     order = command(
         "Giao XL-0001 vnpt-dongthap plan\n\nVào 30/3/2021, mailbot đã viết:\n> IV. THƯ CHỜ XEM XÉT",
+        answering=digest_id,
         **{"Message-ID": "<lenh-1@dongthap.gov.vn>"},
     )
     deliver(tmp_path, order, "3.eml")
@@ -106,9 +134,18 @@ def test_a_forged_staff_address_is_never_obeyed_nor_answered(tmp_path, smtp_serv
 def test_mail_submitted_on_our_own_server_by_that_login_is_obeyed(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     config = setup(tmp_path, port)
+    digest_id = send_digest(config, recorder)
+    # signed on its way out by a signer that does not list In-Reply-To: submitted here by that login,
+    # its headers are the author's all the same
+    signer = b"DKIM-Signature: v=1; d=dongthap.gov.vn; s=mail; h=from:to:subject:date; bh=x; b=y\r\n"
     deliver(
         tmp_path,
-        command("bỏ qua XL-0002 đã gọi điện trả lời", auth=f"mail.dongthap.gov.vn; auth=pass smtp.auth={STAFF}"),
+        signer
+        + command(
+            "bỏ qua XL-0002 đã gọi điện trả lời",
+            auth=f"mail.dongthap.gov.vn; auth=pass smtp.auth={STAFF}",
+            answering=digest_id,
+        ),
         "3.eml",
     )
     assert mailbot("run", "--config", config, "--once").returncode == 0
@@ -118,6 +155,7 @@ def test_mail_submitted_on_our_own_server_by_that_login_is_obeyed(tmp_path, smtp
 def test_only_the_first_line_counts_quotes_html_closed_items_and_auto_replies(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     config = setup(tmp_path, port)
+    digest_id = send_digest(config, recorder)
     deliver(
         tmp_path,
         command(
@@ -126,7 +164,7 @@ def test_only_the_first_line_counts_quotes_html_closed_items_and_auto_replies(tm
         "3.eml",
     )  # a command in the quote only
     fifty = "xem xét\n" + "".join(f"giao XL-0001 vnpt-dongthap plan {n}\n" for n in range(49))
-    deliver(tmp_path, command(fifty), "4.eml")  # 50 commands: only the first line counts
+    deliver(tmp_path, command(fifty, answering=digest_id), "4.eml")  # 50 commands: only the first line counts
     deliver(
         tmp_path,
         command(
@@ -145,13 +183,14 @@ def test_only_the_first_line_counts_quotes_html_closed_items_and_auto_replies(tm
 
     html_only = (
         f"Authentication-Results: {SIGNED}\r\nFrom: {STAFF}\r\nTo: pbcvt@dongthap.gov.vn\r\n"
-        "Subject: Re: x\r\nMessage-ID: <html-1@dongthap.gov.vn>\r\nDate: Tue, 30 Mar 2021 08:00:00 +0700\r\n"
+        f"Subject: Re: x\r\nMessage-ID: <html-1@dongthap.gov.vn>\r\nIn-Reply-To: <{digest_id}>\r\n"
+        f"Date: {email.utils.format_datetime(dt.datetime.now(dt.timezone.utc))}\r\n"
         "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
         "<html><body><p>B&#7887; qua XL-0002 &#273;&#227; g&#7885;i &#273;i&#7879;n</p>"
         "<blockquote>giao XL-0001 vnpt-dongthap</blockquote></body></html>\r\n"
     ).encode()
     deliver(tmp_path, html_only, "6.eml")
-    deliver(tmp_path, command("bỏ qua XL-0002"), "7.eml")  # closed by the HTML mail first
+    deliver(tmp_path, command("bỏ qua XL-0002", answering=digest_id), "7.eml")  # closed by the HTML mail first
     assert mailbot("run", "--config", config, "--once").returncode == 0
     later = [text(m) for m in answers(recorder)][2:]
     assert any("Đã bỏ qua XL-0002" in t for t in later)
@@ -162,6 +201,7 @@ def test_only_the_first_line_counts_quotes_html_closed_items_and_auto_replies(tm
 def test_status_roster_help_and_wrong_forms_are_answered(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     config = setup(tmp_path, port)
+    digest_id = send_digest(config, recorder)
     deliver(tmp_path, (FIXTURES / "18-duty-list-pasted-in-body.eml").read_bytes(), "2b.eml")  # Viettel Post's list
     for n, line in enumerate(
         [
@@ -174,7 +214,7 @@ def test_status_roster_help_and_wrong_forms_are_answered(tmp_path, smtp_server) 
             "làm ơn xem giúp",
         ]
     ):
-        deliver(tmp_path, command(line, **{"Message-ID": f"<c{n}@dongthap.gov.vn>"}), f"3-{n}.eml")
+        deliver(tmp_path, command(line, answering=digest_id, **{"Message-ID": f"<c{n}@dongthap.gov.vn>"}), f"3-{n}.eml")
     assert mailbot("run", "--config", config, "--once").returncode == 0
     got = {m["In-Reply-To"]: m for m in answers(recorder)}
     assert len(got) == 7
@@ -215,8 +255,10 @@ def test_remind_sends_once_a_day_to_the_contacts(tmp_path, smtp_server) -> None:
             },
         )
     )
+    digest_id = send_digest(config, recorder)
     for n in range(2):
-        deliver(tmp_path, command("nhắc vnpost-dongthap", **{"Message-ID": f"<n{n}@dongthap.gov.vn>"}), f"{n}.eml")
+        order = command("nhắc vnpost-dongthap", answering=digest_id, **{"Message-ID": f"<n{n}@dongthap.gov.vn>"})
+        deliver(tmp_path, order, f"{n}.eml")
     assert mailbot("run", "--config", config, "--once").returncode == 0
     reminded = [m for m in recorder.parsed() if m["To"] == "bd@vnpost.vn"]
     assert len(reminded) == 2  # the plan and the duty list, each once, though asked twice
@@ -228,13 +270,14 @@ def test_remind_sends_once_a_day_to_the_contacts(tmp_path, smtp_server) -> None:
 def test_the_daemon_answers_a_command_as_fast_as_any_mail(tmp_path, smtp_server) -> None:
     recorder, port = smtp_server
     config = setup(tmp_path, port)
+    digest_id = send_digest(config, recorder)
     child = subprocess.Popen(
         [sys.executable, "-m", "mailbot", "run", "--config", config],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deliver(tmp_path, command("giao XL-0001 vnpt-dongthap"), "3.eml")
+        deliver(tmp_path, command("giao XL-0001 vnpt-dongthap", answering=digest_id), "3.eml")
         wait_for(lambda: len(answers(recorder)) == 1, 10, "the answer to the command")
         wait_for(lambda: any(m["To"] == "anh.kythuat@gmail.com" for m in recorder.parsed()), 10, "the acknowledgement")
     finally:
@@ -253,6 +296,7 @@ def test_over_imap_a_command_is_answered_within_about_a_second(tmp_path, smtp_se
     recorder, port = smtp_server
     config = imap_config(tmp_path, port, dovecot.port, STAFF_DIGEST)
     env = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
+    digest_id = send_digest(str(config), recorder, env)
     child = subprocess.Popen(
         [sys.executable, "-m", "mailbot", "run", "--config", str(config)],
         env=env,
@@ -264,7 +308,7 @@ def test_over_imap_a_command_is_answered_within_about_a_second(tmp_path, smtp_se
         wait_for(lambda: dovecot.folder_uids("Cần xem xét") != [], 20, "the question in the review folder")
         time.sleep(0.5)  # into IDLE
         sent = time.monotonic()
-        dovecot.append(command("bỏ qua XL-0001 đã trả lời"))
+        dovecot.append(command("bỏ qua XL-0001 đã trả lời", answering=digest_id))
         wait_for(lambda: len(answers(recorder)) == 1, 10, "the answer")
         took = recorder.arrivals[-1] - sent
     finally:

@@ -65,7 +65,8 @@ def classify(
 ) -> Envelope:
     """Fill in organization, auth, campaign, documents, disposition and reasons."""
     parsed = envelope.parsed
-    envelope.organization = organization_of(parsed.from_address, config, known)
+    # a field given twice (rules/repeated.py): the sender is not known, so no organization
+    envelope.organization = None if parsed.repeated else organization_of(parsed.from_address, config, known)
     envelope.auth = authres.verdict(parsed, config.trusted_authserv_ids)
     ctx = Context(config)
     notes: list[str] = []

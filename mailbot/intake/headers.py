@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
+from collections.abc import Iterable
 from email.header import decode_header
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -22,6 +24,9 @@ FOLD_RE = re.compile(r"\r?\n[ \t]+")
 _BLANK_LINE_RE = re.compile(rb"\r?\n\r?\n")
 _MESSAGE_ID_FIELD = re.compile(rb"(?im)^message-id:(.*(?:\r?\n[ \t].*)*)")
 IDENTITY_FIELDS = ("from", "date", "subject", "message-id")
+# fields RFC 5322 (section 3.6) allows at most once: a second one is added by someone else than the
+# author (a DKIM verifier checks the last instance, most readers show the first)
+SINGLE_FIELDS = ("from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references")
 _IDENTITY_FIELD = re.compile(rb"(?im)^(from|date|subject|message-id):(.*(?:\r?\n[ \t].*)*)")
 # lines the stdlib's header parser takes as header fields or their continuations (then the blank line)
 _WELL_FORMED_HEAD = re.compile(rb"(?:(?:[\x21-\x39\x3b-\x7e]+:|[ \t]|From )[^\r\n]*\r?\n)*(?:\r?\n)?")
@@ -50,18 +55,26 @@ def header_fingerprint(raw: bytes) -> str:
     Tells a true re-delivery (the same fields) from another message that reuses a Message-ID
     (another sender's, or other content): identity must not be stealable. The same function
     on the full message and on the four fields alone (an IMAP header fetch) gives the same value.
+    Every instance of a field counts, in order: a message with a Subject added is another message.
     """
     end = header_end(raw)
     head = raw[:end]
-    values: dict[str, str] = {}
+    values: dict[str, list[str]] = {}
     if end <= MAX_HEADER_FIELD and head.isascii() and b"\x00" not in head and _WELL_FORMED_HEAD.fullmatch(head):
         for match in _IDENTITY_FIELD.finditer(head):
-            values.setdefault(match.group(1).decode("ascii").lower(), match.group(2).decode("ascii"))
+            values.setdefault(match.group(1).decode("ascii").lower(), []).append(match.group(2).decode("ascii"))
     else:
         msg = headers_only(sanitize_headers(head, []))
-        values = {name: unescape(msg.get(name)) or "" for name in IDENTITY_FIELDS if msg.get(name) is not None}
-    text = "\0".join(" ".join(values.get(name, "").split()) for name in IDENTITY_FIELDS)
+        values = {name: [unescape(v) or "" for v in msg.get_all(name) or []] for name in IDENTITY_FIELDS}
+    # one instance gives the value it always gave (recorded fingerprints stay valid)
+    text = "\0".join("\x1f".join(" ".join(v.split()) for v in values.get(name, [])) for name in IDENTITY_FIELDS)
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def repeated_fields(names: Iterable[str]) -> list[str]:
+    """The fields of SINGLE_FIELDS that occur more than once among header `names` ("Subject"...)."""
+    counts = Counter(name.strip().lower() for name in names)
+    return [name for name in SINGLE_FIELDS if counts[name] > 1]
 
 
 def header_end(raw: bytes) -> int:

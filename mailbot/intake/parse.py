@@ -27,7 +27,15 @@ from mailbot.analysis.htmltext import html_to_text
 from mailbot.analysis.textnorm import decode_bytes
 from mailbot.envelope import Attachment, ParsedMessage
 from mailbot.intake import bigparts
-from mailbot.intake.headers import FOLD_RE, decode_value, headers_only, message_id, sanitize_headers, unescape
+from mailbot.intake.headers import (
+    FOLD_RE,
+    decode_value,
+    headers_only,
+    message_id,
+    repeated_fields,
+    sanitize_headers,
+    unescape,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +82,9 @@ def _parse(
         defects.extend(_mailparser_defects(mp))
     headers = [(name, decode_value(value)) for name, value in msg.raw_items()]
     # Raw 8-bit header bytes arrive as surrogate escapes: decoded here, once, so that no
-    # surrogate ever reaches the register, a reply header or a log line.
+    # surrogate ever reaches the register, a reply header or a log line. The first instance of a
+    # field is kept (a DKIM verifier checks the last): a message with a field RFC 5322 allows
+    # once given twice is `repeated` and authenticates nobody, whichever instance is read.
     raw_headers = {name.lower(): unescape(value) for name, value in reversed(list(msg.raw_items()))}
 
     from_address, from_display = _first_address(raw_headers.get("from"), defects, "From")
@@ -117,6 +127,7 @@ def _parse(
         references=_references(raw_headers.get("in-reply-to"), raw_headers.get("references")),
         defects=defects,
         from_addresses=from_addresses,
+        repeated=repeated_fields(name for name, _ in headers),
     )
 
 

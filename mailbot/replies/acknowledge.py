@@ -14,7 +14,7 @@ from mailbot.analysis import filetype
 from mailbot.config import Campaign, Config
 from mailbot.envelope import Attachment, Envelope
 from mailbot.register.store import Store, cap_note, utc_iso
-from mailbot.replies.reply import Reply, Templates, compose, shown_name
+from mailbot.replies.reply import Reply, Templates, compose, shown_name, unanswerable
 from mailbot.replies.sigtext import describe
 from mailbot.replies.timefmt import deadline_text, size_text, time_and_date
 
@@ -194,7 +194,7 @@ def queue(
 ) -> tuple[str | None, str | None]:
     """Into the outbox, unless the per-recipient cap says no; (reply key, note)."""
     if not reply.to:
-        return None, "không có địa chỉ để trả lời"
+        return None, unanswerable(envelope, config) or "không có địa chỉ để trả lời"
     capped = store.capped(reply.to, config.auto_reply_cap, now)
     status = "suppressed" if capped else "pending"
     stored = store.enqueue(

@@ -86,14 +86,36 @@ def reply_message_id(kind: str, message_key: str, domain: str) -> str:
     return f"{kind}.{digest}@{domain}"
 
 
-def recipients(envelope: Envelope, config: Config) -> list[str]:
-    """The sender, or its Reply-To when that belongs to the same organization.
+def unanswerable(envelope: Envelope, config: Config) -> str | None:
+    """Why no automatic mail (acknowledgement, oversize notice, command answer) may go to this
+    message's sender, or None: the one check against backscatter, a mail from the Department to
+    the victim of a forged address.
+
+    A field given twice (the sender is not known); our server says authentication failed; or,
+    with `trusted_authserv_ids` set, our server did not authenticate the From domain (an aligned
+    pass) nor the login that submitted it.
+    """
+    parsed, auth = envelope.parsed, envelope.auth
+    if parsed.repeated:
+        return "thư có tiêu đề lặp lại, không xác định được người gửi: không trả lời tự động"
+    if auth.failed:
+        return "máy chủ thư của Sở xác thực người gửi thất bại (có thể giả mạo): không trả lời tự động"
+    if config.trusted_authserv_ids and not (auth.aligned or auth.authenticates(parsed.from_address)):
+        return "máy chủ thư của Sở không xác thực được người gửi: không trả lời tự động"
+    return None
+
+
+def recipients(envelope: Envelope, config: Config, reply_to: bool = True) -> list[str]:
+    """Who an automatic answer goes to: nobody when `unanswerable`; else the sender, or (with
+    `reply_to`) its Reply-To when that belongs to the same organization.
 
     Only plain ASCII addresses: an internationalised one would need SMTPUTF8 end to end,
     and a raw 8-bit header is more often a broken client than a real address.
     """
     parsed = envelope.parsed
-    for addr in parsed.reply_to:
+    if unanswerable(envelope, config):
+        return []
+    for addr in parsed.reply_to if reply_to else []:
         if sendable(addr) and envelope.organization and organization_of(addr, config) == envelope.organization:
             return [addr]
     return [parsed.from_address] if parsed.from_address and sendable(parsed.from_address) else []

@@ -156,6 +156,7 @@ SAMPLE_DIGEST: dict[str, Any] = {
     ],
     "closed": [{"id": "XL-0000", "action": "đã giao", "by": "ddthong@dongthap.gov.vn", "when": "09:00 29/03/2021"}],
     "commands": [{"form": "xem xét", "what": "danh sách thư chờ xem xét", "example": "xem xét"}],
+    "command_rule": "Lệnh giao, bỏ qua và nhắc chỉ được thực hiện khi là thư trả lời thư báo cáo.",
     "failures": ["Tệp không đọc được: a.docx"],
 }
 SAMPLE_ROSTER: dict[str, Any] = {
@@ -193,6 +194,7 @@ SAMPLE_COMMAND: dict[str, Any] = {
     "block": "",
     "show_help": True,
     "commands": [{"form": "xem xét", "what": "danh sách thư chờ xem xét", "example": "xem xét"}],
+    "command_rule": "Lệnh giao, bỏ qua và nhắc chỉ được thực hiện khi là thư trả lời thư báo cáo.",
     "mailbox": SAMPLE_ACK["mailbox"],
     "signature": SAMPLE_ACK["signature"],
     "department": SAMPLE_ACK["department"],

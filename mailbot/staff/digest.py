@@ -236,6 +236,7 @@ def context(config: Config, store: Store, now: dt.datetime) -> dict[str, Any]:
         "review": queue,
         "closed": closed,
         "commands": mailhelp.listing(),  # the digest invites replies with these
+        "command_rule": mailhelp.RULE,
         "failures": failures,
     }
 

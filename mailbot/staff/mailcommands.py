@@ -8,10 +8,18 @@ person's request) and marks the record done in the same commit as the answer.
 
 Each command is a small class with its words, a form, an example and one `run()` (as in
 Mailman's email commands). Words are matched without regard to case or diacritics.
+
+A command that changes something (giao, bỏ qua, nhắc) is obeyed only when it answers mailbot: its
+In-Reply-To or References, covered by the sender's signature, names a digest or a command answer
+mailbot sent, it is no forward, and its Date is within COMMAND_MAX_AGE of its arrival (a forwarded
+staff mail or an old one replayed is refused, and the staff member told why). Questions (trạng
+thái, xem xét, danh sách trực, hướng dẫn) may come as new mail. Every answer goes to the
+authenticated From address only, never to Reply-To.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +37,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+COMMAND_MAX_AGE = dt.timedelta(days=mailhelp.MAX_AGE_DAYS)  # a changing command's Date, before its arrival
+CLOCK_SKEW = dt.timedelta(minutes=30)  # a sender's clock ahead of ours by this much is still believed
+ANSWERED_KINDS = ("digest", "command")  # mails of mailbot's that a changing command may answer
+SENT = ("sent", "uncertain", "dry-run")  # outbox states of a mail that may have reached staff
+
 
 @dataclass
 class Answer:
@@ -42,6 +55,7 @@ class Answer:
 
 class Command:
     words: tuple[str, ...] = ()  # folded
+    changes = False  # changes the register or sends mail to others: obeyed only as an answer to mailbot
     form = ""
     example = ""
     what = ""
@@ -100,6 +114,7 @@ class Review(Command):
 
 class Assign(Command):
     words = ("giao",)
+    changes = True
     form, what, example = mailhelp.ASSIGN
 
     def run(self, runner: Runner, args: list[str], original: list[str], by: dict[str, str]) -> Answer:
@@ -144,6 +159,7 @@ class Assign(Command):
 
 class Dismiss(Command):
     words = ("bo", "qua")
+    changes = True
     form, what, example = mailhelp.DISMISS
 
     def run(self, runner: Runner, args: list[str], original: list[str], by: dict[str, str]) -> Answer:
@@ -186,6 +202,7 @@ class Roster(Command):
 
 class Remind(Command):
     words = ("nhac",)
+    changes = True
     form, what, example = mailhelp.REMIND
 
     def run(self, runner: Runner, args: list[str], original: list[str], by: dict[str, str]) -> Answer:
@@ -237,8 +254,42 @@ def execute(runner: Runner, record: dict[str, Any]) -> Answer:
         return Answer(
             "Không hiểu lệnh", [f"Không có lệnh “{line[:80]}”." if line else "Thư không có lệnh nào."], show_help=True
         )
+    if command.changes:
+        why = refusal(runner, record)
+        if why:
+            log.warning("staff command %s not carried out: %s", record["key"], why)
+            return Answer(
+                "Không thực hiện lệnh",
+                [
+                    why,
+                    mailhelp.RULE,
+                    "Nếu chính anh/chị gửi lệnh này, xin trả lời thư này với cùng dòng lệnh. "
+                    "Nếu không, có thể thư của anh/chị đã bị người khác gửi lại: xin báo bộ phận quản trị.",
+                ],
+            )
     by = review.actor(record.get("from"), record["key"])
     return command.run(runner, args, original, by)
+
+
+def refusal(runner: Runner, record: dict[str, Any]) -> str | None:
+    """Why a command that changes something is not obeyed (Vietnamese), or None when it may be."""
+    trust = record.get("command_trust")
+    if trust is None:  # recorded before these checks existed: not obeyed now
+        return "Thư được ghi nhận trước khi có quy định kiểm tra lệnh."
+    if trust.get("forwarded"):
+        return "Thư là thư chuyển tiếp (Forward), không phải lệnh do anh/chị viết gửi hộp thư."
+    answered = [runner.store.outbox.get(mid) for mid in trust.get("answers", [])]
+    if not any(m and m.get("kind") in ANSWERED_KINDS and m.get("status") in SENT for m in answered):
+        return "Thư không phải là thư trả lời thư báo cáo hoặc thư trả lời lệnh của hộp thư."
+    if not record.get("date"):
+        return "Thư không có ngày gửi (Date)."
+    sent, arrived = parse_iso(record["date"]), parse_iso(trust["arrived"])
+    shown = sent.astimezone(runner.config.timezone).strftime("%H:%M ngày %d/%m/%Y")
+    if sent > arrived + CLOCK_SKEW:
+        return f"Thư ghi thời điểm gửi {shown}, muộn hơn lúc hộp thư nhận được thư."
+    if sent < arrived - COMMAND_MAX_AGE:
+        return f"Thư gửi lúc {shown}, quá {COMMAND_MAX_AGE.days} ngày trước khi hộp thư nhận được."
+    return None
 
 
 def run_pending(runner: Runner) -> int:
@@ -295,8 +346,14 @@ def interrupted(runner: Runner, record: dict[str, Any]) -> Answer:
     )
 
 
-def _answer(runner: Runner, record: dict[str, Any], answer: Answer) -> str:
-    config, now, to = runner.config, runner.clock(), [record["from"]]
+def _answer(runner: Runner, record: dict[str, Any], answer: Answer) -> str | None:
+    """The answer queued to the authenticated sender (reply.recipients, decided when the command was
+    recorded); None when there is nobody to answer."""
+    config, now = runner.config, runner.clock()
+    to = record["command_trust"]["to"] if "command_trust" in record else [record["from"]]
+    if not to:
+        log.warning("staff command %s: nobody to answer (%s)", record["key"], answer.title)
+        return None
     key = reply_message_id("command", record["key"], config.reply_from.rsplit("@", 1)[1])
     context = {
         "to": record["from"],
@@ -308,6 +365,7 @@ def _answer(runner: Runner, record: dict[str, Any], answer: Answer) -> str:
         "signature": config.signature,
         "department": config.department,
         "commands": [{"form": c.form, "example": c.example, "what": c.what} for c in COMMANDS],
+        "command_rule": mailhelp.RULE,
     }
     thread: list[tuple[str, str]] = []
     message_id = record.get("message_id") or ""

@@ -31,6 +31,12 @@ REMIND = (
     "nhắc vnpost-dongthap",
 )
 HELP = ("hướng dẫn", "danh sách các lệnh", "hướng dẫn")
+MAX_AGE_DAYS = 3  # a command that changes something is obeyed within this many days of its Date
+RULE = (
+    "Lệnh giao, bỏ qua và nhắc chỉ được thực hiện khi là thư trả lời (Reply) thư báo cáo hằng ngày hoặc "
+    f"thư trả lời lệnh của hộp thư, gửi trong vòng {MAX_AGE_DAYS} ngày; lệnh trong thư chuyển tiếp (Forward) "
+    "không được thực hiện. Các lệnh hỏi (trạng thái, xem xét, danh sách trực, hướng dẫn) có thể gửi bằng thư mới."
+)
 ALL = (STATUS, REVIEW, ASSIGN, DISMISS, ROSTER, REMIND, HELP)
 
 

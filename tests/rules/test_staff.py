@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailbot.analysis.classify import classify_bytes
-from mailbot.analysis.rules.staff import command_line
+from mailbot.analysis.rules.staff import command_line, forwarded
 from tests.conftest import build
 
 STAFF = "ddthong@dongthap.gov.vn"  # the example's digest recipient: the default [staff] addresses
@@ -62,3 +62,20 @@ def test_the_command_is_the_first_line_above_the_quote_else_the_subject(config) 
     assert command_line(parse("\n  giao   XL-0001  vnpt-dongthap \nxem xét")) == "giao XL-0001 vnpt-dongthap"
     assert command_line(parse("> giao XL-0001 vnpt-dongthap", "Re: TL: Trạng thái")) == "Trạng thái"
     assert command_line(parse("Vào 30/3, Sở đã viết:\ngiao XL-1", "CHUYỂN TIẾP: xem xét")) == "xem xét"
+
+
+@pytest.mark.parametrize(
+    ("body", "subject", "forward"),
+    [
+        ("---------- Forwarded message ---------\nFrom: x", "giao XL-0001 a", True),  # Gmail
+        ("---------- Thư đã chuyển tiếp ---------\nTừ: x", "giao XL-0001 a", True),  # Gmail in Vietnamese
+        ("Begin forwarded message:\n\nFrom: x", "giao XL-0001 a", True),  # Apple Mail
+        ("giao XL-0001 a", "FW: Báo cáo", True),  # Outlook
+        ("giao XL-0001 a", "TR: Báo cáo", True),  # Outlook in Vietnamese
+        ("giao XL-0001 a", "Re: Fwd: Báo cáo", True),  # an answer to a forward
+        ("giao XL-0001 a", "TL: Báo cáo", False),  # a reply in Vietnamese Outlook
+        ("-----Original Message-----\nFrom: x", "RE: giao XL-0001 a", False),  # an Outlook reply
+    ],
+)
+def test_a_forward_is_told_from_a_reply(config, body, subject, forward) -> None:
+    assert forwarded(classified(config, None, body, subject=subject).parsed) is forward

@@ -9,6 +9,7 @@ from __future__ import annotations
 from mailbot.analysis.rules.automated import Automated
 from mailbot.analysis.rules.base import Context, Rule
 from mailbot.analysis.rules.correspondence import Correspondence
+from mailbot.analysis.rules.repeated import RepeatedHeaders
 from mailbot.analysis.rules.signature import BrokenSignature
 from mailbot.analysis.rules.staff import StaffCommand, StaffForged
 from mailbot.analysis.rules.submission import Submission
@@ -16,8 +17,10 @@ from mailbot.analysis.rules.suspicious import Suspicious
 from mailbot.analysis.rules.unknown_sender import UnknownSender
 
 # an auto-reply (an out-of-office answering the digest) is never a command: Automated comes first
+# (nothing is done for it, no document read); a field given twice authenticates nobody: next
 CHAIN: tuple[Rule, ...] = (
     Automated(),
+    RepeatedHeaders(),
     StaffForged(),
     StaffCommand(),
     Suspicious(),
