@@ -15,7 +15,7 @@ import json
 import pytest
 
 from mailbot.intake.headers import SINGLE_FIELDS, header_fingerprint
-from mailbot.staff.review import KnownSenders
+from mailbot.register.known import KnownSenders
 from tests.conftest import build, classify, deliver, mailbot
 from tests.test_staff_email import SIGNED, STAFF, answers, command, queue, send_digest, setup, text
 

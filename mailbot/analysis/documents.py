@@ -47,6 +47,11 @@ def detect(parsed: ParsedMessage, campaign: Campaign) -> Detection:
     covers: list[Attachment] = []
     for index, att in enumerate(files):
         by_name = [doc for doc, kws in keywords.items() if name_matches(kws, _stem(att.filename))]
+        if by_name and _ROSTER_DOC not in by_name and not att.is_archive:
+            # "Phuong an truc.xlsx" titled DANH SÁCH CÁN BỘ TRỰC: "phương án trực" is what many offices
+            # call a duty roster; a file whose own title says it is the duty list is one
+            if _type_by_content(att.text, keywords) == _ROSTER_DOC:
+                by_name = [_ROSTER_DOC]
         if by_name:
             types[index] = by_name
             result.reasons.append(f"tệp “{att.filename}” là {_names(by_name, names)} (theo tên tệp)")

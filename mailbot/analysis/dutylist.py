@@ -30,12 +30,27 @@ FIELDS: dict[str, tuple[str, ...]] = {  # folded header texts, longest first whe
     "name": ("ho va ten", "ho ten", "ten can bo", "ten"),
     "position": ("chuc vu", "chuc danh"),
     "unit": ("don vi", "bo phan", "phong ban", "co quan"),
-    "phone": ("so dien thoai", "dien thoai di dong", "dien thoai", "so dt", "sdt", "dtdd", "dt", "di dong"),
+    "phone": (
+        "so dien thoai",
+        "dien thoai di dong",
+        "dien thoai co dinh",
+        "dien thoai",
+        "so dt",
+        "sdt",
+        "dtdd",
+        "dt",
+        "di dong",
+        "co dinh",  # a landline column beside "Di động"
+        "may ban",
+    ),
     "time": ("thoi gian truc", "ngay truc", "ca truc", "thoi gian", "ngay"),
     "email": ("email", "e-mail", "thu dien tu"),
 }
 PHONE_SUBHEADERS = {
     "di dong",
+    "co dinh",
+    "dt co dinh",
+    "dien thoai co dinh",
     "co quan",
     "nha rieng",
     "dd",
@@ -138,6 +153,8 @@ def _fields(row: list[str]) -> dict[int, str]:
     unit, "Họ và tên" a name)."""
     columns: dict[int, str] = {}
     for col, cell in enumerate(row):
+        if _RETIRED.search(fold(cell)):
+            continue  # "SĐT cũ", "Số điện thoại trước đây": numbers no longer in use
         matches = [
             (len(label), name)
             for text in _label(cell)
@@ -149,6 +166,9 @@ def _fields(row: list[str]) -> dict[int, str]:
         if matches:
             columns[col] = max(matches)[1]
     return columns
+
+
+_RETIRED = re.compile(r"\b(?:cu|truoc day|khong (?:con )?(?:dung|su dung))\b")
 
 
 def _complete(columns: dict[int, str]) -> bool:
@@ -177,8 +197,14 @@ def find_header(rows: list[list[str]]) -> tuple[int, dict[int, str]] | None:
     return None
 
 
-def _cell(row: list[str], col: int) -> str:
-    return " ".join(row[col].split()) if col < len(row) and row[col] else ""  # a wrapped cell is one line
+def _cell(row: list[str], col: int, lines: bool = False) -> str:
+    """A cell's text on one line (a cell that wrapped is one cell); `lines`: its line breaks kept as
+    " ; " (two numbers on two lines of a telephone cell are two numbers)."""
+    if col >= len(row) or not row[col]:
+        return ""
+    if lines:
+        return " ; ".join(" ".join(line.split()) for line in row[col].splitlines() if line.strip())
+    return " ".join(row[col].split())
 
 
 def _continues(values: dict[str, str], columns: dict[int, str]) -> bool:
@@ -192,12 +218,58 @@ def _continues(values: dict[str, str], columns: dict[int, str]) -> bool:
     )
 
 
+def _joins(above: dict[str, str], rest: dict[str, str]) -> bool:
+    """The rest of a wrapped name joins it only if the two still read as one name: the signature
+    block under a table ("GIÁM ĐỐC", "(đã ký)") is no part of the last person's name."""
+    part = rest.get("name", "")
+    if not part:
+        return True
+    name = f"{above.get('name', '')} {part}"
+    return (
+        _name_like(name)
+        and len(name.split()) <= 6
+        and " ".join(fold(part).split()) not in _TITLES
+        and not (part.isupper() and not above.get("name", "").isupper())
+    )
+
+
 def _name_like(name: str) -> bool:
-    """A person's name: letters, no digits, at most eight words; not a date or a number."""
+    """A person's name: letters, no digits, at most eight words; not a date or a number, not a
+    section heading ("I. BAN CHỈ ĐẠO"), a job title alone ("GIÁM ĐỐC") or a line of the signature
+    block ("(đã ký)", "Người lập biểu")."""
     words = name.split()
-    return 0 < len(words) <= 8 and not any(c.isdigit() for c in name) and any(c.isalpha() for c in name)
+    folded = " ".join(fold(name).split())
+    return (
+        0 < len(words) <= 8
+        and not any(c.isdigit() or c in "():;" for c in name)
+        and any(c.isalpha() for c in name)
+        and not _HEADING.match(name)
+        and folded not in _TITLES
+        and not _SIGNATURE.search(folded)
+    )
 
 
+_HEADING = re.compile(r"^\s*(?:[IVXLC]+|[A-Z])\s*[.)/]\s")
+_SIGNATURE = re.compile(r"\b(?:da ky|ky ten|nguoi lap|noi nhan|kinh gui|dong dau)\b")
+_TITLES = {
+    "giam doc",
+    "pho giam doc",
+    "tong giam doc",
+    "truong phong",
+    "pho truong phong",
+    "chuyen vien",
+    "nhan vien",
+    "ky thuat vien",
+    "to truong",
+    "to pho",
+    "truong ca",
+    "thu truong",
+    "chanh van phong",
+}
+
+
+SEVERAL_PEOPLE = "một dòng ghi nhiều người: cần kiểm tra họ tên và số điện thoại"
+_SECOND_PERSON = re.compile(r"(?:\bvà|[,;])\s*(?:đ/c|đồng chí|ông|bà|anh|chị)\s+\w", re.IGNORECASE)
 ODD_NAME = "họ tên không giống tên người: cần kiểm tra"
 
 
@@ -211,21 +283,26 @@ def rows_of(table: list[list[str]], source: str = "") -> list[DutyRow]:
         return []
     header, columns = found
     merged: list[dict[str, str]] = []
+    after_blank = False
     for row in table[header + 1 : header + 1 + MAX_ROWS]:
         values: dict[str, str] = {}
         for col, name in columns.items():
-            cell = _cell(row, col)
+            cell = _cell(row, col, lines=name == "phone")
             if cell and name in values and values[name]:
                 values[name] += " ; " + cell  # several phone columns
             else:
                 values[name] = values.get(name) or cell
         if any(fold(v) in _LABELS and k == "name" for k, v in values.items()):
             continue  # a header repeated on the next page
-        if merged and _continues(values, columns):
+        if not any(values.values()):
+            after_blank = True  # a blank line ends the table: what follows continues nothing
+            continue
+        if merged and not after_blank and _continues(values, columns) and _joins(merged[-1], values):
             for key, value in values.items():
                 if value:
                     merged[-1][key] = f"{merged[-1].get(key, '')} {value}".strip()
             continue
+        after_blank = False
         merged.append(values)
     out = []
     for values in merged:
@@ -274,6 +351,8 @@ def body_rows(text: str, source: str = "nội dung thư") -> list[DutyRow]:
         phones = parse_phones(numbers)
         duty = DutyRow(name=name, position=position, phones=phones, source=source, origin="body")
         duty.problems += [f"{p.text}: {p.problem}" for p in phones if p.problem]
+        if _SECOND_PERSON.search(line):  # "Đ/c A (0918…) và đ/c B (0949…)": whose number is whose?
+            duty.problems.append(SEVERAL_PEOPLE)
         out.append(duty)
     return out
 

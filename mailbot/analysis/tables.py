@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 HEADER_ROWS = 30  # rows searched for the header
 MAX_ROWS = 5000
 MAX_PDF_PAGES = 200
+STREAM_XLSX_BYTES = 5 * 1024 * 1024  # a larger workbook is streamed (hidden rows then read too)
 MAX_RULED_PAGES = 50  # pages searched for ruled tables (pdfplumber is slower than the text layer)
 _ODF_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 
@@ -43,27 +44,27 @@ def _sheet(rows: Iterable[Iterable[object]]) -> list[list[str]]:
 def _raw_tables(filename: str, data: bytes, kind: str) -> Iterator[tuple[str, list[list[str]]]]:
     ext = kind or (filename.lower().rsplit(".", 1)[-1] if "." in filename else "")
     if ext in ("xlsx", "xlsm"):
-        import openpyxl
-
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        try:
-            for ws in wb.worksheets:
-                yield f"{filename} › {ws.title}", _sheet(ws.iter_rows(values_only=True))
-        finally:
-            wb.close()
+        yield from _xlsx_tables(filename, data)
     elif ext == "xls":
         import xlrd
 
-        book = xlrd.open_workbook(file_contents=data, on_demand=True)
+        book = xlrd.open_workbook(file_contents=data, on_demand=True, formatting_info=True)
         for sheet in book.sheets():
-            yield f"{filename} › {sheet.name}", _sheet(sheet.row_values(r) for r in range(sheet.nrows))
+            if sheet.visibility:  # a hidden sheet: not what the sender shows
+                continue
+            visible = (
+                [v for c, v in enumerate(sheet.row_values(r)) if not _xls_hidden(sheet.colinfo_map, c)]
+                for r in range(sheet.nrows)
+                if not _xls_hidden(sheet.rowinfo_map, r)
+            )
+            yield f"{filename} › {sheet.name}", _sheet(visible)
     elif ext == "docx":
         import docx
 
         document = docx.Document(io.BytesIO(data))
         for n, table in enumerate(document.tables, 1):
             # a merged cell comes once per grid column it spans: columns stay aligned with the data
-            rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
+            rows = [[_visible(cell._tc).strip() for cell in row.cells] for row in table.rows]
             yield f"{filename} › bảng {n}", rows
     elif ext in ("ods", "odt"):
         yield from _odf_tables(filename, data)
@@ -78,6 +79,60 @@ def _raw_tables(filename: str, data: bytes, kind: str) -> Iterator[tuple[str, li
         text = data.decode("utf-8-sig", errors="replace")
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
         yield filename, [row for row in csv.reader(io.StringIO(text), dialect)][: MAX_ROWS + HEADER_ROWS]
+
+
+def _xlsx_tables(filename: str, data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
+    """The visible sheets of a workbook, without its hidden rows and columns (what the sender sees:
+    a hidden "old numbers" column or a hidden row is no one on duty). A large workbook is read in
+    openpyxl's streaming mode, which does not know what is hidden."""
+    import openpyxl
+    from openpyxl.utils import column_index_from_string
+
+    streaming = len(data) > STREAM_XLSX_BYTES
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=streaming, data_only=True)
+    try:
+        for ws in wb.worksheets:
+            if ws.sheet_state != "visible":
+                continue
+            if streaming:
+                yield f"{filename} › {ws.title}", _sheet(ws.iter_rows(values_only=True))
+                continue
+            hidden_cols = {
+                i
+                for letter, dim in ws.column_dimensions.items()
+                if dim.hidden
+                for i in range(dim.min or column_index_from_string(letter), (dim.max or 0) + 1)
+            }
+            rows = (
+                [v for c, v in enumerate(row, 1) if c not in hidden_cols]
+                for r, row in enumerate(ws.iter_rows(values_only=True), 1)
+                if not ws.row_dimensions[r].hidden
+            )
+            yield f"{filename} › {ws.title}", _sheet(rows)
+    finally:
+        wb.close()
+
+
+def _xls_hidden(info: dict[int, object], index: int) -> bool:
+    return bool(getattr(info.get(index), "hidden", 0))
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _visible(element: object) -> str:
+    """The text of a Word table cell without its hidden runs (Font ▸ Hidden, w:vanish): a hidden
+    row or number is not what the sender shows."""
+    lines = []
+    for p in element.iter(f"{_W}p"):  # type: ignore[attr-defined]
+        text = ""
+        for run in p.iter(f"{_W}r"):
+            vanish = run.find(f"{_W}rPr/{_W}vanish")
+            if vanish is not None and vanish.get(f"{_W}val", "true") not in ("0", "false"):
+                continue
+            text += "".join(t.text or "" for t in run.iter(f"{_W}t"))
+        lines.append(text)
+    return "\n".join(lines)
 
 
 def _pdf_ruled_table(data: bytes) -> list[list[str]]:
