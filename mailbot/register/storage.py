@@ -6,7 +6,7 @@ better, hence these two small pieces:
 
 - AtomicJSONStorage writes a temporary file, fsyncs it, renames it over the
   old one and fsyncs the folder: the file on disk is always a complete
-  version, the old or the new.
+  version, the old or the new, after a kill -9 or a power cut.
 - SegmentedTable keeps a table as numbered TinyDB files of at most
   `segment_size` records each; an insert rewrites only the newest segment,
   an update only the segment holding the record, whatever the table's size.
@@ -17,7 +17,6 @@ in which tables reach the disk.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from tinydb.storages import Storage
 from tinydb.table import Table
 
 from mailbot.errors import RecordError, StateDamaged
+from mailbot.register.durable import fsync_dir
 
 TABLE = "records"
 
@@ -42,19 +42,14 @@ def check_record(doc: dict[str, Any]) -> None:
         raise RecordError(f"record {str(doc.get('key'))[:80]!a} cannot be stored: {exc}") from None
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
     """Write all of `data` to `path` or nothing: temp file, fsync, rename, fsync folder.
 
     Without `durable` the fsyncs are left out: still whole after a kill -9 (the
-    page cache outlives the process), but not promised after a power cut.
+    page cache outlives the process), but after a power cut the file may be the
+    old version, missing, or the new name with no data. Only for files that are
+    made durable later (blobs: Blobs.sync before the commit) or whose loss is
+    harmless (health.json, a handoff answer, the IMAP and EWS progress hints).
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -72,33 +67,6 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
         raise
     if durable:
         fsync_dir(path.parent)
-
-
-def sync_filesystem(folder: Path, files: list[Path]) -> None:
-    """Make files written without fsync durable: one syncfs(2) of their filesystem
-    (Linux), else an fsync of each file and folder."""
-    if not files:
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        syncfs = libc.syncfs
-    except (OSError, AttributeError):
-        syncfs = None
-    if syncfs is not None:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            if syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    for path in files:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    for parent in {p.parent for p in files}:
-        fsync_dir(parent)
 
 
 class AtomicJSONStorage(Storage):
@@ -130,13 +98,20 @@ class AtomicJSONStorage(Storage):
         self._data = data
         self.dirty = True
 
-    def flush(self, durable: bool = True) -> None:
+    def flush(self, durable: bool = True, leave_out: frozenset[str] = frozenset()) -> None:
+        """Write the file; records whose key is in `leave_out` are not written (the storage stays
+        dirty, so that a later flush without them writes them)."""
         if not self.dirty or self._data is None:
             return
-        atomic_write(
-            self.path, json.dumps(self._data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), durable
-        )
-        self.dirty = False
+        data, left = self._data, False
+        if leave_out:
+            data = {}
+            for name, records in self._data.items():
+                kept = {i: d for i, d in records.items() if d.get("key") not in leave_out}
+                left = left or len(kept) != len(records)
+                data[name] = kept
+        atomic_write(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), durable)
+        self.dirty = left
 
     def evict(self) -> None:
         """Forget the in-memory copy (read again when needed); never unflushed changes."""
@@ -160,8 +135,10 @@ class SegmentedTable:
         """`observe` sees every record once as the table opens (to derive in-memory indexes)."""
         self.folder = folder
         self.segment_size = segment_size
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(".*.tmp"):  # left by a kill during a write
+        if not folder.is_dir():
+            folder.mkdir(parents=True)
+            fsync_dir(folder.parent)  # the new folder's own name survives a power cut
+        for stale in folder.glob(".*.tmp"):  # left by a kill or a power cut during a write: never read
             stale.unlink(missing_ok=True)
         self._dbs: dict[int, TinyDB] = {}
         self._dirty: set[int] = set()  # segments changed since the last flush
@@ -233,11 +210,14 @@ class SegmentedTable:
         if number != self._last:
             self._evict(number)
 
-    def flush(self, durable: bool = True) -> None:
-        """Write every changed segment (one write each, however many records changed)."""
+    def flush(self, durable: bool = True, leave_out: frozenset[str] = frozenset()) -> None:
+        """Write every changed segment (one write each, however many records changed), without the
+        records whose key is in `leave_out` (their segments stay to be written)."""
         for number in sorted(self._dirty):
             storage = self._dbs[number].storage
-            storage.flush(durable)  # type: ignore[attr-defined]
+            storage.flush(durable, leave_out)  # type: ignore[attr-defined]
+            if storage.dirty:  # type: ignore[attr-defined]
+                continue
             if number != self._last:
                 storage.evict()  # type: ignore[attr-defined]
             self._dirty.discard(number)

@@ -75,6 +75,9 @@ class Store:
         self._message_receipts: dict[tuple[str, str], str] = {}  # (message key, campaign) -> receipt
         self._mail_times: dict[str, list[dt.datetime]] = defaultdict(list)
         self._pending: set[str] = set()
+        # mails queued since the last commit: not sent, nor written by commit_outbox, before the
+        # commit has made their files, their message and themselves durable
+        self._fresh_mail: set[str] = set()
         self.last_digest: dict[str, Any] | None = None  # the daily digest of the latest day (see digest.py)
         for sub in self.submissions.all():
             self._note_submission(sub)
@@ -93,11 +96,15 @@ class Store:
             self.rollback()
             raise StoreError(f"cannot write the register in {self.root}: {exc.strerror or exc}") from exc
         self._unwritten_mail.clear()
+        self._fresh_mail.clear()
 
     def commit_outbox(self) -> None:
-        """Write the outbox alone, without fsync: the sent marks of the sending thread."""
+        """Write the outbox alone, fsynced: the sent mark of each mail the server accepted, so
+        that a power cut resends at most the mail it interrupted (and never leaves the file empty).
+        Mails queued since the last commit are left out: their files and their message are not
+        durable yet (the next commit writes them all, in order)."""
         try:
-            self.outbox.flush(durable=False)
+            self.outbox.flush(leave_out=frozenset(self._fresh_mail))
         except OSError as exc:
             raise StoreError(f"cannot write the outbox in {self.root}: {exc.strerror or exc}") from exc
         self._unwritten_mail.clear()
@@ -118,6 +125,10 @@ class Store:
 
     def blob_path(self, digest: str, kind: str) -> Path:
         return self.blobs.path(digest, kind)
+
+    def read_blob(self, digest: str, kind: str) -> bytes:
+        """The stored bytes, checked against their hash (BlobDamaged otherwise)."""
+        return self.blobs.read(digest, kind)
 
     # -- messages ------------------------------------------------------------------------
     def has_message(self, key: str) -> bool:
@@ -232,10 +243,13 @@ class Store:
         self.outbox.insert(mail)
         self.changes += 1
         self._note_mail(mail)
+        self._fresh_mail.add(mail["key"])
         return mail
 
     def pending_mail(self) -> list[dict[str, Any]]:
-        mails = [m for key in sorted(self._pending) if (m := self.outbox.get(key)) is not None]
+        """Mails to send, oldest first: committed ones only (see _fresh_mail)."""
+        keys = sorted(self._pending - self._fresh_mail)
+        mails = [m for key in keys if (m := self.outbox.get(key)) is not None]
         return sorted(mails, key=lambda m: m["created_at"])
 
     def update_mail(self, key: str, fields: dict[str, Any]) -> None:

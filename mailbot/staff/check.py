@@ -18,6 +18,7 @@ from pathlib import Path
 from mailbot import config as configmod
 from mailbot import tls
 from mailbot.errors import MailbotError, SendError, SourceError
+from mailbot.register.durable import filesystem_type, remote_filesystem
 from mailbot.register.storage import scan
 from mailbot.replies.outbox import SmtpTransport
 from mailbot.replies.reply import TEMPLATES, Templates
@@ -60,6 +61,24 @@ def check_state(config: configmod.Config) -> Line:
         what,
         f"đọc được: {counts['messages']} thư, {counts['submissions']} tài liệu, {counts['outbox']} thư gửi đi{running}",
     )
+
+
+def check_filesystem(config: configmod.Config) -> Line:
+    """state_dir belongs on a local disk: on FUSE or a network filesystem, fsync (and syncfs) is only
+    as good as the process or server behind it, and a power cut may lose what mailbot made durable."""
+    state = config.state_dir
+    kind = remote_filesystem(state)
+    what = "hệ thống tệp của sổ ghi nhận"
+    if kind is not None:
+        return Line(
+            False,
+            what,
+            f"{state} nằm trên {kind} (FUSE hoặc ổ mạng): mất điện có thể làm mất dữ liệu đã ghi",
+            "đặt state_dir trên ổ đĩa cục bộ của máy (ext4, xfs; StateDirectory=mailbot làm việc này)",
+            warning=True,
+        )
+    local = filesystem_type(next((p for p in [state, *state.parents] if p.exists()), Path("/")))
+    return Line(True, what, f"ổ đĩa cục bộ ({local or 'không rõ loại'})")
 
 
 def _lock_holder(state: Path) -> str | None:
@@ -254,6 +273,7 @@ def run_checks(path: str, fix: bool) -> Iterator[Line]:
     )
     yield check_templates(config)
     yield check_state(config)
+    yield check_filesystem(config)
     yield check_signatures(config)
     yield check_readers()
     yield check_ocr(config)

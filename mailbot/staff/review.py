@@ -208,7 +208,7 @@ def assign(
         raise MailbotError(f"no organization {org_id!r}; one of: {', '.join(o.id for o in config.organizations)}")
     if record.get("oversize"):
         raise MailbotError(f"{record['review_id']} was too large to download: ask the sender for a smaller file")
-    raw = store.blob_path(record["raw_sha256"], "raw").read_bytes()
+    raw = store.read_blob(record["raw_sha256"], "raw")
     received = parse_iso(record["received_at"])
     envelope = analyse(raw, record.get("source") or "", received, config)
     envelope.identity = record["key"]
