@@ -19,6 +19,7 @@ from mailbot.intake.sources.imap import ImapSource
 from mailbot.intake.sources.imap_sent import SentCopy
 from mailbot.intake.sources.maildir import MaildirSource
 from mailbot.pipeline import Runner, Source
+from mailbot.register.durable import remote_filesystem
 from mailbot.register.store import Store
 from mailbot.replies.outbox import DirectoryTransport, SmtpTransport, Transport
 from mailbot.replies.reply import Templates
@@ -114,6 +115,14 @@ def open_runner(
     templates = Templates(config.templates_dir)
     with state_lock(config.state_dir):
         store = Store(config.state_dir)
+        remote = remote_filesystem(config.state_dir)
+        if remote is not None:
+            log.warning(
+                "state_dir %s is on %s (FUSE or a network filesystem): a power cut may lose what mailbot "
+                "made durable; keep it on a local disk (see `mailbot check`)",
+                config.state_dir,
+                remote,
+            )
         known = KnownSenders(config.state_dir).addresses
         runner = Runner(
             config,
