@@ -52,7 +52,8 @@ def backlog(copies: int) -> list[tuple[bytes, bool]]:
 class Figures:
     cuts: int = 0  # power cuts in all
     cuts_while_working: int = 0  # of which with `run --once` still running
-    messages: int = 0  # delivered
+    messages: int = 0  # in the backlog
+    delivered: int = 0  # of which delivered before the end (all, unless the register refused to open)
     recorded: int = 0  # distinct messages in the register
     recorded_twice: int = 0
     left_in_mailbox: int = 0  # not marked done at the end
@@ -124,6 +125,7 @@ def run(
             for round_ in range(cuts):
                 for n, (raw, _) in enumerate(mail[round_ * batch : (round_ + 1) * batch]):
                     deliver(tmp, raw, f"{1617000000 + round_ * batch + n}.M{n}.cut")
+                    figures.delivered += 1
                 with open(log, "ab") as out:
                     child = subprocess.Popen(once, stdout=out, stderr=out, start_new_session=True)
                 try:

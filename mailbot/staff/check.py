@@ -68,7 +68,7 @@ def check_filesystem(config: configmod.Config) -> Line:
     as good as the process or server behind it, and a power cut may lose what mailbot made durable."""
     state = config.state_dir
     kind = remote_filesystem(state)
-    what = "hệ thống tệp của sổ ghi nhận"
+    what = "ổ đĩa chứa state_dir"
     if kind is not None:
         return Line(
             False,
