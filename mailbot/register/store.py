@@ -19,6 +19,7 @@ from typing import Any
 
 from mailbot.errors import StoreError
 from mailbot.register.blobs import Blobs
+from mailbot.register.durable import fsync_dir
 from mailbot.register.storage import SegmentedTable
 
 _RECEIPT_RE = re.compile(r"^([A-Z0-9]+)-(\d+)$")
@@ -46,9 +47,16 @@ class Store:
         self.root = state_dir
         self.segment_size = segment_size
         try:
+            fresh = not (state_dir / "db").is_dir()
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only, whatever the umask
             for sub in ("db", "raw", "files"):
                 (state_dir / sub).mkdir(mode=0o700, exist_ok=True)
+            if fresh:  # the new folders' names survive a power cut
+                fsync_dir(state_dir)
+                try:
+                    fsync_dir(state_dir.parent)
+                except OSError:
+                    pass  # a parent we may not read (0711): systemd made it, and keeps it
         except OSError as exc:
             raise StoreError(f"cannot create the state folder {state_dir}: {exc.strerror}") from exc
         self.blobs = Blobs(state_dir)
