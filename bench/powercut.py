@@ -3,7 +3,7 @@ works a backlog; after each cut the register must open, and in the end every mes
 once, every acknowledgement sent once (or resent once with the same Message-ID), none empty.
 
     LAZYFS_SRC=/path/to/lazyfs .venv/bin/python bench/powercut.py --build   # once (Debian: see tests/lazyfs.py)
-    .venv/bin/python bench/powercut.py [--cuts 12] [--copies 3] [--seed 1] [--runs 1]
+    .venv/bin/python bench/powercut.py [--cuts 12] [--copies 3] [--seed 1] [--runs 1] [--daemon]
 
 Prints the figures of each run (tests/powercut.py says how a run goes). Needs root or a user
 allowed to mount FUSE (/dev/fuse, fusermount3).
@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--copies", type=int, default=3, help="the 52 fixtures, this many times")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=1, help="runs with seeds seed, seed+1, ...")
+    parser.add_argument("--daemon", action="store_true", help="the service (`mailbot run`) instead of `run --once`")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = parser.parse_args()
     if args.build:
@@ -42,7 +43,14 @@ def main() -> int:
     for n in range(args.runs):
         tmp = Path(tempfile.mkdtemp(prefix="mailbot-powercut-"))
         try:
-            figures = run(tmp, args.cuts, args.copies, args.seed + n, say=lambda text: print("  " + text, flush=True))
+            figures = run(
+                tmp,
+                args.cuts,
+                args.copies,
+                args.seed + n,
+                say=lambda text: print("  " + text, flush=True),
+                daemon=args.daemon,
+            )
         finally:
             if not args.keep:
                 shutil.rmtree(tmp, ignore_errors=True)

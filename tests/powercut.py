@@ -65,6 +65,7 @@ class Figures:
     damaged_files: int = 0  # stored files a record refers to that are empty or do not hash to their name
     held: int = 0  # replies not sent because their stored copy was damaged (status failed, said)
     refused_starts: int = 0  # times the register did not open after a cut
+    service_restarts: int = 0  # --daemon: the service exited on its own while finishing (and was started again)
     refusal: str = ""  # what mailbot said then
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -103,8 +104,10 @@ def run(
     seed: int,
     window: tuple[float, float] = (0.5, 6.0),
     say: object = None,
+    daemon: bool = False,
 ) -> Figures:
-    """The whole experiment in `tmp`; returns the figures (nothing asserted here)."""
+    """The whole experiment in `tmp`; returns the figures (nothing asserted here). `daemon`: the
+    service (`mailbot run`, started again after each cut as systemd would) instead of `run --once`."""
     started = time.monotonic()
     tmp.mkdir(parents=True, exist_ok=True)
     figures = Figures()
@@ -119,6 +122,7 @@ def run(
         fs = LazyFS(disk=tmp / "disk", mount=state, work=tmp / "lazyfs")
         fs.start()
         once = [sys.executable, "-m", "mailbot", "run", "--config", str(config), "--once"]
+        work = once[:-1] if daemon else once
         status = [sys.executable, "-m", "mailbot", "status", "--config", str(config)]
         try:
             batch = -(-len(mail) // cuts)
@@ -127,7 +131,7 @@ def run(
                     deliver(tmp, raw, f"{1617000000 + round_ * batch + n}.M{n}.cut")
                     figures.delivered += 1
                 with open(log, "ab") as out:
-                    child = subprocess.Popen(once, stdout=out, stderr=out, start_new_session=True)
+                    child = subprocess.Popen(work, stdout=out, stderr=out, start_new_session=True)
                 try:
                     child.wait(timeout=rng.uniform(*window))
                 except subprocess.TimeoutExpired:
@@ -141,15 +145,15 @@ def run(
                     figures.refused_starts += 1
                     figures.refusal = said
                     break  # systemd does not restart on exit 3: the service is down until restored
-            if not figures.refused_starts:
-                for _ in range(4):  # finish the backlog, no more cuts, then one last cut
-                    with open(log, "ab") as out:
-                        done = subprocess.run(once, stdout=out, stderr=out, timeout=900)
-                    if done.returncode == EXIT_DAMAGED:
-                        figures.refused_starts += 1
-                        break
-                    if not any((tmp / "maildir" / "new").iterdir()):
-                        break
+            if not figures.refused_starts:  # finish the backlog without cuts, then one last cut
+                if daemon:
+                    _finish_with_daemon(work, log, tmp, recorder, figures)
+                else:
+                    for _ in range(4):
+                        with open(log, "ab") as out:
+                            done = subprocess.run(once, stdout=out, stderr=out, timeout=900)
+                        if done.returncode == EXIT_DAMAGED or not any((tmp / "maildir" / "new").iterdir()):
+                            break
                 _cut(fs, None)
                 figures.cuts += 1
                 opens, said = _status_opens(status, log)
@@ -161,6 +165,36 @@ def run(
             fs.close()
     figures.seconds = round(time.monotonic() - started, 1)
     return figures
+
+
+def _finish_with_daemon(cmd: list[str], log: Path, tmp: Path, recorder: object, figures: Figures) -> None:
+    """The service until the Maildir is empty and no mail arrived at the SMTP server for 3 s, then
+    SIGTERM; started again if it exits (as systemd's Restart=on-failure does)."""
+    seen, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 900
+    service: subprocess.Popen[bytes] | None = None
+    try:
+        while time.monotonic() < deadline:
+            if service is None or service.poll() is not None:
+                if service is not None:
+                    figures.service_restarts += 1
+                    if service.returncode == EXIT_DAMAGED:
+                        return
+                with open(log, "ab") as out:
+                    service = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+            count = len(recorder.messages)  # type: ignore[attr-defined]
+            if count != seen or any((tmp / "maildir" / "new").iterdir()):
+                seen, quiet_since = count, time.monotonic()
+            elif time.monotonic() - quiet_since > 3:
+                break
+            time.sleep(0.2)
+    finally:
+        if service is not None and service.poll() is None:
+            service.send_signal(signal.SIGTERM)
+            try:
+                service.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(service.pid, signal.SIGKILL)
+                service.wait()
 
 
 def _records(folder: Path) -> list[dict]:
