@@ -64,6 +64,7 @@ class Figures:
     empties: int = 0  # mails the SMTP server received empty, or without a Message-ID
     damaged_files: int = 0  # stored files a record refers to that are empty or do not hash to their name
     held: int = 0  # replies not sent because their stored copy was damaged (status failed, said)
+    rewritten: int = 0  # files found empty or torn after a cut and written again from the message (logged)
     refused_starts: int = 0  # times the register did not open after a cut
     service_restarts: int = 0  # --daemon: the service exited on its own while finishing (and was started again)
     refusal: str = ""  # what mailbot said then
@@ -161,6 +162,7 @@ def run(
                     figures.refused_starts += 1
                     figures.refusal = said
             _read_figures(figures, state, tmp, recorder.messages)
+            figures.rewritten = log.read_text(encoding="utf-8", errors="replace").count("was damaged (a power cut?)")
         finally:
             fs.close()
     figures.seconds = round(time.monotonic() - started, 1)
