@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 UPSTREAM = "https://github.com/dsrhaslab/lazyfs"
 DEBIAN_PACKAGES = "cmake g++ fuse3 libfuse3-dev libtoml11-dev libspdlog-dev"
@@ -146,6 +147,7 @@ class LazyFS:
         self.fifo, self.done_fifo = work / "faults.fifo", work / "done.fifo"
         self.proc: subprocess.Popen[bytes] | None = None
         self._done_fd: int | None = None
+        self._err: IO[bytes] | None = None
         for folder in (disk, mount, work):
             folder.mkdir(parents=True, exist_ok=True)
         # LazyFS takes a config path holding "-o" (pytest-of-root) for a mount option: keep it elsewhere
@@ -164,11 +166,12 @@ class LazyFS:
                 os.mkfifo(fifo)
         # LazyFS opens the completion FIFO for writing at start: a reader must be there
         self._done_fd = os.open(self.done_fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self._err = open(self.work / "lazyfs.err", "ab")  # noqa: SIM115 (closed by stop)
         self.proc = subprocess.Popen(
             [str(self.exe), str(self.mount), "--config-path", str(self.config), "-f"]
             + ["-o", "modules=subdir", "-o", f"subdir={self.disk}"],
             stdout=subprocess.DEVNULL,
-            stderr=open(self.work / "lazyfs.err", "ab"),  # noqa: SIM115
+            stderr=self._err,
         )
         deadline = time.monotonic() + 20
         while not os.path.ismount(self.mount):
@@ -205,6 +208,9 @@ class LazyFS:
         if self._done_fd is not None:
             os.close(self._done_fd)
             self._done_fd = None
+        if self._err is not None:
+            self._err.close()
+            self._err = None
 
     def close(self) -> None:
         self.stop()
