@@ -54,6 +54,15 @@ class StateDamaged(StoreError):
         )
 
 
+class BlobDamaged(StoreError):
+    """A stored file (raw message, attachment, composed reply) is missing, empty or does not hash
+    to its name: never used as it is."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"tệp lưu trữ {path} bị hỏng: {problem}")
+        self.path = path
+
+
 class SendError(MailbotError):
     """An outgoing mail could not be handed to the SMTP server."""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mailbot import config as configmod
 from mailbot.analysis.workers import Analyser
+from mailbot.durable import remote_filesystem
 from mailbot.errors import MailbotError, StateReadOnly, StoreError
 from mailbot.intake.sources.imap import ImapSource
 from mailbot.intake.sources.imap_sent import SentCopy
@@ -128,6 +129,14 @@ def open_runner(
     templates = Templates(config.templates_dir)
     with state_lock(config.state_dir):
         store = Store(config.state_dir)
+        remote = remote_filesystem(config.state_dir)
+        if remote is not None:
+            log.warning(
+                "state_dir %s is on %s (FUSE or a network filesystem): a power cut may lose what mailbot "
+                "made durable; keep it on a local disk (see `mailbot check`)",
+                config.state_dir,
+                remote,
+            )
         known = KnownSenders(config.state_dir).addresses
         runner = Runner(
             config,

@@ -95,8 +95,9 @@ def _analyse_remote(
     ocr: bool = True,
 ) -> Envelope:
     envelope = analyse(raw, source_id, delivered, config, known, ocr)
-    # Idempotent, so safe before the record exists; made durable by the main process's next
-    # group commit (one syncfs) instead of two fsyncs per file here.
+    # Idempotent, so safe before the record exists (a torn file left by a power cut is written
+    # again); made durable by the main process's next group commit (Blobs.sync: one syncfs where
+    # it can be trusted, else an fsync per file) before any record names it.
     blobs = Blobs(config.state_dir)
     envelope.raw_sha256 = blobs.put_message(envelope, durable=False)
     envelope.unsynced_blobs = [str(path) for path in blobs.unsynced]

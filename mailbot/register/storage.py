@@ -6,7 +6,7 @@ better, hence these two small pieces:
 
 - AtomicJSONStorage writes a temporary file, fsyncs it, renames it over the
   old one and fsyncs the folder: the file on disk is always a complete
-  version, the old or the new.
+  version, the old or the new, after a kill -9 or a power cut.
 - SegmentedTable keeps a table as numbered TinyDB files of at most
   `segment_size` records each; an insert rewrites only the newest segment,
   an update only the segment holding the record, whatever the table's size.
@@ -27,7 +27,7 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from mailbot.durable import atomic_write
+from mailbot.durable import atomic_write, fsync_dir
 from mailbot.errors import RecordError, StateDamaged
 
 TABLE = "records"
@@ -70,13 +70,20 @@ class AtomicJSONStorage(Storage):
         self._data = data
         self.dirty = True
 
-    def flush(self, durable: bool = True) -> None:
+    def flush(self, durable: bool = True, leave_out: frozenset[str] = frozenset()) -> None:
+        """Write the file; records whose key is in `leave_out` are not written (the storage stays
+        dirty, so that a later flush without them writes them)."""
         if not self.dirty or self._data is None:
             return
-        atomic_write(
-            self.path, json.dumps(self._data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), durable
-        )
-        self.dirty = False
+        data, left = self._data, False
+        if leave_out:
+            data = {}
+            for name, records in self._data.items():
+                kept = {i: d for i, d in records.items() if d.get("key") not in leave_out}
+                left = left or len(kept) != len(records)
+                data[name] = kept
+        atomic_write(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), durable)
+        self.dirty = left
 
     def evict(self) -> None:
         """Forget the in-memory copy (read again when needed); never unflushed changes."""
@@ -100,8 +107,10 @@ class SegmentedTable:
         """`observe` sees every record once as the table opens (to derive in-memory indexes)."""
         self.folder = folder
         self.segment_size = segment_size
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(".*.tmp"):  # left by a kill during a write
+        if not folder.is_dir():
+            folder.mkdir(parents=True)
+            fsync_dir(folder.parent)  # the new folder's own name survives a power cut
+        for stale in folder.glob(".*.tmp"):  # left by a kill or a power cut during a write: never read
             stale.unlink(missing_ok=True)
         self._dbs: dict[int, TinyDB] = {}
         self._dirty: set[int] = set()  # segments changed since the last flush
@@ -173,11 +182,14 @@ class SegmentedTable:
         if number != self._last:
             self._evict(number)
 
-    def flush(self, durable: bool = True) -> None:
-        """Write every changed segment (one write each, however many records changed)."""
+    def flush(self, durable: bool = True, leave_out: frozenset[str] = frozenset()) -> None:
+        """Write every changed segment (one write each, however many records changed), without the
+        records whose key is in `leave_out` (their segments stay to be written)."""
         for number in sorted(self._dirty):
             storage = self._dbs[number].storage
-            storage.flush(durable)  # type: ignore[attr-defined]
+            storage.flush(durable, leave_out)  # type: ignore[attr-defined]
+            if storage.dirty:  # type: ignore[attr-defined]
+                continue
             if number != self._last:
                 storage.evict()  # type: ignore[attr-defined]
             self._dirty.discard(number)

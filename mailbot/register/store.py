@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.clockskew import ahead
+from mailbot.durable import fsync_dir
 from mailbot.errors import StateReadOnly, StoreError
 from mailbot.register.blobs import Blobs
 from mailbot.register.storage import SegmentedTable
@@ -56,9 +57,16 @@ class Store:
         self.read_only = read_only  # opened to read (the folder cannot be written): commit refuses changes
         try:
             if not read_only:
+                fresh = not (state_dir / "db").is_dir()
                 state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only, whatever the umask
                 for sub in ("db", "raw", "files"):
                     (state_dir / sub).mkdir(mode=0o700, exist_ok=True)
+                if fresh:  # the new folders' names survive a power cut
+                    fsync_dir(state_dir)
+                    try:
+                        fsync_dir(state_dir.parent)
+                    except OSError:
+                        pass  # a parent we may not read (0711): systemd made it, and keeps it
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise StateReadOnly(state_dir, exc.strerror or exc) from exc
@@ -88,6 +96,9 @@ class Store:
         self._message_receipts: dict[tuple[str, str], str] = {}  # (message key, campaign) -> receipt
         self._mail_times: dict[str, list[dt.datetime]] = defaultdict(list)
         self._pending: set[str] = set()
+        # mails queued since the last commit: not sent, nor written by commit_outbox, before the
+        # commit has made their files, their message and themselves durable
+        self._fresh_mail: set[str] = set()
         self.last_digest: dict[str, Any] | None = None  # the daily digest made last (see digest.py)
         for sub in self.submissions.all():
             self._note_submission(sub)
@@ -110,11 +121,15 @@ class Store:
             self.rollback()
             raise StoreError(f"cannot write the register in {self.root}: {exc.strerror or exc}") from exc
         self._unwritten_mail.clear()
+        self._fresh_mail.clear()
 
     def commit_outbox(self) -> None:
-        """Write the outbox alone, without fsync: the sent marks of the sending thread."""
+        """Write the outbox alone, fsynced: the sent mark of each mail the server accepted, so
+        that a power cut resends at most the mail it interrupted (and never leaves the file empty).
+        Mails queued since the last commit are left out: their files and their message are not
+        durable yet (the next commit writes them all, in order)."""
         try:
-            self.outbox.flush(durable=False)
+            self.outbox.flush(leave_out=frozenset(self._fresh_mail))
         except OSError as exc:
             raise StoreError(f"cannot write the outbox in {self.root}: {exc.strerror or exc}") from exc
         self._unwritten_mail.clear()
@@ -135,6 +150,10 @@ class Store:
 
     def blob_path(self, digest: str, kind: str) -> Path:
         return self.blobs.path(digest, kind)
+
+    def read_blob(self, digest: str, kind: str) -> bytes:
+        """The stored bytes, checked against their hash (BlobDamaged otherwise)."""
+        return self.blobs.read(digest, kind)
 
     # -- messages ------------------------------------------------------------------------
     def has_message(self, key: str) -> bool:
@@ -255,10 +274,13 @@ class Store:
         self.outbox.insert(mail)
         self.changes += 1
         self._note_mail(mail)
+        self._fresh_mail.add(mail["key"])
         return mail
 
     def pending_mail(self) -> list[dict[str, Any]]:
-        mails = [m for key in sorted(self._pending) if (m := self.outbox.get(key)) is not None]
+        """Mails to send, oldest first: committed ones only (see _fresh_mail)."""
+        keys = sorted(self._pending - self._fresh_mail)
+        mails = [m for key in keys if (m := self.outbox.get(key)) is not None]
         return sorted(mails, key=lambda m: m["created_at"])
 
     def update_mail(self, key: str, fields: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ from mailbot import oauth, tls
 from mailbot.clockskew import SLACK, ahead
 from mailbot.config import SmtpConfig, read_secret
 from mailbot.durable import atomic_write
-from mailbot.errors import SendError, StoreError, TokenError
+from mailbot.errors import BlobDamaged, SendError, StoreError, TokenError
 from mailbot.register.store import Store, parse_iso, utc_iso
 
 log = logging.getLogger(__name__)
@@ -316,8 +316,8 @@ def flush(
                 continue
             attempts = mail.get("attempts", 0) + 1
             try:
-                raw = store.blob_path(mail["raw_sha256"], "raw").read_bytes()
-            except OSError as exc:
+                raw = store.read_blob(mail["raw_sha256"], "raw")
+            except BlobDamaged as exc:  # never an empty or different mail: held, said loudly
                 with guard:
                     store.update_mail(
                         mail["key"],
@@ -325,12 +325,13 @@ def flush(
                             "status": "failed",
                             "attempts": attempts,
                             "failed_at": utc_iso(now),
-                            "last_error": f"không đọc được thư đã soạn: {exc}",
+                            "last_error": f"không gửi: thư đã soạn bị hỏng hoặc mất ({exc}); cần soạn và gửi lại",
                         },
                     )
                     store.commit_outbox()
                 result.failed += 1
-                log.error("mail %s cannot be read from the store: %s", mail["key"], exc)
+                result.errors.append(str(exc))
+                log.error("mail %s NOT SENT: its stored copy is damaged: %s", mail["key"], exc)
                 continue
             try:
                 answer = transport.send(sender, mail["to"], raw)
@@ -364,8 +365,8 @@ def flush(
                         "server_answer": answer,
                     },
                 )
-                # Marked at once, so a kill resends at most this one mail (with the same Message-ID).
-                # Not fsynced: a power cut that loses the mark costs one resend, nothing more.
+                # Marked at once and fsynced, so a kill or a power cut resends at most this one mail
+                # (with the same Message-ID).
                 store.commit_outbox()
             result.sent += 1
             log.info("mail %s to %s: %s", mail["key"], ", ".join(mail["to"]), answer)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mailbot import config as configmod
 from mailbot import logs, tls
+from mailbot.durable import filesystem_type, remote_filesystem
 from mailbot.errors import MailbotError, SendError, SourceError
 from mailbot.register.storage import scan
 from mailbot.replies.outbox import SmtpTransport
@@ -108,6 +109,24 @@ def check_organizations(config: configmod.Config) -> Iterator[Line]:
                 "thêm lại [[campaigns]] / [[campaigns.documents]] với id như cũ nếu bỏ nhầm",
                 warning=True,
             )
+
+
+def check_filesystem(config: configmod.Config) -> Line:
+    """state_dir belongs on a local disk: on FUSE or a network filesystem, fsync (and syncfs) is only
+    as good as the process or server behind it, and a power cut may lose what mailbot made durable."""
+    state = config.state_dir
+    kind = remote_filesystem(state)
+    what = "ổ đĩa chứa state_dir"
+    if kind is not None:
+        return Line(
+            False,
+            what,
+            f"{state} nằm trên {kind} (FUSE hoặc ổ mạng): mất điện có thể làm mất dữ liệu đã ghi",
+            "đặt state_dir trên ổ đĩa cục bộ của máy (ext4, xfs; StateDirectory=mailbot làm việc này)",
+            warning=True,
+        )
+    local = filesystem_type(next((p for p in [state, *state.parents] if p.exists()), Path("/")))
+    return Line(True, what, f"ổ đĩa cục bộ ({local or 'không rõ loại'})")
 
 
 def _lock_holder(state: Path) -> str | None:
@@ -372,6 +391,7 @@ def run_checks(path: str, fix: bool) -> Iterator[Line]:
     yield check_templates(config)
     yield check_state(config)
     yield from check_organizations(config)
+    yield check_filesystem(config)
     yield check_signatures(config)
     yield check_readers()
     yield check_ocr(config)

@@ -258,7 +258,7 @@ def assign(
             f"không thử lại với cùng giới hạn: hãy xem thư gốc và xử lý thủ công (“bỏ qua {record['review_id']} "
             f"<lý do>”), hoặc nhờ người quản trị tăng [mailbot] analyse_seconds nếu tệp hợp lệ"
         )
-    raw = store.blob_path(record["raw_sha256"], "raw").read_bytes()
+    raw = store.read_blob(record["raw_sha256"], "raw")
     received = parse_iso(record["received_at"])
     facts = {k: record.get(k) for k in ("review_id", "source", "campaign")}
     try:
