@@ -33,7 +33,8 @@ from mailbot.config import MailboxConfig
 from mailbot.envelope import REVIEW
 from mailbot.errors import SourceError
 from mailbot.intake.sources import Incoming
-from mailbot.intake.sources.imap_lease import LEASE_FOLDER, RENEW_SECONDS, Lease
+from mailbot.intake.sources.imap_claim import claim
+from mailbot.intake.sources.imap_lease import LEASE_FOLDER, Lease, lease_key
 from mailbot.intake.sources.imap_state import FolderState, Progress
 from mailbot.service import logs
 
@@ -59,7 +60,7 @@ class ImapSource:
         """`read_only` (a dry run): the mailbox is never changed: no \\Seen, no MOVE, no folder, no lease."""
         self.config = config
         self.read_only = read_only
-        self.lease = None if read_only else Lease(state_dir)
+        self.lease = None if read_only else Lease(state_dir, config.lease_seconds)
         self.poll_interval = poll_interval  # where the server offers no IDLE
         self.secret = secret
         self.state = FolderState(state_dir / "imap-state.json")
@@ -149,7 +150,7 @@ class ImapSource:
                             box.folder.create(folder)
                             log.warning("created IMAP folder %s", folder)
                 if self.lease is not None:
-                    self.lease.acquire(box)
+                    self.lease.acquire(box, self._lease_key())
                 self._select(box)
             except BaseException:
                 logout(box)
@@ -159,6 +160,17 @@ class ImapSource:
         self.box = box
         self.last_contact = dt.datetime.now(dt.timezone.utc)
         return box
+
+    def _lease_key(self) -> bytes:
+        """The key that signs our lease entries: from [mailbox] lease_secret_env, else the password."""
+        cfg = self.config
+        name = cfg.lease_secret_env or (cfg.password_env if cfg.auth == "password" else "")
+        secret = self.secret(name) if name else None
+        if not secret:
+            raise SourceError(
+                f"no secret to sign the lease with: set {cfg.lease_secret_env or '[mailbox] lease_secret_env'}"
+            )
+        return lease_key(secret, cfg.username)
 
     def _select(self, box: BaseMailBox) -> None:
         box.folder.set(self.config.folder, readonly=self.read_only)
@@ -208,14 +220,7 @@ class ImapSource:
         """New messages (UID above the last processed), oldest first, bodies one at a time."""
         box = self.connect()
         _, last = self.state.get(self.config.folder)
-        try:
-            if self.lease is not None and self.lease.renew(box):
-                self._select(box)
-        except SourceError:  # the lease is lost (MailboxBusy) or our claim was removed: connect afresh
-            self.close()
-            raise
-        except CONNECTION_ERRORS as exc:
-            raise self._lost(exc) from exc
+        self.keep(strict=False)
         try:
             box.client.noop()  # the server brings the selected folder up to date (new mail, expunges)
             uids = [int(u) for u in box.uids(f"UID {last + 1}:*")]
@@ -284,6 +289,39 @@ class ImapSource:
             source_id=self._source_id(uid), raw=raw, delivered=delivered, oversize=size if oversized else None
         )
 
+    def keep(self, strict: bool = True) -> None:
+        """Prove we still own the mailbox: on the server now (`strict`, before every commit), else
+        only when the last proof is older than the renew period (a heartbeat goes with it when due).
+        SourceError (MailboxBusy) if the lease is lost: the connection is closed, the caller stops."""
+        lease, box = self.lease, self.box
+        if lease is None:
+            return
+        if box is None:
+            raise SourceError(f"IMAP {self.config.host}:{self.config.port}: not connected")
+        if not strict and lease.fresh():
+            return
+        try:
+            lease.verify(box)
+            self._select(box)
+        except SourceError:  # lost (MailboxBusy), or our entries or the folder were removed
+            self.close()
+            raise
+        except CONNECTION_ERRORS as exc:
+            raise self._lost(exc) from exc
+
+    def claim(self, item: Incoming) -> str | None:
+        """Claim a new message on the server before it is recorded (imap_claim): None when it is
+        ours to record and answer; "gone" if it vanished; else the id of the instance that has it."""
+        if self.lease is None or self.box is None:
+            return None
+        folder, uidvalidity, uid = _parse_source_id(item.source_id)
+        if folder != self.config.folder or uidvalidity != self.uidvalidity:
+            return "gone"  # from an earlier folder state: the next scan finds it again
+        try:
+            return claim(self.box, uid, self.lease.id)
+        except CONNECTION_ERRORS as exc:
+            raise self._lost(exc) from exc
+
     defers = True
 
     def hold(self, item: Incoming) -> None:
@@ -310,7 +348,9 @@ class ImapSource:
             targets.setdefault(target, []).append(uid)
         if not targets or self.box is None:
             return
+        self.keep(strict=False)  # move only with a proof of ownership younger than the renew period
         box = self.box
+        assert box is not None
         try:
             for target, uids in targets.items():
                 uid_set = ",".join(str(u) for u in uids)
@@ -351,7 +391,7 @@ class ImapSource:
         if box is None or "IDLE" not in box.client.capabilities:
             self._woken(min(timeout, self.poll_interval))
             return
-        timeout = min(timeout, self.config.idle_seconds, RENEW_SECONDS if self.lease is not None else timeout)
+        timeout = min(timeout, self.config.idle_seconds, self.lease.renew_every if self.lease is not None else timeout)
         try:
             if self._arrived(box):
                 return  # mail came in during the pass: IDLE would hear of it only at the server's next check

@@ -1,0 +1,90 @@
+"""A per-message claim on the server: the fence behind the lease.
+
+The lease keeps a second instance idle; it cannot stop one that was frozen (a paused VM, SIGSTOP)
+past its lease and resumes in the middle of a pass with messages already read. So before a new
+message is recorded, its instance marks it with the keyword CLAIM_PREFIX + its id, by a
+conditional STORE (RFC 7162 CONDSTORE: `UID STORE n (UNCHANGEDSINCE modseq) +FLAGS (...)`, where
+modseq is the one read with the flags that showed no claim). Of two instances that saw the
+message unclaimed, only one STORE succeeds; the other reads the flags again and finds a claim.
+
+A message another instance claimed is never answered here: that instance may have recorded it
+and queued its acknowledgement (it sends it: it owns the claim). It goes to staff for review.
+Servers without CONDSTORE: the keyword is added, then the flags read again; a message carrying
+two claims is answered by neither (both back off), so two instances never both answer it.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import re
+
+from imap_tools import BaseMailBox
+
+log = logging.getLogger(__name__)
+
+CLAIM_PREFIX = "$MailbotClaim_"
+_FLAGS_RE = re.compile(rb"FLAGS \(([^)]*)\)")
+_MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
+_UID_RE = re.compile(rb"UID (\d+)")
+
+
+def _state(box: BaseMailBox, uid: int, condstore: bool) -> tuple[list[str], int] | None:
+    """The message's flags and mod-sequence (0 without CONDSTORE); None if it is gone."""
+    typ, data = box.client.uid("FETCH", str(uid), "(UID FLAGS MODSEQ)" if condstore else "(UID FLAGS)")
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"FETCH {uid} FLAGS: {typ} {data!r}")
+    for line in data:
+        meta = line[0] if isinstance(line, tuple) else line
+        if not isinstance(meta, bytes):
+            continue
+        found, flags = _UID_RE.search(meta), _FLAGS_RE.search(meta)
+        if found and int(found.group(1)) == uid and flags:
+            modseq = _MODSEQ_RE.search(meta)
+            return flags.group(1).decode("ascii", "replace").split(), int(modseq.group(1)) if modseq else 0
+    return None
+
+
+def _others(flags: list[str], keyword: str) -> list[str]:
+    prefix = CLAIM_PREFIX.lower()
+    return [f[len(CLAIM_PREFIX) :] for f in flags if f.lower().startswith(prefix) and f.lower() != keyword.lower()]
+
+
+def claim(box: BaseMailBox, uid: int, instance: str) -> str | None:
+    """Claim message `uid` of the selected folder for `instance`. None: it is ours (now or from
+    before); "gone": expunged meanwhile; else the id of the instance that claimed it."""
+    keyword = CLAIM_PREFIX + instance
+    condstore = "CONDSTORE" in box.client.capabilities
+    for _ in range(5):
+        state = _state(box, uid, condstore)
+        if state is None:
+            return "gone"
+        flags, modseq = state
+        others = _others(flags, keyword)
+        if others:
+            return others[0]
+        if keyword.lower() in (f.lower() for f in flags):
+            return None  # ours: claimed before a crash or a reconnect of this instance
+        box.client.untagged_responses.pop("MODIFIED", None)  # imaplib files the tagged [MODIFIED] code here
+        if condstore:
+            typ, data = box.client.uid("STORE", str(uid), f"(UNCHANGEDSINCE {modseq})", "+FLAGS.SILENT", f"({keyword})")
+        else:
+            typ, data = box.client.uid("STORE", str(uid), "+FLAGS.SILENT", f"({keyword})")
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"STORE {uid} {keyword}: {typ} {data!r}")
+        if box.client.untagged_responses.pop("MODIFIED", None) or any(
+            b"[MODIFIED" in d for d in data if isinstance(d, bytes)
+        ):
+            continue  # changed since we read it (another claim, most likely): read it again
+        state = _state(box, uid, condstore)
+        if state is None:
+            return "gone"
+        others = _others(state[0], keyword)
+        if others:
+            return others[0]  # without CONDSTORE two may have added theirs: neither answers
+        if keyword.lower() in (f.lower() for f in state[0]):
+            return None
+        # a server without keywords (PERMANENTFLAGS lacks \\*): the lease alone keeps one instance
+        log.warning("the server did not keep the keyword %s on UID %s: no per-message fence", keyword, uid)
+        return None
+    raise imaplib.IMAP4.error(f"UID {uid} kept changing while we claimed it")
