@@ -92,10 +92,10 @@ def run_pass(
                 source.hold(item)  # type: ignore[attr-defined]
                 continue
             if claim is not None and runner.is_new(item):
-                holder = claim(item)
-                if holder == "gone":
-                    continue  # expunged or moved meanwhile (by the other instance?): nothing to record
-                if holder is not None:
+                verdict, holder = claim(item)
+                if verdict == "gone":
+                    continue  # expunged, or claimed by another instance meanwhile: not ours to record
+                if verdict == "other":
                     _claimed_elsewhere(runner, group, item, holder)
                     continue
             before = runner.store.changes

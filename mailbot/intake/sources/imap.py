@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import select
-import ssl
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import cast
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
-from imap_tools.errors import ImapToolsError
 from imap_tools.utils import encode_folder
 
 from mailbot import tls
@@ -33,8 +31,8 @@ from mailbot.config import MailboxConfig
 from mailbot.envelope import REVIEW
 from mailbot.errors import SourceError
 from mailbot.intake.sources import Incoming
-from mailbot.intake.sources.imap_claim import claim
-from mailbot.intake.sources.imap_lease import LEASE_FOLDER, Lease, lease_key
+from mailbot.intake.sources.imap_claim import claim, foreign, release
+from mailbot.intake.sources.imap_lease import CONNECTION_ERRORS, Lease, clock, lease_key
 from mailbot.intake.sources.imap_state import FolderState, Progress
 from mailbot.service import logs
 
@@ -42,10 +40,9 @@ log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 200  # UIDs per FETCH of sizes
 _SIZE_RE = re.compile(rb"UID (\d+).*?RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+).*?UID (\d+)")
+_FLAGS_RE = re.compile(rb"FLAGS \(([^)]*)\)")
+_MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
-
-# What a lost or refused connection raises, from the socket up through imaplib and imap-tools.
-CONNECTION_ERRORS = (OSError, imaplib.IMAP4.error, ImapToolsError, ssl.SSLError, EOFError)
 
 
 class ImapSource:
@@ -60,7 +57,7 @@ class ImapSource:
         """`read_only` (a dry run): the mailbox is never changed: no \\Seen, no MOVE, no folder, no lease."""
         self.config = config
         self.read_only = read_only
-        self.lease = None if read_only else Lease(state_dir, config.lease_seconds)
+        self.lease = None if read_only else Lease(state_dir, config.lease_seconds, self.login)
         self.poll_interval = poll_interval  # where the server offers no IDLE
         self.secret = secret
         self.state = FolderState(state_dir / "imap-state.json")
@@ -71,6 +68,9 @@ class ImapSource:
         # set by the runner: is the message with this header block recorded already?
         self.known: Callable[[bytes], bool] | None = None
         self._listed = 0  # the highest UID the last scan listed
+        self._claimed: set[int] = set()  # UIDs we claimed (imap_claim) and have not recorded yet
+        self._foreign: dict[tuple[int, int], float] = {}  # UIDVALIDITY, UID -> clock() we first saw another's claim
+        self._seen: dict[int, tuple[list[str], int]] = {}  # UID -> flags and MODSEQ read by the last scan
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()  # interrupt() -> wait() returns
         os.set_blocking(self._wake_r, False)
@@ -150,10 +150,12 @@ class ImapSource:
                             box.folder.create(folder)
                             log.warning("created IMAP folder %s", folder)
                 if self.lease is not None:
-                    self.lease.acquire(box, self._lease_key())
+                    self.lease.acquire(self._lease_key())
                 self._select(box)
             except BaseException:
                 logout(box)
+                if self.lease is not None:
+                    self.lease.release()
                 raise
         except CONNECTION_ERRORS as exc:
             raise SourceError(f"IMAP {cfg.host}:{cfg.port}: {self.certificate_problem(exc) or exc}") from exc
@@ -193,11 +195,15 @@ class ImapSource:
     def close(self) -> None:
         with self._lock:
             box, self.box = self.box, None
-        if box is not None and self.lease is not None and self.lease.held:
-            try:
-                self.lease.release(box)  # another instance may take over at once
-            except (*CONNECTION_ERRORS, SourceError) as exc:
-                log.warning("could not remove our lease from %s: %s", LEASE_FOLDER, exc)
+        claimed, self._claimed = sorted(self._claimed), set()
+        if box is not None and claimed and self.lease is not None:
+            try:  # claimed, never recorded (the lease was lost first): free for the holder
+                box.folder.set(self.config.folder)
+                release(box, claimed, self.lease.id)
+            except CONNECTION_ERRORS as exc:
+                log.warning("could not remove our claim from UIDs %s: %s", claimed, exc)
+        if self.lease is not None:
+            self.lease.release()  # another instance may take over at once
         logout(box)  # the wake pipe stays: close() is also a reconnect, the source lives on
 
     def interrupt(self) -> None:
@@ -225,6 +231,7 @@ class ImapSource:
             box.client.noop()  # the server brings the selected folder up to date (new mail, expunges)
             uids = [int(u) for u in box.uids(f"UID {last + 1}:*")]
             uids = sorted(u for u in uids if u > last)  # "n:*" always matches the highest UID
+            self.progress.gone(set(uids))
             self._listed = max([self._listed, *uids])
             overview = self._overview(box, uids)
         except CONNECTION_ERRORS as exc:
@@ -233,10 +240,12 @@ class ImapSource:
         for uid in uids:
             if uid not in overview:
                 continue  # expunged meanwhile
-            size, head = overview[uid]
+            size, head, flags = overview[uid]
             if head and self.known is not None and self.known(head):
                 # Recorded before (a rescan, a copy put back): the header is all the runner needs.
                 yield Incoming(source_id=self._source_id(uid), raw=head)
+                continue
+            if self._waits(uid, flags):
                 continue
             try:
                 item = self._fetch(box, uid, size)
@@ -245,13 +254,32 @@ class ImapSource:
             if item is not None:
                 yield item
 
-    def _overview(self, box: BaseMailBox, uids: list[int]) -> dict[int, tuple[int, bytes]]:
-        """Size and identity header fields of each UID, before any body is downloaded."""
-        out: dict[int, tuple[int, bytes]] = {}
+    def _waits(self, uid: int, flags: list[str]) -> bool:
+        """Claimed by another instance (imap_claim), which may be frozen with it half done: left in
+        the folder (held) while that instance may still record it or give it back; after three
+        lease periods it is recorded for staff, never answered (claim() says so)."""
+        holder = foreign(flags, self.lease.id) if self.lease is not None and self.lease.id else None
+        if holder is None:
+            return False
+        if (self.uidvalidity, uid) not in self._foreign:
+            log.warning("UID %s is claimed by another mailbot instance (%s): left for it", uid, holder)
+        first = self._foreign.setdefault((self.uidvalidity, uid), clock())
+        if self.lease is not None and clock() - first >= 3 * self.lease.seconds:
+            return False
+        self.progress.hold(uid)
+        return True
+
+    def _overview(self, box: BaseMailBox, uids: list[int]) -> dict[int, tuple[int, bytes, list[str]]]:
+        """Size, flags and identity header fields of each UID, before any body is downloaded."""
+        out: dict[int, tuple[int, bytes, list[str]]] = {}
+        self._seen = {}
+        modseq = " MODSEQ" if self.lease is not None and "CONDSTORE" in box.client.capabilities else ""
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = ",".join(str(u) for u in uids[start : start + FETCH_CHUNK])
             typ, data = box.client.uid(
-                "FETCH", chunk, "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT)])"
+                "FETCH",
+                chunk,
+                f"(UID RFC822.SIZE FLAGS{modseq} BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT)])",
             )
             if typ != "OK":
                 raise imaplib.IMAP4.error(f"FETCH sizes: {typ} {data!r}")
@@ -260,7 +288,12 @@ class ImapSource:
                 match = _SIZE_RE.search(meta or b"")
                 if match:
                     uid, size = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
-                    out[int(uid)] = (int(size), head or b"")
+                    flags = _FLAGS_RE.search(meta or b"")
+                    listed = flags.group(1).decode("ascii", "replace").split() if flags else []
+                    out[int(uid)] = (int(size), head or b"", listed)
+                    found = _MODSEQ_RE.search(meta or b"")
+                    if found:
+                        self._seen[int(uid)] = (listed, int(found.group(1)))
         return out
 
     def _source_id(self, uid: int) -> str:
@@ -297,30 +330,42 @@ class ImapSource:
         if lease is None:
             return
         if box is None:
+            if not strict:
+                return  # not connected: the next pass connects (and claims) again
             raise SourceError(f"IMAP {self.config.host}:{self.config.port}: not connected")
         if not strict and lease.fresh():
             return
         try:
-            lease.verify(box)
-            self._select(box)
-        except SourceError:  # lost (MailboxBusy), or our entries or the folder were removed
+            lease.verify()
+        except SourceError:  # lost (MailboxBusy), our entries or the folder removed, its connection broken
             self.close()
             raise
-        except CONNECTION_ERRORS as exc:
-            raise self._lost(exc) from exc
 
-    def claim(self, item: Incoming) -> str | None:
-        """Claim a new message on the server before it is recorded (imap_claim): None when it is
-        ours to record and answer; "gone" if it vanished; else the id of the instance that has it."""
-        if self.lease is None or self.box is None:
-            return None
+    def claim(self, item: Incoming) -> tuple[str, str]:
+        """Claim a new message on the server before it is recorded (imap_claim). ("ours", ""): record
+        and answer it; ("gone", ""): it vanished, or another instance's claim appeared (held, looked
+        at again by the next pass); ("other", id): claimed by instance `id` long ago: for staff."""
+        if self.lease is None:
+            return "ours", ""
+        if self.box is None:
+            raise SourceError(f"IMAP {self.config.host}:{self.config.port}: not connected")
         folder, uidvalidity, uid = _parse_source_id(item.source_id)
         if folder != self.config.folder or uidvalidity != self.uidvalidity:
-            return "gone"  # from an earlier folder state: the next scan finds it again
+            return "gone", ""  # from an earlier folder state: the next scan finds it again
         try:
-            return claim(self.box, uid, self.lease.id)
+            holder = claim(self.box, uid, self.lease.id, self._seen.pop(uid, None))
         except CONNECTION_ERRORS as exc:
             raise self._lost(exc) from exc
+        if holder is None:
+            self._claimed.add(uid)
+            return "ours", ""
+        if holder == "gone":
+            return "gone", ""
+        first = self._foreign.setdefault((uidvalidity, uid), clock())
+        if clock() - first >= 3 * self.lease.seconds:
+            return "other", holder
+        self.progress.hold(uid)
+        return "gone", ""
 
     defers = True
 
@@ -342,15 +387,16 @@ class ImapSource:
         targets: dict[str, list[int]] = {}
         for item, disposition in items:
             folder, uidvalidity, uid = _parse_source_id(item.source_id)
+            self._claimed.discard(uid)  # recorded: ours to answer and file, whatever happens next
             if folder != self.config.folder or uidvalidity != self.uidvalidity:
                 continue  # from an earlier folder state: the next scan finds it again
             target = self.config.review_folder if disposition in REVIEW else self.config.processed_folder
             targets.setdefault(target, []).append(uid)
         if not targets or self.box is None:
             return
-        self.keep(strict=False)  # move only with a proof of ownership younger than the renew period
+        # Our claim on each of these (or our register's record) proves they are ours to file, even
+        # if the lease was lost since: no other instance records a message we claimed.
         box = self.box
-        assert box is not None
         try:
             for target, uids in targets.items():
                 uid_set = ",".join(str(u) for u in uids)

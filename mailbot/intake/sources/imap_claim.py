@@ -34,6 +34,11 @@ def _state(box: BaseMailBox, uid: int, condstore: bool) -> tuple[list[str], int]
     typ, data = box.client.uid("FETCH", str(uid), "(UID FLAGS MODSEQ)" if condstore else "(UID FLAGS)")
     if typ != "OK":
         raise imaplib.IMAP4.error(f"FETCH {uid} FLAGS: {typ} {data!r}")
+    return _parse(data, uid)
+
+
+def _parse(data: list[object], uid: int) -> tuple[list[str], int] | None:
+    """Flags and mod-sequence of `uid` from untagged FETCH responses (of a FETCH or a STORE)."""
     for line in data:
         meta = line[0] if isinstance(line, tuple) else line
         if not isinstance(meta, bytes):
@@ -45,18 +50,33 @@ def _state(box: BaseMailBox, uid: int, condstore: bool) -> tuple[list[str], int]
     return None
 
 
+def foreign(flags: list[str], instance: str) -> str | None:
+    """The id of another instance that claimed a message with these flags, if any."""
+    others = _others(flags, CLAIM_PREFIX + instance)
+    return others[0] if others else None
+
+
+def release(box: BaseMailBox, uids: list[int], instance: str) -> None:
+    """Remove our claim from messages we claimed but did not record (the lease was lost first):
+    the instance that holds the mailbox takes them at its next pass."""
+    if uids:
+        box.client.uid("STORE", ",".join(str(u) for u in sorted(uids)), "-FLAGS.SILENT", f"({CLAIM_PREFIX}{instance})")
+
+
 def _others(flags: list[str], keyword: str) -> list[str]:
     prefix = CLAIM_PREFIX.lower()
     return [f[len(CLAIM_PREFIX) :] for f in flags if f.lower().startswith(prefix) and f.lower() != keyword.lower()]
 
 
-def claim(box: BaseMailBox, uid: int, instance: str) -> str | None:
+def claim(box: BaseMailBox, uid: int, instance: str, seen: tuple[list[str], int] | None = None) -> str | None:
     """Claim message `uid` of the selected folder for `instance`. None: it is ours (now or from
-    before); "gone": expunged meanwhile; else the id of the instance that claimed it."""
+    before); "gone": expunged meanwhile; else the id of the instance that claimed it. `seen`: its
+    flags and mod-sequence as read a moment ago (the scan's overview), saving a round trip."""
     keyword = CLAIM_PREFIX + instance
     condstore = "CONDSTORE" in box.client.capabilities
     for _ in range(5):
-        state = _state(box, uid, condstore)
+        state = seen if condstore and seen is not None and seen[1] else _state(box, uid, condstore)
+        seen = None
         if state is None:
             return "gone"
         flags, modseq = state
@@ -67,16 +87,19 @@ def claim(box: BaseMailBox, uid: int, instance: str) -> str | None:
             return None  # ours: claimed before a crash or a reconnect of this instance
         box.client.untagged_responses.pop("MODIFIED", None)  # imaplib files the tagged [MODIFIED] code here
         if condstore:
-            typ, data = box.client.uid("STORE", str(uid), f"(UNCHANGEDSINCE {modseq})", "+FLAGS.SILENT", f"({keyword})")
+            typ, data = box.client.uid("STORE", str(uid), f"(UNCHANGEDSINCE {modseq})", "+FLAGS", f"({keyword})")
         else:
-            typ, data = box.client.uid("STORE", str(uid), "+FLAGS.SILENT", f"({keyword})")
+            typ, data = box.client.uid("STORE", str(uid), "+FLAGS", f"({keyword})")
         if typ != "OK":
             raise imaplib.IMAP4.error(f"STORE {uid} {keyword}: {typ} {data!r}")
         if box.client.untagged_responses.pop("MODIFIED", None) or any(
             b"[MODIFIED" in d for d in data if isinstance(d, bytes)
         ):
             continue  # changed since we read it (another claim, most likely): read it again
-        state = _state(box, uid, condstore)
+        # the server answers a (non-silent) STORE with the new flags; with CONDSTORE nothing else
+        # can have been added in between, so they settle it without another round trip
+        stored = _parse(list(data) + list(box.client.untagged_responses.pop("FETCH", [])), uid)
+        state = stored if condstore and stored is not None else _state(box, uid, condstore)
         if state is None:
             return "gone"
         others = _others(state[0], keyword)

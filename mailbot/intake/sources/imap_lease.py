@@ -35,18 +35,23 @@ import os
 import re
 import secrets
 import socket
+import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from imap_tools import BaseMailBox
-from imap_tools.errors import MailboxFolderSelectError
+from imap_tools.errors import ImapToolsError
 from imap_tools.utils import encode_folder
 
 from mailbot.errors import MailboxBusy, SourceError
 from mailbot.register.storage import atomic_write
 
 log = logging.getLogger(__name__)
+
+# What a lost or refused connection raises, from the socket up through imaplib and imap-tools.
+CONNECTION_ERRORS = (OSError, imaplib.IMAP4.error, ImapToolsError, ssl.SSLError, EOFError)
 
 LEASE_FOLDER = "mailbot-lease"
 LEASE_SECONDS = 300.0  # default of [mailbox] lease_seconds
@@ -74,12 +79,18 @@ def lease_key(secret: str, username: str) -> bytes:
 
 def identity(state_dir: Path) -> str:
     """This state folder's instance id: random, kept in IDENTITY_FILE, and made anew when the file
-    was written on another boot, host or path (a cloned VM, a copied folder, a reboot).
+    was written on another boot, host, path or folder inode (a cloned VM, a copied folder, a reboot).
 
     The state lock allows one process per folder on one machine, so a live lease with our id is
     a leftover of ours from before a crash on this boot; a clone never has our id."""
     boot = BOOT_ID.read_text(encoding="ascii").strip() if BOOT_ID.exists() else ""
-    where = {"host": socket.gethostname(), "path": str(state_dir.resolve()), "boot": boot}
+    folder = state_dir.stat()  # a copy of the folder is another inode, even at the same path
+    where = {
+        "host": socket.gethostname(),
+        "path": str(state_dir.resolve()),
+        "boot": boot,
+        "inode": f"{folder.st_dev}:{folder.st_ino}",
+    }
     path = state_dir / IDENTITY_FILE
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
@@ -103,8 +114,13 @@ class Entry:
 
 
 class Lease:
-    def __init__(self, state_dir: Path, seconds: float = LEASE_SECONDS) -> None:
+    """The lease, on a connection of its own (`login`) that keeps LEASE_FOLDER selected: a check
+    of ownership is one FETCH, and the source's folder stays selected."""
+
+    def __init__(self, state_dir: Path, seconds: float, login: Callable[[], BaseMailBox]) -> None:
         self.state_dir = state_dir
+        self.login = login
+        self.box: BaseMailBox | None = None
         self.seconds = seconds
         self.renew_every = seconds / 5  # a heartbeat this often; proof of ownership older than this is checked again
         self.id = ""  # identity(), read at the first acquire (a dry run never writes it)
@@ -124,39 +140,63 @@ class Lease:
         return self.held and clock() - self._proved < self.renew_every
 
     # -- the steps ---------------------------------------------------------------------
-    def acquire(self, box: BaseMailBox, key: bytes) -> None:
+    def acquire(self, key: bytes) -> None:
         """Claim the mailbox, or raise MailboxBusy naming the instance that holds it. One claim per
-        process: a reconnect adds a heartbeat only."""
+        process: a reconnect adds a heartbeat only. Connection errors go to the caller."""
         self.key = key
         if not self.id:
             self.id = identity(self.state_dir)
-        if not box.folder.exists(LEASE_FOLDER):
-            box.folder.create(LEASE_FOLDER)
-        box.folder.set(LEASE_FOLDER)
-        if not any(e.token == self.token and e.kind == "claim" for e in self._entries(box)):
-            self._append(box, "claim")
-        self._append(box, "beat")
-        self._settle(box)
-
-    def verify(self, box: BaseMailBox) -> None:
-        """Ownership checked on the server now (a heartbeat too when one is due). The lease folder
-        is left selected: the caller selects its own again. MailboxBusy or SourceError if lost."""
         try:
+            if self.box is None:
+                self.box = self.login()
+            box = self.box
+            if not box.folder.exists(LEASE_FOLDER):
+                box.folder.create(LEASE_FOLDER)
             box.folder.set(LEASE_FOLDER)
-        except MailboxFolderSelectError:
-            self.held = False
-            raise SourceError(f"the folder {LEASE_FOLDER} was deleted (by a person?): our lease is gone") from None
-        if clock() - self._beat >= self.renew_every:
+            if not any(e.token == self.token and e.kind == "claim" for e in self._entries(box)):
+                self._append(box, "claim")
             self._append(box, "beat")
-        self._settle(box)
+            self._settle(box)
+        except CONNECTION_ERRORS:
+            self.close()
+            raise
 
-    def release(self, box: BaseMailBox) -> None:
+    def verify(self) -> None:
+        """Ownership checked on the server now (a heartbeat too when one is due): MailboxBusy or
+        SourceError if it is lost, the lease folder deleted, or its connection broken."""
+        box = self.box
+        if box is None:
+            self.held = False
+            raise SourceError("the lease's connection is closed")
+        try:
+            if clock() - self._beat >= self.renew_every:
+                self._append(box, "beat")
+            self._settle(box)
+        except CONNECTION_ERRORS as exc:
+            self.close()
+            raise SourceError(
+                f"the lease in {LEASE_FOLDER} cannot be checked ({exc}): the folder deleted, or the connection lost"
+            ) from exc
+
+    def release(self) -> None:
         """Remove our claim and heartbeats (a clean stop): another instance may start at once."""
-        if not self.held:
-            return
+        box = self.box
+        if self.held and box is not None:
+            self.held = False
+            try:
+                self._delete(box, [e.uid for e in self._entries(box) if e.token == self.token])
+            except CONNECTION_ERRORS as exc:
+                log.warning("could not remove our lease from %s: %s", LEASE_FOLDER, exc)
+        self.close()
+
+    def close(self) -> None:
+        box, self.box = self.box, None
         self.held = False
-        box.folder.set(LEASE_FOLDER)
-        self._delete(box, [e.uid for e in self._entries(box) if e.token == self.token])
+        if box is not None:
+            try:
+                box.logout()
+            except (*CONNECTION_ERRORS, AttributeError):
+                pass
 
     # -- helpers -----------------------------------------------------------------------
     def _mac(self, token: str, kind: str, instance: str, about: str) -> str:
@@ -240,10 +280,12 @@ class Lease:
             self.held = False
             self._delete(box, [e.uid for e in mine])
             age = int((now - max(e.at for e in group)).total_seconds())
-            raise MailboxBusy(
+            busy = MailboxBusy(
                 f"another mailbot ({group[0].about}, instance {group[0].instance}, heartbeat {age} s ago) is "
                 f"working this mailbox; waiting for it to stop (its lease is in the folder {LEASE_FOLDER})"
             )
+            busy.retry_after = min(10.0, self.seconds / 2)  # take over soon after its lease ends
+            raise busy
         first_claim = min(e.uid for e in mine if e.kind == "claim")
         stale = [e.uid for e in mine if e.uid not in (beat_uid, first_claim)]
         self._delete(box, stale + [e.uid for g in dead for e in g])
