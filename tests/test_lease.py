@@ -199,13 +199,13 @@ def test_a_holder_frozen_past_its_lease_never_answers_what_the_other_took(tmp_pa
 def test_a_pass_longer_than_the_lease_keeps_the_other_instance_out(tmp_path, smtp_server, dovecot) -> None:
     """A first start on a backlog over a slow link, longer than the lease: heartbeats during the pass."""
     recorder, port = smtp_server
-    link = SlowLink(dovecot.port, 0.08)
+    link = SlowLink(dovecot.port, 0.05)
     configs = []
     for name in ("production", "test"):
         (tmp_path / name).mkdir()
         configs.append(imap_config(tmp_path / name, port, link.port, SHORT))
     logs = [tmp_path / "production.log", tmp_path / "test.log"]
-    total = 100
+    total = 60
     append_many(dovecot, 0, total)
     first = second = None
     try:
@@ -228,21 +228,20 @@ def test_the_lease_folder_deleted_mid_run_is_noticed_at_the_next_commit(tmp_path
     """A person deletes the lease folder in the middle of a long pass (a slow link); the waiting
     instance claims the mailbox afresh: the first notices before its next commit."""
     recorder, port = smtp_server
-    link = SlowLink(dovecot.port, 0.08)
+    link = SlowLink(dovecot.port, 0.05)
     configs = []
     for name in ("production", "test"):
         (tmp_path / name).mkdir()
         configs.append(imap_config(tmp_path / name, port, link.port, SHORT))
     logs = [tmp_path / "production.log", tmp_path / "test.log"]
     total = 100
+    append_many(dovecot, 0, total)  # a backlog: one long pass
     first = second = None
     try:
         first = start(configs[0], logs[0])
         wait_for(lambda: dovecot.folder_uids("mailbot-lease") != [], 30, "the first instance's lease")
         second = start(configs[1], logs[1])
         wait_for(lambda: "another mailbot" in logs[1].read_text(encoding="utf-8"), 30, "the second to wait")
-        append_many(dovecot, 0, total)
-        wait_for(lambda: len(recorder.messages) >= 5, 120, "the first instance at work")
         with dovecot.client() as box:  # a person tidying folders
             box.folder.delete("mailbot-lease")
         settled(dovecot, recorder, total)
@@ -314,3 +313,65 @@ def test_mail_delivered_to_the_lease_address_is_ignored(tmp_path, smtp_server, d
     out = mailbot("run", "--config", str(config), "--once", "--log-level", "INFO", env=ENV)
     assert out.returncode == 0, out.stderr
     assert len(recorder.messages) == 1 and "is not a lease entry signed" in out.stderr
+
+
+# -- the parts, in process -------------------------------------------------------------------
+def test_each_state_folder_has_its_own_identity_and_a_copy_or_another_boot_gets_a_new_one(
+    tmp_path, monkeypatch
+) -> None:
+    from mailbot.intake.sources import imap_lease
+
+    state = tmp_path / "state"
+    state.mkdir()
+    first = imap_lease.identity(state)
+    assert imap_lease.identity(state) == first  # kept: a restart on this boot is the same instance
+    copy = tmp_path / "copy"
+    shutil.copytree(state, copy)
+    assert (copy / imap_lease.IDENTITY_FILE).exists() and imap_lease.identity(copy) != first
+    other_boot = tmp_path / "boot_id"
+    other_boot.write_text("00000000-0000-0000-0000-000000000001\n", encoding="ascii")
+    monkeypatch.setattr(imap_lease, "BOOT_ID", other_boot)  # the same disk booted as a clone
+    assert imap_lease.identity(state) != first
+
+
+def test_of_two_instances_claiming_one_message_only_the_first_gets_it(dovecot) -> None:
+    """Both read the message unclaimed; A's conditional STORE wins; B's, made with the mod-sequence
+    it read before A's claim, fails (MODIFIED) and B sees A's claim. The same without CONDSTORE."""
+    from mailbot.intake.sources.imap_claim import _state, claim
+
+    for condstore in (True, False):
+        dovecot.reset()
+        dovecot.append(plan(1))
+        with dovecot.client() as a, dovecot.client() as b:
+            for box in (a, b):
+                box.folder.set("INBOX")
+                caps = {c.upper() for c in box.client.capability()[1][-1].decode().split()}
+                box.client.capabilities = tuple(caps if condstore else caps - {"CONDSTORE"})
+            uid = int(a.uids()[0])
+            seen_by_b = _state(b, uid, condstore)  # before A's claim
+            assert claim(a, uid, "aaaaaaaaaaaaaaaa") is None
+            assert claim(b, uid, "bbbbbbbbbbbbbbbb", seen_by_b) == "aaaaaaaaaaaaaaaa"
+            assert claim(a, uid, "aaaaaaaaaaaaaaaa") is None  # A's own claim stays A's
+            flags = _state(a, uid, condstore)
+            assert flags is not None and not any("bbbb" in f for f in flags[0])
+
+
+def test_lease_entries_signed_under_another_secret_are_not_believed(tmp_path, dovecot) -> None:
+    """A forged entry with a valid form and a MAC under a guessed key, and an entry of a mailbot
+    whose lease secret differs (a rotation half done): neither keeps an instance off the mailbox."""
+    from mailbot.intake.sources.imap_lease import Lease, lease_key
+
+    state = tmp_path / "a"
+    state.mkdir()
+    other = tmp_path / "b"
+    other.mkdir()
+    a = Lease(state, 300, dovecot.client)
+    b = Lease(other, 300, dovecot.client)
+    a.acquire(lease_key("old secret", dc.USER))
+    try:
+        b.acquire(lease_key("new secret", dc.USER))  # does not see a's entries: they are not its deployment's
+        assert b.held
+    finally:
+        a.release()
+        b.release()
+    assert dovecot.folder_uids("mailbot-lease") == []

@@ -17,24 +17,22 @@ import logging
 import os
 import re
 import select
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
-from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
+from imap_tools import BaseMailBox
 from imap_tools.utils import encode_folder
 
-from mailbot import tls
 from mailbot.config import MailboxConfig
 from mailbot.envelope import REVIEW
 from mailbot.errors import SourceError
 from mailbot.intake.sources import Incoming
-from mailbot.intake.sources.imap_claim import claim, foreign, release
-from mailbot.intake.sources.imap_lease import CONNECTION_ERRORS, Lease, clock, lease_key
+from mailbot.intake.sources.imap_claim import Fence
+from mailbot.intake.sources.imap_lease import CONNECTION_ERRORS, Lease
+from mailbot.intake.sources.imap_login import Login
 from mailbot.intake.sources.imap_state import FolderState, Progress
-from mailbot.service import logs
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,7 @@ _MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 
-class ImapSource:
+class ImapSource(Login):
     def __init__(
         self,
         config: MailboxConfig,
@@ -58,6 +56,7 @@ class ImapSource:
         self.config = config
         self.read_only = read_only
         self.lease = None if read_only else Lease(state_dir, config.lease_seconds, self.login)
+        self.fence = None if self.lease is None else Fence(self.lease)  # per-message claims (imap_claim)
         self.poll_interval = poll_interval  # where the server offers no IDLE
         self.secret = secret
         self.state = FolderState(state_dir / "imap-state.json")
@@ -68,75 +67,12 @@ class ImapSource:
         # set by the runner: is the message with this header block recorded already?
         self.known: Callable[[bytes], bool] | None = None
         self._listed = 0  # the highest UID the last scan listed
-        self._claimed: set[int] = set()  # UIDs we claimed (imap_claim) and have not recorded yet
-        self._foreign: dict[tuple[int, int], float] = {}  # UIDVALIDITY, UID -> clock() we first saw another's claim
-        self._seen: dict[int, tuple[list[str], int]] = {}  # UID -> flags and MODSEQ read by the last scan
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()  # interrupt() -> wait() returns
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
 
     # -- connection --------------------------------------------------------------------
-    def _mailbox(self) -> BaseMailBox:
-        """Connected, and for TLS verified (certificate and host name) before anything is sent:
-        imaplib's own default context verifies nothing."""
-        cfg = self.config
-        if cfg.security == "tls":
-            return MailBox(cfg.host, cfg.port, timeout=cfg.timeout, ssl_context=tls.client_context(cfg.ca_file))
-        if cfg.security == "starttls":
-            return MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout, ssl_context=tls.client_context(cfg.ca_file))
-        return MailBoxUnencrypted(cfg.host, cfg.port, timeout=cfg.timeout)
-
-    def certificate_problem(self, exc: BaseException) -> str | None:
-        """What is wrong with the server's certificate, and whose it is; None if `exc` is not that."""
-        explained = tls.explain(exc)
-        if explained is None:
-            return None
-        cfg = self.config
-        cert = tls.peer_certificate(cfg.host, cfg.port, "imap" if cfg.security == "starttls" else None, cfg.timeout)
-        return f"{explained[0]}; chứng thư: {cert}"
-
-    def _token(self) -> str:
-        """A fresh OAuth2 access token from the configured command (e.g. a script using msal)."""
-        try:
-            proc = subprocess.run(
-                list(self.config.oauth_token_command), capture_output=True, text=True, timeout=60, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise SourceError(f"oauth_token_command failed: {exc}") from None
-        token = proc.stdout.strip()
-        if proc.returncode != 0 or not token:
-            raise SourceError(f"oauth_token_command exited with {proc.returncode} and no token")
-        logs.protect([token])  # masked in every log line from now on
-        return token
-
-    def login(self) -> BaseMailBox:
-        """A new logged-in connection, capabilities read again (no folder selected)."""
-        cfg = self.config
-        box = self._mailbox()
-        try:
-            if cfg.auth == "xoauth2":
-                box.xoauth2(cfg.username, self._token(), initial_folder=None)
-            else:
-                password = self.secret(cfg.password_env) if cfg.password_env else None
-                if password is None:
-                    raise SourceError(f"no IMAP password: set {cfg.password_env or '[mailbox] password_env'}")
-                if (cfg.username + password).isascii():
-                    box.login(cfg.username, password, initial_folder=None)
-                else:  # LOGIN is ASCII only: SASL PLAIN carries UTF-8 (RFC 4616)
-                    box.login_utf8(cfg.username, password, initial_folder=None)
-            # Servers (Dovecot among them) announce MOVE and UIDPLUS only after login.
-            typ, data = box.client.capability()
-            if typ == "OK" and data and data[-1]:
-                box.client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
-        except BaseException:
-            try:
-                box.client.shutdown()
-            except Exception:  # the socket may already be gone
-                pass
-            raise
-        return box
-
     def connect(self) -> BaseMailBox:
         if self.box is not None:
             return self.box
@@ -163,17 +99,6 @@ class ImapSource:
         self.last_contact = dt.datetime.now(dt.timezone.utc)
         return box
 
-    def _lease_key(self) -> bytes:
-        """The key that signs our lease entries: from [mailbox] lease_secret_env, else the password."""
-        cfg = self.config
-        name = cfg.lease_secret_env or (cfg.password_env if cfg.auth == "password" else "")
-        secret = self.secret(name) if name else None
-        if not secret:
-            raise SourceError(
-                f"no secret to sign the lease with: set {cfg.lease_secret_env or '[mailbox] lease_secret_env'}"
-            )
-        return lease_key(secret, cfg.username)
-
     def _select(self, box: BaseMailBox) -> None:
         box.folder.set(self.config.folder, readonly=self.read_only)
         values = box.client.untagged_responses.get("UIDVALIDITY") or [b"0"]
@@ -195,13 +120,8 @@ class ImapSource:
     def close(self) -> None:
         with self._lock:
             box, self.box = self.box, None
-        claimed, self._claimed = sorted(self._claimed), set()
-        if box is not None and claimed and self.lease is not None:
-            try:  # claimed, never recorded (the lease was lost first): free for the holder
-                box.folder.set(self.config.folder)
-                release(box, claimed, self.lease.id)
-            except CONNECTION_ERRORS as exc:
-                log.warning("could not remove our claim from UIDs %s: %s", claimed, exc)
+        if box is not None and self.fence is not None:
+            self.fence.give_back(box, self.config.folder)
         if self.lease is not None:
             self.lease.release()  # another instance may take over at once
         logout(box)  # the wake pipe stays: close() is also a reconnect, the source lives on
@@ -245,7 +165,8 @@ class ImapSource:
                 # Recorded before (a rescan, a copy put back): the header is all the runner needs.
                 yield Incoming(source_id=self._source_id(uid), raw=head)
                 continue
-            if self._waits(uid, flags):
+            if self.fence is not None and self.fence.waits(self.uidvalidity, uid, flags):
+                self.progress.hold(uid)
                 continue
             try:
                 item = self._fetch(box, uid, size)
@@ -254,26 +175,11 @@ class ImapSource:
             if item is not None:
                 yield item
 
-    def _waits(self, uid: int, flags: list[str]) -> bool:
-        """Claimed by another instance (imap_claim), which may be frozen with it half done: left in
-        the folder (held) while that instance may still record it or give it back; after three
-        lease periods it is recorded for staff, never answered (claim() says so)."""
-        holder = foreign(flags, self.lease.id) if self.lease is not None and self.lease.id else None
-        if holder is None:
-            return False
-        if (self.uidvalidity, uid) not in self._foreign:
-            log.warning("UID %s is claimed by another mailbot instance (%s): left for it", uid, holder)
-        first = self._foreign.setdefault((self.uidvalidity, uid), clock())
-        if self.lease is not None and clock() - first >= 3 * self.lease.seconds:
-            return False
-        self.progress.hold(uid)
-        return True
-
     def _overview(self, box: BaseMailBox, uids: list[int]) -> dict[int, tuple[int, bytes, list[str]]]:
         """Size, flags and identity header fields of each UID, before any body is downloaded."""
         out: dict[int, tuple[int, bytes, list[str]]] = {}
-        self._seen = {}
-        modseq = " MODSEQ" if self.lease is not None and "CONDSTORE" in box.client.capabilities else ""
+        seen: dict[int, tuple[list[str], int]] = {}
+        modseq = " MODSEQ" if self.fence is not None and "CONDSTORE" in box.client.capabilities else ""
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = ",".join(str(u) for u in uids[start : start + FETCH_CHUNK])
             typ, data = box.client.uid(
@@ -293,7 +199,9 @@ class ImapSource:
                     out[int(uid)] = (int(size), head or b"", listed)
                     found = _MODSEQ_RE.search(meta or b"")
                     if found:
-                        self._seen[int(uid)] = (listed, int(found.group(1)))
+                        seen[int(uid)] = (listed, int(found.group(1)))
+        if self.fence is not None:
+            self.fence.seen = seen
         return out
 
     def _source_id(self, uid: int) -> str:
@@ -345,7 +253,7 @@ class ImapSource:
         """Claim a new message on the server before it is recorded (imap_claim). ("ours", ""): record
         and answer it; ("gone", ""): it vanished, or another instance's claim appeared (held, looked
         at again by the next pass); ("other", id): claimed by instance `id` long ago: for staff."""
-        if self.lease is None:
+        if self.fence is None:
             return "ours", ""
         if self.box is None:
             raise SourceError(f"IMAP {self.config.host}:{self.config.port}: not connected")
@@ -353,19 +261,13 @@ class ImapSource:
         if folder != self.config.folder or uidvalidity != self.uidvalidity:
             return "gone", ""  # from an earlier folder state: the next scan finds it again
         try:
-            holder = claim(self.box, uid, self.lease.id, self._seen.pop(uid, None))
+            verdict, holder = self.fence.take(self.box, uidvalidity, uid)
         except CONNECTION_ERRORS as exc:
             raise self._lost(exc) from exc
-        if holder is None:
-            self._claimed.add(uid)
-            return "ours", ""
-        if holder == "gone":
+        if verdict == "wait":
+            self.progress.hold(uid)
             return "gone", ""
-        first = self._foreign.setdefault((uidvalidity, uid), clock())
-        if clock() - first >= 3 * self.lease.seconds:
-            return "other", holder
-        self.progress.hold(uid)
-        return "gone", ""
+        return verdict, holder
 
     defers = True
 
@@ -387,7 +289,8 @@ class ImapSource:
         targets: dict[str, list[int]] = {}
         for item, disposition in items:
             folder, uidvalidity, uid = _parse_source_id(item.source_id)
-            self._claimed.discard(uid)  # recorded: ours to answer and file, whatever happens next
+            if self.fence is not None:
+                self.fence.claimed.discard(uid)  # recorded: ours to answer and file, whatever happens next
             if folder != self.config.folder or uidvalidity != self.uidvalidity:
                 continue  # from an earlier folder state: the next scan finds it again
             target = self.config.review_folder if disposition in REVIEW else self.config.processed_folder

@@ -21,6 +21,8 @@ import re
 
 from imap_tools import BaseMailBox
 
+from mailbot.intake.sources.imap_lease import CONNECTION_ERRORS, Lease, clock
+
 log = logging.getLogger(__name__)
 
 CLAIM_PREFIX = "$MailbotClaim_"
@@ -111,3 +113,51 @@ def claim(box: BaseMailBox, uid: int, instance: str, seen: tuple[list[str], int]
         log.warning("the server did not keep the keyword %s on UID %s: no per-message fence", keyword, uid)
         return None
     raise imaplib.IMAP4.error(f"UID {uid} kept changing while we claimed it")
+
+
+class Fence:
+    """The claims of one source between its scan and its commit: the flags and MODSEQ the scan
+    read, the messages we claimed and have not recorded yet, and since when each message claimed
+    by another instance has been waiting."""
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self.claimed: set[int] = set()
+        self.seen: dict[int, tuple[list[str], int]] = {}  # UID -> flags and MODSEQ read by the last scan
+        self._foreign: dict[tuple[int, int], float] = {}  # UIDVALIDITY, UID -> clock() we first saw it claimed
+
+    def waits(self, uidvalidity: int, uid: int, flags: list[str]) -> bool:
+        """Claimed by another instance, which may be frozen with it half done: left in the folder
+        while that instance may still record it or give it back; after three lease periods it is
+        recorded for staff, never answered (take() says "other")."""
+        holder = foreign(flags, self.lease.id) if self.lease.id else None
+        if holder is None:
+            return False
+        if (uidvalidity, uid) not in self._foreign:
+            log.warning("UID %s is claimed by another mailbot instance (%s): left for it", uid, holder)
+        return not self._expired(uidvalidity, uid)
+
+    def _expired(self, uidvalidity: int, uid: int) -> bool:
+        first = self._foreign.setdefault((uidvalidity, uid), clock())
+        return clock() - first >= 3 * self.lease.seconds
+
+    def take(self, box: BaseMailBox, uidvalidity: int, uid: int) -> tuple[str, str]:
+        """("ours", ""): record and answer it; ("gone", ""): expunged; ("wait", id): claimed by
+        instance `id` meanwhile; ("other", id): claimed by it for three lease periods: for staff."""
+        holder = claim(box, uid, self.lease.id, self.seen.pop(uid, None))
+        if holder is None:
+            self.claimed.add(uid)
+            return "ours", ""
+        if holder == "gone":
+            return "gone", ""
+        return ("other" if self._expired(uidvalidity, uid) else "wait"), holder
+
+    def give_back(self, box: BaseMailBox, folder: str) -> None:
+        """Claimed, never recorded (the lease was lost first): free for the instance that holds it."""
+        claimed, self.claimed = sorted(self.claimed), set()
+        if claimed:
+            try:
+                box.folder.set(folder)
+                release(box, claimed, self.lease.id)
+            except CONNECTION_ERRORS as exc:
+                log.warning("could not remove our claim from UIDs %s: %s", claimed, exc)
