@@ -139,6 +139,8 @@ class ImapSource(Login):
     def _lost(self, exc: BaseException) -> SourceError:
         with self._lock:
             self.box = None
+        if self.lease is not None:
+            self.lease.close()  # most likely cut too: the next connect opens both afresh
         return SourceError(f"IMAP {self.config.host}:{self.config.port}: connection lost ({exc})")
 
     # -- messages ----------------------------------------------------------------------
@@ -238,9 +240,9 @@ class ImapSource(Login):
         if lease is None:
             return
         if box is None:
-            if not strict:
-                return  # not connected: the next pass connects (and claims) again
-            raise SourceError(f"IMAP {self.config.host}:{self.config.port}: not connected")
+            # The connection was lost in the middle of the pass: what is left to commit was claimed
+            # by us (or is in our register), so committing it is safe; the next connect checks the lease.
+            return
         if not strict and lease.fresh():
             return
         try:
