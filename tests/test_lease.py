@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -268,21 +269,64 @@ def forged_new(kind: str) -> bytes:
     ).encode()
 
 
-def test_a_forged_lease_entry_appended_by_another_login_is_ignored(tmp_path, smtp_server, dovecot) -> None:
-    """Another IMAP session (not mailbot) APPENDs lease-looking messages: `run --once` works on,
-    logs them once, leaves them alone."""
-    recorder, port = smtp_server
-    config = imap_config(tmp_path, port, dovecot.port, NO_CAP)
-    with dovecot.client() as box:
-        box.folder.create("mailbot-lease")
-    for raw in (FORGED_OLD, forged_new("claim"), forged_new("beat")):
-        dovecot.append(raw, "mailbot-lease")
-    dovecot.append(plan(1))
-    out = mailbot("run", "--config", str(config), "--once", "--log-level", "INFO", env=ENV)
-    assert out.returncode == 0, out.stderr
-    assert "another mailbot" not in out.stderr and len(recorder.messages) == 1
-    assert out.stderr.count("is not a lease entry signed by this deployment") == 3
-    assert len(dovecot.folder_uids("mailbot-lease")) == 3  # ignored, not deleted: a person may look at them
+OTHER = "vanthu@dongthap.gov.vn"  # another login of the same server, given rights on the lease folder
+SHARED = """
+mail_plugins = $mail_plugins acl
+protocol imap {
+  mail_plugins = $mail_plugins imap_acl
+}
+plugin {
+  acl = vfile
+}
+namespace shared {
+  type = shared
+  separator = /
+  prefix = shared/%%u/
+  location = maildir:%%h/Maildir:INDEXPVT=~/Maildir/shared/%%u
+  subscriptions = no
+  list = children
+}
+"""
+
+
+def test_a_forged_lease_entry_appended_by_another_login_is_ignored(tmp_path, smtp_server) -> None:
+    """Another user of the server, to whom the folder was shared (Dovecot's ACL plugin), and another
+    IMAP session of the mailbox's own user APPEND lease-looking messages: `run --once` works on,
+    logs each once, leaves them alone."""
+    from imap_tools import MailBoxUnencrypted
+
+    if not dc.available():
+        pytest.skip("Dovecot is not installed")
+    root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-"))  # Dovecot's users must reach it (not under tmp_path)
+    server = dc.Dovecot(root)
+    with open(server.root / "passwd", "a", encoding="utf-8") as users:
+        users.write(f"{OTHER}:{{PLAIN}}{dc.PASSWORD}::::::\n")
+    with open(server.conf, "a", encoding="utf-8") as conf:
+        conf.write(SHARED)
+    server.start()
+    try:
+        recorder, port = smtp_server
+        config = imap_config(tmp_path, port, server.port, NO_CAP)
+        with server.client() as box:
+            box.folder.create("mailbot-lease")
+            assert box.client.setacl("mailbot-lease", OTHER, "lrwsi")[0] == "OK"
+        other = MailBoxUnencrypted("127.0.0.1", server.port).login_utf8(OTHER, dc.PASSWORD, initial_folder=None)
+        try:
+            typ, _ = other.client.append(f"shared/{dc.USER}/mailbot-lease", None, None, forged_new("claim"))
+            assert typ == "OK"
+        finally:
+            other.logout()
+        for raw in (FORGED_OLD, forged_new("beat")):
+            server.append(raw, "mailbot-lease")
+        server.append(plan(1))
+        out = mailbot("run", "--config", str(config), "--once", "--log-level", "INFO", env=ENV)
+        assert out.returncode == 0, out.stderr
+        assert "another mailbot" not in out.stderr and len(recorder.messages) == 1
+        assert out.stderr.count("is not a lease entry signed by this deployment") == 3
+        assert len(server.folder_uids("mailbot-lease")) == 3  # ignored, not deleted: a person may look at them
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_mail_delivered_to_the_lease_address_is_ignored(tmp_path, smtp_server, dovecot) -> None:
