@@ -419,3 +419,20 @@ def test_lease_entries_signed_under_another_secret_are_not_believed(tmp_path, do
         a.release()
         b.release()
     assert dovecot.folder_uids("mailbot-lease") == []
+
+
+def test_lease_seconds_is_bounded(tmp_path) -> None:
+    """A careless operator: a lease of 1 s would let a slow link hand the mailbox back and forth,
+    a day would keep a dead instance's mailbox idle for a day."""
+    from mailbot import config as configmod
+
+    cases = (("1", False), ("4.9", False), ("5", True), ("3600", True), ("86400", False), ('"5"', False))
+    for n, (value, ok) in enumerate(cases):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        path = imap_config(folder, 25, 143, {r"(?m)^timeout = 10$": f"timeout = 10\nlease_seconds = {value}"})
+        if ok:
+            assert configmod.load(path).mailbox.lease_seconds == float(value)
+        else:
+            with pytest.raises(configmod.ConfigError, match="lease_seconds"):
+                configmod.load(path)
