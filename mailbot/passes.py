@@ -196,6 +196,12 @@ def _commit(runner: Runner, source: Source, group: Group, result: PassResult) ->
         except Exception:
             with runner.lock:
                 runner.store.rollback()
+            if group.recorded:  # their "recorded" log lines are void: say so
+                log.warning(
+                    "the mailbox is not ours any more: the last %d messages were not recorded after all "
+                    "and are left in the mailbox for the instance that holds it",
+                    len(group.recorded),
+                )
             group.clear()
             raise
     try:
