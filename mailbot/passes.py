@@ -152,7 +152,7 @@ def run_pass(
             _store_failed(runner, result, exc, group, rolled_back=True)
         finally:
             if sender is not None:
-                sender.stop()
+                sender.stop(runner.beat)
                 result.sent, result.failed = sender.sent, sender.failed
     return result
 

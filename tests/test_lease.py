@@ -436,3 +436,40 @@ def test_lease_seconds_is_bounded(tmp_path) -> None:
         else:
             with pytest.raises(configmod.ConfigError, match="lease_seconds"):
                 configmod.load(path)
+
+
+def test_a_slow_relay_during_the_flush_keeps_the_other_instance_out(tmp_path, dovecot) -> None:
+    """The replies of a batch go through a relay that takes 0.3 s a mail (9 s, longer than the
+    lease): the holder keeps its heartbeat while it waits for them, and mail arriving meanwhile
+    is still its own."""
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+    from tests.test_stop import SlowRecorder
+
+    recorder = SlowRecorder()
+    recorder.delay = 0.3
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    configs = []
+    for name in ("production", "test"):
+        (tmp_path / name).mkdir()
+        configs.append(imap_config(tmp_path / name, controller.port, dovecot.port, SHORT))
+    logs = [tmp_path / "production.log", tmp_path / "test.log"]
+    first = second = None
+    try:
+        first = start(configs[0], logs[0])
+        wait_for(lambda: dovecot.folder_uids("mailbot-lease") != [], 30, "the first instance's lease")
+        second = start(configs[1], logs[1])
+        wait_for(lambda: "another mailbot" in logs[1].read_text(encoding="utf-8"), 30, "the second to wait")
+        append_many(dovecot, 0, 30)
+        wait_for(lambda: len(recorder.messages) >= 3, 60, "the slow sending to start")
+        time.sleep(2 * LEASE)  # the first is still sending: past its lease, were it not for the heartbeat
+        append_many(dovecot, 30, 5)
+        settled(dovecot, recorder, 35)
+    finally:
+        stop(first, second)
+        controller.stop()
+    answered, doubles, two_receipts = tally(recorder)
+    assert (answered, doubles, two_receipts) == (35, 0, 0)
+    assert "recorded" not in logs[1].read_text(encoding="utf-8")  # the second never worked
