@@ -79,6 +79,7 @@ def run_pass(
     wanted = lambda item: item.source_id not in runner._set_aside and runner.is_new(item)  # noqa: E731
     group = Group()
     started = time.monotonic()
+    claim = getattr(source, "claim", None)  # a per-message fence on the server (imap_claim)
     try:
         defer = analyser.isolate and bool(getattr(source, "defers", False))
         for item, analysed in analyser.stream(source.pending(), wanted, runner.beat, stop, defer=defer):
@@ -90,6 +91,13 @@ def run_pass(
             if isinstance(analysed, Deferred):  # a long scan: recorded by a later pass, the source keeps it
                 source.hold(item)  # type: ignore[attr-defined]
                 continue
+            if claim is not None and runner.is_new(item):
+                verdict, holder = claim(item)
+                if verdict == "gone":
+                    continue  # expunged, or claimed by another instance meanwhile: not ours to record
+                if verdict == "other":
+                    _claimed_elsewhere(runner, group, item, holder)
+                    continue
             before = runner.store.changes
             # process() fills in the envelope: a redo of the group starts again from this copy
             pristine = copy.deepcopy(analysed) if isinstance(analysed, Envelope) else None
@@ -144,7 +152,7 @@ def run_pass(
             _store_failed(runner, result, exc, group, rolled_back=True)
         finally:
             if sender is not None:
-                sender.stop()
+                sender.stop(runner.beat)
                 result.sent, result.failed = sender.sent, sender.failed
     return result
 
@@ -157,12 +165,45 @@ def _redo(runner: Runner, group: Group) -> None:
         again()
 
 
+def _claimed_elsewhere(runner: Runner, group: Group, item: Incoming, holder: str) -> None:
+    """Another instance claimed this message first: it may have recorded and answered it, so it is
+    never answered here; it goes to staff, who see which instance had it."""
+    reason = (
+        f"thư đã được một phiên bản mailbot khác (mã {holder}) nhận xử lý trên máy chủ thư: "
+        "không ghi nhận, không trả lời tự động; đề nghị kiểm tra người gửi đã nhận thư báo chưa"
+    )
+    log.warning(
+        "message %s was claimed by another mailbot instance (%s): set aside, not answered", item.source_id, holder
+    )
+    with runner.lock:
+        runner._set_aside_record(item, None, reason)
+    group.add(item, "error", functools.partial(runner._set_aside_record, item, None, reason))
+
+
 def _commit(runner: Runner, source: Source, group: Group, result: PassResult) -> None:
-    """Make the group durable, count it, then let the source mark its messages done.
+    """Check the source is still ours, make the group durable, count it, then let the source mark
+    its messages done.
 
     A message the source cannot mark (a lost connection) is found again by the next
-    scan, recognised as recorded, and marked then.
+    scan, recognised as recorded, and marked then. An IMAP source that lost its lease (a frozen
+    holder, the lease folder deleted) refuses the commit: the group is forgotten, nothing of it
+    is written or sent, and its messages stay in the mailbox for the instance that holds it.
     """
+    keep = getattr(source, "keep", None)
+    if keep is not None and group.items:
+        try:
+            keep()
+        except Exception:
+            with runner.lock:
+                runner.store.rollback()
+            if group.recorded:  # their "recorded" log lines are void: say so
+                log.warning(
+                    "the mailbox is not ours any more: the last %d messages were not recorded after all "
+                    "and are left in the mailbox for the instance that holds it",
+                    len(group.recorded),
+                )
+            group.clear()
+            raise
     try:
         with runner.lock:
             runner.store.commit()

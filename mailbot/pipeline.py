@@ -250,8 +250,9 @@ class Runner:
             "reply_note": note,
         }
 
-    def _set_aside_record(self, item: Incoming, exc: BaseException) -> None:
-        """A message that broke a stage: kept with the error, so the runner goes on."""
+    def _set_aside_record(self, item: Incoming, exc: BaseException | None, reason: str | None = None) -> None:
+        """A message that broke a stage (`exc`), or that is not ours to answer (`reason`): kept for
+        staff, so the runner goes on."""
         identity = self.identify(item.raw)
         if identity.recorded:
             return
@@ -265,8 +266,8 @@ class Runner:
                 "source": item.source_id,
                 "recorded_at": utc_iso(self.clock()),
                 "disposition": "error",
-                "reasons": [_storable(f"lỗi khi xử lý thư: {type(exc).__name__}: {exc}")],
-                "defects": [_storable(line) for line in traceback.format_exception_only(type(exc), exc)],
+                "reasons": [reason or _storable(f"lỗi khi xử lý thư: {type(exc).__name__}: {exc}")],
+                "defects": [_storable(line) for line in traceback.format_exception_only(type(exc), exc)] if exc else [],
                 "documents": [],
                 "attachments": [],
                 "organization": None,

@@ -121,7 +121,12 @@ class Config:
     @property
     def secret_names(self) -> tuple[str, ...]:
         """The environment variables (or credential names) the configuration takes secrets from."""
-        names = (self.mailbox.password_env, self.mailbox.client_secret_env, self.smtp.password_env)
+        names = (
+            self.mailbox.password_env,
+            self.mailbox.client_secret_env,
+            self.mailbox.lease_secret_env,
+            self.smtp.password_env,
+        )
         return tuple(n for n in names if n)
 
 

@@ -47,6 +47,8 @@ class MailboxConfig:
     sent_folder: str = ""  # imap: a copy of every reply APPENDed here ("" = none)
     ca_file: Path | None = None  # a private CA (PEM) trusted besides the system's, for IMAP and EWS
     allow_plaintext_login: bool = False  # a password in clear to a host that is not loopback
+    lease_seconds: float = 300.0  # imap: another instance takes over after this long without our heartbeat
+    lease_secret_env: str = ""  # imap: the secret that signs lease entries ("" = derived from the password)
 
 
 def mailbox_section(mb: Section, base: Path) -> MailboxConfig:
@@ -110,6 +112,10 @@ def mailbox_section(mb: Section, base: Path) -> MailboxConfig:
     if timeout <= 0:
         raise mb.fail("timeout", "must be positive")
     start = date_value(mb, "start_date")
+    lease = mb.get("lease_seconds", (int, float), 300, "a number of seconds")
+    if not 5 <= lease <= 3600:
+        raise mb.fail("lease_seconds", "must be between 5 and 3600")
+    lease_secret_env = mb.text("lease_secret_env", "")
     password_env = mb.text("password_env", "")
     ca_file = ca_file_value(mb, base)
     plaintext = mb.get("allow_plaintext_login", bool, False)
@@ -137,6 +143,8 @@ def mailbox_section(mb: Section, base: Path) -> MailboxConfig:
         timeout=float(timeout),
         ca_file=ca_file,
         allow_plaintext_login=plaintext,
+        lease_seconds=float(lease),
+        lease_secret_env=lease_secret_env,
         **folders,
         **ews,
     )

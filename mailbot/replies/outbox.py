@@ -390,11 +390,15 @@ class Sender:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
-        """Let a run in progress finish; the caller flushes what is left."""
+    def stop(self, beat: Callable[[], None] | None = None) -> None:
+        """Let a run in progress finish; the caller flushes what is left. `beat` is called every
+        second meanwhile (the watchdog, the IMAP lease's heartbeat: a slow relay can take minutes)."""
         self._stopping = True
         self._wake.set()
-        self._thread.join()
+        while self._thread.is_alive():
+            self._thread.join(1.0)
+            if beat is not None and self._thread.is_alive():
+                beat()
 
     def _loop(self) -> None:
         while True:

@@ -93,6 +93,19 @@ class Daemon:
     def beat(self) -> None:
         self.notifier.beat()
 
+    def _beat_and_keep(self) -> None:
+        """The watchdog's ping from inside a pass or a flush, with the IMAP lease's heartbeat when
+        one is due: a pass or a flush longer than the lease does not let another instance in. A lost
+        lease is not an error here (sending what we recorded stays right: imap_claim); the next
+        commit or pass finds it."""
+        self.beat()
+        keep = getattr(self.source, "keep", None)
+        if keep is not None:
+            try:
+                keep(strict=False)
+            except SourceError as exc:
+                log.debug("lease heartbeat: %s", exc)
+
     def _bound(self, seconds: float) -> float:
         limit = self.notifier.beat_interval
         return min(seconds, limit) if limit else seconds
@@ -120,7 +133,7 @@ class Daemon:
     ) -> None:
         """Until stop: connect, say READY, then record, answer, run jobs, wait."""
         self.runner, self.source, self.jobs = runner, source, jobs
-        runner.beat, runner.stop = self.beat, self.stop
+        runner.beat, runner.stop = self._beat_and_keep, self.stop
         if runner.analyser is not None:
             runner.analyser.on_ready = self.wake  # a deferred scan is done: record it now
         self.health.mailbox = source.describe()

@@ -17,35 +17,33 @@ import logging
 import os
 import re
 import select
-import ssl
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
-from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
-from imap_tools.errors import ImapToolsError
+from imap_tools import BaseMailBox
 from imap_tools.utils import encode_folder
 
-from mailbot import oauth, tls
 from mailbot.config import MailboxConfig
 from mailbot.envelope import REVIEW
-from mailbot.errors import SourceError, TokenError
+from mailbot.errors import SourceError
 from mailbot.intake.sources import Incoming
-from mailbot.intake.sources.imap_lease import LEASE_FOLDER, RENEW_SECONDS, Lease
+from mailbot.intake.sources.imap_claim import Fence
+from mailbot.intake.sources.imap_lease import CONNECTION_ERRORS, Lease
+from mailbot.intake.sources.imap_login import Login
 from mailbot.intake.sources.imap_state import FolderState, Progress
 
 log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 200  # UIDs per FETCH of sizes
 _SIZE_RE = re.compile(rb"UID (\d+).*?RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+).*?UID (\d+)")
+_FLAGS_RE = re.compile(rb"FLAGS \(([^)]*)\)")
+_MODSEQ_RE = re.compile(rb"MODSEQ \((\d+)\)")
 _DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
-# What a lost or refused connection raises, from the socket up through imaplib and imap-tools.
-CONNECTION_ERRORS = (OSError, imaplib.IMAP4.error, ImapToolsError, ssl.SSLError, EOFError)
 
-
-class ImapSource:
+class ImapSource(Login):
     def __init__(
         self,
         config: MailboxConfig,
@@ -57,7 +55,8 @@ class ImapSource:
         """`read_only` (a dry run): the mailbox is never changed: no \\Seen, no MOVE, no folder, no lease."""
         self.config = config
         self.read_only = read_only
-        self.lease = None if read_only else Lease(state_dir)
+        self.lease = None if read_only else Lease(state_dir, config.lease_seconds, self.login)
+        self.fence = None if self.lease is None else Fence(self.lease)  # per-message claims (imap_claim)
         self.poll_interval = poll_interval  # where the server offers no IDLE
         self.secret = secret
         self.state = FolderState(state_dir / "imap-state.json")
@@ -74,58 +73,6 @@ class ImapSource:
         os.set_blocking(self._wake_w, False)
 
     # -- connection --------------------------------------------------------------------
-    def _mailbox(self) -> BaseMailBox:
-        """Connected, and for TLS verified (certificate and host name) before anything is sent:
-        imaplib's own default context verifies nothing."""
-        cfg = self.config
-        if cfg.security == "tls":
-            return MailBox(cfg.host, cfg.port, timeout=cfg.timeout, ssl_context=tls.client_context(cfg.ca_file))
-        if cfg.security == "starttls":
-            return MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout, ssl_context=tls.client_context(cfg.ca_file))
-        return MailBoxUnencrypted(cfg.host, cfg.port, timeout=cfg.timeout)
-
-    def certificate_problem(self, exc: BaseException) -> str | None:
-        """What is wrong with the server's certificate, and whose it is; None if `exc` is not that."""
-        explained = tls.explain(exc)
-        if explained is None:
-            return None
-        cfg = self.config
-        cert = tls.peer_certificate(cfg.host, cfg.port, "imap" if cfg.security == "starttls" else None, cfg.timeout)
-        return f"{explained[0]}; chứng thư: {cert}"
-
-    def login(self) -> BaseMailBox:
-        """A new logged-in connection, capabilities read again (no folder selected)."""
-        cfg = self.config
-        token = ""
-        if cfg.auth == "xoauth2":  # fetched before connecting: a helper that fails leaves no connection waiting
-            try:
-                token = oauth.fetch_token(cfg.oauth_token_command, cfg.timeout)
-            except TokenError as exc:
-                raise SourceError(str(exc)) from None
-        box = self._mailbox()
-        try:
-            if cfg.auth == "xoauth2":
-                box.xoauth2(cfg.username, token, initial_folder=None)
-            else:
-                password = self.secret(cfg.password_env) if cfg.password_env else None
-                if password is None:
-                    raise SourceError(f"no IMAP password: set {cfg.password_env or '[mailbox] password_env'}")
-                if (cfg.username + password).isascii():
-                    box.login(cfg.username, password, initial_folder=None)
-                else:  # LOGIN is ASCII only: SASL PLAIN carries UTF-8 (RFC 4616)
-                    box.login_utf8(cfg.username, password, initial_folder=None)
-            # Servers (Dovecot among them) announce MOVE and UIDPLUS only after login.
-            typ, data = box.client.capability()
-            if typ == "OK" and data and data[-1]:
-                box.client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
-        except BaseException:
-            try:
-                box.client.shutdown()
-            except Exception:  # the socket may already be gone
-                pass
-            raise
-        return box
-
     def connect(self) -> BaseMailBox:
         if self.box is not None:
             return self.box
@@ -139,10 +86,12 @@ class ImapSource:
                             box.folder.create(folder)
                             log.warning("created IMAP folder %s", folder)
                 if self.lease is not None:
-                    self.lease.acquire(box)
+                    self.lease.acquire(self._lease_key())
                 self._select(box)
             except BaseException:
                 logout(box)
+                if self.lease is not None:
+                    self.lease.release()
                 raise
         except CONNECTION_ERRORS as exc:
             raise SourceError(f"IMAP {cfg.host}:{cfg.port}: {self.certificate_problem(exc) or exc}") from exc
@@ -171,11 +120,10 @@ class ImapSource:
     def close(self) -> None:
         with self._lock:
             box, self.box = self.box, None
-        if box is not None and self.lease is not None and self.lease.held:
-            try:
-                self.lease.release(box)  # another instance may take over at once
-            except (*CONNECTION_ERRORS, SourceError) as exc:
-                log.warning("could not remove our lease from %s: %s", LEASE_FOLDER, exc)
+        if box is not None and self.fence is not None:
+            self.fence.give_back(box, self.config.folder)
+        if self.lease is not None:
+            self.lease.release()  # another instance may take over at once
         logout(box)  # the wake pipe stays: close() is also a reconnect, the source lives on
 
     def interrupt(self) -> None:
@@ -191,6 +139,8 @@ class ImapSource:
     def _lost(self, exc: BaseException) -> SourceError:
         with self._lock:
             self.box = None
+        if self.lease is not None:
+            self.lease.close()  # most likely cut too: the next connect opens both afresh
         return SourceError(f"IMAP {self.config.host}:{self.config.port}: connection lost ({exc})")
 
     # -- messages ----------------------------------------------------------------------
@@ -198,18 +148,12 @@ class ImapSource:
         """New messages (UID above the last processed), oldest first, bodies one at a time."""
         box = self.connect()
         _, last = self.state.get(self.config.folder)
-        try:
-            if self.lease is not None and self.lease.renew(box):
-                self._select(box)
-        except SourceError:  # the lease is lost (MailboxBusy) or our claim was removed: connect afresh
-            self.close()
-            raise
-        except CONNECTION_ERRORS as exc:
-            raise self._lost(exc) from exc
+        self.keep(strict=False)
         try:
             box.client.noop()  # the server brings the selected folder up to date (new mail, expunges)
             uids = [int(u) for u in box.uids(f"UID {last + 1}:*")]
             uids = sorted(u for u in uids if u > last)  # "n:*" always matches the highest UID
+            self.progress.gone(set(uids))
             self._listed = max([self._listed, *uids])
             overview = self._overview(box, uids)
         except CONNECTION_ERRORS as exc:
@@ -218,10 +162,13 @@ class ImapSource:
         for uid in uids:
             if uid not in overview:
                 continue  # expunged meanwhile
-            size, head = overview[uid]
+            size, head, flags = overview[uid]
             if head and self.known is not None and self.known(head):
                 # Recorded before (a rescan, a copy put back): the header is all the runner needs.
                 yield Incoming(source_id=self._source_id(uid), raw=head)
+                continue
+            if self.fence is not None and self.fence.waits(self.uidvalidity, uid, flags):
+                self.progress.hold(uid)
                 continue
             try:
                 item = self._fetch(box, uid, size)
@@ -230,13 +177,17 @@ class ImapSource:
             if item is not None:
                 yield item
 
-    def _overview(self, box: BaseMailBox, uids: list[int]) -> dict[int, tuple[int, bytes]]:
-        """Size and identity header fields of each UID, before any body is downloaded."""
-        out: dict[int, tuple[int, bytes]] = {}
+    def _overview(self, box: BaseMailBox, uids: list[int]) -> dict[int, tuple[int, bytes, list[str]]]:
+        """Size, flags and identity header fields of each UID, before any body is downloaded."""
+        out: dict[int, tuple[int, bytes, list[str]]] = {}
+        seen: dict[int, tuple[list[str], int]] = {}
+        modseq = " MODSEQ" if self.fence is not None and "CONDSTORE" in box.client.capabilities else ""
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = ",".join(str(u) for u in uids[start : start + FETCH_CHUNK])
             typ, data = box.client.uid(
-                "FETCH", chunk, "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT)])"
+                "FETCH",
+                chunk,
+                f"(UID RFC822.SIZE FLAGS{modseq} BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT)])",
             )
             if typ != "OK":
                 raise imaplib.IMAP4.error(f"FETCH sizes: {typ} {data!r}")
@@ -245,7 +196,14 @@ class ImapSource:
                 match = _SIZE_RE.search(meta or b"")
                 if match:
                     uid, size = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
-                    out[int(uid)] = (int(size), head or b"")
+                    flags = _FLAGS_RE.search(meta or b"")
+                    listed = flags.group(1).decode("ascii", "replace").split() if flags else []
+                    out[int(uid)] = (int(size), head or b"", listed)
+                    found = _MODSEQ_RE.search(meta or b"")
+                    if found:
+                        seen[int(uid)] = (listed, int(found.group(1)))
+        if self.fence is not None:
+            self.fence.seen = seen
         return out
 
     def _source_id(self, uid: int) -> str:
@@ -274,6 +232,45 @@ class ImapSource:
             source_id=self._source_id(uid), raw=raw, delivered=delivered, oversize=size if oversized else None
         )
 
+    def keep(self, strict: bool = True) -> None:
+        """Prove we still own the mailbox: on the server now (`strict`, before every commit), else
+        only when the last proof is older than the renew period (a heartbeat goes with it when due).
+        SourceError (MailboxBusy) if the lease is lost: the connection is closed, the caller stops."""
+        lease, box = self.lease, self.box
+        if lease is None:
+            return
+        if box is None:
+            # The connection was lost in the middle of the pass: what is left to commit was claimed
+            # by us (or is in our register), so committing it is safe; the next connect checks the lease.
+            return
+        if not strict and lease.fresh():
+            return
+        try:
+            lease.verify()
+        except SourceError:  # lost (MailboxBusy), our entries or the folder removed, its connection broken
+            self.close()
+            raise
+
+    def claim(self, item: Incoming) -> tuple[str, str]:
+        """Claim a new message on the server before it is recorded (imap_claim). ("ours", ""): record
+        and answer it; ("gone", ""): it vanished, or another instance's claim appeared (held, looked
+        at again by the next pass); ("other", id): claimed by instance `id` long ago: for staff."""
+        if self.fence is None:
+            return "ours", ""
+        if self.box is None:
+            raise SourceError(f"IMAP {self.config.host}:{self.config.port}: not connected")
+        folder, uidvalidity, uid = _parse_source_id(item.source_id)
+        if folder != self.config.folder or uidvalidity != self.uidvalidity:
+            return "gone", ""  # from an earlier folder state: the next scan finds it again
+        try:
+            verdict, holder = self.fence.take(self.box, uidvalidity, uid)
+        except CONNECTION_ERRORS as exc:
+            raise self._lost(exc) from exc
+        if verdict == "wait":
+            self.progress.hold(uid)
+            return "gone", ""
+        return verdict, holder
+
     defers = True
 
     def hold(self, item: Incoming) -> None:
@@ -294,12 +291,16 @@ class ImapSource:
         targets: dict[str, list[int]] = {}
         for item, disposition in items:
             folder, uidvalidity, uid = _parse_source_id(item.source_id)
+            if self.fence is not None:
+                self.fence.claimed.discard(uid)  # recorded: ours to answer and file, whatever happens next
             if folder != self.config.folder or uidvalidity != self.uidvalidity:
                 continue  # from an earlier folder state: the next scan finds it again
             target = self.config.review_folder if disposition in REVIEW else self.config.processed_folder
             targets.setdefault(target, []).append(uid)
         if not targets or self.box is None:
             return
+        # Our claim on each of these (or our register's record) proves they are ours to file, even
+        # if the lease was lost since: no other instance records a message we claimed.
         box = self.box
         try:
             for target, uids in targets.items():
@@ -341,7 +342,7 @@ class ImapSource:
         if box is None or "IDLE" not in box.client.capabilities:
             self._woken(min(timeout, self.poll_interval))
             return
-        timeout = min(timeout, self.config.idle_seconds, RENEW_SECONDS if self.lease is not None else timeout)
+        timeout = min(timeout, self.config.idle_seconds, self.lease.renew_every if self.lease is not None else timeout)
         try:
             if self._arrived(box):
                 return  # mail came in during the pass: IDLE would hear of it only at the server's next check

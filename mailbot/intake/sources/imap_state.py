@@ -48,6 +48,10 @@ class Progress:
     def hold(self, uid: int) -> None:
         self.held.add(uid)
 
+    def gone(self, listed: set[int]) -> None:
+        """Held messages no longer in the folder (moved by a person or another instance) hold nothing."""
+        self.held.intersection_update(listed)
+
     def recorded(self, uidvalidity: int, uids: list[int]) -> None:
         self.held.difference_update(uids)
         _, last = self.state.get(self.folder)
