@@ -157,7 +157,8 @@ def test_scans_over_the_time_budget_send_the_message_to_review(config) -> None:
     from mailbot.errors import OverBudget
 
     pages = scans.multipage_pdf([scans.duty_list() for _ in range(4)])
-    with pytest.raises(OverBudget, match="đọc bản quét quá 1 giây"):
+    # the wall clock or the OCR child's CPU limit, whichever comes first on a loaded machine
+    with pytest.raises(OverBudget, match="đọc bản quét (dùng )?quá 1 giây"):
         analysed(dataclasses.replace(config, ocr_seconds=1.0), "scan.pdf", pages)
     # in the runner, an analysis that raises sets the message aside for review with the reason
     # (tests/test_poison.py shows the set-aside path)

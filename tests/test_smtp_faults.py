@@ -39,7 +39,8 @@ def test_451_then_accept_delivers_everything_once(tmp_path, smtp_server) -> None
     assert recorder.messages == []
     mails = outbox(config_path)
     assert [m["status"] for m in mails] == ["pending"] * 3
-    assert all(m["attempts"] == 2 and "451" in m["last_error"] for m in mails)
+    # each run tries once alongside the pass (if the thread got to it) and once at its end: 2 to 4
+    assert all(2 <= m["attempts"] <= 4 and "451" in m["last_error"] for m in mails)
     recorder.answer = None
     assert run_once(config_path).returncode == 0
     assert run_once(config_path).returncode == 0

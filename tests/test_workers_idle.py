@@ -13,7 +13,10 @@ from tests.conftest import build, daemon, deliver, write_config
 def children(pid: int) -> set[int]:
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
+        try:
+            text = (task / "children").read_text().split()
+        except FileNotFoundError:  # a thread that ended while we looked
+            continue
         found.update(int(c) for c in text)
     return found
 
