@@ -27,6 +27,7 @@ import pytest
 from tests import dovecot as dc
 from tests.conftest import imap_config, mailbot, wait_for
 from tests.test_instances import ENV, NO_CAP, PROCESSED, plan
+from tests.tools import require
 
 LEASE = 5  # [mailbox] lease_seconds in these tests: a heartbeat every second
 SHORT = {**NO_CAP, r"(?m)^timeout = 10$": f"timeout = 10\nlease_seconds = {LEASE}"}
@@ -295,8 +296,7 @@ def test_a_forged_lease_entry_appended_by_another_login_is_ignored(tmp_path, smt
     logs each once, leaves them alone."""
     from imap_tools import MailBoxUnencrypted
 
-    if not dc.available():
-        pytest.skip("Dovecot is not installed")
+    require("dovecot")
     root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-"))  # Dovecot's users must reach it (not under tmp_path)
     server = dc.Dovecot(root)
     with open(server.root / "passwd", "a", encoding="utf-8") as users:
