@@ -152,14 +152,20 @@ class AuthVerdict:
     header_from: str | None = None  # the From domain our server's DMARC check says it evaluated
     unaligned: tuple[str, ...] = ()  # passes for other domains, e.g. "spf: evil.example"
     aligned_by: tuple[str, ...] = ()  # every method whose pass is aligned (aligned is the first)
+    exact_by: tuple[str, ...] = ()  # the aligned methods whose domain is the From domain itself
     submitted_by: str | None = None  # `auth=pass smtp.auth=...`: the login that submitted it on our server
 
     def authenticates(self, address: str | None) -> bool:
         """Is `address` proven to be the sender, as staff commands require: DKIM or DMARC passing for
-        its domain, or the mail submitted on our own server by that login (auth=pass, smtp.auth)."""
-        if not self.trusted or not address:
+        its own domain (not another under the same organizational domain: every *.dongthap.gov.vn
+        agency shares dongthap.gov.vn), or the mail submitted on our own server by that login
+        (auth=pass, smtp.auth). Never when our server says DMARC failed, nor when it was submitted
+        on our server by another login (a mailbox user writing a staff member's From)."""
+        if not self.trusted or not address or self.failed:
             return False
-        return bool({"dkim", "dmarc"} & set(self.aligned_by)) or self.submitted_by == address.lower()
+        if self.submitted_by is not None:
+            return self.submitted_by in (address.lower(), address.lower().split("@")[0])
+        return bool({"dkim", "dmarc"} & set(self.exact_by))
 
     @property
     def failed(self) -> bool:

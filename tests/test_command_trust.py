@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from mailbot.intake.headers import SINGLE_FIELDS, header_fingerprint
+from mailbot.intake.headers import SINGLE_FIELDS, header_end, header_fingerprint
 from mailbot.register.known import KnownSenders
 from tests.conftest import build, classify, deliver, mailbot
 from tests.test_staff_email import SIGNED, STAFF, answers, command, queue, send_digest, setup, text
@@ -77,10 +77,14 @@ def test_any_field_allowed_once_given_twice_authenticates_nobody(config, name) -
         "message-id": "<x@vnpt.vn>",
         "in-reply-to": "<y@vnpt.vn>",
         "references": "<y@vnpt.vn>",
+        "mime-version": "1.0",
+        "content-type": 'application/octet-stream; name="PA_VNPT.docx"',
+        "content-transfer-encoding": "base64",
+        "content-disposition": 'attachment; filename="PA_VNPT.docx"',
     }.get(name, "Phương án" if name == "subject" else "a@vnpt.vn")
     plain = build(files=(("Phuong an.docx", b"plan"),))
     assert classify(plain, config).disposition == "submission"
-    present = f"\n{name}:".encode() in b"\n" + plain.split(b"\n\n", 1)[0].lower()
+    present = f"\n{name}:".encode() in b"\n" + plain[: header_end(plain)].lower()  # the message's own fields
     env = classify(f"{name}: {value}\r\n".encode() * (1 if present else 2) + plain, config)
     assert env.disposition == "suspicious" and env.organization is None
     assert env.parsed.repeated == [name]

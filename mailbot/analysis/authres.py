@@ -24,7 +24,6 @@ from publicsuffixlist import PublicSuffixList
 
 from mailbot.envelope import AuthVerdict, ParsedMessage
 
-_COMMENT_RE = re.compile(r"\([^()]*\)")
 _RESULT_RE = re.compile(r"^\s*([a-z0-9_-]+)(?:/\d+)?\s*=\s*([a-z]+)", re.I)
 _PROPERTY_RE = re.compile(r'\b([a-z]+)\.([a-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;]+)', re.I)
 
@@ -46,16 +45,48 @@ class Result:
         return None
 
 
-def _strip_comments(value: str) -> str:
-    previous = None
-    while previous != value:  # nested comments, innermost first
-        previous, value = value, _COMMENT_RE.sub(" ", value)
-    return value
+def _split(value: str) -> list[str]:
+    """The header's parts at each `;` outside quoted strings and comments, comments dropped. Our own
+    server writes values the sender chose (the envelope sender, the HELO name), quoted as RFC 8601
+    says: `smtp.mailfrom="a;dmarc=pass"@evil.example` is one property, never a second result."""
+    parts, current, quoted, depth, escaped = [], [], False, 0, False
+    for char in value:
+        if escaped:
+            escaped = False
+            if depth == 0:
+                current.append(char)
+            continue
+        if char == "\\" and (quoted or depth):
+            escaped = True
+            if depth == 0:
+                current.append(char)
+            continue
+        if quoted:
+            quoted = char != '"'
+            current.append(char)
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                current.append(" ")
+        elif depth:
+            continue
+        elif char == '"':
+            quoted = True
+            current.append(char)
+        elif char == ";":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
 
 
 def parse_results(value: str) -> tuple[str, list[Result]]:
     """('authserv-id', [Result('spf', 'pass', {'smtp.mailfrom': 'a@b'}), ...])."""
-    parts = _strip_comments(value).split(";")
+    parts = _split(value)
     head = parts[0].split()
     authserv_id = head[0].lower().rstrip(".") if head else ""
     results: list[Result] = []
@@ -67,11 +98,13 @@ def parse_results(value: str) -> tuple[str, list[Result]]:
     return authserv_id, results
 
 
-def _combine(values: list[str] | None) -> str | None:
-    """One verdict per method: any pass wins, then any fail, else the first."""
+def _combine(values: list[str] | None, fail_first: bool = False) -> str | None:
+    """One verdict per method: any pass wins (DKIM: one good signature among broken ones), then any
+    fail, else the first. `fail_first` (DMARC, SPF: one result per message): a fail beside a pass
+    means our header holds something it should not, and the fail stands."""
     if not values:
         return None
-    for wanted in ("pass", "fail", "softfail"):
+    for wanted in ("fail", "pass", "softfail") if fail_first else ("pass", "fail", "softfail"):
         if wanted in values:
             return wanted
     return values[0]
@@ -105,9 +138,11 @@ def verdict(parsed: ParsedMessage, trusted_ids: tuple[str, ...]) -> AuthVerdict:
             by_method.setdefault(res.method, []).append(res.result)
         header_from = next((d for r in results if r.method == "dmarc" and (d := r.domain("header.from"))), None)
         passed: list[str] = []  # the methods whose pass is aligned with the From domain
+        exact: list[str] = []  # ... and whose domain is the From domain itself (staff commands)
         others: list[str] = []
+        failing = {m for m in ("dmarc", "spf") if _combine(by_method.get(m), fail_first=True) == "fail"}
         for res in results:
-            if res.result != "pass" or not from_domain:
+            if res.result != "pass" or not from_domain or res.method in failing:
                 continue
             domain: str | None
             if res.method == "dmarc":
@@ -120,15 +155,18 @@ def verdict(parsed: ParsedMessage, trusted_ids: tuple[str, ...]) -> AuthVerdict:
                 continue
             if aligned(domain, from_domain) and (res.method != "dmarc" or domain == from_domain):
                 passed.append(res.method)
+                if (domain or "").lower().rstrip(".") == from_domain.lower():
+                    exact.append(res.method)
             elif domain:
                 others.append(f"{res.method}: {domain}")
         return AuthVerdict(
             trusted=True,
-            dmarc=_combine(by_method.get("dmarc")),
-            spf=_combine(by_method.get("spf")),
+            dmarc=_combine(by_method.get("dmarc"), fail_first=True),
+            spf=_combine(by_method.get("spf"), fail_first=True),
             dkim=_combine(by_method.get("dkim")),
             aligned=passed[0] if passed else None,
             aligned_by=tuple(passed),
+            exact_by=tuple(dict.fromkeys(exact)),
             header_from=header_from,
             unaligned=tuple(others),
             submitted_by=next(

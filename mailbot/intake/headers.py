@@ -26,7 +26,25 @@ _MESSAGE_ID_FIELD = re.compile(rb"(?im)^message-id:(.*(?:\r?\n[ \t].*)*)")
 IDENTITY_FIELDS = ("from", "date", "subject", "message-id")
 # fields RFC 5322 (section 3.6) allows at most once: a second one is added by someone else than the
 # author (a DKIM verifier checks the last instance, most readers show the first)
-SINGLE_FIELDS = ("from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references")
+SINGLE_FIELDS = (
+    "from",
+    "sender",
+    "reply-to",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    # the message's own MIME fields (RFC 2045): a second Content-Type turns a signed question into
+    # an "attachment" while the signature, checked on the last instance, still holds
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "content-disposition",
+)
+MALFORMED = "header-syntax"  # a line of the header block the stdlib parser does not read as a field
 _IDENTITY_FIELD = re.compile(rb"(?im)^(from|date|subject|message-id):(.*(?:\r?\n[ \t].*)*)")
 # lines the stdlib's header parser takes as header fields or their continuations (then the blank line)
 _WELL_FORMED_HEAD = re.compile(rb"(?:(?:[\x21-\x39\x3b-\x7e]+:|[ \t]|From )[^\r\n]*\r?\n)*(?:\r?\n)?")
@@ -71,10 +89,17 @@ def header_fingerprint(raw: bytes) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def repeated_fields(names: Iterable[str]) -> list[str]:
-    """The fields of SINGLE_FIELDS that occur more than once among header `names` ("Subject"...)."""
+def repeated_fields(names: Iterable[str], raw: bytes = b"") -> list[str]:
+    """The fields of SINGLE_FIELDS that occur more than once among header `names` ("Subject"...),
+    and MALFORMED when the raw header block holds a line that is no field (`X-Cut : 1`, obsolete
+    syntax a DKIM verifier reads on past, where the stdlib ends the header block: what follows,
+    the signed From and DKIM-Signature among it, would be read as body)."""
     counts = Counter(name.strip().lower() for name in names)
-    return [name for name in SINGLE_FIELDS if counts[name] > 1]
+    found = [name for name in SINGLE_FIELDS if counts[name] > 1]
+    head = raw[: header_end(raw)]
+    if head and not _WELL_FORMED_HEAD.fullmatch(head.replace(b"\x00", b"")):
+        found.append(MALFORMED)
+    return found
 
 
 def header_end(raw: bytes) -> int:

@@ -127,7 +127,7 @@ def _parse(
         references=_references(raw_headers.get("in-reply-to"), raw_headers.get("references")),
         defects=defects,
         from_addresses=from_addresses,
-        repeated=repeated_fields(name for name, _ in headers),
+        repeated=repeated_fields((name for name, _ in headers), clean),
     )
 
 
@@ -195,9 +195,11 @@ def _date(raw: str | None) -> dt.datetime | None:
     if not raw:
         return None
     try:
-        return _as_aware(email.utils.parsedate_to_datetime(FOLD_RE.sub(" ", str(raw)).strip()))
+        value = _as_aware(email.utils.parsedate_to_datetime(FOLD_RE.sub(" ", str(raw)).strip()))
+        value.astimezone(dt.timezone.utc)  # 31 Dec 9999 -2359 has no UTC time: no date at all
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return value if 1970 <= value.year <= 2200 else None
 
 
 def _received_at(raw: str | None) -> dt.datetime | None:

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from mailbot.analysis.rules.base import Context
 from mailbot.envelope import Envelope
+from mailbot.intake.headers import MALFORMED
 
-_NAMES = {"message-id": "Message-ID", "reply-to": "Reply-To", "in-reply-to": "In-Reply-To", "cc": "Cc"}
+_NAMES = {
+    "message-id": "Message-ID",
+    "reply-to": "Reply-To",
+    "in-reply-to": "In-Reply-To",
+    "cc": "Cc",
+    "mime-version": "MIME-Version",
+    "content-type": "Content-Type",
+    "content-transfer-encoding": "Content-Transfer-Encoding",
+    "content-disposition": "Content-Disposition",
+}
 
 
 def field_names(fields: list[str]) -> str:
@@ -21,7 +31,12 @@ class RepeatedHeaders:
     name = "suspicious"
 
     def check(self, envelope: Envelope, ctx: Context) -> list[str]:
-        fields = envelope.parsed.repeated
+        fields = [f for f in envelope.parsed.repeated if f != MALFORMED]
+        if MALFORMED in envelope.parsed.repeated and not fields:
+            return [
+                "phần tiêu đề thư có dòng sai cú pháp (kiểu “X-Cut : 1”), sau đó các tiêu đề khác bị đọc lệch: "
+                "không xác định được người gửi; không thực hiện lệnh, không trả lời"
+            ]
         if not fields:
             return []
         return [
