@@ -204,8 +204,9 @@ ODD_NAME = "họ tên không giống tên người: cần kiểm tra"
 _LABELS = {label for labels in FIELDS.values() for label in labels}
 
 
-def rows_of(table: list[list[str]], source: str = "") -> list[DutyRow]:
-    """The duty rows of one table; none when it has no header with a name and a phone column."""
+def rows_of(table: list[list[str]], source: str = "", tolerant: bool = False) -> list[DutyRow]:
+    """The duty rows of one table; none when it has no header with a name and a phone column.
+    `tolerant`: the table was read by OCR (a header word read with a slip still counts)."""
     found = find_header(table)
     if found is None:
         return []

@@ -1,0 +1,136 @@
+"""OCR where offices put it (issue 24): the pictures inside a "scan to Word" .docx, an .odt or a
+sheet, read like a scan; OCR's slips in a title or a header forgiven, typed text never; the source
+of a row said honestly (photo, fax, scan). Real Tesseract, real LibreOffice (tests/officecases.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mailbot.analysis.readers import ocrjob
+from mailbot.analysis.workers import analyse
+from tests import officecases, scans
+from tests.conftest import build
+from tests.officecorpus import Case, available
+
+MISSING = available() or ocrjob.available()
+pytestmark = pytest.mark.skipif(
+    MISSING is not None and not os.environ.get("CI"), reason=f"office corpus or OCR: {MISSING} (.ci/run installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def corpus() -> dict[str, Case]:
+    folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mailbot-offices"
+    return {case.name: case for case in officecases.build(folder)}
+
+
+def numbers(rows: list[dict]) -> list[list[str]]:
+    return [[re.sub(r"\D", "", p["text"]) for p in r["phones"]] for r in rows]
+
+
+def picture_docx(text: str = "", pictures: tuple[bytes, ...] = ()) -> bytes:
+    """A .docx as python-docx writes it: `text`, then each picture."""
+    import docx
+
+    document = docx.Document()
+    if text:
+        document.add_paragraph(text)
+    for picture in pictures:
+        document.add_picture(io.BytesIO(picture))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def with_media(docx_bytes: bytes, replace: dict[str, bytes]) -> bytes:
+    """The same .docx with some of its word/media/ members' bytes replaced."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(docx_bytes)) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            new.writestr(info, replace.get(info.filename, old.read(info)))
+    return out.getvalue()
+
+
+def analysed(config, data: bytes, name: str = "Scan_DS.docx", subject: str = "Danh sách trực"):  # noqa: ANN001, ANN201
+    return analyse(build(sender="kt@vnpt.vn", subject=subject, files=((name, data),)), "test", None, config)
+
+
+# -- abuse first: pictures inside office files -----------------------------------------------------
+
+
+def test_a_typed_letter_with_a_large_picture_is_not_read_by_ocr(config) -> None:
+    """A letter of its own text with a photo in it (a letterhead, an illustration): its text is the
+    document; its pictures are not read (OCR costs seconds and would add noise)."""
+    letter = "Kính gửi Sở Thông tin và Truyền thông. " * 10
+    env = analysed(config, picture_docx(letter, (scans.duty_list().jpeg(),)))
+    att = env.parsed.attachments[0]
+    assert att.ocr is None and env.duty_rows.get("duty-list") == []
+
+
+def test_a_picture_bomb_inside_a_docx_ends_with_a_reason(config) -> None:
+    """A .docx whose picture declares 100,000 × 100,000 pixels: refused by the OCR child, the
+    message goes on with the reason recorded."""
+    small = picture_docx("", (scans.duty_list().jpeg(),))
+    with zipfile.ZipFile(io.BytesIO(small)) as zf:
+        media = next(n for n in zf.namelist() if n.startswith("word/media/"))
+    bomb = scans.huge_png()
+    bomb += b"\0" * max(0, ocrjob.MIN_PICTURE_BYTES - len(bomb))  # as large as a page would be
+    env = analysed(config, with_media(small, {media: bomb}))
+    att = env.parsed.attachments[0]
+    assert any("ảnh quá lớn" in d for d in att.defects), att.defects
+    assert env.duty_rows.get("duty-list") == []
+
+
+def test_pictures_that_are_not_pictures_and_logos_are_no_pages(config) -> None:
+    """Noise named image1.jpeg and a small logo: nothing read, nothing invented, no failure."""
+    from PIL import Image
+
+    logo = io.BytesIO()
+    Image.new("RGB", (120, 60), "navy").save(logo, "PNG")
+    small = picture_docx("", (scans.duty_list().jpeg(), logo.getvalue()))
+    with zipfile.ZipFile(io.BytesIO(small)) as zf:
+        media = sorted(n for n in zf.namelist() if n.startswith("word/media/") and zf.getinfo(n).file_size > 20_000)
+    env = analysed(config, with_media(small, {media[0]: os.urandom(60_000)}))
+    att = env.parsed.attachments[0]
+    assert att.ocr is not None and att.ocr["pages"] == 0 and att.ocr["rows"] == []
+    assert env.duty_rows.get("duty-list") == [] and not att.defects
+
+
+def test_pictures_beyond_max_ocr_pages_are_not_read(config) -> None:
+    """A .docx of three pictures with max_ocr_pages = 1: the largest one read, the rest said."""
+    pages = (scans.duty_list().jpeg(), scans.plan_page().jpeg(quality=50), scans.plan_page().jpeg(quality=40))
+    env = analysed(dataclasses.replace(config, max_ocr_pages=1), picture_docx("", pages))
+    att = env.parsed.attachments[0]
+    assert (att.ocr["pages"], att.ocr["skipped"]) == (1, 2)
+    assert "bản quét có hơn 1 ảnh: chỉ đọc 1 ảnh lớn nhất" in att.defects
+    assert numbers(env.duty_rows["duty-list"]) == [[re.sub(r"\D", "", p[2])] for p in scans.PEOPLE]
+
+
+def test_with_ocr_off_a_scan_to_word_is_recorded_unread(config) -> None:
+    env = analysed(dataclasses.replace(config, max_ocr_pages=0), picture_docx("", (scans.duty_list().jpeg(),)))
+    assert env.parsed.attachments[0].ocr is None and env.duty_rows.get("duty-list") == []
+
+
+# -- class 7: scan to Word ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["scan to Word .docx", "scan to Word, saved as .odt", "picture pasted in a sheet .xlsx"]
+)
+def test_a_scan_to_word_is_read_like_a_scan(corpus, config, name) -> None:
+    """A copier's "scan to Word" .docx (Writer's .odt of it, a picture pasted in a sheet): every
+    number right, every row marked as read from a scan, names with at most one OCR slip."""
+    case = corpus[name]
+    env = analyse(case.raw, "test", None, config)
+    rows = env.duty_rows["duty-list"]
+    assert (env.disposition, env.documents) == ("submission", ["duty-list"])
+    assert numbers(rows) == [[p.digits] for p in case.people]
+    assert all(r["origin"] == "ocr" and r["source"].endswith("(bản quét)") and not r["problems"] for r in rows)
+    assert sum(r["name"] == p.name for r, p in zip(rows, case.people)) >= len(case.people) - 1
