@@ -134,3 +134,71 @@ def test_a_scan_to_word_is_read_like_a_scan(corpus, config, name) -> None:
     assert numbers(rows) == [[p.digits] for p in case.people]
     assert all(r["origin"] == "ocr" and r["source"].endswith("(bản quét)") and not r["problems"] for r in rows)
     assert sum(r["name"] == p.name for r, p in zip(rows, case.people)) >= len(case.people) - 1
+
+
+# -- class 3: one OCR slip --------------------------------------------------------------------------
+
+
+def test_ocr_slips_are_forgiven_in_ocr_text_only() -> None:
+    """A title read "PHƯƠNG ÁM" or "BẢO ĐẢM THÔNG TlN" is a plan when OCR read it; typed, it is not
+    (a typed "PHUONG AM" stays what it says). Short keywords ("PA") and a person's name "Phương Anh"
+    are never loosened into a plan."""
+    from mailbot.analysis.documents import _type_by_content
+    from mailbot.analysis.textnorm import Keyword, words
+
+    keywords = {"plan": tuple(Keyword.parse(k) for k in ("phương án", "PA", "bảo đảm thông tin"))}
+    for slip in ("PHƯƠNG ÁM bảo đảm TTLL", "PHƯƠNG AN", "Kế hoạch BẢO ĐẢM THÔNG TlN"):
+        assert _type_by_content(slip, keywords) in (None, "plan")
+        assert _type_by_content(slip, keywords, tolerant=True) == "plan", slip
+    assert _type_by_content("PHƯƠNG ÁM", keywords) is None  # typed: as it is
+    for other in ("Danh sách: Nguyễn Thị Phương Anh", "PB số 12", "phương tiện"):
+        assert _type_by_content(other, keywords, tolerant=True) is None, other
+    assert Keyword.parse("PA").find(words("PB"), tolerant=True) == -1
+
+
+def test_header_words_read_with_slips_are_found_in_ocr_tables_only() -> None:
+    from mailbot.analysis.dutylist import find_header
+
+    table = [["STT", "Họ và tèn", "Chức vu", "Sô điện thoai"], ["1", "Trần Văn Nam", "Chuyên viên", "0912 345 678"]]
+    slipped = [["STT", "Họ và tcn", "Chức vụ", "Số điện thoạl"], ["1", "Trần Văn Nam", "Chuyên viên", "0912 345 678"]]
+    assert find_header(table) is not None  # folding alone forgives a lost or wrong diacritic
+    assert find_header(slipped) is None  # typed: "tcn" is not "tên"
+    assert find_header(slipped, tolerant=True) == (0, {0: "no", 1: "name", 2: "position", 3: "phone"})
+
+
+def test_a_header_cell_cut_by_a_stray_line_is_one_column_again() -> None:
+    from mailbot.analysis.dutylist import rejoined, rows_of
+
+    table = [
+        ["DANH SÁCH CÁN BỘ TRỰC"],
+        ["STT", "Họ và tên", "Chức vụ", "Số điện thoạ", "ị", "Thời gian trực"],
+        ["1", "Trần Văn Nam", "Chuyên viên", "0912.345.6", "78", "22/5"],
+        ["2", "Lê Thị Lan", "Nhân viên", "0913 123 456", "", "22/5"],
+        ["3", "Võ Văn Em", "Tổ trưởng", "0918 246 802", "", "23/5"],
+    ]
+    assert rejoined(table)[1] == ["STT", "Họ và tên", "Chức vụ", "Số điện thoạị", "Thời gian trực"]
+    rows = rows_of(table, "scan", tolerant=True)
+    assert [(r.name, r.phones[0].e164, r.duty_time) for r in rows] == [
+        ("Trần Văn Nam", "+84912345678", "22/5"),
+        ("Lê Thị Lan", "+84913123456", "22/5"),
+        ("Võ Văn Em", "+84918246802", "23/5"),
+    ]
+    # two labels side by side stay two columns; a piece whose column holds data stays its own
+    two = [["Họ và tên", "Chức", "vụ", "Số điện thoại"], ["Trần Văn Nam", "Chuyên", "viên chính", "0912 345 678"]]
+    assert rejoined(two) == two
+    assert rejoined([r[:3] + r[4:] for r in table]) == [r[:3] + r[4:] for r in table]
+
+
+@pytest.mark.parametrize("name", ["scanned plan, smudged title", "scanned list, stray rule"])
+def test_one_ocr_slip_no_longer_defeats_typing(corpus, config, name) -> None:
+    """A scanned plan whose smudged title Tesseract reads "PHƯƠNG AM" is a plan; a scanned list whose
+    header a stray line cuts through the last letter of "Số điện thoại" gives its ten people (a digit
+    the line ate is flagged, never wrong)."""
+    case = corpus[name]
+    env = analyse(case.raw, "test", None, config)
+    assert (env.disposition, env.documents) == ("submission", case.documents)
+    rows = env.duty_rows.get("duty-list", [])
+    assert len(rows) == len(case.people)
+    for row, person in zip(rows, case.people):
+        assert row["problems"] or numbers([row]) == [[person.digits]], row
+    assert sum(not r["problems"] for r in rows) >= len(rows) * 0.7
