@@ -202,3 +202,52 @@ def test_one_ocr_slip_no_longer_defeats_typing(corpus, config, name) -> None:
     for row, person in zip(rows, case.people):
         assert row["problems"] or numbers([row]) == [[person.digits]], row
     assert sum(not r["problems"] for r in rows) >= len(rows) * 0.7
+
+
+# -- what a picture was, said honestly ----------------------------------------------------------------
+
+
+def test_a_fax_a_phone_photo_and_a_scan_are_told_apart() -> None:
+    """A fax's resolution (204 × 196, 204 × 98), a camera's EXIF (its make, or a turn to apply), and
+    anything else a scan: the roster and the acknowledgement say which one was read."""
+    from PIL import Image
+
+    from mailbot.analysis.readers.pageimage import origin
+
+    def saved(fmt: str, **options) -> Image.Image:  # noqa: ANN003
+        out = io.BytesIO()
+        Image.new("L" if fmt == "TIFF" else "RGB", (800, 600), "white").save(out, fmt, **options)
+        return Image.open(io.BytesIO(out.getvalue()))
+
+    exif = Image.Exif()
+    exif[0x010F] = "samsung"
+    turned = Image.Exif()
+    turned[0x0112] = 6
+    assert origin(saved("TIFF", dpi=(204, 196)), photo=True) == "fax"
+    assert origin(saved("TIFF", dpi=(204, 98)), photo=True) == "fax"
+    assert origin(saved("JPEG", exif=exif.tobytes()), photo=True) == "photo"
+    assert origin(saved("JPEG", exif=turned.tobytes()), photo=True) == "photo"
+    assert origin(saved("JPEG", dpi=(200, 200)), photo=True) == "scan"
+    assert origin(saved("TIFF", dpi=(300, 300)), photo=True) == "scan"
+    assert origin(saved("JPEG", exif=exif.tobytes()), photo=False) == "scan"  # a PDF page is a scan
+
+
+@pytest.mark.parametrize(
+    "source, label", [("photo", "ảnh chụp"), ("fax", "bản fax"), ("scan", "bản quét"), (None, "bản quét")]
+)
+def test_rows_say_whether_a_photo_a_fax_or_a_scan_was_read(source, label) -> None:
+    from mailbot.analysis.rosters import _file_rows
+    from mailbot.envelope import Attachment
+
+    att = Attachment("IMG_0001.jpg", "image/jpeg", b"x" * 30_000, kind="jpeg")
+    att.ocr = {
+        "rows": [["Họ và tên", "Số điện thoại"], ["Trần Văn Nam", "0912 345 678"], ["Lê Thị Lan", "0913 123 456"]],
+        "uncertain": ["0913123456"],
+    }
+    if source:
+        att.ocr["source"] = source
+    rows = _file_rows(att)
+    assert [r.source for r in rows] == [f"IMG_0001.jpg ({label})"] * 2
+    assert rows[0].problems == [] and rows[1].problems == [
+        f"0913 123 456: số đọc từ {label} chưa chắc chắn: cần đối chiếu bản gốc"
+    ]
