@@ -121,11 +121,13 @@ def accuracy(config: configmod.Config, per_shape: int = 10) -> None:
 MEASURE = """
 import resource, sys, time
 from mailbot.analysis.readers import ocrjob
-ocrjob.MAX_CHILDREN = int(sys.argv[2])
+if hasattr(ocrjob, "MAX_CHILDREN"):
+    ocrjob.MAX_CHILDREN = int(sys.argv[2])
 data = open(sys.argv[1], "rb").read()
 started = time.monotonic()
 result = ocrjob.run(data, "pdf", 50, 600)
-print(result.pages, time.monotonic() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(result.pages, time.monotonic() - started, use.ru_maxrss // 1024, use.ru_utime + use.ru_stime)
 """
 
 
@@ -143,10 +145,11 @@ def speed(folder: Path, pages: int = 10) -> None:
         out = subprocess.run(
             [sys.executable, "-c", MEASURE, str(path), str(children)], capture_output=True, text=True, check=True
         )
-        read, seconds, peak = out.stdout.split()
+        read, seconds, peak, cpu = out.stdout.split()
         print(
             f"  {children} child{'ren' if children > 1 else ''}: {float(seconds):.1f} s, "
-            f"{float(seconds) / int(read):.2f} s per page (start and model load included); peak RSS of a child {peak} MB"
+            f"{float(seconds) / int(read):.2f} s per page (start and model load included), "
+            f"{float(cpu) / int(read):.2f} CPU s per page; peak RSS of a child {peak} MB"
         )
 
 

@@ -201,7 +201,7 @@ def test_one_ocr_slip_no_longer_defeats_typing(corpus, config, name) -> None:
     assert len(rows) == len(case.people)
     for row, person in zip(rows, case.people):
         assert row["problems"] or numbers([row]) == [[person.digits]], row
-    assert sum(not r["problems"] for r in rows) >= len(rows) * 0.7
+    assert sum(not r["problems"] for r in rows) >= len(rows) * 0.9
 
 
 # -- what a picture was, said honestly ----------------------------------------------------------------

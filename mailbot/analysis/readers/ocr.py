@@ -166,7 +166,16 @@ def grid(grey: Any) -> tuple[Any, list[int], list[int]]:
     clean[horizontal | vertical] = 255
     ys = _lines(horizontal, 1, width // 8)
     xs = _lines(vertical, 0, height // 25)
+    if len(ys) >= 2:  # a line running on above or below the table is no column's rule (whitened all the same)
+        xs = [x for x in xs if not _stray(vertical[:, max(0, x - 3) : x + 4], ys[0], ys[-1], height // 25)]
     return clean, ys, xs
+
+
+def _stray(rule: Any, top: int, bottom: int, length: int) -> bool:
+    """A vertical line with `length` pixels or more outside the table's top and bottom rules (margin
+    20 px): a scanner's dirty glass, a fold; not a border between two columns."""
+    seen = rule.any(axis=1)
+    return int(seen[: max(0, top - 20)].sum()) + int(seen[bottom + 20 :].sum()) >= length
 
 
 # -- reading ------------------------------------------------------------------------------------------
