@@ -10,7 +10,7 @@ from typing import Any
 
 from mailbot.analysis.bodylist import bodies
 from mailbot.analysis.dutylist import DutyRow, as_dict, body_rows, rows_of, tables
-from mailbot.analysis.readers.ocrjob import MEDIA_FOLDERS
+from mailbot.analysis.readers.ocrjob import MEDIA_FOLDERS, pictures
 from mailbot.config import Campaign
 from mailbot.envelope import SCAN_KINDS, Attachment, Envelope
 
@@ -50,7 +50,7 @@ def read_rosters(envelope: Envelope, campaign: Campaign) -> dict[str, list[dict[
 
 
 def _file_rows(att: Attachment) -> list[DutyRow]:
-    if att.kind == "pdf" or att.kind in SCAN_KINDS or att.kind in MEDIA_FOLDERS:
+    if att.kind == "pdf" or att.kind in SCAN_KINDS or (att.kind in MEDIA_FOLDERS and pictures(att.data, att.kind)):
         _ = att.text  # a scan (or a "scan to Word") is read by OCR once, when its text is first needed
     if att.ocr is None:
         return [r for source, table in tables(att.filename, att.data, att.kind) for r in rows_of(table, source)]
