@@ -134,6 +134,8 @@ def test_a_scan_to_word_is_read_like_a_scan(corpus, config, name) -> None:
     assert numbers(rows) == [[p.digits] for p in case.people]
     assert all(r["origin"] == "ocr" and r["source"].endswith("(bản quét)") and not r["problems"] for r in rows)
     assert sum(r["name"] == p.name for r, p in zip(rows, case.people)) >= len(case.people) - 1
+    # the duty dates ("22/5 - 23/5/2021") stay dates: no cell but a telephone's is read as digits only
+    assert all("/" in r["duty_time"] and not r["duty_time"].isdigit() for r in rows), [r["duty_time"] for r in rows]
 
 
 # -- class 3: one OCR slip --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ DIGIT_CONFIDENCE = 85.0  # a digit Tesseract is less sure of than this makes its
 ARBITER_CONFIDENCE = 95.0  # when the two readings differ: how sure the digits-only readings must both be
 _NUMBERISH = re.compile(r"(?:\+?84|0)[\d .\-()]{7,16}\d")
 _DIGITS = "0123456789"
+_DATE = re.compile(r"\b\d{1,2}\s*/\s*\d{1,2}\b")  # 22/5, 23/5/2021
 
 
 @dataclass
@@ -297,9 +298,10 @@ def _checked(reader: Reader, crop: Any, text: str, page: PageText) -> str:
     confidently; when they differ, a third reading (the digits-only one again, on the crop enlarged
     1.5 times) decides only if it agrees with the second, confidently. Otherwise the number is
     uncertain: the duty list flags it. When the first reading is no number at all, the digits-only
-    one stands in for it (still uncertain)."""
+    one stands in for it (still uncertain). A date ("22/5 - 23/5/2021") with no number beside it is
+    left as read: its digits are no telephone (and the duty list splits a number at a "/")."""
     match = _NUMBERISH.search(text)
-    if match is None and sum(c.isdigit() for c in text) < 6:
+    if match is None and (sum(c.isdigit() for c in text) < 6 or _DATE.search(text)):
         return text
     first = re.sub(r"\D", "", match.group(0)) if match else re.sub(r"\D", "", text)
     second, confidence = reader.digits_of(crop)
