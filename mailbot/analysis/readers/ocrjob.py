@@ -146,6 +146,9 @@ def run(data: bytes, kind: str, max_pages: int, seconds: float, pages: int | Non
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
     if any(out is None for out in outputs):
         raise TooSlow(f"đọc bản quét quá {seconds:.0f} giây: dừng lại, cán bộ xem tệp gốc")
     result = OcrResult()
