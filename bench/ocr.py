@@ -1,15 +1,15 @@
 """OCR of scans and phone photos: accuracy on drawn test documents, speed, memory, and the
 acknowledgement latency of a plain plan behind a 20-page scan.
 
-    .venv/bin/python bench/ocr.py [--no-accuracy] [--skip-latency] [--only-daemon] [--burst]
+    .venv/bin/python bench/ocr.py [--no-accuracy] [--skip-latency] [--only-daemon] [--burst] [--twenty]
 
 1. Accuracy: duty lists of 6 people with numbers drawn at random (seeded), in 8 shapes: printed
    with ruled and unruled tables, blurred like a scanner, photographed 2° and -1.5° off, and under a
    red seal; 10 of each (480 numbers). Each message goes through workers.analyse as the daemon's
    workers do. Printed: numbers exactly right and clean, flagged (uncertain, invalid or missing),
    and WRONG BUT CLEAN, which must be 0.
-2. Speed: seconds per A4 page at 300 dpi (ruled tables, 10 pages, one core), and the OCR child's
-   peak memory.
+2. Speed: seconds per A4 page at 300 dpi (ruled tables, 10 pages; 20 with --twenty), read by one
+   OCR child and by one child per core (at most ocrjob.MAX_CHILDREN), and a child's peak memory.
 3. Memory: the daemon's RSS before its first mail, with its workers alive after one, and once the
    workers have ended (worker_idle_seconds = 5).
 4. Latency: with the daemon running, a 20-page scan is delivered, then a plain plan 1 s later; the
@@ -124,22 +124,36 @@ def accuracy(config: configmod.Config, per_shape: int = 10) -> None:
 MEASURE = """
 import resource, sys, time
 from mailbot.analysis.readers import ocrjob
+if hasattr(ocrjob, "MAX_CHILDREN"):
+    ocrjob.MAX_CHILDREN = int(sys.argv[2])
 data = open(sys.argv[1], "rb").read()
 started = time.monotonic()
 result = ocrjob.run(data, "pdf", 50, 600)
-print(result.pages, time.monotonic() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(result.pages, time.monotonic() - started, use.ru_maxrss // 1024, use.ru_utime + use.ru_stime)
 """
 
 
-def speed(folder: Path) -> None:
-    path = folder / "ten-pages.pdf"
-    path.write_bytes(scans.multipage_pdf([scans.duty_list(people(random.Random(n))) for n in range(10)]))
-    out = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True, check=True)
-    pages, seconds, peak = out.stdout.split()
-    print(
-        f"\n10 A4 pages at 300 dpi: {float(seconds):.1f} s, {float(seconds) / int(pages):.2f} s per page "
-        f"(child start and model load included); OCR child peak RSS {peak} MB"
-    )
+def speed(folder: Path, pages: int = 10) -> None:
+    """One file's pages read by one OCR child, then shared among up to MAX_CHILDREN (one per core)."""
+    import os
+
+    from mailbot.analysis.readers import ocrjob
+
+    path = folder / "pages.pdf"
+    path.write_bytes(scans.multipage_pdf([scans.duty_list(people(random.Random(n))) for n in range(pages)]))
+    cores = len(os.sched_getaffinity(0))
+    print(f"\n{pages} A4 pages at 300 dpi, {cores} cores (load average {os.getloadavg()[0]:.1f}):")
+    for children in sorted({1, ocrjob.children(pages)}):
+        out = subprocess.run(
+            [sys.executable, "-c", MEASURE, str(path), str(children)], capture_output=True, text=True, check=True
+        )
+        read, seconds, peak, cpu = out.stdout.split()
+        print(
+            f"  {children} child{'ren' if children > 1 else ''}: {float(seconds):.1f} s, "
+            f"{float(seconds) / int(read):.2f} s per page (start and model load included), "
+            f"{float(cpu) / int(read):.2f} CPU s per page; peak RSS of a child {peak} MB"
+        )
 
 
 HOSTILE = """
@@ -283,7 +297,7 @@ def main() -> None:
         if "--only-daemon" not in sys.argv:
             if "--no-accuracy" not in sys.argv:
                 accuracy(config)
-            speed(Path(folder))
+            speed(Path(folder), 20 if "--twenty" in sys.argv else 10)
             hostile(Path(folder))
         (Path(folder) / "daemon").mkdir()
         daemon_figures(Path(folder) / "daemon", "--skip-latency" in sys.argv)

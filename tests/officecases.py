@@ -31,6 +31,7 @@ PDF = ("application", "pdf")
 DOCX = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
 ODT = ("application", "vnd.oasis.opendocument.text")
 XLS = ("application", "vnd.ms-excel")
+XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 JPEG = ("image", "jpeg")
 TIFF = ("image", "tiff")
 CSV = ("text", "csv")
@@ -49,6 +50,9 @@ def _sources() -> dict[str, tuple[str, str]]:
         "pa-box": (offices.plan_doc(viettel, "box"), "docx"),
         "pa-header": (offices.plan_doc(mobi, "header"), "odt"),
         "ds-picture": (offices.duty_list_doc(offices.people(16, 9), vnpost), "pdf"),
+        "ds-picture-odt": (offices.duty_list_doc(offices.people(23, 6), vnpt), "pdf"),
+        "ds-picture-xlsx": (offices.duty_list_doc(offices.people(24, 6), viettel), "pdf"),
+        "pa-slip": (offices.plan_doc(vnpost), "pdf"),
         "ds-docx": (offices.duty_list_doc(offices.people(17, 8), viettel), "docx"),
         "pa-docx": (offices.plan_doc(vnpt), "docx"),
         "ds-xls": (offices.two_row_header_sheet(offices.people(18, 9), vtpost), "xls:MS Excel 97"),
@@ -80,7 +84,21 @@ def _converted(folder: Path) -> dict[str, bytes]:
 
 
 def build(folder: Path) -> list[Case]:
+    """Every case; made once per version of the generators (this file, offices.py, officecorpus.py)
+    and kept in `folder`: the photos, faxes and scans take longer to make than to read."""
     folder.mkdir(parents=True, exist_ok=True)
+    code = b"".join(
+        Path(__file__).with_name(n).read_bytes() for n in ("officecases.py", "offices.py", "officecorpus.py")
+    )
+    cache = folder / f"cases-{hashlib.sha256(code).hexdigest()[:12]}.pickle"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    cases = _build(folder)
+    cache.write_bytes(pickle.dumps(cases))
+    return cases
+
+
+def _build(folder: Path) -> list[Case]:
     docs = _converted(folder)
     work = folder / "pdfs"
     work.mkdir(exist_ok=True)
@@ -119,11 +137,15 @@ def build(folder: Path) -> list[Case]:
     # 3. a clean grey 200 dpi scan: a plan; a duty list with a stray vertical line through its header
     raw = mail("viettelpost-dongthap", "gửi văn bản", files=(("scan0002.pdf", scanner_pdf(page("pa-scan")), *PDF),))
     add("3 OCR slip", "scanned plan 200 dpi", raw, [pa])
+    raw = mail(
+        "vnpost-dongthap", "gửi văn bản", files=(("scan0004.pdf", scanner_pdf(_smudged(page("pa-slip"), work)), *PDF),)
+    )
+    add("3 OCR slip", "scanned plan, smudged title", raw, [pa])
     image = page("ds-rule")
     raw = mail(
         "mobifone-mien-nam",
         "gửi văn bản",
-        files=(("scan0003.pdf", scanner_pdf(image, stray_rule_x=_header_x(image)), *PDF),),
+        files=(("scan0003.pdf", scanner_pdf(image, stray_rule_x=_header_x(image, pdf_path("ds-rule"))), *PDF),),
     )
     add("3 OCR slip", "scanned list, stray rule", raw, [ds], p(14, 10))
     # 4. a table pasted into Outlook
@@ -172,6 +194,17 @@ def build(folder: Path) -> list[Case]:
         "vnpost-dongthap", "Danh sách trực", files=(("Scan_DS.docx", _picture_docx(page("ds-picture", 200)), *DOCX),)
     )
     add("7 headers, boxes", "scan to Word .docx", raw, [ds], p(16, 9))
+    picture = _picture_docx(page("ds-picture-odt", 200))
+    (work / "Scan_DS.docx").write_bytes(picture)
+    offices.convert([work / "Scan_DS.docx"], "odt", work)  # Writer opened the copier's file and saved it
+    raw = mail("vnpt-dongthap", "Danh sách trực", files=(("Scan_DS.odt", (work / "Scan_DS.odt").read_bytes(), *ODT),))
+    add("7 headers, boxes", "scan to Word, saved as .odt", raw, [ds], p(23, 6))
+    raw = mail(
+        "viettel-dongthap",
+        "Danh sách trực",
+        files=(("DS_truc.xlsx", _picture_xlsx(page("ds-picture-xlsx", 200)), *XLSX),),
+    )
+    add("7 headers, boxes", "picture pasted in a sheet .xlsx", raw, [ds], p(24, 6))
     # 9. a CSV with an undiacritised header, named as offices name it
     persons = p(22, 8)
     csv = "Ho ten,Chuc vu,Dien thoai\r\n" + "".join(
@@ -195,12 +228,35 @@ def build(folder: Path) -> list[Case]:
     return cases
 
 
-def _header_x(image) -> int:  # noqa: ANN001
-    """Where the stray line falls: near the right end of the header "Số điện thoại" (found by its
-    column: the 5th of 6 in duty_list_doc's widths)."""
-    widths = [1.2, 4.5, 4.0, 5.5, 3.6, 3.5]
-    left_cm = 2.0 + sum(widths[:4]) + 3.0  # the page's margin, four columns, most of the fifth
-    return int(left_cm / 29.7 * image.width)
+def _header_x(image, pdf: Path) -> int:  # noqa: ANN001
+    """Where the stray line falls: through the last letter of the header "Số điện thoại" (its "i",
+    found in the PDF), so that the line cuts the header cell in two, "Số điện thoạ" | "ị"."""
+    import pdfplumber
+
+    with pdfplumber.open(pdf) as document:
+        page = document.pages[0]
+        words = page.extract_words()
+        word = next(b for a, b in zip(words, words[1:]) if (a["text"], b["text"]) == ("điện", "thoại"))
+        char = [c for c in page.chars if abs(c["top"] - word["top"]) < 1 and word["x0"] <= c["x0"] < word["x1"]][-1]
+        return round((char["x0"] + char["x1"]) / 2 * image.width / float(page.width))
+
+
+def _smudged(image, work: Path):  # noqa: ANN001, ANN202
+    """The plan's page with its title smudged, as a scanner's glass or a thumb leaves it: the accent
+    of "ÁN" lost and a smear beside its "N" (Tesseract then reads "PHƯƠNG AM")."""
+    import pdfplumber
+    from PIL import ImageDraw
+
+    with pdfplumber.open(work / "pa-slip.pdf") as document:
+        page = document.pages[0]
+        word = next(w for w in page.extract_words() if w["text"] == "ÁN")
+        k = image.width / float(page.width)
+    x0, top, x1, bottom = (word[key] * k for key in ("x0", "top", "x1", "bottom"))
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    draw.rectangle([x0, top - 2 * k, x0 + (x1 - x0) * 0.55, top + 4 * k], fill="white")  # the accent
+    draw.ellipse([x1 - 2 * k, top + 4 * k, x1 + 2 * k, bottom - 2 * k], fill=(30, 30, 30))  # the smear
+    return out
 
 
 def _picture_docx(image) -> bytes:  # noqa: ANN001
@@ -217,4 +273,19 @@ def _picture_docx(image) -> bytes:  # noqa: ANN001
     document.add_picture(buffer, width=Cm(26))
     out = io.BytesIO()
     document.save(out)
+    return out.getvalue()
+
+
+def _picture_xlsx(image) -> bytes:  # noqa: ANN001
+    """A workbook holding only a picture of the list pasted into its first sheet."""
+    import openpyxl
+    from openpyxl.drawing.image import Image as SheetImage
+
+    buffer = io.BytesIO()
+    image.convert("L").save(buffer, "JPEG", quality=80)
+    buffer.seek(0)
+    book = openpyxl.Workbook()
+    book.active.add_image(SheetImage(buffer), "A1")
+    out = io.BytesIO()
+    book.save(out)
     return out.getvalue()

@@ -62,6 +62,8 @@ def detect(parsed: ParsedMessage, campaign: Campaign) -> Detection:
             covers.append(att)
             continue
         by_content = _type_by_content(att.text, keywords)
+        if by_content is None and att.ocr is not None:  # OCR's slips forgiven in what OCR read, only
+            by_content = _type_by_content(ocr_text(att), keywords, tolerant=True)
         if by_content:
             types[index] = [by_content]
             result.reasons.append(f"tệp “{att.filename}” là {names[by_content]} (theo nội dung)")
@@ -171,18 +173,26 @@ def _title_region(text: str, title_only: bool) -> str:
     return fold(text)[:TITLE_CHARS]
 
 
-def _type_by_content(text: str, keywords: dict[str, tuple[Keyword, ...]], title_only: bool = False) -> str | None:
+def ocr_text(att: Attachment) -> str:
+    """What OCR read of a file (its typed text left out)."""
+    return "\n".join(" | ".join(cell for cell in row if cell) for row in (att.ocr or {}).get("rows", []))
+
+
+def _type_by_content(
+    text: str, keywords: dict[str, tuple[Keyword, ...]], title_only: bool = False, tolerant: bool = False
+) -> str | None:
+    """`tolerant`: text read by OCR, a slipped letter forgiven (textnorm.edits_allowed)."""
     if not text.strip():
         return None
     tokens = _WORDS_RE.findall(_title_region(text, title_only))
     best: tuple[int, str] | None = None
     for doc, kws in keywords.items():
-        pos = find_any(kws, tokens)
+        pos = find_any(kws, tokens, tolerant)
         if pos >= 0 and (best is None or pos < best[0]):
             best = (pos, doc)
     if best:
         return best[1]
-    if not title_only and _ROSTER_DOC in keywords and is_roster_table(text):
+    if not title_only and _ROSTER_DOC in keywords and is_roster_table(text, tolerant):
         return _ROSTER_DOC
     return None
 
@@ -190,12 +200,12 @@ def _type_by_content(text: str, keywords: dict[str, tuple[Keyword, ...]], title_
 _WORDS_RE = re.compile(r"[a-z0-9]+")
 
 
-def is_roster_table(text: str) -> bool:
-    """A header row naming people and telephones, followed by telephone numbers."""
+def is_roster_table(text: str, tolerant: bool = False) -> bool:
+    """A header row naming people and telephones, followed by telephone numbers (`tolerant`: OCR text)."""
     lines = text.splitlines()
     for index, line in enumerate(lines[:200]):
         tokens = words(line)
-        if find_any(_NAME_HEADERS, tokens) >= 0 and find_any(_PHONE_HEADERS, tokens) >= 0:
+        if find_any(_NAME_HEADERS, tokens, tolerant) >= 0 and find_any(_PHONE_HEADERS, tokens, tolerant) >= 0:
             following = "\n".join(lines[index + 1 : index + 40])
             return len(find_phones(following)) >= 1
     return False

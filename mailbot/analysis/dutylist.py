@@ -19,7 +19,7 @@ import phonenumbers
 
 from mailbot.analysis import bodylist
 from mailbot.analysis.tables import HEADER_ROWS, MAX_ROWS, tables, text_table
-from mailbot.analysis.textnorm import fold
+from mailbot.analysis.textnorm import fold, near, slips
 
 __all__ = ["DutyRow", "Phone", "as_dict", "body_rows", "find_header", "parse_phones", "rows_of", "tables", "text_table"]
 
@@ -148,7 +148,18 @@ def _label(cell: str) -> list[str]:
     return texts
 
 
-def _fields(row: list[str]) -> dict[int, str]:
+def _is_label(text: str, label: str, tolerant: bool) -> bool:
+    """The folded header text is the label, or begins or ends with it; `tolerant` (OCR): a slip or
+    two forgiven (textnorm.near), "Họ và tèn" and "Sô điện thoai" are still labels."""
+    if text == label or text.startswith(label + " ") or text.endswith(" " + label):
+        return True
+    if not tolerant:
+        return False
+    got, size = text.split(), len(label.split())
+    return any(near(" ".join(part), label) for part in {tuple(got), tuple(got[:size]), tuple(got[-size:])})
+
+
+def _fields(row: list[str], tolerant: bool = False) -> dict[int, str]:
     """Which column of a header row holds which field; the longest label wins ("Tên đơn vị" is a
     unit, "Họ và tên" a name)."""
     columns: dict[int, str] = {}
@@ -161,7 +172,7 @@ def _fields(row: list[str]) -> dict[int, str]:
             for name, labels in FIELDS.items()
             for label in labels
             if (name == "phone" or name not in columns.values())  # mobile and office columns
-            and (text == label or text.startswith(label + " ") or text.endswith(" " + label))
+            and _is_label(text, label, tolerant)
         ]
         if matches:
             columns[col] = max(matches)[1]
@@ -175,12 +186,12 @@ def _complete(columns: dict[int, str]) -> bool:
     return "name" in columns.values() and "phone" in columns.values()
 
 
-def find_header(rows: list[list[str]]) -> tuple[int, dict[int, str]] | None:
+def find_header(rows: list[list[str]], tolerant: bool = False) -> tuple[int, dict[int, str]] | None:
     """The header row among the first rows, and which column holds which field: the last row of
     the header when it takes two rows (a merged "Thông tin liên hệ" over "Số điện thoại" and
-    "Email", or "Số điện thoại" over "Di động" and "Cơ quan")."""
+    "Email", or "Số điện thoại" over "Di động" and "Cơ quan"). `tolerant`: read by OCR."""
     for index, row in enumerate(rows[:HEADER_ROWS]):
-        columns = _fields(row)
+        columns = _fields(row, tolerant)
         below = rows[index + 1] if index + 1 < len(rows) else []
         if _complete(columns):
             # a second header row under a merged "Số điện thoại": "Di động" | "Cơ quan"
@@ -190,7 +201,7 @@ def find_header(rows: list[list[str]]) -> tuple[int, dict[int, str]] | None:
             return index, columns
         if columns and below:
             # a group label merged over two columns: the lower row names them, the upper the rest
-            lower = _fields(below)
+            lower = _fields(below, tolerant)
             merged = {**columns, **lower}
             if _complete(merged) and lower:
                 return index + 1, merged
@@ -276,9 +287,76 @@ ODD_NAME = "họ tên không giống tên người: cần kiểm tra"
 _LABELS = {label for labels in FIELDS.values() for label in labels}
 
 
-def rows_of(table: list[list[str]], source: str = "") -> list[DutyRow]:
-    """The duty rows of one table; none when it has no header with a name and a phone column."""
-    found = find_header(table)
+def rejoined(table: list[list[str]]) -> list[list[str]]:
+    """A table read by OCR with a header cell cut in two by a stray vertical line (a scanner's dirty
+    glass): "Số điện thoạ" | "ị" is one column again, in every row, when the two pieces joined are a
+    label, one piece alone is none, and that piece's column is (nearly) empty below the header."""
+    for index, row in enumerate(table[:HEADER_ROWS]):
+        col = 0
+        while col + 1 < len(row):
+            split = _split_at(table, index, col)
+            if split is None:
+                col += 1
+                continue
+            table = [
+                r[:col] + [_joined(r[col], r[col + 1], split if n == index else "")] + r[col + 2 :]
+                if len(r) > col + 1
+                else r
+                for n, r in enumerate(table)
+            ]
+            row = table[index]
+        if len(_fields(row, True)) >= 2:
+            break  # the header row: the rows below are data
+    return table
+
+
+def _split_at(table: list[list[str]], index: int, col: int) -> str | None:
+    """The joined header text when cells col and col + 1 of row `index` are one label cut in two."""
+    left, right = table[index][col].strip(), table[index][col + 1].strip()
+    if not left or not right:
+        return None
+    alone = [_fields([left], True), _fields([right], True)]
+    if alone[0] and alone[1]:
+        return None  # two labels: two columns
+    piece = col + 1 if alone[0] else col  # the piece that is no label on its own
+    kept = _label(table[index][2 * col + 1 - piece])[0]  # the other piece
+    for glue in ("", " "):
+        joined = left + glue + right
+        text = _label(joined)[0]
+        # the pieces joined read a label as a whole, with fewer slips than the other piece alone
+        better = [label for label in _LABELS if _fewer_slips(text, kept, label)]
+        if not better:
+            continue
+        below = [r[piece].strip() for r in table[index + 1 : index + 1 + MAX_ROWS] if len(r) > piece]
+        if below and sum(len(c) <= 3 for c in below) >= 0.8 * len(below):
+            return joined
+    return None
+
+
+def _fewer_slips(joined: str, kept: str, label: str) -> bool:
+    """`joined` reads `label` with fewer slips than `kept` alone does (or `kept` does not read it)."""
+    got, alone = slips(joined, label), slips(kept, label)
+    return got is not None and (alone is None or got < alone)
+
+
+def _joined(left: str, right: str, header: str) -> str:
+    """Two pieces of a cell cut by a line: the header as matched, digits glued, words spaced."""
+    if header:
+        return header
+    if not right.strip():
+        return left
+    if not left.strip():
+        return right
+    glue = "" if left.rstrip()[-1:].isdigit() and right.lstrip()[:1].isdigit() else " "
+    return left.rstrip() + glue + right.lstrip()
+
+
+def rows_of(table: list[list[str]], source: str = "", tolerant: bool = False) -> list[DutyRow]:
+    """The duty rows of one table; none when it has no header with a name and a phone column.
+    `tolerant`: the table was read by OCR (a header word read with a slip still counts)."""
+    if tolerant:
+        table = rejoined(table)
+    found = find_header(table, tolerant)
     if found is None:
         return []
     header, columns = found

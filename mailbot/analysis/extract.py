@@ -86,6 +86,9 @@ def examine(att: Attachment, budget: Budget, depth: int = 0) -> list[Attachment]
         return [att]
     if kind in _MAIN_PART and not _zip_is_sane(att, _MAIN_PART[kind]):
         return [att]
+    if kind in _MAIN_PART:  # a "scan to Word": an office file holding only pictures of the pages
+        att.reader = lambda data: _text(_read_office(att, data, reader, budget))
+        return [att]
     att.reader = lambda data: _text(reader(data))
     return [att]
 
@@ -313,13 +316,40 @@ def _read_scan(att: Attachment, data: bytes, budget: Budget) -> str:
         return text
     if att.kind != "pdf" and not att.is_document_file:
         return text  # a logo or a small picture
-    if not budget.gate.allowed:  # the plain lane: this message goes to the OCR lane instead
-        budget.gate.wanted = True
+    # a PDF's page count is known when pypdf read them all; a TIFF may hold several pages
+    known = pages if att.kind == "pdf" and pages < MAX_PDF_PAGES else 1 if att.kind in ("jpeg", "png", "heic") else None
+    return "\n".join(part for part in (text, _ocr(att, data, budget, known)) if part.strip())
+
+
+MAX_OFFICE_TEXT = 200  # an office file with less text than this is read by its pictures, if it has some
+
+
+def _read_office(att: Attachment, data: bytes, reader: Any, budget: Budget) -> str:
+    """An office file's text; when it has (almost) none, what OCR reads of the pictures it holds (a
+    copier's "scan to Word", a photo pasted into a sheet)."""
+    from mailbot.analysis.readers import ocrjob
+
+    text = str(reader(data))
+    if len(text.strip()) >= MAX_OFFICE_TEXT or budget.ocr_pages <= 0:
         return text
+    pictures = ocrjob.pictures(data, att.kind, budget.ocr_pages)
+    if not pictures:
+        return text
+    return "\n".join(part for part in (text, _ocr(att, data, budget, len(pictures))) if part.strip())
+
+
+def _ocr(att: Attachment, data: bytes, budget: Budget, pages: int | None) -> str:
+    """OCR of att's pages within the message's budget; what was read kept in att.ocr. In the plain
+    lane nothing is read: the message is marked for the OCR lane instead."""
+    from mailbot.analysis.readers import ocrjob
+
+    if not budget.gate.allowed:
+        budget.gate.wanted = True
+        return ""
     if budget.ocr_seconds < 1:
         raise OverBudget(f"{att.filename}: hết thời gian dành cho việc đọc bản quét của thư này")
     try:
-        result = ocrjob.run(data, att.kind, budget.ocr_pages, budget.ocr_seconds)
+        result = ocrjob.run(data, att.kind, budget.ocr_pages, budget.ocr_seconds, pages)
     except ocrjob.TooSlow as exc:
         raise OverBudget(f"{att.filename}: {exc}") from None
     budget.ocr_seconds -= result.seconds
@@ -330,10 +360,15 @@ def _read_scan(att: Attachment, data: bytes, budget: Budget) -> str:
         "pages": result.pages,
         "skipped": result.skipped,
         "seconds": round(result.seconds, 2),
+        "source": result.source,
     }
     if result.skipped:
-        att.defects.append(f"bản quét có hơn {budget.ocr_pages} trang: chỉ đọc {budget.ocr_pages} trang đầu")
-    return "\n".join(part for part in (text, result.text) if part.strip())
+        what = "ảnh" if att.kind in ocrjob.MEDIA_FOLDERS else "trang"
+        att.defects.append(
+            f"bản quét có hơn {budget.ocr_pages} {what}: chỉ đọc {budget.ocr_pages} {what} "
+            + ("lớn nhất" if what == "ảnh" else "đầu")
+        )
+    return result.text
 
 
 def _read_text(data: bytes) -> str:

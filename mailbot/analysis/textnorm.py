@@ -2,6 +2,10 @@
 
 fold() maps NFC, NFD and windows-1258 (decomposed) text alike to lower-case
 ASCII words: "Phương án", "PHUONG AN" and "phuong an" all become "phuong an".
+
+Text read by OCR may carry a slip ("PHƯƠNG ÁM", "THÔNG TlN"): matched `tolerant`ly, a phrase may
+differ by a few edits (rapidfuzz's Levenshtein distance; edits_allowed), a word of three letters or
+fewer by substitutions only. Typed text is always matched exactly.
 """
 
 from __future__ import annotations
@@ -68,33 +72,73 @@ class Keyword:
         """The keyword's letters without spaces, for names like "PhuongAn.pdf"."""
         return "".join(p for p in self.parts if p != "*")
 
-    def find(self, tokens: list[str]) -> int:
-        """Index of the first token of the first match, or -1."""
+    def find(self, tokens: list[str], tolerant: bool = False) -> int:
+        """Index of the first token of the first match, or -1; `tolerant`: OCR text, a slip or two
+        forgiven (edits_allowed for the keyword's length)."""
         parts = [p for p in self.parts]
         if not parts:
             return -1
+        budget = edits_allowed(len(" ".join(p for p in parts if p != "*"))) if tolerant else 0
         for start, tok in enumerate(tokens):
-            if tok == parts[0] and _match_rest(parts, 1, tokens, start + 1):
+            spent = _edits(tok, parts[0], budget)
+            if spent <= budget and _match_rest(parts, 1, tokens, start + 1, budget - spent):
                 return start
         return -1
 
 
-def _match_rest(parts: list[str], pi: int, tokens: list[str], ti: int) -> bool:
+def edits_allowed(length: int) -> int:
+    """Edits forgiven in an OCR reading of a phrase of `length` characters: none under 6, one under 14."""
+    return 0 if length < 6 else 1 if length < 14 else 2
+
+
+def _edits(token: str, part: str, budget: int) -> int:
+    """Levenshtein distance (budget + 1 when over); a short word only by substituted letters."""
+    if token == part:
+        return 0
+    if budget <= 0 or (len(part) <= 3 and len(token) != len(part)):
+        return budget + 1
+    from rapidfuzz.distance import Levenshtein
+
+    return int(Levenshtein.distance(token, part, score_cutoff=budget))
+
+
+def near(text: str, label: str) -> bool:
+    """Folded `text` is `label` read by OCR with at most edits_allowed slips, word by word."""
+    return slips(text, label) is not None
+
+
+def slips(text: str, label: str) -> int | None:
+    """The edits between folded `text` and `label`, word by word, when within edits_allowed; else None."""
+    got, want = text.split(), label.split()
+    if len(got) != len(want):
+        return None
+    allowed = budget = edits_allowed(len(label))
+    for token, part in zip(got, want):
+        budget -= _edits(token, part, budget)
+        if budget < 0:
+            return None
+    return allowed - budget
+
+
+def _match_rest(parts: list[str], pi: int, tokens: list[str], ti: int, budget: int = 0) -> bool:
     if pi == len(parts):
         return True
     if parts[pi] == "*":
         for skip in range(0, _WILDCARD_SPAN + 1):
-            if _match_rest(parts, pi + 1, tokens, ti + skip):
+            if _match_rest(parts, pi + 1, tokens, ti + skip, budget):
                 return True
         return False
-    return ti < len(tokens) and tokens[ti] == parts[pi] and _match_rest(parts, pi + 1, tokens, ti + 1)
+    if ti >= len(tokens):
+        return False
+    spent = _edits(tokens[ti], parts[pi], budget)
+    return spent <= budget and _match_rest(parts, pi + 1, tokens, ti + 1, budget - spent)
 
 
-def find_any(keywords: tuple[Keyword, ...], tokens: list[str]) -> int:
-    """Earliest position at which any of the keywords matches, or -1."""
+def find_any(keywords: tuple[Keyword, ...], tokens: list[str], tolerant: bool = False) -> int:
+    """Earliest position at which any of the keywords matches, or -1 (`tolerant`: OCR text)."""
     best = -1
     for kw in keywords:
-        pos = kw.find(tokens)
+        pos = kw.find(tokens, tolerant)
         if pos >= 0 and (best < 0 or pos < best):
             best = pos
     return best

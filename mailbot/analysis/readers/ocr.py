@@ -24,6 +24,7 @@ DIGIT_CONFIDENCE = 85.0  # a digit Tesseract is less sure of than this makes its
 ARBITER_CONFIDENCE = 95.0  # when the two readings differ: how sure the digits-only readings must both be
 _NUMBERISH = re.compile(r"(?:\+?84|0)[\d .\-()]{7,16}\d")
 _DIGITS = "0123456789"
+_DATE = re.compile(r"\b\d{1,2}\s*/\s*\d{1,2}\b")  # 22/5, 23/5/2021
 
 
 @dataclass
@@ -53,12 +54,14 @@ def prepare(image: Any) -> Any:
     """Grey page, red seal lifted (a channel's maximum: red ink is light in it, black text stays dark).
     Returns a numpy array (0 ink .. 255 paper)."""
     import numpy as np
+    from PIL import ImageChops
 
     if image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
-    array = np.asarray(image)
-    grey = array.max(axis=2) if array.ndim == 3 else array
-    return grey.astype(np.uint8)
+    if image.mode == "RGB":  # the channels' maximum, in Pillow's C (numpy's takes ten times longer)
+        red, green, blue = image.split()
+        image = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+    return np.asarray(image, dtype=np.uint8).copy()
 
 
 def _otsu(grey: Any) -> int:
@@ -76,39 +79,63 @@ def _otsu(grey: Any) -> int:
 
 
 def _deskew(grey: Any) -> Any:
-    """Turn the page so its lines are level: the angle (±5°) that makes the rows of ink sharpest."""
+    """Turn the page so its lines are level: the angle (±5°) that makes the rows of ink sharpest,
+    looked for every 0.5° on the page at an eighth of its size, then every 0.25° around the best at
+    a quarter (the same angle as a search every 0.25° at a quarter, in a quarter of the time)."""
     import numpy as np
     from PIL import Image
 
-    small = Image.fromarray(grey).reduce(4)
-    ink = Image.fromarray(((np.asarray(small) < _otsu(np.asarray(small))) * 255).astype(np.uint8))
-    best, best_score = 0.0, -1.0
-    for angle in np.arange(-5.0, 5.01, 0.25):
-        rows = np.asarray(ink.rotate(float(angle), resample=Image.Resampling.BILINEAR)).sum(axis=1, dtype=np.float64)
-        score = float(np.var(rows))
-        if score > best_score:
-            best, best_score = float(angle), score
+    coarse = _sharpest(_ink(grey, 8), np.arange(-5.0, 5.01, 0.5))
+    best = _sharpest(_ink(grey, 4), np.arange(coarse - 0.5, coarse + 0.51, 0.25))
     if abs(best) < 0.2:
         return grey
     turned = Image.fromarray(grey).rotate(best, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)
     return np.asarray(turned)
 
 
+def _ink(grey: Any, factor: int) -> Any:
+    """The page reduced `factor` times, its ink white on black."""
+    import numpy as np
+    from PIL import Image
+
+    small = np.asarray(Image.fromarray(grey).reduce(factor))
+    return Image.fromarray(((small < _otsu(small)) * 255).astype(np.uint8))
+
+
+def _sharpest(ink: Any, angles: Any) -> float:
+    """The angle among `angles` whose rows of ink vary most (text lines and rules level)."""
+    import numpy as np
+    from PIL import Image
+
+    best, best_score = 0.0, -1.0
+    for angle in angles:
+        rows = np.asarray(ink.rotate(float(angle), resample=Image.Resampling.BILINEAR)).sum(axis=1, dtype=np.float64)
+        score = float(np.var(rows))
+        if score > best_score:
+            best, best_score = round(float(angle), 3), score
+    return best
+
+
 def _runs(ink: Any, length: int) -> Any:
-    """Pixels lying on a run of ink at least `length` long along axis 1 (allowing a tenth missing)."""
+    """Pixels lying on a run of ink at least `length` long along axis 1 (allowing a tenth missing).
+    Running sums in 16 bits and slices, not gathers: a quarter of the time on an A4 page."""
     import numpy as np
 
     height, width = ink.shape
     if width <= length:
         return np.zeros_like(ink, dtype=bool)
-    csum = np.concatenate([np.zeros((height, 1), dtype=np.int32), np.cumsum(ink, axis=1, dtype=np.int32)], axis=1)
+    dtype = np.int16 if width < 32_000 else np.int32
+    csum = np.zeros((height, width + 1), dtype=dtype)
+    np.cumsum(ink, axis=1, dtype=dtype, out=csum[:, 1:])
     full = (csum[:, length:] - csum[:, :-length]) >= int(length * 0.9)  # window [i, i+length) nearly all ink
-    cover = np.concatenate([np.zeros((height, 1), dtype=np.int32), np.cumsum(full, axis=1, dtype=np.int32)], axis=1)
-    # pixel j is covered when some window starting in [j-length+1, j] is full
-    idx = np.arange(width)
-    lo = np.clip(idx - length + 1, 0, full.shape[1])
-    hi = np.clip(idx + 1, 0, full.shape[1])
-    return (cover[:, hi] - cover[:, lo]) > 0
+    count = full.shape[1]
+    cover = np.zeros((height, count + 1), dtype=dtype)
+    np.cumsum(full, axis=1, dtype=dtype, out=cover[:, 1:])
+    # pixel j is covered when some window starting in [j-length+1, j] (within [0, count)) is full
+    pad = length - 1
+    hi = np.concatenate([cover[:, 1:], np.broadcast_to(cover[:, count:], (height, pad))], axis=1)
+    lo = np.concatenate([np.broadcast_to(cover[:, :1], (height, pad)), cover[:, :count]], axis=1)
+    return hi > lo
 
 
 def _lines(mask: Any, axis: int, minimum: int) -> list[int]:
@@ -140,7 +167,16 @@ def grid(grey: Any) -> tuple[Any, list[int], list[int]]:
     clean[horizontal | vertical] = 255
     ys = _lines(horizontal, 1, width // 8)
     xs = _lines(vertical, 0, height // 25)
+    if len(ys) >= 2:  # a line running on above or below the table is no column's rule (whitened all the same)
+        xs = [x for x in xs if not _stray(vertical[:, max(0, x - 3) : x + 4], ys[0], ys[-1], height // 25)]
     return clean, ys, xs
+
+
+def _stray(rule: Any, top: int, bottom: int, length: int) -> bool:
+    """A vertical line with `length` pixels or more outside the table's top and bottom rules (margin
+    20 px): a scanner's dirty glass, a fold; not a border between two columns."""
+    seen = rule.any(axis=1)
+    return int(seen[: max(0, top - 20)].sum()) + int(seen[bottom + 20 :].sum()) >= length
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -262,9 +298,10 @@ def _checked(reader: Reader, crop: Any, text: str, page: PageText) -> str:
     confidently; when they differ, a third reading (the digits-only one again, on the crop enlarged
     1.5 times) decides only if it agrees with the second, confidently. Otherwise the number is
     uncertain: the duty list flags it. When the first reading is no number at all, the digits-only
-    one stands in for it (still uncertain)."""
+    one stands in for it (still uncertain). A date ("22/5 - 23/5/2021") with no number beside it is
+    left as read: its digits are no telephone (and the duty list splits a number at a "/")."""
     match = _NUMBERISH.search(text)
-    if match is None and sum(c.isdigit() for c in text) < 6:
+    if match is None and (sum(c.isdigit() for c in text) < 6 or _DATE.search(text)):
         return text
     first = re.sub(r"\D", "", match.group(0)) if match else re.sub(r"\D", "", text)
     second, confidence = reader.digits_of(crop)

@@ -127,14 +127,43 @@ def upright(image: Any, tessdata: str) -> Any:
     return image.rotate(found["orient_deg"], expand=True, fillcolor="white")
 
 
-def prepared(image: Any, tessdata: str, photo: bool) -> Any:
-    """Everything above, in order; `photo`: a picture file (JPEG, PNG, HEIC) rather than a PDF page."""
+def prepared(image: Any, tessdata: str, photo: bool) -> tuple[Any, str]:
+    """Everything above, in order; `photo`: a picture (a JPEG, PNG, TIFF or HEIC file, or a picture
+    inside an office file) rather than a PDF page. Returns (the page, what it was: "photo", "fax" or
+    "scan"), so that staff and the carrier are told honestly what was read."""
+    source = origin(image, photo)
     if photo:
         image = as_taken(image)
     image = to_grey_300(image)
     if photo:
-        image = _enlarged(flatten(image))
-    return upright(image, tessdata)
+        flat = flatten(image)
+        if flat is not image:
+            source = "photo"  # a page found on its background: photographed, not scanned
+        image = _enlarged(flat)
+    return upright(image, tessdata), source
+
+
+FAX_DPI = ((195, 210), (95, 200))  # a fax's horizontal and vertical resolutions: 204 × 98 or 204 × 196
+
+
+def origin(image: Any, photo: bool) -> str:
+    """ "fax" for a picture at a fax's resolution (204 × 98 or 204 × 196 dpi, whatever its coding),
+    "photo" for a picture a camera took (its EXIF names the camera or how to turn it), else "scan"."""
+    dpi = image.info.get("dpi") or (0, 0)
+    try:
+        xdpi, ydpi = float(dpi[0]), float(dpi[1])
+    except (TypeError, ValueError, IndexError):
+        xdpi = ydpi = 0.0
+    if FAX_DPI[0][0] <= xdpi <= FAX_DPI[0][1] and FAX_DPI[1][0] <= ydpi <= FAX_DPI[1][1] and xdpi - ydpi > 1:
+        return "fax"
+    if photo:
+        try:
+            exif = image.getexif()
+        except Exception:  # a damaged EXIF block says nothing
+            return "scan"
+        if exif.get(0x010F) or exif.get(0x0110) or exif.get(0x0112, 1) != 1:  # Make, Model, Orientation
+            return "photo"
+    return "scan"
 
 
 def _enlarged(image: Any, long_side: int = 3508) -> Any:
