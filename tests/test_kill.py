@@ -45,11 +45,12 @@ def test_random_sigkills_lose_nothing_and_double_nothing(tmp_path, smtp_server) 
     cfg = configmod.load(config_path)
     cmd = [sys.executable, "-m", "mailbot", "run", "--config", str(config_path), "--once"]
     kills = 0
+    marked = {**os.environ, "MAILBOT_KILL_TEST": str(tmp_path)}  # this test's processes, not another run's
     for round_ in range(KILLS):
         # mail keeps arriving while the daemon is killed again and again
         for n, (raw, _) in enumerate(mail[round_ * batch : (round_ + 1) * batch]):
             deliver(tmp_path, raw, f"{1617000000 + round_ * batch + n}.M{n}.kill")
-        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=marked)
         time.sleep(rng.uniform(0.15, 0.8))
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
@@ -90,19 +91,23 @@ def test_random_sigkills_lose_nothing_and_double_nothing(tmp_path, smtp_server) 
     assert not any((tmp_path / "maildir" / "new").iterdir())
     # the worker processes died with each killed run: none is left behind
     deadline = time.monotonic() + 5
-    while orphans() and time.monotonic() < deadline:
+    while orphans(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert orphans() == []
+    assert orphans(str(tmp_path)) == []
 
 
-def orphans() -> list[int]:
+def orphans(marker: str) -> list[int]:
+    """Worker processes left by this test's runs (their environment carries `marker`): another test
+    or program on the machine may run workers of its own meanwhile."""
     found = []
     for proc in os.listdir("/proc"):
         if proc.isdigit():
             try:
                 cmdline = open(f"/proc/{proc}/cmdline", "rb").read()
+                environ = open(f"/proc/{proc}/environ", "rb").read()
             except OSError:
                 continue
-            if b"multiprocessing" in cmdline and b"--multiprocessing-fork" in cmdline:
+            mine = f"MAILBOT_KILL_TEST={marker}".encode() in environ.split(b"\0")
+            if b"multiprocessing" in cmdline and b"--multiprocessing-fork" in cmdline and mine:
                 found.append(int(proc))
     return found
