@@ -53,6 +53,7 @@ def append_all(port: int, messages: list[bytes]) -> None:
 
 def test_random_sigkills_of_the_imap_daemon_lose_nothing_and_double_nothing(tmp_path, smtp_server, dovecot) -> None:
     recorder, port = smtp_server
+    env = {**ENV, "MAILBOT_KILL_TEST": str(tmp_path)}  # marks this test's processes (test_kill.orphans)
     config_path = imap_config(
         tmp_path, port, dovecot.port, {r"(?m)^auto_reply_cap_per_day = .*$": "auto_reply_cap_per_day = 10000"}
     )
@@ -67,7 +68,7 @@ def test_random_sigkills_of_the_imap_daemon_lose_nothing_and_double_nothing(tmp_
     for round_ in range(KILLS):
         append_all(dovecot.port, [raw for raw, _ in mail[round_ * batch : (round_ + 1) * batch]])
         child = subprocess.Popen(
-            cmd + ["--log-level", "INFO"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV
+            cmd + ["--log-level", "INFO"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
         )
         kill_at(child, rng, batch)
         if child.poll() is None:
@@ -85,7 +86,7 @@ def test_random_sigkills_of_the_imap_daemon_lose_nothing_and_double_nothing(tmp_
 
     log_path = tmp_path / "daemon.log"  # a file, not a pipe nobody reads: a full pipe would block the daemon
     with open(log_path, "wb") as log_file:
-        child = subprocess.Popen(cmd + ["--log-level", "INFO"], stdout=subprocess.DEVNULL, stderr=log_file, env=ENV)
+        child = subprocess.Popen(cmd + ["--log-level", "INFO"], stdout=subprocess.DEVNULL, stderr=log_file, env=env)
     try:
         wait_for(lambda: not dovecot.folder_uids("INBOX"), 180, "an empty INBOX")
         wait_for(lambda: len({m["Message-ID"] for m in recorder.parsed()}) >= submissions, 120, "every acknowledgement")
@@ -125,6 +126,6 @@ def test_random_sigkills_of_the_imap_daemon_lose_nothing_and_double_nothing(tmp_
     )
     assert resent <= kills
     deadline = time.monotonic() + 5
-    while orphans() and time.monotonic() < deadline:
+    while orphans(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert orphans() == []
+    assert orphans(str(tmp_path)) == []
