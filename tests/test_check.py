@@ -170,3 +170,23 @@ def test_check_warns_that_exchange_online_no_longer_serves_ews(tmp_path) -> None
     first = next(checkmod._check_ews(config, False))  # said before any connection is tried
     assert first.warning and first.ok and str(first).startswith("CHÚ Ý")
     assert "Exchange Online" in str(first) and 'auth = "xoauth2"' in str(first)
+
+
+def test_a_nearly_full_state_disk_is_a_warning(tmp_path, smtp_server) -> None:
+    """A full disk stops the register; `check` says so while there is still time (a small tmpfs)."""
+    import subprocess
+
+    import pytest
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        _, port = smtp_server
+        config = write_config(tmp_path, port, {r"(?m)^state_dir = .*$": f'state_dir = "{disk / "state"}"'})
+        out = mailbot("check", "--config", str(config))
+        line = next(x for x in out.stdout.splitlines() if "ổ đĩa chứa state_dir" in x)
+        assert "chỉ còn trống" in line and "CHÚ Ý" in line, line
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -78,3 +78,20 @@ def test_requests_are_served_and_answers_nobody_read_are_cleared(tmp_path) -> No
     assert json.loads((folder / f"3.0-ghi{handoff.ANSWER_SUFFIX}").read_text()) == {"ok": True, "output": "Đồng Tháp"}
     assert json.loads((folder / f"4.0-jkl{handoff.ANSWER_SUFFIX}").read_text()) == {"ok": False, "error": "không được"}
     assert not (folder / "3.0-ghi.json").exists()
+
+
+def test_an_answer_that_cannot_be_written_drops_the_request_once(tmp_path, caplog) -> None:
+    """A full disk: the answer cannot be written. Before, the error escaped the daemon's pass on
+    every pass, and the next pass called the request "interrupted" although nothing had stopped."""
+    from mailbot.service import handoff
+
+    folder = tmp_path / handoff.FOLDER
+    folder.mkdir()
+    (folder / "1.json").write_text(json.dumps({"action": "status", "params": {}}), encoding="utf-8")
+    (folder / f"1{handoff.ANSWER_SUFFIX}").mkdir()  # the answer's path cannot take a file: as ENOSPC would
+    assert handoff.serve(tmp_path, {"status": lambda params: "ok"}) == 1
+    assert sorted(p.name for p in folder.iterdir()) == [f"1{handoff.ANSWER_SUFFIX}"]  # the request is gone
+    assert "cannot write the answer to staff request 1" in caplog.text
+    caplog.clear()
+    assert handoff.serve(tmp_path, {"status": lambda params: "ok"}) == 0
+    assert "stopped abruptly" not in caplog.text

@@ -79,6 +79,11 @@ def submit(
             return data
         if busy_until is None and taken.exists():  # under way: an assign may take minutes
             busy_until = time.monotonic() + busy_timeout
+        if busy_until is not None and not taken.exists() and not answer.exists():
+            raise MailbotError(
+                f"the running mailbot (pid {pid}) could not write its answer in {folder} (is the disk full? "
+                "`mailbot check`, `journalctl -u mailbot`)"
+            )
         if busy_until is not None and pid and not _alive(pid) and not answer.exists():
             raise MailbotError(f"the running mailbot (pid {pid}) stopped while carrying out the request: {INTERRUPTED}")
         time.sleep(0.05)
@@ -149,9 +154,18 @@ def serve(state_dir: Path, actions: dict[str, Callable[[dict[str, Any]], str]]) 
 
 
 def _answer(done: Path, result: dict[str, Any]) -> None:
-    """The answer file of the request `done` (NAME.json or NAME.taken), then the request removed."""
+    """The answer file of the request `done` (NAME.json or NAME.taken), then the request removed.
+    An answer that cannot be written (the disk is full) is logged once and the request removed all
+    the same: the command is told (it sees its request gone without an answer), and the daemon's
+    pass goes on instead of failing on the same request again and again."""
     stem = done.name.rsplit(".", 1)[0]
-    atomic_write(
-        done.with_name(stem + ANSWER_SUFFIX), json.dumps(result, ensure_ascii=False).encode("utf-8"), durable=False
-    )
-    done.unlink(missing_ok=True)
+    try:
+        atomic_write(
+            done.with_name(stem + ANSWER_SUFFIX), json.dumps(result, ensure_ascii=False).encode("utf-8"), durable=False
+        )
+    except OSError as exc:
+        log.error("cannot write the answer to staff request %s: %s; the request is dropped", stem, exc.strerror or exc)
+    try:
+        done.unlink(missing_ok=True)
+    except OSError as exc:
+        log.error("cannot remove staff request %s: %s", done.name, exc.strerror or exc)
