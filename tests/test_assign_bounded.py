@@ -110,7 +110,7 @@ def beats_gap(sock: NotifySocket, since: float) -> float:
     return max(b - a for a, b in zip(times, times[1:]))
 
 
-@pytest.mark.parametrize("pages", [5, 20])
+@pytest.mark.parametrize("pages", [20])  # the 20 pages (5 pages: bench/assign.py)
 def test_mailbot_assign_of_a_hostile_pdf_returns_within_the_limit(tmp_path, smtp_server, pages) -> None:
     recorder, port = smtp_server
     config = str(setup(tmp_path, port, 3))

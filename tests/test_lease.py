@@ -176,7 +176,7 @@ def test_a_holder_frozen_past_its_lease_never_answers_what_the_other_took(tmp_pa
         configs.append(imap_config(tmp_path / name, port, dovecot.port, SHORT))
     logs = [tmp_path / "production.log", tmp_path / "test.log"]
     first = second = None
-    total = 150
+    total = 80
     try:
         first = start(configs[0], logs[0])
         wait_for(lambda: dovecot.folder_uids("mailbot-lease") != [], 30, "the first instance's lease")
@@ -236,7 +236,7 @@ def test_the_lease_folder_deleted_mid_run_is_noticed_at_the_next_commit(tmp_path
         (tmp_path / name).mkdir()
         configs.append(imap_config(tmp_path / name, port, link.port, SHORT))
     logs = [tmp_path / "production.log", tmp_path / "test.log"]
-    total = 100
+    total = 60
     append_many(dovecot, 0, total)  # a backlog: one long pass
     first = second = None
     try:
