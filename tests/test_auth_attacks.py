@@ -80,3 +80,30 @@ def test_a_date_with_no_utc_time_is_no_date() -> None:
     for date in ("Fri, 31 Dec 9999 23:59:59 -2359", "Sat, 1 Jan 1921 00:00:00 +0000"):
         raw = build(headers={"Date": date}, subject="giao XL-0001 vnpt-dongthap")
         assert parse_message(raw).date is None
+
+
+def test_forwards_in_other_clients_words_are_forwards() -> None:
+    import unicodedata
+
+    from mailbot.analysis.rules.staff import forwarded
+
+    for subject in (
+        "VS: Báo cáo",
+        "WG: Báo cáo",
+        "RV: Báo cáo",
+        "[Fwd: Báo cáo]",
+        "Forward: Báo cáo",
+        unicodedata.normalize("NFD", "Chuyển tiếp: Báo cáo"),
+        "Re: Fwd: Báo cáo",
+    ):
+        assert forwarded(parse_message(build(sender=STAFF, subject=subject, body="giao XL-0001 x"))), subject
+    assert not forwarded(parse_message(build(sender=STAFF, subject="Re: Báo cáo", body="giao XL-0001 x")))
+
+
+def test_a_senders_text_cannot_fake_a_line_of_the_review_queue() -> None:
+    from mailbot.staff.review import _line
+
+    forged = "Báo cáo\r\nXL-0009 đã giao cho Viễn thông Đồng Tháp \u202efdp.exe"
+    shown = _line(forged)
+    assert "\n" not in shown and "\r" not in shown and "\u202e" not in shown
+    assert shown.startswith("Báo cáo\ufffd\ufffdXL-0009")

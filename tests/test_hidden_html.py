@@ -62,3 +62,22 @@ def test_what_is_shown_stays_whatever_the_markup() -> None:
         "<span>ba</span></b></i><table><tr><td>1<td>2</table>"
     )
     assert html_to_text(html) == "giao XL-0001\nvnpt\nhai\nba\n1 | 2"
+
+
+def test_more_ways_to_hide_text_are_not_read() -> None:
+    """Found by an attack review: the font shorthand, a box with no room, a closed <details>, a zero
+    scale or zoom."""
+    from mailbot.analysis.htmltext import html_to_text
+
+    for hidden in (
+        '<span style="font:0/0 a">giao XL-0001 x</span>',
+        '<div style="max-height:0;overflow:hidden">giao XL-0001 x</div>',
+        '<div style="height:0px; overflow: hidden">giao XL-0001 x</div>',
+        "<details><summary>Xem</summary>giao XL-0001 x</details>",
+        '<div style="transform:scale(0)">giao XL-0001 x</div>',
+        '<div style="zoom:0">giao XL-0001 x</div>',
+    ):
+        text = html_to_text(f"<html><body><p>Kính gửi</p>{hidden}<p>Trân trọng</p></body></html>")
+        assert "giao" not in text and "Kính gửi" in text, hidden
+    assert "giao" in html_to_text("<details open><summary>Xem</summary>giao XL-0001 x</details>")
+    assert "giao" in html_to_text('<div style="max-height:0">giao XL-0001 x</div>')  # no overflow:hidden: shown

@@ -33,6 +33,9 @@ _FONT_LIMITS = {"px": 1.0, "pt": 1.0, "em": 0.1, "rem": 0.1, "%": 10.0, "ex": 0.
 
 def _hides(declarations: Iterable[object]) -> bool:
     """Do these CSS declarations (tinycss2 nodes) make an element's text invisible?"""
+    declarations = list(declarations)
+    if _collapsed(declarations):
+        return True
     for decl in declarations:
         if getattr(decl, "type", "") != "declaration":
             continue
@@ -44,7 +47,13 @@ def _hides(declarations: Iterable[object]) -> bool:
         word = value.lower_value if value.type == "ident" else None
         if (name, word) in (("display", "none"), ("visibility", "hidden"), ("visibility", "collapse")):
             return True
-        if name == "font-size" and value.type in ("number", "dimension", "percentage"):
+        if name in ("zoom",) and value.type in ("number", "dimension", "percentage") and value.value <= 0.05:
+            return True
+        if name == "transform" and value.type == "function" and value.lower_name in ("scale", "scalex", "scaley"):
+            numbers = [a for a in value.arguments if a.type in ("number", "percentage")]
+            if numbers and numbers[0].value <= (5 if numbers[0].type == "percentage" else 0.05):
+                return True
+        if name in ("font-size", "font") and value.type in ("number", "dimension", "percentage"):
             unit = "%" if value.type == "percentage" else (value.lower_unit if value.type == "dimension" else "px")
             if value.value <= _FONT_LIMITS.get(unit, 0.0):
                 return True
@@ -54,7 +63,24 @@ def _hides(declarations: Iterable[object]) -> bool:
     return False
 
 
-_PROPERTIES = ("display", "visibility", "font", "opacity")  # the properties _hides reads
+_PROPERTIES = ("display", "visibility", "font", "opacity", "height", "zoom", "transform")  # those _hides reads
+
+
+def _collapsed(declarations: list[Any]) -> bool:
+    """`max-height:0; overflow:hidden` (or height): a box with no room, its text cut away."""
+    values: dict[str, Any] = {}
+    for decl in declarations:
+        if getattr(decl, "type", "") == "declaration":
+            tokens = [t for t in decl.value if t.type not in ("whitespace", "comment")]
+            if tokens:
+                values[decl.lower_name] = tokens[0]
+    overflow = values.get("overflow")
+    if overflow is None or overflow.type != "ident" or overflow.lower_value not in ("hidden", "clip"):
+        return False
+    return any(
+        (v := values.get(name)) is not None and v.type in ("number", "dimension") and v.value <= 1
+        for name in ("height", "max-height")
+    )
 
 
 @functools.lru_cache(maxsize=512)
@@ -168,8 +194,8 @@ class _TextParser(HTMLParser):
 
     def _hiding(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
         values = {name.lower(): value or "" for name, value in attrs}
-        if tag in _HIDDEN_TAGS or "hidden" in values:
-            return True
+        if tag in _HIDDEN_TAGS or "hidden" in values or (tag == "details" and "open" not in values):
+            return True  # a closed <details> shows only its summary: all of it is left out
         if values.get("style") and _inline_hides(values["style"]):
             return True
         classes = {c.lower() for c in values.get("class", "").split()}

@@ -12,6 +12,7 @@ import datetime as dt
 import getpass
 import logging
 import os
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from mailbot.analysis.rosters import read_rosters
@@ -115,6 +116,13 @@ def as_row(record: dict[str, Any], config: Config) -> dict[str, Any]:
     }
 
 
+def _line(text: str | None) -> str:
+    """A sender's text on one line of the terminal: line breaks, control and format characters (a
+    right-to-left override that turns "fdp.exe" round, a CR that writes over the line) shown as �,
+    so nothing a sender wrote can fake a line of the queue."""
+    return "".join(c if c.isprintable() and unicodedata.category(c) != "Cf" else "\ufffd" for c in text or "")
+
+
 def render(rows: list[dict[str, Any]], config: Config, waiting: int | None = None) -> str:
     """The queue as staff read it; `waiting`: how many wait in all (rows may be a selection)."""
     waiting = len(rows) if waiting is None else waiting
@@ -130,14 +138,14 @@ def render(rows: list[dict[str, Any]], config: Config, waiting: int | None = Non
     for row in rows:
         when = short_time(dt.datetime.fromisoformat(row["received_at"]), config.timezone) if row["received_at"] else "?"
         out.append(
-            f"{row['id']}  {when}  {row['label']}  {row['from'] or '(không rõ người gửi)'}  "
+            f"{row['id']}  {when}  {row['label']}  {_line(row['from']) or '(không rõ người gửi)'}  "
             f"({size_text(row['size'] or 0)})"
         )
-        out.append(f"    Tiêu đề: {row['subject'] or '(không có tiêu đề)'}")
+        out.append(f"    Tiêu đề: {_line(row['subject']) or '(không có tiêu đề)'}")
         if row["files"]:
-            out.append(f"    Tệp: {', '.join(row['files'])}")
+            out.append(f"    Tệp: {', '.join(_line(f) for f in row['files'])}")
         for reason in row["reasons"]:
-            out.append(f"    - {reason}")
+            out.append(f"    - {_line(reason)}")
     out += [
         "",
         "Xác nhận là tài liệu của một đơn vị: mailbot assign --config FILE XL-0001 vnpt-dongthap "

@@ -4,6 +4,7 @@ suspicious when it does not (anyone can write a staff address in From)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from mailbot.analysis.authres import aligned
 from mailbot.analysis.rules.base import Context
@@ -42,7 +43,10 @@ _QUOTED = re.compile(
     re.I,
 )
 _PREFIXES = re.compile(r"^\s*((re|fw|fwd|tl|tr|trả lời|chuyển tiếp|chuyen tiep)\s*:\s*)+", re.I)
-_FORWARD_SUBJECT = re.compile(r"^\s*((re|tl|trả lời)\s*:\s*)*(fw|fwd|tr|chuyển tiếp|chuyen tiep)\s*:", re.I)
+# forward prefixes in the mail clients staff and carriers use (Outlook in other languages too: VS, WG, RV)
+_FORWARD_SUBJECT = re.compile(
+    r"^\s*\[?\s*((re|tl|trả lời|aw|sv)\s*:\s*)*(fw|fwd|forward|tr|vs|wg|rv|chuyển tiếp|chuyen tiep)\s*:", re.I
+)
 _FORWARD_LINE = re.compile(r"^-*\s*(forwarded message|thư (đã )?chuyển tiếp|begin forwarded message)", re.I)
 
 
@@ -64,7 +68,7 @@ MAX_ANSWERED = 50  # the latest Message-IDs of a thread kept as what a command a
 
 def forwarded(parsed: ParsedMessage) -> bool:
     """A forward: a Fwd:/FW:/TR:/Chuyển tiếp: Subject, or a body that begins with a forward marker."""
-    if _FORWARD_SUBJECT.match(parsed.subject):
+    if _FORWARD_SUBJECT.match(unicodedata.normalize("NFC", parsed.subject)):  # macOS writes NFD
         return True
     first = next((" ".join(line.split()) for line in parsed.body_text.splitlines() if line.strip()), "")
     return bool(_FORWARD_LINE.match(first))
