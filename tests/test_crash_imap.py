@@ -1,7 +1,7 @@
 """Crash anywhere, live: the daemon on Dovecot SIGKILLed at random moments while mail keeps arriving.
 
 312 mixed messages (the golden fixtures, six times); the daemon (`mailbot run`, IMAP IDLE,
-worker processes) is killed MAILBOT_KILLS_IMAP times (default 20) and started again by the
+worker processes) is killed MAILBOT_KILLS_IMAP times (default 12) and started again by the
 test. After each kill the register loads; in the end every message is recorded once and
 filed once on the server, every submission acknowledged, and an acknowledgement sent twice
 (a kill inside the SMTP window) carries the same Message-ID both times.
@@ -26,7 +26,7 @@ from tests import dovecot as dc
 from tests.conftest import imap_config, wait_for
 from tests.test_kill import backlog, orphans
 
-KILLS = int(os.environ.get("MAILBOT_KILLS_IMAP", "20"))
+KILLS = int(os.environ.get("MAILBOT_KILLS_IMAP", "12"))
 ENV = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
 
 

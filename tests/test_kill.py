@@ -16,7 +16,7 @@ from mailbot import config as configmod
 from mailbot.register.store import Store
 from tests.conftest import FIXTURES, deliver, write_config
 
-KILLS = int(os.environ.get("MAILBOT_KILLS", "25"))
+KILLS = int(os.environ.get("MAILBOT_KILLS", "15"))
 COPIES = 6  # 52 fixtures x 6 = 312 messages
 
 

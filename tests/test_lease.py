@@ -236,7 +236,7 @@ def test_the_lease_folder_deleted_mid_run_is_noticed_at_the_next_commit(tmp_path
         (tmp_path / name).mkdir()
         configs.append(imap_config(tmp_path / name, port, link.port, SHORT))
     logs = [tmp_path / "production.log", tmp_path / "test.log"]
-    total = 60
+    total = 40
     append_many(dovecot, 0, total)  # a backlog: one long pass
     first = second = None
     try:
