@@ -35,12 +35,16 @@ FUSE_MAGIC = 0x65735546
 REMOTE_TYPES = ("fuse", "nfs", "cifs", "smb", "smb3", "9p", "ceph", "glusterfs", "sshfs", "davfs", "afs")
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """A file's data, or a folder's entries, on disk (both are opened read-only and fsynced)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+fsync_dir = fsync_file = fsync_path  # the names say what the caller makes durable
 
 
 def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
@@ -68,14 +72,6 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
         raise
     if durable:
         fsync_dir(path.parent)
-
-
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fs_magic(path: Path) -> int | None:
