@@ -73,7 +73,7 @@ def test_without_the_outlook_extra_a_msg_is_kept_and_check_says_what_to_install(
     assert line.warning and "extract_msg (pip install 'mailbot[outlook]')" in line.detail, line
 
 
-@pytest.mark.parametrize("archive", ["7z", "rar"])
+@pytest.mark.parametrize("archive", ["7z", pytest.param("rar", marks=needs("libarchive"))])
 def test_a_duty_list_in_a_7z_or_rar_archive_is_read(config, archive) -> None:
     members = {"Danh sach truc/DS truc.xlsx": duty_xlsx()}
     data = sevenzip(members) if archive == "7z" else rar_stored(members)

@@ -20,7 +20,7 @@ from mailbot import config as configmod
 from mailbot.register.store import Store
 from tests.conftest import build, deliver, write_config
 from tests.hostile import CASES
-from tests.tools import needs
+from tests.tools import in_ci, missing, needs
 
 ADDRESS_SPACE = 2 << 30  # bytes, for mailbot and each of its worker processes
 TIMEOUT = 300
@@ -186,18 +186,21 @@ def test_hostile_signatures_are_defects_that_never_hold(outcome) -> None:
 
 
 def test_hostile_archives_and_outlook_wrappers_end_with_a_reason(outcome) -> None:
-    for name in ("sevenzipbomb", "rarbomb", "rar5bomb"):
+    # .rar members are unpacked through Debian's libarchive: without it the bombs are named unread
+    rar = ("rarbomb", "rar5bomb") if missing("libarchive") is None or in_ci() else ()
+    for name in ("sevenzipbomb", *rar):
         defects = [d for a in record(outcome, name)["attachments"] for d in a["defects"]]
         assert any("nghi là bom nén" in d for d in defects), (name, defects)
     items = [d for a in record(outcome, "msgitems")["attachments"] for d in a["defects"]]
     assert any("lồng quá sâu" in d for d in items), items
     dictionary = [d for a in record(outcome, "sevenzipdict")["attachments"] for d in a["defects"]]
     assert any("từ điển nén" in d for d in dictionary), dictionary
-    lying = [d for a in record(outcome, "rar5lying")["attachments"] for d in a["defects"]]
-    assert any("không giải nén được 'DS truc.xlsx'" in d for d in lying), lying
-    many = record(outcome, "rar10000")
-    assert "tệp nén có quá nhiều tệp: chỉ xét 200 tệp" in [d for a in many["attachments"] for d in a["defects"]]
-    assert len([a for a in many["attachments"] if a["container"]]) == 200
+    if rar:
+        lying = [d for a in record(outcome, "rar5lying")["attachments"] for d in a["defects"]]
+        assert any("không giải nén được 'DS truc.xlsx'" in d for d in lying), lying
+        many = record(outcome, "rar10000")
+        assert "tệp nén có quá nhiều tệp: chỉ xét 200 tệp" in [d for a in many["attachments"] for d in a["defects"]]
+        assert len([a for a in many["attachments"] if a["container"]]) == 200
     tnef = record(outcome, "tnef10000")
     defects = [d for a in tnef["attachments"] for d in a["defects"]]
     assert "gói Outlook winmail.dat có quá nhiều tệp: chỉ xét 200 tệp" in defects

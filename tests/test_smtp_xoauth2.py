@@ -21,6 +21,7 @@ from mailbot.register.store import Store
 from mailbot.replies.outbox import SmtpTransport, flush
 from mailbot.staff import check as checkmod
 from tests.conftest import FIXTURES, deliver, write_config
+from tests.tools import needs
 from tests.xoauth2smtp import GOOD, USER, WRONG, runs, token_command, xoauth2_smtp
 
 MAIL = b"From: pbcvt@dongthap.gov.vn\r\nTo: a@vnpt.vn\r\nSubject: x\r\nMessage-ID: <m1@x>\r\n\r\nbody\r\n"
@@ -205,6 +206,7 @@ def test_a_token_as_long_as_microsofts_goes_on_its_own_line(tmp_path) -> None:
     assert attempt.accepted and not attempt.inline and len(server.messages) == 1
 
 
+@needs("openssl")
 def test_xoauth2_after_starttls_with_a_private_ca(tmp_path) -> None:
     (tmp_path / "ca").mkdir()
     with xoauth2_smtp(tls_folder=tmp_path / "ca") as (server, port, ca):
