@@ -8,7 +8,7 @@ from pathlib import Path
 from mailbot import config as configmod
 from tests import dovecot as dc
 from tests.conftest import build, deliver, free_port, imap_config, mailbot, write_config
-from tests.tools import needs
+from tests.tools import needs, tmpfs
 
 ENV = {**os.environ, "MAILBOT_TEST_IMAP_PASSWORD": dc.PASSWORD}
 
@@ -174,19 +174,9 @@ def test_check_warns_that_exchange_online_no_longer_serves_ews(tmp_path) -> None
 
 def test_a_nearly_full_state_disk_is_a_warning(tmp_path, smtp_server) -> None:
     """A full disk stops the register; `check` says so while there is still time (a small tmpfs)."""
-    import subprocess
-
-    import pytest
-
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(disk)], capture_output=True).returncode:
-        pytest.skip("mounting a tmpfs needs root")
-    try:
+    with tmpfs(tmp_path / "disk", "20m") as disk:
         _, port = smtp_server
         config = write_config(tmp_path, port, {r"(?m)^state_dir = .*$": f'state_dir = "{disk / "state"}"'})
         out = mailbot("check", "--config", str(config))
         line = next(x for x in out.stdout.splitlines() if "ổ đĩa chứa state_dir" in x)
         assert "chỉ còn trống" in line and "CHÚ Ý" in line, line
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)

@@ -16,7 +16,7 @@ from mailbot import config as configmod
 from mailbot.register.store import Store
 from tests.conftest import build, deliver, mailbot, wait_for, write_config
 from tests.notifysock import NotifySocket
-from tests.tools import unavailable
+from tests.tools import tmpfs
 
 
 def plan(n: int, size: int = 2000) -> bytes:
@@ -63,18 +63,8 @@ def test_a_damaged_register_stops_the_start_names_the_file_and_is_never_overwrit
 @pytest.fixture
 def small_disk(tmp_path):
     """The state folder on its own 6 MB tmpfs, so that the test can fill it and free it."""
-    state = tmp_path / "state"
-    state.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=6m,mode=0755", "tmpfs", str(state)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        reason = f"cannot mount a tmpfs here ({done.stderr.strip()}); needs root"
-        unavailable(reason)
-    try:
+    with tmpfs(tmp_path / "state", "6m") as state:
         yield state
-    finally:
-        subprocess.run(["umount", "-l", str(state)], check=False)
 
 
 def fill(folder: Path) -> Path:

@@ -6,7 +6,6 @@ would prove nothing here."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import mailbot
+from tests.tools import tmpfs
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE = re.compile(r"^mailbot: (chú ý: )?thư mục trạng thái \S+ không ghi được \(Read-only file system\) / the state")
@@ -24,17 +24,7 @@ LINE = re.compile(r"^mailbot: (chú ý: )?thư mục trạng thái \S+ không gh
 def read_only_state(tmp_path) -> Path:
     """The demo's register on a tmpfs remounted read-only; returns the configuration."""
     assert mailbot("demo", "--dir", str(tmp_path / "d")).returncode == 0
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(mount)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        reason = f"cannot mount a tmpfs here ({done.stderr.strip()}); needs root"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
+    with tmpfs(tmp_path / "ro", "16m") as mount:
         shutil.copytree(tmp_path / "d" / "state", mount / "state")
         config = tmp_path / "d" / "config.toml"
         text = config.read_text(encoding="utf-8")
@@ -43,8 +33,6 @@ def read_only_state(tmp_path) -> Path:
         if remount.returncode != 0:
             pytest.skip(f"cannot remount the tmpfs read-only ({remount.stderr.strip()})")
         yield config
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _one_line(stderr: str) -> str:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -109,3 +112,19 @@ def needs(*tools: str) -> pytest.MarkDecorator:
     unknown = set(tools) - set(TOOLS)
     assert not unknown, f"not in tests/tools.py: {unknown}"
     return pytest.mark.needs(*tools)
+
+
+@contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """`folder` as a tmpfs of `size` ("6m") while the block runs (a small or read-only disk for a
+    test); mounting needs root: without it the test is skipped with the reason, failed under CI=true."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        unavailable(f"cannot mount a tmpfs here ({done.stderr.strip()}); needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
